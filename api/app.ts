@@ -1,0 +1,45 @@
+// The Express app factory. Dependencies come in; nothing here opens connections of its own.
+import express, { type Express } from 'express';
+import './context.ts';
+import type { ApiDeps } from './context.ts';
+import { authenticate, authorize } from './middleware/auth.ts';
+import { auditMutations } from './middleware/audit.ts';
+import { errorHandler, notFoundHandler } from './middleware/errors.ts';
+import { idempotency } from './middleware/idempotency.ts';
+import { createHttpMetrics, requestContext } from './middleware/observability.ts';
+import { healthRouter } from './routes/health.ts';
+import { machinesRouter } from './routes/machines.ts';
+import { operationsRouter } from './routes/operations.ts';
+import { tokensRouter } from './routes/tokens.ts';
+import { auditRouter } from './routes/audit.ts';
+
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+
+  const metrics = deps.config.metrics.enabled ? createHttpMetrics() : null;
+  app.use(requestContext(deps.logger));
+  if (metrics) app.use(metrics.middleware);
+
+  app.use(healthRouter(deps, metrics?.registry ?? null));
+
+  const api = express.Router();
+  api.use(authenticate(deps.orm));
+  // Bodies are parsed only for authenticated callers.
+  api.use(express.json({ limit: deps.config.api.bodyLimit, strict: true }));
+  api.use(auditMutations(deps.orm));
+  api.use('/tokens', authorize('admin'));
+  api.use(authorize());
+  api.use(idempotency(deps.orm));
+  api.use('/machines', machinesRouter(deps));
+  api.use('/operations', operationsRouter(deps));
+  api.use('/tokens', tokensRouter(deps));
+  api.use('/audit', auditRouter(deps));
+  app.use('/api/v1', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,57 @@
+// Request ids, structured access logs and Prometheus metrics for every request.
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.log = logger.child({ reqId: req.id });
+    res.setHeader('X-Request-Id', req.id);
+    next();
+  };
+}
+
+/** The route pattern, never the raw path: raw paths would make label cardinality unbounded. */
+export function routeLabel(req: Request): string {
+  if (req.route?.path) return `${req.baseUrl}${req.route.path as string}`;
+  return 'unmatched';
+}
+
+export interface HttpMetrics {
+  registry: Registry;
+  middleware: RequestHandler;
+}
+
+export function createHttpMetrics(): HttpMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hangar_' });
+  const requests = new Counter({
+    name: 'hangar_http_requests_total', help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'hangar_http_request_duration_seconds', help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
+  const middleware: RequestHandler = (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const labels = { method: req.method, route: routeLabel(req), status: String(res.statusCode) };
+      requests.inc(labels);
+      duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      req.log[level]({
+        method: req.method, route: labels.route, path: req.path, status: res.statusCode,
+        ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100, actor: req.actor?.name,
+      }, 'request');
+    });
+    next();
+  };
+  return { registry, middleware };
+}

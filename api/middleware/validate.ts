@@ -1,0 +1,34 @@
+// zod at the edge: a request that does not match its schema gets a 400 naming each bad field.
+import type { RequestHandler } from 'express';
+import type { z } from 'zod';
+import { HangarError } from '../../domain/errors.ts';
+
+export function validationError(error: z.ZodError, what: string): HangarError {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const path = issue.path.length ? issue.path.join('.') : what;
+    fields[path] ??= issue.message;
+  }
+  const summary = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+  return new HangarError('validation_failed', `invalid ${what}: ${summary}`, fields);
+}
+
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error, what);
+  return result.data;
+}
+
+/** Replaces req.body with the parsed value; the handler reads it from res.locals.body. */
+export function validateBody<S extends z.ZodType>(schema: S): RequestHandler {
+  return (req, res, next) => {
+    if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+      if (!req.is('application/json')) {
+        throw new HangarError('validation_failed', 'request body must be a JSON object sent with Content-Type: application/json');
+      }
+      throw new HangarError('validation_failed', 'request body must be a JSON object');
+    }
+    res.locals.body = parseOrThrow(schema, req.body, 'request body');
+    next();
+  };
+}

@@ -1,0 +1,104 @@
+// Operations are workflow runs started for a user. This module starts them (attaching to a run
+// already in flight for the same resource) and reports their status and progress.
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { HangarConfig } from '../domain/config.ts';
+import { HangarError } from '../domain/errors.ts';
+import type { Progress } from '../domain/progress.ts';
+import { Operation, type IOperation } from '../db/entities/index.ts';
+
+export interface StartOperation {
+  kind: string;
+  workflowType: string;
+  workflowId: string;
+  args: unknown[];
+  resourceType: string;
+  resourceId: string;
+  requestedBy: string;
+}
+
+/** Starts the workflow or attaches to the running one with the same id; records the operation. */
+export async function startOperation(em: EntityManager, temporal: Client, config: HangarConfig, op: StartOperation): Promise<IOperation> {
+  let handle: WorkflowHandleWithFirstExecutionRunId;
+  try {
+    handle = await temporal.workflow.start(op.workflowType, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: op.workflowId,
+      args: op.args,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  } catch (err) {
+    throw new HangarError('unavailable', `could not start workflow ${op.workflowType}: ${(err as Error).message}`);
+  }
+  const runId = handle.firstExecutionRunId;
+  const existing = await em.findOne(Operation, { workflowId: op.workflowId, runId });
+  if (existing) return existing;
+  const record = em.create(Operation, {
+    id: crypto.randomUUID(), kind: op.kind, workflowId: op.workflowId, runId,
+    resourceType: op.resourceType, resourceId: op.resourceId, requestedBy: op.requestedBy,
+  });
+  await em.flush();
+  return record;
+}
+
+const STATUS: Record<string, string> = {
+  RUNNING: 'running', COMPLETED: 'completed', FAILED: 'failed', CANCELLED: 'cancelled',
+  TERMINATED: 'terminated', CONTINUED_AS_NEW: 'running', TIMED_OUT: 'timed_out',
+};
+
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
+export function historyUrl(config: HangarConfig, op: IOperation): string {
+  const base = config.temporal.uiUrl.replace(/\/$/, '');
+  return `${base}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(op.workflowId)}/${op.runId ?? ''}/history`;
+}
+
+export function operationSummary(config: HangarConfig, op: IOperation) {
+  return {
+    id: op.id, kind: op.kind, workflow_id: op.workflowId, run_id: op.runId ?? null,
+    resource: { type: op.resourceType, id: op.resourceId },
+    requested_by: op.requestedBy, created_at: op.createdAt,
+    links: { self: `/api/v1/operations/${op.id}`, history: historyUrl(config, op) },
+  };
+}
+
+/** Status from Temporal, plus the `progress` query (which needs a worker; absent → null). */
+export async function describeOperation(temporal: Client, config: HangarConfig, op: IOperation) {
+  const handle = temporal.workflow.getHandle(op.workflowId, op.runId ?? undefined);
+  let description;
+  try {
+    description = await withTimeout(handle.describe(), 5000);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      return { ...operationSummary(config, op), status: 'unknown', progress: null, error: { code: 'not_found', message: 'workflow history is no longer retained' } };
+    }
+    throw new HangarError('unavailable', `Temporal did not answer: ${(err as Error).message}`);
+  }
+  const status = STATUS[description.status.name] ?? description.status.name.toLowerCase();
+  let progress: Progress | null = null;
+  try {
+    progress = await withTimeout(handle.query<Progress>('progress'), status === 'running' ? 5000 : 3000);
+  } catch {
+    progress = null; // no worker to answer right now; status still stands
+  }
+  let error: { code: string; message: string } | null = null;
+  if (status === 'failed' || status === 'cancelled' || status === 'terminated' || status === 'timed_out') {
+    error = progress?.error ?? { code: status, message: `workflow ${status}` };
+    try {
+      await withTimeout(handle.result(), 3000);
+    } catch (err) {
+      const failure = err as { cause?: { message?: string; type?: string }; message?: string };
+      error = { code: failure.cause?.type ?? error.code, message: failure.cause?.message ?? failure.message ?? error.message };
+    }
+  }
+  return {
+    ...operationSummary(config, op),
+    status,
+    started_at: description.startTime,
+    closed_at: description.closeTime ?? null,
+    progress,
+    error,
+  };
+}

@@ -1,0 +1,63 @@
+// The CLI's HTTP client. Errors come back as the API's envelope and are shown as such.
+import type { ErrorEnvelope } from '../domain/errors.ts';
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  token?: string;
+}
+
+export class ApiClient {
+  private readonly options: ApiClientOptions;
+  constructor(options: ApiClientOptions) {
+    this.options = options;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+    if (!this.options.token && path.startsWith('/api/')) {
+      throw new CliError('no API token: set HANGAR_TOKEN (or HANGAR_TOKEN_FILE), or run `make up` for a local development token', 2);
+    }
+    const url = new URL(path, this.options.baseUrl);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+          ...headers,
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new CliError(`cannot reach the Hangar API at ${this.options.baseUrl} (${cause}); is it running? (make up)`, 3);
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      throw new CliError(`the API answered ${res.status} with a body that is not JSON`, 1);
+    }
+    if (!res.ok) {
+      const env = parsed as Partial<ErrorEnvelope> | null;
+      const fields = env?.fields ? '\n' + Object.entries(env.fields).map(([k, v]) => `  ${k}: ${v}`).join('\n') : '';
+      throw new CliError(`error: ${env?.error ?? res.status}: ${env?.detail ?? res.statusText}${fields}`, 1);
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  get<T>(path: string) { return this.request<T>('GET', path); }
+  post<T>(path: string, body: unknown, headers?: Record<string, string>) { return this.request<T>('POST', path, body, headers); }
+  delete<T>(path: string) { return this.request<T>('DELETE', path); }
+}

@@ -1,0 +1,91 @@
+// The `hangar` command: processes (serve, worker, migrate), admin (token, config), the local
+// stack (up, down) and resource commands over the REST API.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, type ParsedConfig } from '../domain/config.ts';
+import { loadConfig } from './config.ts';
+import { ApiClient, CliError } from './api-client.ts';
+import * as server from './server-commands.ts';
+import * as res from './resource-commands.ts';
+
+const STACK_SCRIPT = fileURLToPath(new URL('../scripts/stack.sh', import.meta.url));
+
+let cached: ParsedConfig | undefined;
+const config = (): ParsedConfig => (cached ??= loadConfig());
+const api = () => new ApiClient({ baseUrl: config().config.api.url, token: config().config.api.token });
+
+export function buildProgram(): Command {
+  const program = new Command('hangar')
+    .description('Hangar: durable provisioning for VMs, bare metal and subnets')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('serve').description('run the API server').action(() => server.serve(config()));
+  program.command('worker').description('run a Temporal worker').action(() => server.worker(config()));
+  program.command('migrate').description('apply or revert database migrations')
+    .argument('[direction]', 'up, down or status', 'up')
+    .option('--to <name>', 'with down: revert back to (not including) this migration')
+    .action((direction: string, o: { to?: string }) => server.migrate(config(), direction, o.to));
+
+  const token = program.command('token').description('API tokens (direct database access)');
+  token.command('create').requiredOption('--name <name>').requiredOption('--role <role>', 'viewer, operator or admin')
+    .option('--json').action((o: { name: string; role: string; json?: boolean }) => server.tokenCreate(config(), o.name, o.role, !!o.json));
+  token.command('list').option('--json').action((o: { json?: boolean }) => server.tokenList(config(), !!o.json));
+  token.command('revoke').argument('<name>').action((name: string) => server.tokenRevoke(config(), name));
+
+  program.command('config').description('configuration').command('show')
+    .description('print the effective configuration, secrets redacted').option('--json')
+    .action((o: { json?: boolean }) => server.configShow(config(), !!o.json));
+
+  const stack = (verb: string) => () => {
+    const r = spawnSync('bash', [STACK_SCRIPT, verb], { stdio: 'inherit' });
+    if (r.status !== 0) throw new CliError(`stack ${verb} failed`, r.status ?? 1);
+  };
+  program.command('up').description('start the local stack (PostgreSQL, Temporal, API, worker)').action(stack('up'));
+  program.command('down').description('stop the local stack').action(stack('down'));
+
+  const machines = program.command('machines').alias('machine').description('machines');
+  machines.command('create').requiredOption('--name <name>').option('--provider <provider>', 'provider', 'dryrun')
+    .option('--cpu <n>', 'vCPUs', '1').option('--memory-mb <n>', 'memory in MiB', '512').option('--disk-gb <n>', 'disk in GiB', '10')
+    .option('--idempotency-key <key>').option('--wait', 'watch the operation until it ends').option('--json')
+    .action((o) => res.machinesCreate(api(), o));
+  machines.command('list').option('--state <state>').option('--provider <provider>').option('--json')
+    .action((o) => res.machinesList(api(), o));
+  machines.command('get').argument('<id-or-name>').option('--json').action((ref: string, o) => res.machinesGet(api(), ref, o));
+  machines.command('delete').argument('<id-or-name>').option('--wait').option('--json')
+    .action((ref: string, o) => res.machinesDelete(api(), ref, o));
+
+  const ops = program.command('ops').alias('operations').description('operations (workflow runs)');
+  ops.command('list').option('--resource <id>').option('--json').action((o) => res.opsList(api(), o));
+  ops.command('get').argument('<id>').option('--json').action((id: string, o) => res.opsGet(api(), id, o));
+  ops.command('watch').argument('<id>').option('--json').option('--interval-ms <ms>', 'poll interval', '500')
+    .action((id: string, o: { json?: boolean; intervalMs: string }) => res.opsWatch(api(), id, { json: o.json, intervalMs: Number(o.intervalMs) }));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError) {
+      process.stderr.write(`hangar: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`hangar: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const code = await main(process.argv.slice(2));
+  // serve/worker keep running via their own handles; everything else exits with its code.
+  if (code !== 0 || !['serve', 'worker'].includes(process.argv[2] ?? '')) process.exitCode = code;
+}

@@ -1,0 +1,190 @@
+// Hangar's settings: one table that names every setting, its environment variable, its type and
+// default, and whether it is a secret. Parsing is pure: the loader in cli/config.ts gathers the
+// layers (defaults < config file < .env < environment) and hands them over as flat key → string.
+import { z } from 'zod';
+
+export interface SettingDef {
+  key: string;
+  env: string;
+  schema: z.ZodType;
+  default?: unknown;
+  /** Secrets may only come from the environment (or .env) or a 0600 file named by `<ENV>_FILE`. */
+  secret?: boolean;
+  description: string;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().min(0);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
+
+export const SETTINGS: SettingDef[] = [
+  { key: 'env', env: 'HANGAR_ENV', schema: z.enum(['development', 'test', 'production']), default: 'development', description: 'Deployment flavour: development, test or production.' },
+  { key: 'dataDir', env: 'HANGAR_DATA_DIR', schema: z.string().min(1), default: '.data', description: 'Folder for embedded services, logs and VM files.' },
+  { key: 'logLevel', env: 'HANGAR_LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' },
+  { key: 'api.host', env: 'HANGAR_API_HOST', schema: z.string().min(1), default: '127.0.0.1', description: 'Address the API server binds to.' },
+  { key: 'api.port', env: 'HANGAR_API_PORT', schema: port, default: 8080, description: 'Port the API server listens on.' },
+  { key: 'api.url', env: 'HANGAR_API_URL', schema: z.url(), default: 'http://127.0.0.1:8080', description: 'Where the CLI reaches the API.' },
+  { key: 'api.token', env: 'HANGAR_TOKEN', schema: z.string().min(1).optional(), secret: true, description: 'Bearer token the CLI sends.' },
+  { key: 'api.bodyLimit', env: 'HANGAR_API_BODY_LIMIT', schema: z.string().regex(/^\d+(b|kb|mb)$/), default: '1mb', description: 'Largest accepted request body.' },
+  { key: 'api.maxPageSize', env: 'HANGAR_API_MAX_PAGE_SIZE', schema: z.coerce.number().int().min(1).max(10_000), default: 1000, description: 'Cap for page_size on list endpoints.' },
+  { key: 'database.url', env: 'DATABASE_URL', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'), default: 'postgres://hangar@127.0.0.1:54329/hangar', secret: true, description: 'PostgreSQL connection URL (the embedded cluster by default).' },
+  { key: 'database.poolSize', env: 'HANGAR_DB_POOL_SIZE', schema: z.coerce.number().int().min(1).max(500), default: 10, description: 'Connections per process.' },
+  { key: 'temporal.address', env: 'TEMPORAL_ADDRESS', schema: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'), default: '127.0.0.1:7233', description: 'Temporal frontend (the embedded dev server by default).' },
+  { key: 'temporal.namespace', env: 'TEMPORAL_NAMESPACE', schema: z.string().min(1), default: 'default', description: 'Temporal namespace.' },
+  { key: 'temporal.taskQueue', env: 'HANGAR_TASK_QUEUE', schema: z.string().min(1), default: 'hangar', description: 'Task queue for workflows and generic activities.' },
+  { key: 'temporal.uiUrl', env: 'TEMPORAL_UI_URL', schema: z.url(), default: 'http://127.0.0.1:8233', description: 'Temporal web UI, linked from operations.' },
+  { key: 'worker.maxConcurrentActivities', env: 'HANGAR_WORKER_MAX_ACTIVITIES', schema: z.coerce.number().int().min(1).max(10_000), default: 200, description: 'Activity slots per worker.' },
+  { key: 'worker.maxConcurrentWorkflowTasks', env: 'HANGAR_WORKER_MAX_WORKFLOW_TASKS', schema: z.coerce.number().int().min(2).max(10_000), default: 100, description: 'Workflow task slots per worker.' },
+  { key: 'worker.shutdownGraceMs', env: 'HANGAR_WORKER_SHUTDOWN_GRACE_MS', schema: positiveInt, default: 10_000, description: 'How long SIGTERM waits for running activities.' },
+  { key: 'dryrun.stepDelayMs', env: 'HANGAR_DRYRUN_STEP_DELAY_MS', schema: positiveInt, default: 0, description: 'Artificial latency per dry-run provider call (demos, durability tests).' },
+  { key: 'dryrun.failStep', env: 'HANGAR_DRYRUN_FAIL_STEP', schema: z.enum(['create', 'configure', 'start']).optional(), description: 'Make this dry-run step fail permanently (fault injection).' },
+  { key: 'auth.bootstrapToken', env: 'HANGAR_BOOTSTRAP_TOKEN', schema: z.string().min(32).optional(), secret: true, description: 'Admin token ensured at start-up (make up sets one for development).' },
+  { key: 'metrics.enabled', env: 'HANGAR_METRICS', schema: bool, default: true, description: 'Serve /metrics.' },
+];
+
+const settingsByKey = new Map(SETTINGS.map((s) => [s.key, s]));
+
+export interface HangarConfig {
+  env: 'development' | 'test' | 'production';
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  api: { host: string; port: number; url: string; token?: string; bodyLimit: string; maxPageSize: number };
+  database: { url: string; poolSize: number };
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };
+  dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
+  auth: { bootstrapToken?: string };
+  metrics: { enabled: boolean };
+}
+
+export type ConfigSource = 'default' | 'file' | 'dotenv' | 'env' | 'secret-file';
+
+export interface ConfigLayerValue {
+  value: unknown;
+  source: ConfigSource;
+  /** Where it came from, for error messages: the env var, file path, etc. */
+  origin: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Flattens a nested config-file object into `a.b` keys; rejects unknown keys and secrets. */
+export function flattenFileConfig(data: unknown, file: string): Map<string, ConfigLayerValue> {
+  const out = new Map<string, ConfigLayerValue>();
+  const problems: string[] = [];
+  const walk = (node: unknown, prefix: string) => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) {
+      problems.push(`${file}: top level must be a mapping`);
+      return;
+    }
+    for (const [k, v] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      const def = settingsByKey.get(key);
+      if (!def) {
+        if (v !== null && typeof v === 'object' && !Array.isArray(v) && SETTINGS.some((s) => s.key.startsWith(`${key}.`))) {
+          walk(v, key);
+        } else {
+          problems.push(`${file}: unknown setting "${key}"`);
+        }
+        continue;
+      }
+      if (def.secret) {
+        problems.push(`${file}: "${key}" is a secret and may not be in a config file; set ${def.env} or ${def.env}_FILE (a file with mode 0600)`);
+        continue;
+      }
+      out.set(key, { value: v, source: 'file', origin: file });
+    }
+  };
+  walk(data, '');
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+/** Picks the settings that an environment-like record defines. */
+export function settingsFromEnv(env: Record<string, string | undefined>, source: 'env' | 'dotenv', origin: string): Map<string, ConfigLayerValue> {
+  const out = new Map<string, ConfigLayerValue>();
+  for (const def of SETTINGS) {
+    const raw = env[def.env];
+    if (raw !== undefined && raw !== '') out.set(def.key, { value: raw, source, origin: `${origin} ${def.env}` });
+  }
+  return out;
+}
+
+export interface ParsedConfig {
+  config: HangarConfig;
+  sources: Map<string, ConfigLayerValue>;
+}
+
+/** Validates the merged layers; every problem names the setting and where its value came from. */
+export function parseConfig(layers: Map<string, ConfigLayerValue>[]): ParsedConfig {
+  const merged = new Map<string, ConfigLayerValue>();
+  for (const def of SETTINGS) {
+    if (def.default !== undefined) merged.set(def.key, { value: def.default, source: 'default', origin: 'default' });
+  }
+  for (const layer of layers) for (const [k, v] of layer) merged.set(k, v);
+
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const def of SETTINGS) {
+    const entry = merged.get(def.key);
+    const result = def.schema.safeParse(entry?.value);
+    if (!result.success) {
+      const why = result.error.issues.map((i) => i.message).join('; ');
+      // Never echo a secret's value back in the error.
+      const shown = def.secret ? '' : entry ? ` (got ${JSON.stringify(entry.value)} from ${entry.origin})` : '';
+      problems.push(`${def.key} [${def.env}]: ${why}${shown}`);
+      continue;
+    }
+    if (result.data !== undefined) setPath(config, def.key, result.data);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  for (const def of SETTINGS) {
+    const parts = def.key.split('.');
+    if (parts.length > 1) config[parts[0]!] ??= {};
+  }
+  return { config: config as unknown as HangarConfig, sources: merged };
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown) {
+  const parts = key.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+  node[parts.at(-1)!] = value;
+}
+
+export const REDACTED = '[redacted]';
+
+/** Masks the password of a connection URL, keeping the rest readable. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return REDACTED;
+  }
+}
+
+/** The effective configuration as rows (key, env var, value, source) with every secret redacted. */
+export function describeConfig(parsed: ParsedConfig): { key: string; env: string; value: string; source: ConfigSource }[] {
+  return SETTINGS.map((def) => {
+    const entry = parsed.sources.get(def.key);
+    let value: string;
+    if (!entry) value = '';
+    else if (def.key === 'database.url') value = redactUrl(String(entry.value));
+    else if (def.secret) value = REDACTED;
+    else value = typeof entry.value === 'string' ? entry.value : JSON.stringify(entry.value);
+    return { key: def.key, env: def.env, value, source: entry?.source ?? 'default' };
+  });
+}
+
+export function settingDef(key: string): SettingDef | undefined {
+  return settingsByKey.get(key);
+}

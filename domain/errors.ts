@@ -1,0 +1,64 @@
+// The one catalogue of error codes. API envelopes, CLI messages and Temporal ApplicationFailure
+// types all use these codes, so a failure keeps its meaning as it crosses process boundaries.
+
+export const ERROR_CODES = {
+  validation_failed: { status: 400, retryable: false },
+  malformed_json: { status: 400, retryable: false },
+  unauthorized: { status: 401, retryable: false },
+  forbidden: { status: 403, retryable: false },
+  not_found: { status: 404, retryable: false },
+  route_not_found: { status: 404, retryable: false },
+  conflict: { status: 409, retryable: false },
+  already_exists: { status: 409, retryable: false },
+  invalid_state: { status: 409, retryable: false },
+  exhausted: { status: 409, retryable: false },
+  idempotency_key_reused: { status: 422, retryable: false },
+  unprocessable: { status: 422, retryable: false },
+  payload_too_large: { status: 413, retryable: false },
+  rate_limited: { status: 429, retryable: true },
+  provider_error: { status: 502, retryable: true },
+  provider_rejected: { status: 422, retryable: false },
+  unavailable: { status: 503, retryable: true },
+  internal: { status: 500, retryable: true },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Codes that a retry can never fix; activities raise them as non-retryable failures. */
+export const NON_RETRYABLE_CODES: ErrorCode[] = (Object.keys(ERROR_CODES) as ErrorCode[]).filter(
+  (code) => !ERROR_CODES[code].retryable,
+);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export class HangarError extends Error {
+  readonly code: ErrorCode;
+  readonly fields: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, detail: string, fields?: Record<string, string>) {
+    super(detail);
+    this.name = 'HangarError';
+    this.code = code;
+    this.fields = fields;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ERROR_CODES[this.code].retryable;
+  }
+}
+
+export interface ErrorEnvelope {
+  error: ErrorCode;
+  detail: string;
+  fields?: Record<string, string>;
+}
+
+export function toEnvelope(err: HangarError): ErrorEnvelope {
+  return err.fields ? { error: err.code, detail: err.message, fields: err.fields } : { error: err.code, detail: err.message };
+}

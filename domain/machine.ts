@@ -1,0 +1,39 @@
+// Machine vocabulary and request schemas shared by the API, the CLI and the workflows.
+import { z } from 'zod';
+
+export const MACHINE_STATES = [
+  'pending', 'provisioning', 'ready', 'failed', 'deprovisioning', 'deleted',
+] as const;
+export type MachineState = (typeof MACHINE_STATES)[number];
+
+export const PROVIDERS = ['dryrun', 'qemu', 'proxmox', 'redfish'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+// RFC 1123 host label: what a machine's hostname will be.
+const hostname = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase hostname label (a-z, 0-9, "-", not at either end)');
+
+export const createMachineSchema = z.strictObject({
+  name: hostname,
+  provider: z.enum(['dryrun']),
+  cpu: z.number().int().min(1).max(512),
+  memory_mb: z.number().int().min(64).max(16 * 1024 * 1024),
+  disk_gb: z.number().int().min(1).max(64 * 1024),
+});
+export type CreateMachineRequest = z.infer<typeof createMachineSchema>;
+
+/** What the provisioning workflow needs to know; never secrets. */
+export interface MachineSpec {
+  machineId: string;
+  name: string;
+  provider: ProviderName;
+  cpu: number;
+  memoryMb: number;
+  diskGb: number;
+}
+
+export const provisionWorkflowId = (machineId: string) => `provision-vm/${machineId}`;
+export const deprovisionWorkflowId = (machineId: string) => `deprovision-vm/${machineId}`;

@@ -1,0 +1,144 @@
+// The dry-run provider: a pretend hypervisor that records every call it receives and keeps its
+// "VMs" in a ledger (PostgreSQL in production, so state survives crashes like a real system's).
+import { HangarError } from '../../domain/errors.ts';
+import type { Hypervisor, VmSpec, VmStatus } from '../hypervisor.ts';
+
+export interface DryRunVmRecord {
+  id: string;
+  machineId: string;
+  powerState: 'running' | 'stopped';
+}
+
+/** Storage for the dry-run provider's pretend world. Implementations must make `insertVm` atomic. */
+export interface DryRunLedger {
+  /** Inserts the VM unless one exists for the machine; returns the stored one and whether it was new. */
+  insertVm(vm: { id: string; machineId: string; name: string }): Promise<{ vm: DryRunVmRecord; created: boolean }>;
+  findVmByMachine(machineId: string): Promise<DryRunVmRecord | null>;
+  findVm(id: string): Promise<DryRunVmRecord | null>;
+  /** Applies the change; returns false when nothing changed (already in that state). */
+  updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }): Promise<boolean>;
+  deleteVmByMachine(machineId: string): Promise<boolean>;
+  recordCall(call: { machineId: string; method: string; args: Record<string, unknown>; effect: 'applied' | 'noop' }): Promise<void>;
+}
+
+export interface DryRunOptions {
+  /** Artificial latency per call, after the effect is applied (widens crash windows in tests). */
+  stepDelayMs?: number;
+  failStep?: 'create' | 'configure' | 'start';
+  sleep?: (ms: number) => Promise<void>;
+  /** Called while waiting, so activities can heartbeat. */
+  onWait?: () => void;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class DryRunProvider implements Hypervisor {
+  readonly name = 'dryrun' as const;
+  private readonly ledger: DryRunLedger;
+  private readonly options: DryRunOptions;
+
+  constructor(ledger: DryRunLedger, options: DryRunOptions = {}) {
+    this.ledger = ledger;
+    this.options = options;
+  }
+
+  private async pause(): Promise<void> {
+    const total = this.options.stepDelayMs ?? 0;
+    const sleep = this.options.sleep ?? defaultSleep;
+    for (let waited = 0; waited < total; waited += 250) {
+      this.options.onWait?.();
+      await sleep(Math.min(250, total - waited));
+    }
+  }
+
+  private failIfInjected(step: DryRunOptions['failStep']) {
+    if (this.options.failStep === step) {
+      throw new HangarError('provider_rejected', `dry-run: injected permanent failure at step "${step}"`);
+    }
+  }
+
+  private async vmOrFail(providerId: string): Promise<DryRunVmRecord> {
+    const vm = await this.ledger.findVm(providerId);
+    if (!vm) throw new HangarError('not_found', `dry-run: VM ${providerId} does not exist`);
+    return vm;
+  }
+
+  async create(spec: VmSpec): Promise<{ providerId: string; created: boolean }> {
+    this.failIfInjected('create');
+    const id = `dry-${spec.machineId.slice(0, 8)}`;
+    const { vm, created } = await this.ledger.insertVm({ id, machineId: spec.machineId, name: spec.name });
+    await this.ledger.recordCall({ machineId: spec.machineId, method: 'create', args: { ...spec }, effect: created ? 'applied' : 'noop' });
+    await this.pause();
+    return { providerId: vm.id, created };
+  }
+
+  async configure(providerId: string, spec: VmSpec): Promise<void> {
+    this.failIfInjected('configure');
+    await this.vmOrFail(providerId);
+    const changed = await this.ledger.updateVm(providerId, { cpu: spec.cpu, memoryMb: spec.memoryMb, diskGb: spec.diskGb });
+    await this.ledger.recordCall({ machineId: spec.machineId, method: 'configure', args: { providerId, cpu: spec.cpu, memoryMb: spec.memoryMb, diskGb: spec.diskGb }, effect: changed ? 'applied' : 'noop' });
+    await this.pause();
+  }
+
+  async start(providerId: string): Promise<void> {
+    this.failIfInjected('start');
+    const vm = await this.vmOrFail(providerId);
+    const changed = await this.ledger.updateVm(providerId, { powerState: 'running' });
+    await this.ledger.recordCall({ machineId: vm.machineId, method: 'start', args: { providerId }, effect: changed ? 'applied' : 'noop' });
+    await this.pause();
+  }
+
+  async stop(providerId: string): Promise<void> {
+    const vm = await this.ledger.findVm(providerId);
+    if (!vm) return; // already gone is stopped
+    const changed = await this.ledger.updateVm(providerId, { powerState: 'stopped' });
+    await this.ledger.recordCall({ machineId: vm.machineId, method: 'stop', args: { providerId }, effect: changed ? 'applied' : 'noop' });
+    await this.pause();
+  }
+
+  async delete(machineId: string): Promise<{ deleted: boolean }> {
+    const deleted = await this.ledger.deleteVmByMachine(machineId);
+    await this.ledger.recordCall({ machineId, method: 'delete', args: { machineId }, effect: deleted ? 'applied' : 'noop' });
+    await this.pause();
+    return { deleted };
+  }
+
+  async status(machineId: string): Promise<VmStatus> {
+    const vm = await this.ledger.findVmByMachine(machineId);
+    return vm ? { providerId: vm.id, powerState: vm.powerState } : { providerId: null, powerState: 'absent' };
+  }
+}
+
+/** An in-memory ledger for plans (`?dry_run=true`), demos and unit tests. */
+export class MemoryDryRunLedger implements DryRunLedger {
+  readonly vms = new Map<string, DryRunVmRecord & { name: string; cpu?: number; memoryMb?: number; diskGb?: number }>();
+  readonly calls: { machineId: string; method: string; args: Record<string, unknown>; effect: 'applied' | 'noop' }[] = [];
+
+  async insertVm(vm: { id: string; machineId: string; name: string }) {
+    const existing = [...this.vms.values()].find((v) => v.machineId === vm.machineId);
+    if (existing) return { vm: existing, created: false };
+    const record = { ...vm, powerState: 'stopped' as const };
+    this.vms.set(vm.id, record);
+    return { vm: record, created: true };
+  }
+  async findVmByMachine(machineId: string) {
+    return [...this.vms.values()].find((v) => v.machineId === machineId) ?? null;
+  }
+  async findVm(id: string) {
+    return this.vms.get(id) ?? null;
+  }
+  async updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }) {
+    const vm = this.vms.get(id);
+    if (!vm) return false;
+    const changed = (Object.keys(change) as (keyof typeof change)[]).some((k) => change[k] !== undefined && vm[k] !== change[k]);
+    Object.assign(vm, change);
+    return changed;
+  }
+  async deleteVmByMachine(machineId: string) {
+    const vm = await this.findVmByMachine(machineId);
+    return vm ? this.vms.delete(vm.id) : false;
+  }
+  async recordCall(call: { machineId: string; method: string; args: Record<string, unknown>; effect: 'applied' | 'noop' }) {
+    this.calls.push(call);
+  }
+}

@@ -1,0 +1,46 @@
+import { ApplicationFailure, isCancellation, setHandler, CancellationScope } from '@temporalio/workflow';
+import type { MachineSpec } from '../domain/machine.ts';
+import { machineActs, compensationActs } from './activity-options.ts';
+import { CompensationStack } from './support/compensation.ts';
+import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
+
+export const PROVISION_STEPS = ['mark-provisioning', 'create', 'configure', 'start', 'mark-ready'];
+
+/**
+ * provisionVm: mark provisioning → create → configure → start → mark ready.
+ * Any permanent failure (or cancellation) unwinds what was done and marks the machine failed.
+ */
+export async function provisionVm(spec: MachineSpec): Promise<{ machineId: string; providerId: string }> {
+  const progress = new ProgressTracker('provisionVm', spec.machineId, PROVISION_STEPS);
+  setHandler(progressQuery, () => progress.snapshot());
+  const undo = new CompensationStack();
+
+  try {
+    await progress.run('mark-provisioning', () => machineActs.setMachineState(spec.machineId, 'provisioning'));
+    // Registered before the call: a create that succeeded but whose reply was lost must still be undone.
+    undo.push('delete-vm', () => compensationActs.deleteVm(spec.provider, spec.machineId));
+    const { providerId } = await progress.run('create', () => machineActs.createVm(spec));
+    await progress.run('configure', () => machineActs.configureVm(spec, providerId));
+    undo.push('stop-vm', () => compensationActs.stopVm(spec.provider, providerId));
+    await progress.run('start', () => machineActs.startVm(spec.provider, providerId));
+    await progress.run('mark-ready', () => machineActs.setMachineState(spec.machineId, 'ready'));
+    progress.setState('completed');
+    return { machineId: spec.machineId, providerId };
+  } catch (err) {
+    const cause = describeFailure(err);
+    progress.setState('compensating', cause);
+    const report = await undo.unwind(progress);
+    await CancellationScope.nonCancellable(() =>
+      compensationActs.setMachineState(spec.machineId, 'failed', cause.message),
+    ).catch((markErr: unknown) => report.failed.push({ name: 'mark-failed', ...describeFailure(markErr) }));
+    progress.setState(isCancellation(err) ? 'cancelled' : 'failed', cause);
+    if (isCancellation(err)) throw err;
+    const leftovers = report.failed.length ? `; compensation failed for ${report.failed.map((f) => `${f.name} (${f.message})`).join(', ')}` : '';
+    throw ApplicationFailure.create({
+      type: cause.code,
+      message: `provisioning ${spec.name} failed: ${cause.message}${leftovers}`,
+      nonRetryable: true,
+      details: [report],
+    });
+  }
+}
