@@ -47,8 +47,9 @@ const STATUS: Record<string, string> = {
   TERMINATED: 'terminated', CONTINUED_AS_NEW: 'running', TIMED_OUT: 'timed_out',
 };
 
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+/** A real gRPC deadline, so an abandoned call does not linger and retry in the background. */
+const withTimeout = <T>(temporal: Client, fn: () => Promise<T>, ms: number): Promise<T> =>
+  temporal.connection.withDeadline(Date.now() + ms, fn);
 
 export function historyUrl(config: HangarConfig, op: IOperation): string {
   const base = config.temporal.uiUrl.replace(/\/$/, '');
@@ -69,7 +70,7 @@ export async function describeOperation(temporal: Client, config: HangarConfig, 
   const handle = temporal.workflow.getHandle(op.workflowId, op.runId ?? undefined);
   let description;
   try {
-    description = await withTimeout(handle.describe(), 5000);
+    description = await withTimeout(temporal, () => handle.describe(), 5000);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
       return { ...operationSummary(config, op), status: 'unknown', progress: null, error: { code: 'not_found', message: 'workflow history is no longer retained' } };
@@ -79,7 +80,7 @@ export async function describeOperation(temporal: Client, config: HangarConfig, 
   const status = STATUS[description.status.name] ?? description.status.name.toLowerCase();
   let progress: Progress | null = null;
   try {
-    progress = await withTimeout(handle.query<Progress>('progress'), status === 'running' ? 5000 : 3000);
+    progress = await withTimeout(temporal, () => handle.query<Progress>('progress'), status === 'running' ? 5000 : 3000);
   } catch {
     progress = null; // no worker to answer right now; status still stands
   }
@@ -87,7 +88,7 @@ export async function describeOperation(temporal: Client, config: HangarConfig, 
   if (status === 'failed' || status === 'cancelled' || status === 'terminated' || status === 'timed_out') {
     error = progress?.error ?? { code: status, message: `workflow ${status}` };
     try {
-      await withTimeout(handle.result(), 3000);
+      await withTimeout(temporal, () => handle.result(), 3000);
     } catch (err) {
       const failure = err as { cause?: { message?: string; type?: string }; message?: string };
       error = { code: failure.cause?.type ?? error.code, message: failure.cause?.message ?? failure.message ?? error.message };

@@ -1,12 +1,12 @@
 // Process commands: serve, worker, migrate, token, config. They talk to PostgreSQL/Temporal directly.
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
 import type { ParsedConfig } from '../domain/config.ts';
 import { describeConfig } from '../domain/config.ts';
 import { openOrm, migrateDown, migrateUp } from '../db/orm.ts';
 import { ApiToken, ROLES, type Role } from '../db/entities/index.ts';
 import { ensureToken, issueToken, tokenView } from '../db/repositories/tokens.ts';
 import { createApp } from '../api/app.ts';
+import { apiTemporalClient } from '../api/temporal.ts';
 import { createLogger } from '../providers/logger.ts';
 import { startWorker } from '../workers/worker.ts';
 import { CliError } from './api-client.ts';
@@ -27,9 +27,7 @@ export async function serve(parsed: ParsedConfig): Promise<void> {
   const { config } = parsed;
   const logger = createLogger(config.logLevel, 'hangar-api');
   const orm = await openOrm({ url: config.database.url, poolSize: config.database.poolSize });
-  // Lazy: the API starts (and /readyz explains) even while Temporal is still coming up.
-  const connection = Connection.lazy({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const { client: temporal, connection } = apiTemporalClient(config);
   if (config.auth.bootstrapToken) {
     await ensureToken(orm.em.fork(), 'bootstrap-admin', 'admin', config.auth.bootstrapToken);
   }

@@ -77,7 +77,7 @@ temporal_up() {
   [ -x "$bin" ] || die "Temporal CLI missing: run scripts/setup.sh"
   mkdir -p "$TEMPORAL_DIR"
   if ! pid_alive "$HANGAR_DATA/run/temporal.pid"; then
-    log "starting Temporal dev server on 127.0.0.1:$TEMPORAL_PORT (UI on :$TEMPORAL_UI_PORT)"
+    log "starting Temporal dev server on 127.0.0.1:$TEMPORAL_PORT ($([ "${HANGAR_TEMPORAL_HEADLESS:-0}" = 1 ] && echo "no UI" || echo "UI on :$TEMPORAL_UI_PORT"))"
     local ui=(--ui-port "$TEMPORAL_UI_PORT")
     [ "${HANGAR_TEMPORAL_HEADLESS:-0}" = 1 ] && ui=(--headless)
     setsid "$bin" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" "${ui[@]}" \

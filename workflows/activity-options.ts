@@ -5,19 +5,19 @@ import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
 export const machineActs = proxyActivities<MachineActivities>({
   startToCloseTimeout: '5m',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '10s',
   retry: DEFAULT_RETRY,
 });
 
 export const compensationActs = proxyActivities<MachineActivities>({
   startToCloseTimeout: '5m',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '10s',
   retry: COMPENSATION_RETRY,
 });
 
 /** Waiting for another workflow may take long; heartbeats prove the wait is alive. */
 export const settleActs = proxyActivities<MachineActivities>({
   startToCloseTimeout: '2h',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '10s',
   retry: DEFAULT_RETRY,
 });

@@ -6,6 +6,11 @@ import { HangarError } from '../../domain/errors.ts';
 export function validationError(error: z.ZodError, what: string): HangarError {
   const fields: Record<string, string> = {};
   for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
+      for (const key of issue.keys) fields[`${prefix}${key}`] ??= 'unknown field';
+      continue;
+    }
     const path = issue.path.length ? issue.path.join('.') : what;
     fields[path] ??= issue.message;
   }

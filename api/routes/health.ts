@@ -20,7 +20,7 @@ export function healthRouter(deps: ApiDeps, registry: Registry | null): Router {
     await Promise.all([
       within(deps.orm.em.getConnection().execute('select 1'), 2000)
         .then(() => { checks.postgres = 'ok'; }, (err: Error) => { checks.postgres = `unreachable: ${err.message.split('\n')[0]}`; }),
-      within(deps.temporal.connection.workflowService.getSystemInfo({}), 2000)
+      within(deps.temporal.connection.withDeadline(Date.now() + 2000, () => deps.temporal.connection.workflowService.getSystemInfo({})), 2500)
         .then(() => { checks.temporal = 'ok'; }, (err: Error) => { checks.temporal = `unreachable: ${err.message.split('\n')[0]}`; }),
     ]);
     const failing = Object.keys(checks).filter((k) => checks[k] !== 'ok').sort();
