@@ -134,9 +134,15 @@ describe('idempotency keys', () => {
     expect(second.body.operation.id).toBe(first.body.operation.id);
     expect(second.body.machine.id).toBe(first.body.machine.id);
     expect(await api.orm.em.fork().count(Machine, { name: body.name })).toBe(1);
-    const runs = [];
-    for await (const wf of api.temporal.workflow.list({ query: `WorkflowId = '${provisionWorkflowId(first.body.machine.id)}'` })) runs.push(wf);
+    await waitForOperation(api, token.viewer, first.body.operation.id);
+    // Visibility is eventually consistent: wait until the run shows, then count.
+    const runs = await waitFor('the run to be visible', async () => {
+      const found = [];
+      for await (const wf of api.temporal.workflow.list({ query: `WorkflowId = '${provisionWorkflowId(first.body.machine.id)}'` })) found.push(wf);
+      return found.length ? found : null;
+    });
     expect(runs).toHaveLength(1);
+    expect(await api.orm.em.fork().count(DryRunCall, { machineId: first.body.machine.id, method: 'create' })).toBe(1);
   });
 
   it('rejects the same key with a different body', async () => {

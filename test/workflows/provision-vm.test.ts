@@ -1,0 +1,130 @@
+import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DryRunCall, DryRunVm, Machine } from '../../db/entities/index.ts';
+import type { MikroORM } from '../../db/orm.ts';
+import { HangarError } from '../../domain/errors.ts';
+import { toActivityFailure } from '../../activities/failures.ts';
+import { provisionWorkflowId } from '../../domain/machine.ts';
+import type { Progress } from '../../domain/progress.ts';
+import { createWorkflowEnv, insertMachine, makeWorker, openWorkflowTestOrm, realActivities } from '../support/workflow-env.ts';
+
+let env: TestWorkflowEnvironment;
+let orm: MikroORM;
+
+beforeAll(async () => {
+  env = await createWorkflowEnv();
+  orm = await openWorkflowTestOrm();
+});
+
+afterAll(async () => {
+  await orm?.close();
+  await env?.teardown();
+});
+
+async function effects(machineId: string): Promise<string[]> {
+  const calls = await orm.em.fork().find(DryRunCall, { machineId }, { orderBy: { id: 'asc' } });
+  return calls.map((c) => `${c.method}:${c.effect}`);
+}
+
+async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: object) {
+  const taskQueue = `wf-${randomUUID()}`;
+  const worker = await makeWorker(env, activities, taskQueue);
+  const handle = await env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+  let error: unknown;
+  let progress!: Progress;
+  // A worker runs once; the query after completion needs it too (queries replay on a worker).
+  await worker.runUntil(async () => {
+    await handle.result().catch((e: unknown) => { error = e; });
+    progress = await handle.query<Progress>('progress');
+  });
+  return { error, progress, handle };
+}
+
+describe('provisionVm workflow', () => {
+  it('runs every step in order and marks the machine ready', async () => {
+    const spec = await insertMachine(orm);
+    const { error, progress } = await run(spec, realActivities(orm, env));
+    expect(error).toBeUndefined();
+    expect(progress.state).toBe('completed');
+    expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'mark-ready:completed',
+    ]);
+    expect((await orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('ready');
+    expect(await effects(spec.machineId)).toEqual(['create:applied', 'configure:applied', 'start:applied']);
+  });
+
+  // A permanent failure at each step in turn: everything done before it is undone.
+  const scenarios: { failAt: 'create' | 'configure' | 'start' | 'mark-ready'; expectedEffects: string[]; undone: string[] }[] = [
+    { failAt: 'create', expectedEffects: ['delete:noop'], undone: ['undo:delete-vm'] },
+    { failAt: 'configure', expectedEffects: ['create:applied', 'delete:applied'], undone: ['undo:delete-vm'] },
+    { failAt: 'start', expectedEffects: ['create:applied', 'configure:applied', 'stop:noop', 'delete:applied'], undone: ['undo:stop-vm', 'undo:delete-vm'] },
+    { failAt: 'mark-ready', expectedEffects: ['create:applied', 'configure:applied', 'start:applied', 'stop:applied', 'delete:applied'], undone: ['undo:stop-vm', 'undo:delete-vm'] },
+  ];
+  for (const { failAt, expectedEffects, undone } of scenarios) {
+    it(`compensates everything done before a permanent failure at "${failAt}"`, async () => {
+      const spec = await insertMachine(orm);
+      const base = realActivities(orm, env, failAt === 'mark-ready' ? {} : { failStep: failAt });
+      const activities = failAt === 'mark-ready'
+        ? {
+            ...base,
+            async setMachineState(id: string, state: string, lastError: string | null = null) {
+              if (state === 'ready') throw toActivityFailure(new HangarError('provider_rejected', 'inventory refused the ready state'));
+              return base.setMachineState(id, state as never, lastError);
+            },
+          }
+        : base;
+      const { error, progress } = await run(spec, activities);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error as WorkflowFailedError).cause).toMatchObject({ type: 'provider_rejected' });
+      expect(progress.state).toBe('failed');
+      expect(progress.steps.find((s) => s.name === failAt)?.status).toBe('failed');
+      for (const name of undone) expect(progress.steps.find((s) => s.name === name)?.status).toBe('compensated');
+      expect(await effects(spec.machineId)).toEqual(expectedEffects);
+      expect(await orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(0);
+      const machine = await orm.em.fork().findOneOrFail(Machine, { id: spec.machineId });
+      expect(machine.state).toBe('failed');
+      expect(machine.lastError).toMatch(/injected permanent failure|refused the ready state/);
+    });
+  }
+
+  it('reports a compensation that fails instead of swallowing it', async () => {
+    const spec = await insertMachine(orm);
+    const base = realActivities(orm, env, { failStep: 'start' });
+    const activities = {
+      ...base,
+      async deleteVm() {
+        throw toActivityFailure(new HangarError('provider_rejected', 'hypervisor refused to delete'));
+      },
+    };
+    const { error, progress } = await run(spec, activities);
+    const failure = error as WorkflowFailedError;
+    expect(failure.cause?.message).toContain('compensation failed for delete-vm (hypervisor refused to delete)');
+    expect(progress.steps.find((s) => s.name === 'undo:delete-vm')).toMatchObject({ status: 'failed', error: 'hypervisor refused to delete' });
+    // The VM really is left behind, and the operation says so.
+    expect(await orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(1);
+  });
+
+  it('retries a transient failure with the shared preset, then succeeds', async () => {
+    const spec = await insertMachine(orm);
+    const base = realActivities(orm, env);
+    let attempts = 0;
+    const activities = {
+      ...base,
+      async createVm(s: typeof spec) {
+        attempts++;
+        if (attempts === 1) throw new Error('connection reset by hypervisor');
+        return base.createVm(s);
+      },
+    };
+    const started = Date.now();
+    const { error, progress } = await run(spec, activities);
+    expect(error).toBeUndefined();
+    expect(progress.state).toBe('completed');
+    expect(attempts).toBe(2);
+    // The preset's first retry waits its initial interval (2 s).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(await effects(spec.machineId)).toEqual(['create:applied', 'configure:applied', 'start:applied']);
+  });
+});

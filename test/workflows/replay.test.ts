@@ -1,0 +1,79 @@
+// Guards determinism: recorded histories of the workflows must replay on today's workflow code.
+// Set HANGAR_RECORD_HISTORIES=1 to refresh the committed fixtures from fresh runs.
+import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { MikroORM } from '../../db/orm.ts';
+import { deprovisionWorkflowId, provisionWorkflowId } from '../../domain/machine.ts';
+import { WORKFLOWS_PATH } from '../../workers/worker.ts';
+import { TEMPORAL_BIN } from '../support/services.ts';
+import { createWorkflowEnv, insertMachine, makeWorker, openWorkflowTestOrm, realActivities } from '../support/workflow-env.ts';
+
+const HISTORIES = fileURLToPath(new URL('./histories', import.meta.url));
+const REORDERED = fileURLToPath(new URL('./fixtures/reordered-workflows.ts', import.meta.url));
+
+let env: TestWorkflowEnvironment;
+let orm: MikroORM;
+
+beforeAll(async () => {
+  env = await createWorkflowEnv();
+  orm = await openWorkflowTestOrm();
+});
+
+afterAll(async () => {
+  await orm?.close();
+  await env?.teardown();
+});
+
+const fixtures = () => readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+const loadFixture = (file: string) => historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')));
+
+/** Runs the workflow on a real worker and returns its recorded history. */
+async function record(workflowType: string, workflowId: string, args: unknown[], dryrun = {}) {
+  const taskQueue = `replay-${randomUUID()}`;
+  const worker = await makeWorker(env, realActivities(orm, env, dryrun), taskQueue);
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(workflowType, { taskQueue, workflowId, args });
+    await handle.result().catch(() => undefined);
+    // The history as the Temporal CLI and web UI export it: the format fixtures are kept in.
+    const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--address', env.address, '-w', workflowId, '--output', 'json'], { encoding: 'utf8' });
+    return { json, history: historyFromJSON(JSON.parse(json)) };
+  });
+}
+
+describe('workflow determinism', () => {
+  it('replays freshly recorded histories (completed, compensated, deprovisioned)', async () => {
+    const ok = await insertMachine(orm);
+    const failed = await insertMachine(orm);
+    const recorded = {
+      'provision-vm-completed': await record('provisionVm', provisionWorkflowId(ok.machineId), [ok]),
+      'provision-vm-compensated': await record('provisionVm', provisionWorkflowId(failed.machineId), [failed], { failStep: 'start' }),
+      'deprovision-vm-completed': await record('deprovisionVm', deprovisionWorkflowId(ok.machineId), [{ machineId: ok.machineId, provider: 'dryrun' }]),
+    };
+    for (const [name, { json, history }] of Object.entries(recorded)) {
+      expect(history.events?.length).toBeGreaterThan(10);
+      await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, name)).resolves.toBeUndefined();
+      if (process.env.HANGAR_RECORD_HISTORIES === '1') writeFileSync(join(HISTORIES, `${name}.json`), json);
+    }
+  });
+
+  it('replays every committed history on the current workflow code', async () => {
+    const files = fixtures();
+    expect(files).toEqual(['deprovision-vm-completed.json', 'provision-vm-compensated.json', 'provision-vm-completed.json']);
+    for (const file of files) {
+      await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, loadFixture(file), file)).resolves.toBeUndefined();
+    }
+  });
+
+  it('detects a non-deterministic change to the workflow', async () => {
+    await expect(
+      Worker.runReplayHistory({ workflowsPath: REORDERED }, loadFixture('provision-vm-completed.json'), 'reordered'),
+    ).rejects.toMatchObject({ name: 'DeterminismViolationError' });
+  });
+});
