@@ -1,0 +1,67 @@
+// Migrations apply to an empty database, create the intended constraints, revert cleanly, and
+// leave a schema that matches the entity metadata exactly.
+import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { openOrm, migrateDown, migrateUp, type MikroORM } from '../../db/orm.ts';
+import { MIGRATIONS } from '../../db/migrations/index.ts';
+import { testServices } from '../support/services.ts';
+import { withDatabase } from '../support/global-setup.ts';
+
+const dbName = `hangar_migrations_${randomUUID().slice(0, 8)}`;
+let admin: pg.Client;
+let orm: MikroORM;
+
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: testServices().adminDatabaseUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  orm = await openOrm({ url: withDatabase(testServices().adminDatabaseUrl, dbName), poolSize: 2 });
+});
+
+afterAll(async () => {
+  await orm?.close();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
+});
+
+const tables = async () => (await orm.em.getConnection().execute<{ tablename: string }[]>(
+  `select tablename from pg_tables where schemaname = 'public' and tablename <> 'mikro_orm_migrations' order by 1`,
+)).map((r) => r.tablename);
+
+describe('migrations', () => {
+  it('apply to an empty database', async () => {
+    expect(await tables()).toEqual([]);
+    expect(await migrateUp(orm)).toEqual(MIGRATIONS.map((m) => m.name));
+    expect(await tables()).toEqual(['api_token', 'audit_event', 'dryrun_call', 'dryrun_vm', 'idempotency_record', 'machine', 'operation']);
+    expect(await migrateUp(orm)).toEqual([]);
+  });
+
+  it('create the unique and check constraints the code relies on', async () => {
+    const rows = await orm.em.getConnection().execute<{ conname: string; contype: string }[]>(
+      `select conname, contype from pg_constraint where connamespace = 'public'::regnamespace order by conname`,
+    );
+    const names = rows.map((r) => `${r.conname}:${r.contype}`);
+    for (const expected of [
+      'machine_name_unique:u', 'api_token_name_unique:u', 'api_token_token_hash_unique:u',
+      'idempotency_record_actor_key_unique:u', 'dryrun_vm_machine_id_unique:u',
+      'machine_cpu_check:c', 'machine_state_check:c', 'machine_provider_check:c', 'api_token_role_check:c',
+    ]) expect(names).toContain(expected);
+    const conn = orm.em.getConnection();
+    await expect(conn.execute(`insert into machine (id, name, provider, cpu, memory_mb, disk_gb, metadata_token, created_at, updated_at)
+      values (gen_random_uuid(), 'm', 'dryrun', 0, 1, 1, 't', now(), now())`)).rejects.toThrow(/machine_cpu_check/);
+    await expect(conn.execute(`insert into machine (id, name, provider, cpu, memory_mb, disk_gb, metadata_token, created_at, updated_at)
+      values (gen_random_uuid(), 'm', 'vmware', 1, 1, 1, 't', now(), now())`)).rejects.toThrow(/machine_provider_check/);
+  });
+
+  it('match the entity metadata (no pending schema difference)', async () => {
+    const diff = await orm.schema.getUpdateSchemaSQL({ wrap: false, safe: false, dropTables: false });
+    expect(diff.trim()).toBe('');
+  });
+
+  it('revert completely and apply again', async () => {
+    expect(await migrateDown(orm)).toEqual([...MIGRATIONS].reverse().map((m) => m.name));
+    expect(await tables()).toEqual([]);
+    expect(await migrateUp(orm)).toEqual(MIGRATIONS.map((m) => m.name));
+  });
+});
