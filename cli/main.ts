@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError, type ParsedConfig } from '../domain/config.ts';
+import { ConfigError, renderConfigDocs, type ParsedConfig } from '../domain/config.ts';
 import { loadConfig } from './config.ts';
 import { ApiClient, CliError } from './api-client.ts';
 import * as server from './server-commands.ts';
@@ -34,9 +34,11 @@ export function buildProgram(): Command {
   token.command('list').option('--json').action((o: { json?: boolean }) => server.tokenList(config(), !!o.json));
   token.command('revoke').argument('<name>').action((name: string) => server.tokenRevoke(config(), name));
 
-  program.command('config').description('configuration').command('show')
-    .description('print the effective configuration, secrets redacted').option('--json')
+  const configCmd = program.command('config').description('configuration');
+  configCmd.command('show').description('print the effective configuration, secrets redacted').option('--json')
     .action((o: { json?: boolean }) => server.configShow(config(), !!o.json));
+  configCmd.command('docs').description('print the reference of every setting (Markdown)')
+    .action(() => { process.stdout.write(renderConfigDocs()); });
 
   const stack = (verb: string) => () => {
     const r = spawnSync('bash', [STACK_SCRIPT, verb], { stdio: 'inherit' });
