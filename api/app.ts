@@ -12,6 +12,7 @@ import { machinesRouter } from './routes/machines.ts';
 import { operationsRouter } from './routes/operations.ts';
 import { tokensRouter } from './routes/tokens.ts';
 import { auditRouter } from './routes/audit.ts';
+import { apiDocsHtml, openApiDocument } from './openapi.ts';
 
 export function createApp(deps: ApiDeps): Express {
   const app = express();
@@ -24,6 +25,9 @@ export function createApp(deps: ApiDeps): Express {
   if (metrics) app.use(metrics.middleware);
 
   app.use(healthRouter(deps, metrics?.registry ?? null));
+  const openapi = openApiDocument();
+  app.get('/openapi.json', (_req, res) => { res.json(openapi); });
+  app.get('/docs', (_req, res) => { res.type('html').send(apiDocsHtml()); });
 
   const api = express.Router();
   api.use(authenticate(deps.orm));

@@ -61,6 +61,7 @@ up() {
 
   Hangar is up.
     API          http://127.0.0.1:$API_PORT/api/v1   (health: /healthz, /readyz, metrics: /metrics)
+    API docs     http://127.0.0.1:$API_PORT/docs      (OpenAPI: /openapi.json)
     Temporal UI  $TEMPORAL_UI_URL
     Temporal     $TEMPORAL_ADDRESS
     Logs         $LOGS

@@ -230,6 +230,22 @@ describe('bad input gets a 4xx envelope', () => {
   });
 });
 
+describe('API description', () => {
+  it('serves an OpenAPI document whose request schemas come from the validators', async () => {
+    const res = await http(api.url, 'GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    const create = res.body.components.schemas.CreateMachine;
+    expect([...create.required].sort()).toEqual(['cpu', 'disk_gb', 'memory_mb', 'name', 'provider']);
+    expect(create.additionalProperties).toBe(false);
+    expect(create.properties.cpu).toMatchObject({ type: 'integer', minimum: 1 });
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/v1/machines', '/api/v1/machines/{id}', '/api/v1/operations/{id}', '/api/v1/tokens', '/api/v1/audit', '/readyz']));
+    const docs = await fetch(`${api.url}/docs`);
+    expect(docs.headers.get('content-type')).toContain('text/html');
+    expect(await docs.text()).toContain('/api/v1/machines');
+  });
+});
+
 describe('health, readiness and metrics', () => {
   it('is live and ready when PostgreSQL and Temporal answer', async () => {
     expect((await http(api.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });

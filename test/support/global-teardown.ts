@@ -8,7 +8,8 @@ export default async function globalTeardown(): Promise<void> {
   if (!testServices().started) return;
   execFileSync('bash', [resolve(ROOT, 'scripts/services.sh'), 'down'], {
     env: { ...process.env, HANGAR_DATA_DIR: TEST_DATA_DIR },
-    stdio: 'inherit',
+    // Quiet, so jest's summary stays the last line of the run.
+    stdio: 'ignore',
     timeout: 60_000,
   });
 }
