@@ -82,6 +82,7 @@ temporal_up() {
     [ "${HANGAR_TEMPORAL_HEADLESS:-0}" = 1 ] && ui=(--headless)
     setsid "$bin" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" "${ui[@]}" \
       --db-filename "$TEMPORAL_DIR/temporal.db" --log-level warn \
+      --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
       --dynamic-config-value 'frontend.enableUpdateWorkflowExecution=true' \
       </dev/null >>"$LOG_DIR/temporal.log" 2>&1 &
     echo $! >"$HANGAR_DATA/run/temporal.pid"

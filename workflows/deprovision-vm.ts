@@ -1,6 +1,6 @@
 import { setHandler, ApplicationFailure } from '@temporalio/workflow';
 import type { ProviderName } from '../domain/machine.ts';
-import { machineActs, settleActs } from './activity-options.ts';
+import { inventoryActs, machineActs, settleActs } from './activity-options.ts';
 import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
 
 export const DEPROVISION_STEPS = ['settle-provisioning', 'mark-deprovisioning', 'stop', 'delete-vm', 'delete-record'];
@@ -19,13 +19,13 @@ export async function deprovisionVm(input: DeprovisionInput): Promise<void> {
   setHandler(progressQuery, () => progress.snapshot());
   try {
     await progress.run('settle-provisioning', () => settleActs.settleProvisioning(input.machineId));
-    await progress.run('mark-deprovisioning', () => machineActs.setMachineState(input.machineId, 'deprovisioning'));
+    await progress.run('mark-deprovisioning', () => inventoryActs.setMachineState(input.machineId, 'deprovisioning'));
     const status = await machineActs.vmStatus(input.provider, input.machineId);
     await progress.run('stop', async () => {
       if (status.providerId && status.powerState === 'running') await machineActs.stopVm(input.provider, status.providerId);
     });
     await progress.run('delete-vm', () => machineActs.deleteVm(input.provider, input.machineId));
-    await progress.run('delete-record', () => machineActs.deleteMachineRecord(input.machineId));
+    await progress.run('delete-record', () => inventoryActs.deleteMachineRecord(input.machineId));
     progress.setState('completed');
   } catch (err) {
     const cause = describeFailure(err);

@@ -1,6 +1,6 @@
 import { ApplicationFailure, isCancellation, setHandler, CancellationScope } from '@temporalio/workflow';
 import type { MachineSpec } from '../domain/machine.ts';
-import { machineActs, compensationActs } from './activity-options.ts';
+import { machineActs, compensationActs, inventoryActs, inventoryCompensationActs } from './activity-options.ts';
 import { CompensationStack } from './support/compensation.ts';
 import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
 
@@ -16,14 +16,14 @@ export async function provisionVm(spec: MachineSpec): Promise<{ machineId: strin
   const undo = new CompensationStack();
 
   try {
-    await progress.run('mark-provisioning', () => machineActs.setMachineState(spec.machineId, 'provisioning'));
+    await progress.run('mark-provisioning', () => inventoryActs.setMachineState(spec.machineId, 'provisioning'));
     // Registered before the call: a create that succeeded but whose reply was lost must still be undone.
     undo.push('delete-vm', () => compensationActs.deleteVm(spec.provider, spec.machineId));
     const { providerId } = await progress.run('create', () => machineActs.createVm(spec));
     await progress.run('configure', () => machineActs.configureVm(spec, providerId));
     undo.push('stop-vm', () => compensationActs.stopVm(spec.provider, providerId));
     await progress.run('start', () => machineActs.startVm(spec.provider, providerId));
-    await progress.run('mark-ready', () => machineActs.setMachineState(spec.machineId, 'ready'));
+    await progress.run('mark-ready', () => inventoryActs.setMachineState(spec.machineId, 'ready'));
     progress.setState('completed');
     return { machineId: spec.machineId, providerId };
   } catch (err) {
@@ -31,7 +31,7 @@ export async function provisionVm(spec: MachineSpec): Promise<{ machineId: strin
     progress.setState('compensating', cause);
     const report = await undo.unwind(progress);
     await CancellationScope.nonCancellable(() =>
-      compensationActs.setMachineState(spec.machineId, 'failed', cause.message),
+      inventoryCompensationActs.setMachineState(spec.machineId, 'failed', cause.message),
     ).catch((markErr: unknown) => report.failed.push({ name: 'mark-failed', ...describeFailure(markErr) }));
     progress.setState(isCancellation(err) ? 'cancelled' : 'failed', cause);
     if (isCancellation(err)) throw err;
