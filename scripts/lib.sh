@@ -42,3 +42,20 @@ pg_bindir() {
   command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return 0; }
   return 1
 }
+
+RUN_DIR="$HANGAR_DATA/run"
+LOG_DIR="$HANGAR_DATA/logs"
+SECRETS_DIR="$HANGAR_DATA/secrets"
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Stops the process in a pid file: SIGTERM, up to 15 s to exit, then SIGKILL.
+stop_pidfile() {
+  local file="$1" name="$2" i
+  pid_alive "$file" || { rm -f "$file"; return 0; }
+  log "stopping $name"
+  kill -TERM "$(cat "$file")" 2>/dev/null || true
+  for i in $(seq 1 60); do pid_alive "$file" || break; sleep 0.25; done
+  pid_alive "$file" && kill -KILL "$(cat "$file")" 2>/dev/null || true
+  rm -f "$file"
+}

@@ -10,11 +10,10 @@ PG_PORT="${HANGAR_PG_PORT:-54329}"
 TEMPORAL_PORT="${HANGAR_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${HANGAR_TEMPORAL_UI_PORT:-8233}"
 PG_DIR="$HANGAR_DATA/postgres"
-PG_RUN="$HANGAR_DATA/run/postgres"
+PG_RUN="$RUN_DIR/postgres"
 TEMPORAL_DIR="$HANGAR_DATA/temporal"
-LOG_DIR="$HANGAR_DATA/logs"
-SECRETS="$HANGAR_DATA/secrets"
-mkdir -p "$LOG_DIR" "$SECRETS" "$HANGAR_DATA/run"
+SECRETS="$SECRETS_DIR"
+mkdir -p "$LOG_DIR" "$SECRETS" "$RUN_DIR"
 chmod 700 "$SECRETS"
 
 # PostgreSQL refuses to run as root; the Debian package's `postgres` account runs it then.
@@ -70,13 +69,11 @@ pg_down() {
   fi
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
 temporal_up() {
   local bin="$HANGAR_TOOLS/bin/temporal"
   [ -x "$bin" ] || die "Temporal CLI missing: run scripts/setup.sh"
   mkdir -p "$TEMPORAL_DIR"
-  if ! pid_alive "$HANGAR_DATA/run/temporal.pid"; then
+  if ! pid_alive "$RUN_DIR/temporal.pid"; then
     log "starting Temporal dev server on 127.0.0.1:$TEMPORAL_PORT ($([ "${HANGAR_TEMPORAL_HEADLESS:-0}" = 1 ] && echo "no UI" || echo "UI on :$TEMPORAL_UI_PORT"))"
     local ui=(--ui-port "$TEMPORAL_UI_PORT")
     [ "${HANGAR_TEMPORAL_HEADLESS:-0}" = 1 ] && ui=(--headless)
@@ -85,28 +82,19 @@ temporal_up() {
       --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
       --dynamic-config-value 'frontend.enableUpdateWorkflowExecution=true' \
       </dev/null >>"$LOG_DIR/temporal.log" 2>&1 &
-    echo $! >"$HANGAR_DATA/run/temporal.pid"
+    echo $! >"$RUN_DIR/temporal.pid"
   fi
   local i
   for i in $(seq 1 120); do
     if "$bin" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" >/dev/null 2>&1; then
       echo "TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT"; return 0
     fi
-    pid_alive "$HANGAR_DATA/run/temporal.pid" || { tail -20 "$LOG_DIR/temporal.log" >&2; die "Temporal exited"; }
+    pid_alive "$RUN_DIR/temporal.pid" || { tail -20 "$LOG_DIR/temporal.log" >&2; die "Temporal exited"; }
     sleep 0.5
   done
   die "Temporal did not become healthy within 60 s (see $LOG_DIR/temporal.log)"
 }
 
-stop_pidfile() {
-  local file="$1" name="$2" i
-  pid_alive "$file" || { rm -f "$file"; return 0; }
-  log "stopping $name"
-  kill -TERM "$(cat "$file")" 2>/dev/null || true
-  for i in $(seq 1 40); do pid_alive "$file" || break; sleep 0.25; done
-  pid_alive "$file" && kill -KILL "$(cat "$file")" 2>/dev/null || true
-  rm -f "$file"
-}
 
 case "${1:-}" in
   up)
@@ -114,11 +102,11 @@ case "${1:-}" in
     if [ -z "${TEMPORAL_ADDRESS:-}" ]; then temporal_up; else echo "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS"; fi
     ;;
   down)
-    stop_pidfile "$HANGAR_DATA/run/temporal.pid" "Temporal"
+    stop_pidfile "$RUN_DIR/temporal.pid" "Temporal"
     pg_down
     ;;
   status)
-    pid_alive "$HANGAR_DATA/run/temporal.pid" && echo "temporal: running" || echo "temporal: stopped"
+    pid_alive "$RUN_DIR/temporal.pid" && echo "temporal: running" || echo "temporal: stopped"
     bin="$(pg_bindir)" && pg_as "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1 && echo "postgres: running" || echo "postgres: stopped"
     ;;
   *) die "usage: services.sh up|down|status" ;;

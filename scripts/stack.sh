@@ -6,11 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 API_PORT="${HANGAR_API_PORT:-8080}"
 TEMPORAL_UI_PORT="${HANGAR_TEMPORAL_UI_PORT:-8233}"
-RUN="$HANGAR_DATA/run"
-LOGS="$HANGAR_DATA/logs"
-SECRETS="$HANGAR_DATA/secrets"
-
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+RUN="$RUN_DIR"
+LOGS="$LOG_DIR"
+SECRETS="$SECRETS_DIR"
 
 start_process() {
   local name="$1"; shift
@@ -20,15 +18,7 @@ start_process() {
   echo $! >"$RUN/$name.pid"
 }
 
-stop_process() {
-  local name="$1" i
-  pid_alive "$RUN/$name.pid" || { rm -f "$RUN/$name.pid"; return 0; }
-  log "stopping $name"
-  kill -TERM "$(cat "$RUN/$name.pid")" 2>/dev/null || true
-  for i in $(seq 1 60); do pid_alive "$RUN/$name.pid" || break; sleep 0.25; done
-  pid_alive "$RUN/$name.pid" && kill -KILL "$(cat "$RUN/$name.pid")" 2>/dev/null || true
-  rm -f "$RUN/$name.pid"
-}
+stop_process() { stop_pidfile "$RUN/$1.pid" "$1"; }
 
 up() {
   bash "$HANGAR_ROOT/scripts/setup.sh"

@@ -40,3 +40,22 @@ export async function insertMachine(orm: MikroORM, name = `wf-${randomUUID().sli
 export async function makeWorker(env: TestWorkflowEnvironment, activities: object, taskQueue: string): Promise<Worker> {
   return Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities });
 }
+
+export interface WorkflowTestContext {
+  env: TestWorkflowEnvironment;
+  orm: MikroORM;
+}
+
+/** Registers beforeAll/afterAll that start a local Temporal test server and open the test ORM. */
+export function useWorkflowEnv(hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>) => void }): WorkflowTestContext {
+  const ctx = {} as WorkflowTestContext;
+  hooks.beforeAll(async () => {
+    ctx.env = await createWorkflowEnv();
+    ctx.orm = await openWorkflowTestOrm();
+  }, 120_000);
+  hooks.afterAll(async () => {
+    await ctx.orm?.close();
+    await ctx.env?.teardown();
+  });
+  return ctx;
+}

@@ -1,37 +1,24 @@
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DryRunCall, DryRunVm, Machine } from '../../db/entities/index.ts';
-import type { MikroORM } from '../../db/orm.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { toActivityFailure } from '../../activities/failures.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import type { Progress } from '../../domain/progress.ts';
-import { createWorkflowEnv, insertMachine, makeWorker, openWorkflowTestOrm, realActivities } from '../support/workflow-env.ts';
+import { insertMachine, makeWorker, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
 
-let env: TestWorkflowEnvironment;
-let orm: MikroORM;
-
-beforeAll(async () => {
-  env = await createWorkflowEnv();
-  orm = await openWorkflowTestOrm();
-});
-
-afterAll(async () => {
-  await orm?.close();
-  await env?.teardown();
-});
+const ctx = useWorkflowEnv({ beforeAll, afterAll });
 
 async function effects(machineId: string): Promise<string[]> {
-  const calls = await orm.em.fork().find(DryRunCall, { machineId }, { orderBy: { id: 'asc' } });
+  const calls = await ctx.orm.em.fork().find(DryRunCall, { machineId }, { orderBy: { id: 'asc' } });
   return calls.map((c) => `${c.method}:${c.effect}`);
 }
 
 async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: object) {
   const taskQueue = `wf-${randomUUID()}`;
-  const worker = await makeWorker(env, activities, taskQueue);
-  const handle = await env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+  const worker = await makeWorker(ctx.env, activities, taskQueue);
+  const handle = await ctx.env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
   let error: unknown;
   let progress!: Progress;
   // A worker runs once; the query after completion needs it too (queries replay on a worker).
@@ -44,14 +31,14 @@ async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: 
 
 describe('provisionVm workflow', () => {
   it('runs every step in order and marks the machine ready', async () => {
-    const spec = await insertMachine(orm);
-    const { error, progress } = await run(spec, realActivities(orm, env));
+    const spec = await insertMachine(ctx.orm);
+    const { error, progress } = await run(spec, realActivities(ctx.orm, ctx.env));
     expect(error).toBeUndefined();
     expect(progress.state).toBe('completed');
     expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
       'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'mark-ready:completed',
     ]);
-    expect((await orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('ready');
+    expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('ready');
     expect(await effects(spec.machineId)).toEqual(['create:applied', 'configure:applied', 'start:applied']);
   });
 
@@ -64,8 +51,8 @@ describe('provisionVm workflow', () => {
   ];
   for (const { failAt, expectedEffects, undone } of scenarios) {
     it(`compensates everything done before a permanent failure at "${failAt}"`, async () => {
-      const spec = await insertMachine(orm);
-      const base = realActivities(orm, env, failAt === 'mark-ready' ? {} : { failStep: failAt });
+      const spec = await insertMachine(ctx.orm);
+      const base = realActivities(ctx.orm, ctx.env, failAt === 'mark-ready' ? {} : { failStep: failAt });
       const activities = failAt === 'mark-ready'
         ? {
             ...base,
@@ -82,16 +69,16 @@ describe('provisionVm workflow', () => {
       expect(progress.steps.find((s) => s.name === failAt)?.status).toBe('failed');
       for (const name of undone) expect(progress.steps.find((s) => s.name === name)?.status).toBe('compensated');
       expect(await effects(spec.machineId)).toEqual(expectedEffects);
-      expect(await orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(0);
-      const machine = await orm.em.fork().findOneOrFail(Machine, { id: spec.machineId });
+      expect(await ctx.orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(0);
+      const machine = await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId });
       expect(machine.state).toBe('failed');
       expect(machine.lastError).toMatch(/injected permanent failure|refused the ready state/);
     });
   }
 
   it('reports a compensation that fails instead of swallowing it', async () => {
-    const spec = await insertMachine(orm);
-    const base = realActivities(orm, env, { failStep: 'start' });
+    const spec = await insertMachine(ctx.orm);
+    const base = realActivities(ctx.orm, ctx.env, { failStep: 'start' });
     const activities = {
       ...base,
       async deleteVm() {
@@ -103,12 +90,12 @@ describe('provisionVm workflow', () => {
     expect(failure.cause?.message).toContain('compensation failed for delete-vm (hypervisor refused to delete)');
     expect(progress.steps.find((s) => s.name === 'undo:delete-vm')).toMatchObject({ status: 'failed', error: 'hypervisor refused to delete' });
     // The VM really is left behind, and the operation says so.
-    expect(await orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(1);
+    expect(await ctx.orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(1);
   });
 
   it('retries a transient failure with the shared preset, then succeeds', async () => {
-    const spec = await insertMachine(orm);
-    const base = realActivities(orm, env);
+    const spec = await insertMachine(ctx.orm);
+    const base = realActivities(ctx.orm, ctx.env);
     let attempts = 0;
     const activities = {
       ...base,

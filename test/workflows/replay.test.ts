@@ -7,29 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { MikroORM } from '../../db/orm.ts';
 import { deprovisionWorkflowId, provisionWorkflowId } from '../../domain/machine.ts';
 import { WORKFLOWS_PATH } from '../../workers/worker.ts';
 import { TEMPORAL_BIN } from '../support/services.ts';
-import { createWorkflowEnv, insertMachine, makeWorker, openWorkflowTestOrm, realActivities } from '../support/workflow-env.ts';
+import { insertMachine, makeWorker, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
 
 const HISTORIES = fileURLToPath(new URL('./histories', import.meta.url));
 const REORDERED = fileURLToPath(new URL('./fixtures/reordered-workflows.ts', import.meta.url));
 
-let env: TestWorkflowEnvironment;
-let orm: MikroORM;
-
-beforeAll(async () => {
-  env = await createWorkflowEnv();
-  orm = await openWorkflowTestOrm();
-});
-
-afterAll(async () => {
-  await orm?.close();
-  await env?.teardown();
-});
+const ctx = useWorkflowEnv({ beforeAll, afterAll });
 
 const fixtures = () => readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
 const loadFixture = (file: string) => historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')));
@@ -37,20 +24,20 @@ const loadFixture = (file: string) => historyFromJSON(JSON.parse(readFileSync(jo
 /** Runs the workflow on a real worker and returns its recorded history. */
 async function record(workflowType: string, workflowId: string, args: unknown[], dryrun = {}) {
   const taskQueue = `replay-${randomUUID()}`;
-  const worker = await makeWorker(env, realActivities(orm, env, dryrun), taskQueue);
+  const worker = await makeWorker(ctx.env, realActivities(ctx.orm, ctx.env, dryrun), taskQueue);
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(workflowType, { taskQueue, workflowId, args });
+    const handle = await ctx.env.client.workflow.start(workflowType, { taskQueue, workflowId, args });
     await handle.result().catch(() => undefined);
     // The history as the Temporal CLI and web UI export it: the format fixtures are kept in.
-    const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--address', env.address, '-w', workflowId, '--output', 'json'], { encoding: 'utf8' });
+    const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--address', ctx.env.address, '-w', workflowId, '--output', 'json'], { encoding: 'utf8' });
     return { json, history: historyFromJSON(JSON.parse(json)) };
   });
 }
 
 describe('workflow determinism', () => {
   it('replays freshly recorded histories (completed, compensated, deprovisioned)', async () => {
-    const ok = await insertMachine(orm);
-    const failed = await insertMachine(orm);
+    const ok = await insertMachine(ctx.orm);
+    const failed = await insertMachine(ctx.orm);
     const recorded = {
       'provision-vm-completed': await record('provisionVm', provisionWorkflowId(ok.machineId), [ok]),
       'provision-vm-compensated': await record('provisionVm', provisionWorkflowId(failed.machineId), [failed], { failStep: 'start' }),
