@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { ROOT, SERVICES_FILE, TEST_DATA_DIR, type TestServices } from './services.ts';
+import { ROOT, TEST_DATA_DIR, servicesFile, type TestServices } from './services.ts';
 import { openOrm, migrateUp } from '../../db/orm.ts';
 
 const PG_PORT = process.env.HANGAR_TEST_PG_PORT ?? '54339';
@@ -35,7 +35,7 @@ export default async function globalSetup(): Promise<void> {
   }
 
   // A fresh database per run: tests never see data from an earlier run.
-  const testDb = 'hangar_test';
+  const testDb = `hangar_test_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`drop database if exists ${testDb} with (force)`);
@@ -46,8 +46,11 @@ export default async function globalSetup(): Promise<void> {
   await migrateUp(orm);
   await orm.close();
 
-  const services: TestServices = { databaseUrl, adminDatabaseUrl: adminUrl, temporalAddress, started: !external };
-  writeFileSync(SERVICES_FILE, JSON.stringify(services, null, 2), { mode: 0o600 });
+  const services: TestServices = { databaseUrl, databaseName: testDb, adminDatabaseUrl: adminUrl, temporalAddress, started: !external };
+  const file = servicesFile();
+  writeFileSync(file, JSON.stringify(services, null, 2), { mode: 0o600 });
+  // Test workers are forked after this and inherit the variable.
+  process.env.HANGAR_TEST_SERVICES_FILE = file;
 }
 
 export function withDatabase(url: string, db: string): string {

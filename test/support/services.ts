@@ -6,12 +6,14 @@ import { resolve } from 'node:path';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const TEST_DATA_DIR = process.env.HANGAR_TEST_DATA_DIR ?? resolve(ROOT, '.data/test');
-export const SERVICES_FILE = resolve(TEST_DATA_DIR, 'services.json');
+/** Per jest run, so two runs (say, two developers' helpers) can share the services safely. */
+export const servicesFile = () => process.env.HANGAR_TEST_SERVICES_FILE ?? resolve(TEST_DATA_DIR, `services-${process.pid}.json`);
 export const TEMPORAL_BIN = resolve(ROOT, '.tools/bin/temporal');
 
 export interface TestServices {
   /** The test database, migrated fresh for this run. */
   databaseUrl: string;
+  databaseName: string;
   /** The server's maintenance database URL, for tests that create throwaway databases. */
   adminDatabaseUrl: string;
   temporalAddress: string;
@@ -20,5 +22,5 @@ export interface TestServices {
 }
 
 export function testServices(): TestServices {
-  return JSON.parse(readFileSync(SERVICES_FILE, 'utf8')) as TestServices;
+  return JSON.parse(readFileSync(servicesFile(), 'utf8')) as TestServices;
 }
