@@ -12,6 +12,7 @@ import { machinesRouter } from './routes/machines.ts';
 import { operationsRouter } from './routes/operations.ts';
 import { tokensRouter } from './routes/tokens.ts';
 import { auditRouter } from './routes/audit.ts';
+import { sshKeysRouter } from './routes/ssh-keys.ts';
 import { apiDocsHtml, openApiDocument } from './openapi.ts';
 
 export function createApp(deps: ApiDeps): Express {
@@ -38,6 +39,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(authorize());
   api.use(idempotency(deps.orm));
   api.use('/machines', machinesRouter(deps));
+  api.use('/ssh-keys', sshKeysRouter(deps));
   api.use('/operations', operationsRouter(deps));
   api.use('/tokens', tokensRouter(deps));
   api.use('/audit', auditRouter(deps));

@@ -4,6 +4,11 @@ export { AuditEvent, type IAuditEvent } from './audit-event.ts';
 export { Operation, type IOperation } from './operation.ts';
 export { IdempotencyRecord, type IIdempotencyRecord } from './idempotency-record.ts';
 export { DryRunVm, DryRunCall, type IDryRunVm, type IDryRunCall } from './dryrun.ts';
+export { SshKey, type ISshKey } from './ssh-key.ts';
+export { Network, type INetwork } from './network.ts';
+export { IpLease, LEASE_STATES, type IIpLease } from './ip-lease.ts';
+export { Account, TIERS, type IAccount } from './account.ts';
+export { Pool, type IPool } from './pool.ts';
 
 import { Machine } from './machine.ts';
 import { ApiToken } from './api-token.ts';
@@ -11,5 +16,10 @@ import { AuditEvent } from './audit-event.ts';
 import { Operation } from './operation.ts';
 import { IdempotencyRecord } from './idempotency-record.ts';
 import { DryRunVm, DryRunCall } from './dryrun.ts';
+import { SshKey } from './ssh-key.ts';
+import { Network } from './network.ts';
+import { IpLease } from './ip-lease.ts';
+import { Account } from './account.ts';
+import { Pool } from './pool.ts';
 
-export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall];
+export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall, SshKey, Network, IpLease, Account, Pool];

@@ -1,5 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { MACHINE_STATES, PROVIDERS } from '../../domain/machine.ts';
+import { Network } from './network.ts';
+import { SshKey } from './ssh-key.ts';
 
 export interface Condition {
   type: string;
@@ -8,6 +10,9 @@ export interface Condition {
   message: string;
   lastTransitionTime: string;
 }
+
+/** Deleting a machine releases its leases, whatever path deletes it (also in the migration). */
+export const RELEASE_LEASES_BODY = `update ip_lease set state = 'released', released_at = now(), updated_at = now() where machine_id = old.id and state <> 'released'; return old;`;
 
 export const Machine = defineEntity({
   name: 'Machine',
@@ -28,8 +33,17 @@ export const Machine = defineEntity({
     metadataToken: p.string().hidden(),
     conditions: p.json<Condition[]>().onCreate(() => []).defaultRaw(`'[]'`),
     lastError: p.text().nullable(),
+    networkId: () => p.manyToOne(Network).mapToPk().joinColumn('network_id').nullable().deleteRule('set null').index('machine_network_id_index'),
+    sshKeys: () => p.manyToMany(SshKey).pivotTable('machine_ssh_keys').joinColumn('machine_id').inverseJoinColumn('ssh_key_id'),
+    domain: p.string().nullable(),
+    userDataExtras: p.json<Record<string, unknown>>().nullable(),
+    // Per document: how often and when the machine fetched its NoCloud seed (diagnosis).
+    metadataFetches: p.json<Record<string, { count: number; lastAt: string; from: string }>>().onCreate(() => ({})).defaultRaw(`'{}'`),
+    phonedHomeAt: p.datetime().nullable(),
+    phoneHomePayload: p.json<Record<string, unknown>>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
+  triggers: [{ name: 'machine_release_leases', timing: 'before', events: ['delete'], forEach: 'row', body: RELEASE_LEASES_BODY }],
 });
 export type IMachine = InferEntity<typeof Machine>;

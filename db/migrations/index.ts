@@ -1,7 +1,9 @@
 // Migrations are listed explicitly (not discovered by glob) so they load the same way from
 // sources, tests and bundles. Append new ones in order.
 import { Migration20261122000000_foundation } from './Migration20261122000000_foundation.ts';
+import { Migration20261122010000_inventory } from './Migration20261122010000_inventory.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
+  { name: 'Migration20261122010000_inventory', class: Migration20261122010000_inventory },
 ];

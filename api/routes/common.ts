@@ -1,0 +1,19 @@
+// Small helpers every resource router shares.
+import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityName } from '@mikro-orm/core';
+import { HangarError } from '../../domain/errors.ts';
+
+/** Names of inventory objects: what a person types and a URL or hostname can carry. */
+export const resourceName = z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
+
+const UUID = z.uuid();
+
+/** Loads an entity by id; a malformed id is simply not found. */
+export async function loadById<T extends object>(em: EntityManager, entity: EntityName<T>, id: string, label: string): Promise<T> {
+  const notFound = new HangarError('not_found', `${label} ${id} not found`);
+  if (!UUID.safeParse(id).success) throw notFound;
+  const found = await em.findOne(entity, { id } as never);
+  if (!found) throw notFound;
+  return found as T;
+}

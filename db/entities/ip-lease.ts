@@ -1,0 +1,28 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { Network } from './network.ts';
+import { Machine } from './machine.ts';
+
+export const LEASE_STATES = ['reserved', 'active', 'released'] as const;
+
+export const IpLease = defineEntity({
+  name: 'IpLease',
+  tableName: 'ip_lease',
+  properties: {
+    id: p.uuid().primary(),
+    networkId: () => p.manyToOne(Network).mapToPk().joinColumn('network_id').deleteRule('cascade'),
+    address: p.string().columnType('inet'),
+    machineId: () => p.manyToOne(Machine).mapToPk().joinColumn('machine_id').nullable().deleteRule('set null').index('ip_lease_machine_id_index'),
+    mac: p.string().columnType('macaddr').nullable(),
+    state: p.enum(LEASE_STATES).default('reserved'),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    releasedAt: p.datetime().nullable(),
+  },
+  indexes: [
+    { name: 'ip_lease_live_unique', expression: `create unique index ip_lease_live_unique on ip_lease (network_id, address) where state <> 'released'` },
+  ],
+  checks: [
+    { name: 'ip_lease_address_host', expression: 'masklen(address) = case family(address) when 4 then 32 else 128 end' },
+  ],
+});
+export type IIpLease = InferEntity<typeof IpLease>;
