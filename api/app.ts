@@ -13,6 +13,7 @@ import { operationsRouter } from './routes/operations.ts';
 import { tokensRouter } from './routes/tokens.ts';
 import { auditRouter } from './routes/audit.ts';
 import { sshKeysRouter } from './routes/ssh-keys.ts';
+import { networksRouter } from './routes/networks.ts';
 import { apiDocsHtml, openApiDocument } from './openapi.ts';
 
 export function createApp(deps: ApiDeps): Express {
@@ -40,6 +41,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(idempotency(deps.orm));
   api.use('/machines', machinesRouter(deps));
   api.use('/ssh-keys', sshKeysRouter(deps));
+  api.use('/networks', networksRouter(deps));
   api.use('/operations', operationsRouter(deps));
   api.use('/tokens', tokensRouter(deps));
   api.use('/audit', auditRouter(deps));

@@ -24,6 +24,7 @@ export const SETTINGS: SettingDef[] = [
   { key: 'api.host', env: 'HANGAR_API_HOST', schema: z.string().min(1), default: '127.0.0.1', description: 'Address the API server binds to.' },
   { key: 'api.port', env: 'HANGAR_API_PORT', schema: port, default: 8080, description: 'Port the API server listens on.' },
   { key: 'api.url', env: 'HANGAR_API_URL', schema: z.url(), default: 'http://127.0.0.1:8080', description: 'Where the CLI reaches the API.' },
+  { key: 'api.publicUrl', env: 'HANGAR_PUBLIC_URL', schema: z.url(), default: 'http://127.0.0.1:8080', description: 'Base URL machines use to reach the metadata service (seed URLs, phone_home).' },
   { key: 'api.token', env: 'HANGAR_TOKEN', schema: z.string().min(1).optional(), secret: true, description: 'Bearer token the CLI sends.' },
   { key: 'api.bodyLimit', env: 'HANGAR_API_BODY_LIMIT', schema: z.string().regex(/^\d+(b|kb|mb)$/), default: '1mb', description: 'Largest accepted request body.' },
   { key: 'api.maxPageSize', env: 'HANGAR_API_MAX_PAGE_SIZE', schema: z.coerce.number().int().min(1).max(10_000), default: 1000, description: 'Cap for page_size on list endpoints.' },
@@ -48,7 +49,7 @@ export interface HangarConfig {
   env: 'development' | 'test' | 'production';
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  api: { host: string; port: number; url: string; token?: string; bodyLimit: string; maxPageSize: number };
+  api: { host: string; port: number; url: string; publicUrl: string; token?: string; bodyLimit: string; maxPageSize: number };
   database: { url: string; poolSize: number };
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };

@@ -53,8 +53,22 @@ ensure_postgres() {
   pg_bindir >/dev/null || die "PostgreSQL binaries not found after install"
 }
 
+# Test-only tools: cloud-init's own validators (`cloud-init schema`, `cloud-init devel
+# net-convert`, the NoCloud seed reader) and xorriso for cidata ISOs. Only `make test` asks for
+# them (HANGAR_SETUP_TEST_TOOLS=1) so `make up` stays lean.
+ensure_test_tools() {
+  local missing=()
+  command -v cloud-init >/dev/null || missing+=(cloud-init)
+  command -v xorriso >/dev/null || missing+=(xorriso)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing test tools: ${missing[*]}"
+  apt_install "${missing[@]}"
+  command -v cloud-init >/dev/null && command -v xorriso >/dev/null || die "cloud-init/xorriso not found after install"
+}
+
 ensure_node
 ensure_npm_packages
 ensure_temporal
 ensure_postgres
+if [ "${HANGAR_SETUP_TEST_TOOLS:-0}" = 1 ]; then ensure_test_tools; fi
 log "set-up complete (node $(node -p 'process.versions.node'), $("$HANGAR_TOOLS/bin/temporal" --version 2>/dev/null | head -1))"

@@ -3,10 +3,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import {
-  MACHINE_STATES, PROVIDERS, createMachineSchema, deprovisionWorkflowId, provisionWorkflowId,
+  MACHINE_STATES, PROVIDERS, createMachineSchema, deprovisionWorkflowId, machineMutableSchema, provisionWorkflowId,
   type CreateMachineRequest, type MachineSpec,
 } from '../../domain/machine.ts';
-import { Machine, type IMachine } from '../../db/entities/index.ts';
+import { Machine, Network, SshKey, type IMachine } from '../../db/entities/index.ts';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { leasesOfMachine } from '../../db/repositories/leases.ts';
+import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { describeOperation, operationSummary, startOperation } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
@@ -18,9 +21,44 @@ export function machineView(m: IMachine) {
     id: m.id, name: m.name, kind: m.kind, provider: m.provider, state: m.state,
     cpu: m.cpu, memory_mb: m.memoryMb, disk_gb: m.diskGb,
     provider_id: m.providerId ?? null, target_node: m.targetNode ?? null, template: m.template ?? null,
-    conditions: m.conditions, last_error: m.lastError ?? null,
+    network_id: m.networkId ?? null, domain: m.domain ?? null, user_data_extras: m.userDataExtras ?? null,
+    conditions: m.conditions, last_error: m.lastError ?? null, phoned_home_at: m.phonedHomeAt ?? null,
     created_at: m.createdAt, updated_at: m.updatedAt,
   };
+}
+
+/** The machine with its links: SSH key ids, live addresses and the metadata fetch record. */
+async function detailedView(em: EntityManager, m: IMachine) {
+  const keys = await em.getConnection().execute<{ ssh_key_id: string }[]>(
+    `select k.ssh_key_id from machine_ssh_keys k join ssh_key s on s.id = k.ssh_key_id where k.machine_id = ? order by s.name`, [m.id]);
+  const leases = await leasesOfMachine(em, m.id);
+  return {
+    ...machineView(m),
+    ssh_key_ids: keys.map((k) => k.ssh_key_id),
+    addresses: leases.map((l) => ({ network_id: l.network_id, address: l.address, state: l.state })),
+    metadata_fetches: m.metadataFetches,
+  };
+}
+
+/** Checks that every referenced SSH key and network exists (422 naming the missing ones). */
+async function checkLinks(em: EntityManager, body: { ssh_key_ids?: string[]; network_id?: string | null }) {
+  const ids = [...new Set(body.ssh_key_ids ?? [])];
+  if (ids.length) {
+    const found = new Set((await em.find(SshKey, { id: { $in: ids } }, { fields: ['id'] })).map((k) => k.id));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length) throw new HangarError('unprocessable', `unknown SSH key id(s): ${missing.join(', ')}`, { ssh_key_ids: `unknown: ${missing.join(', ')}` });
+  }
+  if (body.network_id && !(await em.count(Network, { id: body.network_id }))) {
+    throw new HangarError('unprocessable', `network ${body.network_id} does not exist`, { network_id: 'not found' });
+  }
+}
+
+async function setSshKeys(em: EntityManager, machineId: string, ids: string[]) {
+  const sql = sqlFor(em);
+  await sql(`delete from machine_ssh_keys where machine_id = ?`, [machineId]);
+  if (ids.length) {
+    await sql(`insert into machine_ssh_keys (machine_id, ssh_key_id) select ?, jsonb_array_elements_text(?::jsonb)::uuid on conflict do nothing`, [machineId, JSON.stringify([...new Set(ids)])]);
+  }
 }
 
 const UUID = z.uuid();
@@ -36,6 +74,7 @@ async function loadMachine(deps: ApiDeps, id: string): Promise<IMachine> {
 const listQuery = z.object({
   state: z.enum(MACHINE_STATES).optional(),
   provider: z.enum(PROVIDERS).optional(),
+  network: z.uuid().optional(),
   name_prefix: z.string().max(63).optional(),
   page_size: z.unknown().optional(),
   cursor: z.unknown().optional(),
@@ -52,11 +91,16 @@ export function machinesRouter(deps: ApiDeps): Router {
     if (await em.count(Machine, { name: body.name })) {
       throw new HangarError('already_exists', `a machine named "${body.name}" already exists`, { name: 'already exists' });
     }
+    await checkLinks(em, body);
     const machine = em.create(Machine, {
       id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb,
-      metadataToken: token,
+      metadataToken: token, networkId: body.network_id ?? null, domain: body.domain ?? null, userDataExtras: body.user_data_extras ?? null,
     });
-    await em.flush();
+    await em.transactional(async (tx) => {
+      tx.persist(machine);
+      await tx.flush();
+      await setSshKeys(tx, id, body.ssh_key_ids ?? []);
+    });
     const spec: MachineSpec = { machineId: id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb };
     let operation;
     try {
@@ -83,6 +127,7 @@ export function machinesRouter(deps: ApiDeps): Router {
     const where: Record<string, unknown> = {};
     if (q.state) where.state = q.state;
     if (q.provider) where.provider = q.provider;
+    if (q.network) where.networkId = q.network;
     const nameCond: Record<string, unknown> = {};
     if (q.name_prefix) nameCond.$like = `${q.name_prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     if (page.after !== null) nameCond.$gt = page.after;
@@ -94,8 +139,35 @@ export function machinesRouter(deps: ApiDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const machine = await loadMachine(deps, req.params.id);
-    const ops = await deps.orm.em.fork().find(Operation, { resourceType: 'machine', resourceId: machine.id }, { orderBy: { createdAt: 'desc' }, limit: 10 });
-    res.json({ ...machineView(machine), operations: ops.map((o) => operationSummary(deps.config, o)) });
+    const em = deps.orm.em.fork();
+    const ops = await em.find(Operation, { resourceType: 'machine', resourceId: machine.id }, { orderBy: { createdAt: 'desc' }, limit: 10 });
+    res.json({ ...(await detailedView(em, machine)), operations: ops.map((o) => operationSummary(deps.config, o)) });
+  });
+
+  router.patch('/:id', validateBody(machineMutableSchema), async (req, res) => {
+    const body = res.locals.body as z.infer<typeof machineMutableSchema>;
+    const em = deps.orm.em.fork();
+    const machine = await loadMachine(deps, String(req.params.id));
+    await checkLinks(em, body);
+    const change: Partial<IMachine> = {};
+    if (body.network_id !== undefined) change.networkId = body.network_id;
+    if (body.domain !== undefined) change.domain = body.domain;
+    if (body.user_data_extras !== undefined) change.userDataExtras = body.user_data_extras;
+    await em.transactional(async (tx) => {
+      if (Object.keys(change).length) await tx.nativeUpdate(Machine, { id: machine.id }, { ...change, updatedAt: new Date() });
+      if (body.ssh_key_ids !== undefined) await setSshKeys(tx, machine.id, body.ssh_key_ids);
+    });
+    res.locals.audit = { action: 'machines.update', resourceType: 'machine', resourceId: machine.id, detail: { fields: Object.keys(body) } };
+    const fresh = await deps.orm.em.fork().findOneOrFail(Machine, { id: machine.id });
+    res.json(await detailedView(deps.orm.em.fork(), fresh));
+  });
+
+  /** The NoCloud seed URL (it carries the machine's metadata token): operators only. */
+  router.get('/:id/seed-url', async (req, res) => {
+    if (req.actor!.role === 'viewer') throw new HangarError('forbidden', 'the seed URL carries a secret token; it needs the operator role');
+    const machine = await deps.orm.em.fork().findOne(Machine, { id: (await loadMachine(deps, String(req.params.id))).id }, { fields: ['id', 'metadataToken'] as never });
+    const base = deps.config.api.publicUrl.replace(/\/$/, '');
+    res.json({ url: `${base}/cloud-init/${machine!.id}/${machine!.metadataToken}/` });
   });
 
   router.get('/:id/operations/latest', async (req, res) => {
