@@ -40,6 +40,8 @@ export const SETTINGS: SettingDef[] = [
   { key: 'dryrun.stepDelayMs', env: 'HANGAR_DRYRUN_STEP_DELAY_MS', schema: positiveInt, default: 0, description: 'Artificial latency per dry-run provider call (demos, durability tests).' },
   { key: 'dryrun.failStep', env: 'HANGAR_DRYRUN_FAIL_STEP', schema: z.enum(['create', 'configure', 'start']).optional(), description: 'Make this dry-run step fail permanently (fault injection).' },
   { key: 'auth.bootstrapToken', env: 'HANGAR_BOOTSTRAP_TOKEN', schema: z.string().min(32).optional(), secret: true, description: 'Admin token ensured at start-up (make up sets one for development).' },
+  { key: 'metadata.sourceAddressMode', env: 'HANGAR_METADATA_SOURCE_MODE', schema: bool, default: false, description: 'Also serve /cloud-init/<doc> to machines identified by their source address (only on networks where addresses cannot be spoofed).' },
+  { key: 'metadata.trustedProxies', env: 'HANGAR_METADATA_TRUSTED_PROXIES', schema: z.string().regex(/^[0-9a-fA-F.:/,\s]*$/, 'must be a comma-separated list of CIDRs'), default: '', description: 'Comma-separated CIDRs of proxies whose X-Forwarded-For is believed in source-address mode.' },
   { key: 'metrics.enabled', env: 'HANGAR_METRICS', schema: bool, default: true, description: 'Serve /metrics.' },
 ];
 
@@ -55,6 +57,7 @@ export interface HangarConfig {
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
   auth: { bootstrapToken?: string };
+  metadata: { sourceAddressMode: boolean; trustedProxies: string };
   metrics: { enabled: boolean };
 }
 
