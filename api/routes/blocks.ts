@@ -1,0 +1,79 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { HangarError } from '../../domain/errors.ts';
+import { formatCidr, parseCidr } from '../../domain/cidr.ts';
+import { sqlFor } from '../../db/sql.ts';
+import type { ApiDeps } from '../context.ts';
+import { pageOf, parsePage } from '../pagination.ts';
+import { parseOrThrow } from '../middleware/validate.ts';
+
+interface BlockRow {
+  id: string; cidr: string; name: string | null; pool_id: string; pool_name: string | null;
+  account_id: string | null; account_key: string | null; created_at: Date;
+}
+
+const CSV_COLUMNS = ['id', 'cidr', 'name', 'pool_id', 'pool_name', 'account_id', 'account_key', 'created_at'] as const;
+const CSV_LIMIT = 100_000;
+
+const csvCell = (v: unknown) => {
+  const text = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
+  // Quote when needed; neutralise spreadsheet formulas (=, +, -, @) in free text.
+  const safe = /^[=+\-@]/.test(text) && !/^-?\d/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+};
+
+export function blocksRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  // Every allocation across pools; `within` is containment (<<=), never a substring match.
+  router.get('/', async (req, res) => {
+    const q = parseOrThrow(z.object({
+      account: z.string().max(64).optional(),
+      pool: z.uuid().optional(),
+      within: z.string().max(64).optional(),
+      format: z.enum(['json', 'csv']).default('json'),
+    }).loose(), req.query, 'query');
+    const params: unknown[] = [];
+    let where = `a.kind = 'allocation'`;
+    if (q.account) {
+      if (z.uuid().safeParse(q.account).success) { where += ' and a.account_id = ?'; params.push(q.account); }
+      else { where += ' and acc.key = ?'; params.push(q.account); }
+    }
+    if (q.pool) { where += ' and a.parent_id = ?'; params.push(q.pool); }
+    if (q.within) {
+      let within;
+      try {
+        within = parseCidr(q.within);
+      } catch (err) {
+        throw new HangarError('invalid_cidr', (err as Error).message, { within: (err as Error).message });
+      }
+      where += ' and a.cidr <<= ?::cidr';
+      params.push(formatCidr(within));
+    }
+    const csv = q.format === 'csv';
+    const page = csv ? { pageSize: CSV_LIMIT, after: null } : parsePage(req.query, deps.config.api.maxPageSize);
+    if (page.after) {
+      const [cidr, id] = page.after.split('|');
+      where += ' and (a.cidr, a.id) > (?::cidr, ?::uuid)';
+      params.push(cidr, id);
+    }
+    params.push(page.pageSize + 1);
+    const rows = await sqlFor(deps.orm.em.fork())<BlockRow[]>(
+      `select a.id, a.cidr::text as cidr, a.name, a.parent_id as pool_id, p.name as pool_name, a.account_id, acc.key as account_key, a.created_at
+       from pool a join pool p on p.id = a.parent_id left join account acc on acc.id = a.account_id
+       where ${where} order by a.cidr, a.id limit ?`,
+      params,
+    );
+    if (csv) {
+      if (rows.length > CSV_LIMIT) throw new HangarError('validation_failed', `more than ${CSV_LIMIT} rows match; narrow the filters`);
+      const lines = [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(','))];
+      res.type('text/csv').setHeader('Content-Disposition', 'attachment; filename="blocks.csv"');
+      res.send(lines.join('\r\n') + '\r\n');
+      return;
+    }
+    const { items, next_cursor } = pageOf(rows, page.pageSize, (r) => `${r.cidr}|${r.id}`);
+    res.json({ items, next_cursor });
+  });
+
+  return router;
+}

@@ -1,0 +1,107 @@
+// Pools and their allocations (leaf rows of the same table). Overlap between siblings is refused
+// by the GiST exclusion constraint pool_siblings_no_overlap; code here only turns that refusal
+// into a clear 409 and, for automatic allocation, avoids futile races by locking the parent row.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { HangarError } from '../../domain/errors.ts';
+import { bestFit, formatCidr, parseCidr, type Cidr } from '../../domain/cidr.ts';
+import type { UsedRange } from '../../domain/blocks.ts';
+import { sqlFor } from '../sql.ts';
+
+export interface PoolRow {
+  id: string;
+  kind: 'pool' | 'allocation';
+  name: string | null;
+  cidr: string;
+  parent_id: string | null;
+  account_id: string | null;
+  description: string | null;
+  tags: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at';
+
+/** The exclusion constraint's SQLSTATE (23P01) and name, whichever layer reports it. */
+function isOverlap(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  return e?.code === '23P01' || e?.cause?.code === '23P01' || String(e?.message).includes('pool_siblings_no_overlap');
+}
+
+export async function findPool(em: EntityManager, id: string, kind: 'pool' | 'allocation' = 'pool'): Promise<PoolRow | null> {
+  const rows = await sqlFor(em)<PoolRow[]>(`select ${COLUMNS} from pool where id = ? and kind = ?`, [id, kind]);
+  return rows[0] ?? null;
+}
+
+export async function children(em: EntityManager, parentId: string): Promise<PoolRow[]> {
+  return sqlFor(em)<PoolRow[]>(`select ${COLUMNS} from pool where parent_id = ? order by cidr`, [parentId]);
+}
+
+export function usedRanges(rows: PoolRow[]): UsedRange[] {
+  return rows.map((r) => ({ cidr: parseCidr(r.cidr), owner: { kind: r.kind, id: r.id, name: r.name, accountId: r.account_id } }));
+}
+
+export interface NewPool {
+  kind: 'pool' | 'allocation';
+  name: string | null;
+  cidr: Cidr;
+  parentId: string | null;
+  accountId: string | null;
+  description?: string | null;
+  tags?: Record<string, string>;
+}
+
+export async function insertPool(em: EntityManager, p: NewPool): Promise<PoolRow> {
+  try {
+    const rows = await sqlFor(em)<PoolRow[]>(
+      `insert into pool (id, kind, name, cidr, parent_id, account_id, description, tags, created_at, updated_at)
+       values (?, ?, ?, ?::cidr, ?, ?, ?, ?::jsonb, now(), now()) returning ${COLUMNS}`,
+      [crypto.randomUUID(), p.kind, p.name, formatCidr(p.cidr), p.parentId, p.accountId, p.description ?? null, JSON.stringify(p.tags ?? {})],
+    );
+    return rows[0]!;
+  } catch (err) {
+    if (isOverlap(err)) {
+      const where = p.parentId ? 'another child of the same pool' : 'another top-level pool';
+      throw new HangarError('overlap', `${formatCidr(p.cidr)} overlaps ${where}`, { cidr: 'overlaps a sibling' });
+    }
+    if (String((err as Error).message).includes('pool_name_unique')) {
+      throw new HangarError('already_exists', `a pool named "${p.name}" already exists`, { name: 'already exists' });
+    }
+    throw err;
+  }
+}
+
+/** Best fit: the smallest free space that holds a /prefixLength, lowest address first. */
+export async function allocateBlock(em: EntityManager, pool: PoolRow, prefixLength: number, name: string | null, accountId: string | null): Promise<PoolRow> {
+  return em.transactional(async (tx) => {
+    const sql = sqlFor(tx);
+    // Serialises automatic allocations per pool; the exclusion constraint is still what guarantees.
+    await sql(`select id from pool where id = ? for update`, [pool.id]);
+    const range = parseCidr(pool.cidr);
+    const taken = (await children(tx, pool.id)).map((r) => parseCidr(r.cidr));
+    const block = bestFit(range, taken, prefixLength);
+    if (!block) throw new HangarError('pool_exhausted', `pool ${pool.name} (${pool.cidr}) has no free /${prefixLength} left`);
+    return insertPool(tx, { kind: 'allocation', name, cidr: block, parentId: pool.id, accountId });
+  });
+}
+
+/** Deletes a pool; with cascade, its whole subtree in one statement. */
+export async function deletePool(em: EntityManager, pool: PoolRow, cascade: boolean): Promise<number> {
+  return em.transactional(async (tx) => {
+    const sql = sqlFor(tx);
+    await sql(`select id from pool where id = ? for update`, [pool.id]);
+    const [row] = await sql<{ n: string }[]>(`select count(*) as n from pool where parent_id = ?`, [pool.id]);
+    const dependents = Number(row?.n ?? 0);
+    if (dependents && !cascade) {
+      throw new HangarError('has_dependents', `pool ${pool.name} has ${dependents} child pool(s) or allocation(s); delete them first or pass ?cascade=true`);
+    }
+    const deleted = await sql<{ id: string }[]>(
+      `with recursive subtree as (
+         select id from pool where id = ?
+         union all select p.id from pool p join subtree s on p.parent_id = s.id
+       ) delete from pool where id in (select id from subtree) returning id`,
+      [pool.id],
+    );
+    return deleted.length;
+  });
+}
