@@ -45,3 +45,14 @@ export function pageOf<T>(rows: T[], pageSize: number, key: (row: T) => string):
   const next = rows.length > pageSize && items.length ? encodeCursor(key(items.at(-1)!)) : null;
   return { items, next_cursor: next };
 }
+
+/** Splits a compound cursor key "a|b" and checks each part; anything else is a forged cursor. */
+export function cursorParts(key: string, checks: ((part: string) => boolean)[]): string[] {
+  const parts = key.split('|');
+  if (parts.length !== checks.length || !parts.every((p, i) => checks[i]!(p))) {
+    throw new HangarError('validation_failed', 'cursor is not one this server issued; start again without it', { cursor: 'invalid' });
+  }
+  return parts;
+}
+
+export const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AuditEvent } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
-import { pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 
 const listQuery = z.object({
@@ -20,10 +20,7 @@ export function auditRouter(deps: ApiDeps): Router {
     const where: Record<string, unknown> = {};
     if (q.actor) where.actor = q.actor;
     if (q.resource_id) where.resourceId = q.resource_id;
-    if (page.after) {
-      if (!/^\d+$/.test(page.after)) where.id = { $lt: '0' };
-      else where.id = { $lt: page.after };
-    }
+    if (page.after) where.id = { $lt: cursorParts(page.after, [(p) => /^\d{1,18}$/.test(p)])[0] };
     const rows = await deps.orm.em.fork().find(AuditEvent, where, { orderBy: { id: 'desc' }, limit: page.pageSize + 1 });
     const { items, next_cursor } = pageOf(rows, page.pageSize, (e) => String(e.id));
     res.json({

@@ -4,7 +4,7 @@ import { HangarError } from '../../domain/errors.ts';
 import { formatCidr, parseCidr } from '../../domain/cidr.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
-import { pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 
 interface BlockRow {
@@ -53,7 +53,7 @@ export function blocksRouter(deps: ApiDeps): Router {
     const csv = q.format === 'csv';
     const page = csv ? { pageSize: CSV_LIMIT, after: null } : parsePage(req.query, deps.config.api.maxPageSize);
     if (page.after) {
-      const [cidr, id] = page.after.split('|');
+      const [cidr, id] = cursorParts(page.after, [(c) => { try { parseCidr(c); return true; } catch { return false; } }, isUuid]);
       where += ' and (a.cidr, a.id) > (?::cidr, ?::uuid)';
       params.push(cidr, id);
     }

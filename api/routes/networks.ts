@@ -7,9 +7,18 @@ import { fmt, leasableRange, networkInputSchema, normalizeMac, validateNetwork, 
 import { Machine, Network, type INetwork } from '../../db/entities/index.ts';
 import { allocateLease, leaseView, listLeases, networkCidr, releaseLease } from '../../db/repositories/leases.ts';
 import type { ApiDeps } from '../context.ts';
-import { pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { loadById } from './common.ts';
+
+const isAddress = (s: string) => {
+  try {
+    parseAddress(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export function networkView(n: INetwork) {
   const cidr = networkCidr(n);
@@ -130,7 +139,8 @@ export function networksRouter(deps: ApiDeps): Router {
     const network = await load(req.params.id);
     const q = parseOrThrow(z.object({ state: z.enum(['reserved', 'active', 'released']).optional() }).loose(), req.query, 'query');
     const page = parsePage(req.query, deps.config.api.maxPageSize);
-    const rows = await listLeases(deps.orm.em.fork(), network.id, { state: q.state, after: page.after, limit: page.pageSize + 1 });
+    const after = page.after === null ? null : cursorParts(page.after, [isAddress, isUuid]) as [string, string];
+    const rows = await listLeases(deps.orm.em.fork(), network.id, { state: q.state, after, limit: page.pageSize + 1 });
     const { items, next_cursor } = pageOf(rows, page.pageSize, (l) => `${l.address}|${l.id}`);
     res.json({ items: items.map(leaseView), next_cursor });
   });

@@ -4,7 +4,7 @@ import { HangarError } from '../../domain/errors.ts';
 import { Operation } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
 import { describeOperation, operationSummary } from '../operations.ts';
-import { pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 
 const listQuery = z.object({
@@ -25,9 +25,8 @@ export function operationsRouter(deps: ApiDeps): Router {
     if (q.kind) where.kind = q.kind;
     if (page.after) {
       // Newest first; the cursor is the last row's (created_at, id), id breaking ties.
-      const [at, id] = page.after.split('|');
-      const when = new Date(at ?? '');
-      if (!id || Number.isNaN(when.getTime())) throw new HangarError('validation_failed', 'cursor is not one this server issued', { cursor: 'invalid' });
+      const [at, id] = cursorParts(page.after, [(p) => /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(p) && !Number.isNaN(Date.parse(p)), isUuid]);
+      const when = new Date(at!);
       where.$or = [{ createdAt: { $lt: when } }, { createdAt: when, id: { $lt: id } }];
     }
     const rows = await deps.orm.em.fork().find(Operation, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: page.pageSize + 1 });

@@ -113,12 +113,12 @@ export async function releaseLease(em: EntityManager, networkId: string, address
   return rows[0] ?? null;
 }
 
-export async function listLeases(em: EntityManager, networkId: string, opts: { state?: string; after?: string | null; limit: number }): Promise<LeaseRow[]> {
+export async function listLeases(em: EntityManager, networkId: string, opts: { state?: string; after?: [string, string] | null; limit: number }): Promise<LeaseRow[]> {
   const params: unknown[] = [networkId];
   let where = 'l.network_id = ?';
   if (opts.state) { where += ' and l.state = ?'; params.push(opts.state); }
   else where += ` and l.state <> 'released'`;
-  if (opts.after) { where += ' and (l.address, l.id) > (?::inet, ?::uuid)'; const [a, id] = opts.after.split('|'); params.push(a, id); }
+  if (opts.after) { where += ' and (l.address, l.id) > (?::inet, ?::uuid)'; params.push(...opts.after); }
   params.push(opts.limit);
   return em.getConnection().execute<LeaseRow[]>(
     `select ${LEASE_COLUMNS} from ip_lease l left join machine m on m.id = l.machine_id where ${where} order by l.address, l.id limit ?`,
