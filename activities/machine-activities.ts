@@ -7,6 +7,7 @@ import { HangarError } from '../domain/errors.ts';
 import { provisionWorkflowId, type MachineSpec, type MachineState, type ProviderName } from '../domain/machine.ts';
 import { Machine } from '../db/entities/index.ts';
 import type { Hypervisor, VmSpec } from '../providers/hypervisor.ts';
+import type { BootDiagnosis } from '../domain/boot.ts';
 import { withFailureMapping } from './failures.ts';
 
 export interface MachineActivityDeps {
@@ -62,6 +63,17 @@ export function createMachineActivities(deps: MachineActivityDeps) {
 
     async vmStatus(provider: ProviderName, machineId: string) {
       return hypervisor(provider).status(machineId);
+    },
+
+    /** The evidence for a phone-home timeout: which seed documents were fetched, and power state. */
+    async diagnoseBoot(provider: ProviderName, machineId: string): Promise<BootDiagnosis> {
+      const machine = await deps.orm.em.fork().findOne(Machine, { id: machineId });
+      const status = await hypervisor(provider).status(machineId);
+      return {
+        fetched: Object.keys(machine?.metadataFetches ?? {}).sort(),
+        phonedHome: !!machine?.phonedHomeAt,
+        powerState: status.powerState,
+      };
     },
 
     /** Removes the inventory record; a record already gone is fine. */

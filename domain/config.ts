@@ -39,6 +39,7 @@ export const SETTINGS: SettingDef[] = [
   { key: 'worker.shutdownGraceMs', env: 'HANGAR_WORKER_SHUTDOWN_GRACE_MS', schema: positiveInt, default: 10_000, description: 'How long SIGTERM waits for running activities.' },
   { key: 'dryrun.stepDelayMs', env: 'HANGAR_DRYRUN_STEP_DELAY_MS', schema: positiveInt, default: 0, description: 'Artificial latency per dry-run provider call (demos, durability tests).' },
   { key: 'dryrun.failStep', env: 'HANGAR_DRYRUN_FAIL_STEP', schema: z.enum(['create', 'configure', 'start']).optional(), description: 'Make this dry-run step fail permanently (fault injection).' },
+  { key: 'provision.phoneHomeTimeout', env: 'HANGAR_PHONE_HOME_TIMEOUT', schema: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 90s, 15m or 1h'), default: '15m', description: 'How long provisioning waits for a machine to phone home before it fails with a diagnosis.' },
   { key: 'auth.bootstrapToken', env: 'HANGAR_BOOTSTRAP_TOKEN', schema: z.string().min(32).optional(), secret: true, description: 'Admin token ensured at start-up (make up sets one for development).' },
   { key: 'metadata.sourceAddressMode', env: 'HANGAR_METADATA_SOURCE_MODE', schema: bool, default: false, description: 'Also serve /cloud-init/<doc> to machines identified by their source address (only on networks where addresses cannot be spoofed).' },
   { key: 'metadata.trustedProxies', env: 'HANGAR_METADATA_TRUSTED_PROXIES', schema: z.string().regex(/^[0-9a-fA-F.:/,\s]*$/, 'must be a comma-separated list of CIDRs'), default: '', description: 'Comma-separated CIDRs of proxies whose X-Forwarded-For is believed in source-address mode.' },
@@ -56,6 +57,7 @@ export interface HangarConfig {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
+  provision: { phoneHomeTimeout: string };
   auth: { bootstrapToken?: string };
   metadata: { sourceAddressMode: boolean; trustedProxies: string };
   metrics: { enabled: boolean };

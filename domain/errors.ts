@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, retryable: true },
   provider_error: { status: 502, retryable: true },
   provider_rejected: { status: 422, retryable: false },
+  phone_home_timeout: { status: 504, retryable: false },
   unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

@@ -34,6 +34,8 @@ export const createMachineSchema = z.strictObject({
   cpu: z.number().int().min(1).max(512),
   memory_mb: z.number().int().min(64).max(16 * 1024 * 1024),
   disk_gb: z.number().int().min(1).max(64 * 1024),
+  // Hold provisioning until the machine's cloud-init phones home (real machines always do).
+  wait_for_phone_home: z.boolean().optional(),
   ...machineMutableSchema.shape,
 });
 export type CreateMachineRequest = z.infer<typeof createMachineSchema>;
@@ -46,6 +48,8 @@ export interface MachineSpec {
   cpu: number;
   memoryMb: number;
   diskGb: number;
+  /** Wait for the phone-home signal after start, up to this duration (e.g. '15m'); absent: no wait. */
+  phoneHomeTimeout?: string;
 }
 
 export const provisionWorkflowId = (machineId: string) => `provision-vm/${machineId}`;

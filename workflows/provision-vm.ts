@@ -1,4 +1,6 @@
-import { ApplicationFailure, isCancellation, setHandler, CancellationScope } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, setHandler, CancellationScope, condition, defineSignal } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
+import { explainBoot, type PhoneHomePayload } from '../domain/boot.ts';
 import type { MachineSpec } from '../domain/machine.ts';
 import { machineActs, compensationActs, inventoryActs, inventoryCompensationActs } from './activity-options.ts';
 import { CompensationStack } from './support/compensation.ts';
@@ -6,13 +8,23 @@ import { ProgressTracker, describeFailure, progressQuery } from './support/progr
 
 export const PROVISION_STEPS = ['mark-provisioning', 'create', 'configure', 'start', 'mark-ready'];
 
+/** Sent by the metadata service when the machine's cloud-init phones home. */
+export const phoneHomeSignal = defineSignal<[PhoneHomePayload]>('phoneHome');
+
+const stepsFor = (spec: MachineSpec) =>
+  spec.phoneHomeTimeout ? [...PROVISION_STEPS.slice(0, -1), 'wait-phone-home', 'mark-ready'] : PROVISION_STEPS;
+
 /**
  * provisionVm: mark provisioning → create → configure → start → mark ready.
  * Any permanent failure (or cancellation) unwinds what was done and marks the machine failed.
  */
 export async function provisionVm(spec: MachineSpec): Promise<{ machineId: string; providerId: string }> {
-  const progress = new ProgressTracker('provisionVm', spec.machineId, PROVISION_STEPS);
+  const progress = new ProgressTracker('provisionVm', spec.machineId, stepsFor(spec));
   setHandler(progressQuery, () => progress.snapshot());
+  let phonedHome: PhoneHomePayload | null = null;
+  setHandler(phoneHomeSignal, (payload) => {
+    phonedHome = payload ?? {};
+  });
   const undo = new CompensationStack();
 
   try {
@@ -23,6 +35,14 @@ export async function provisionVm(spec: MachineSpec): Promise<{ machineId: strin
     await progress.run('configure', () => machineActs.configureVm(spec, providerId));
     undo.push('stop-vm', () => compensationActs.stopVm(spec.provider, providerId));
     await progress.run('start', () => machineActs.startVm(spec.provider, providerId));
+    const timeout = spec.phoneHomeTimeout;
+    if (timeout) {
+      await progress.run('wait-phone-home', async () => {
+        if (await condition(() => phonedHome !== null, timeout as Duration)) return;
+        const diagnosis = await machineActs.diagnoseBoot(spec.provider, spec.machineId);
+        throw ApplicationFailure.create({ type: 'phone_home_timeout', message: `no phone-home within ${timeout}: ${explainBoot(diagnosis)}`, nonRetryable: true, details: [diagnosis] });
+      });
+    }
     await progress.run('mark-ready', () => inventoryActs.setMachineState(spec.machineId, 'ready'));
     progress.setState('completed');
     return { machineId: spec.machineId, providerId };

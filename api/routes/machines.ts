@@ -101,7 +101,10 @@ export function machinesRouter(deps: ApiDeps): Router {
       await tx.flush();
       await setSshKeys(tx, id, body.ssh_key_ids ?? []);
     });
-    const spec: MachineSpec = { machineId: id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb };
+    const spec: MachineSpec = {
+      machineId: id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb,
+      ...(body.wait_for_phone_home ? { phoneHomeTimeout: deps.config.provision.phoneHomeTimeout } : {}),
+    };
     let operation;
     try {
       operation = await startOperation(em, deps.temporal, deps.config, {

@@ -115,3 +115,43 @@ describe('provisionVm workflow', () => {
     expect(await effects(spec.machineId)).toEqual(['create:applied', 'configure:applied', 'start:applied']);
   });
 });
+
+describe('provisionVm phone-home wait', () => {
+  it('waits for the phoneHome signal before marking the machine ready', async () => {
+    const spec = { ...(await insertMachine(ctx.orm)), phoneHomeTimeout: '1m' };
+    const taskQueue = `wf-${randomUUID()}`;
+    const worker = await makeWorker(ctx.env, realActivities(ctx.orm, ctx.env), taskQueue);
+    const progress = await worker.runUntil(async () => {
+      const handle = await ctx.env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+      // Until the signal, the workflow sits in wait-phone-home and the machine is not ready.
+      let snapshot: Progress;
+      do {
+        await new Promise((r) => setTimeout(r, 100));
+        snapshot = await handle.query<Progress>('progress');
+      } while (snapshot.steps.find((s) => s.name === 'wait-phone-home')?.status !== 'running');
+      expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('provisioning');
+      await handle.signal('phoneHome', { instance_id: `hangar-${spec.machineId}`, hostname: spec.name });
+      await handle.result();
+      return handle.query<Progress>('progress');
+    });
+    expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'wait-phone-home:completed', 'mark-ready:completed',
+    ]);
+    expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('ready');
+  });
+
+  it('fails with a diagnosis when no phone-home arrives in time, and compensates', async () => {
+    const spec = { ...(await insertMachine(ctx.orm)), phoneHomeTimeout: '2s' };
+    // The machine fetched meta-data but never user-data: the diagnosis must say so.
+    await ctx.orm.em.fork().nativeUpdate(Machine, { id: spec.machineId }, { metadataFetches: { 'meta-data': { count: 1, lastAt: new Date().toISOString(), from: '10.0.0.9' } } });
+    const { error, progress } = await run(spec, realActivities(ctx.orm, ctx.env));
+    const failure = error as WorkflowFailedError;
+    expect(failure.cause).toMatchObject({ type: 'phone_home_timeout' });
+    expect(failure.cause?.message).toContain('no phone-home within 2s');
+    expect(failure.cause?.message).toContain('fetched meta-data but not user-data');
+    expect(progress.steps.find((s) => s.name === 'wait-phone-home')?.status).toBe('failed');
+    expect(progress.steps.find((s) => s.name === 'undo:delete-vm')?.status).toBe('compensated');
+    expect(await ctx.orm.em.fork().count(DryRunVm, { machineId: spec.machineId })).toBe(0);
+    expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('failed');
+  });
+});
