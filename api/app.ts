@@ -14,6 +14,10 @@ import { tokensRouter } from './routes/tokens.ts';
 import { auditRouter } from './routes/audit.ts';
 import { sshKeysRouter } from './routes/ssh-keys.ts';
 import { networksRouter } from './routes/networks.ts';
+import { cloudInitRouter } from './routes/cloud-init.ts';
+import { accountsRouter } from './routes/accounts.ts';
+import { poolsRouter } from './routes/pools.ts';
+import { blocksRouter } from './routes/blocks.ts';
 import { apiDocsHtml, openApiDocument } from './openapi.ts';
 
 export function createApp(deps: ApiDeps): Express {
@@ -31,6 +35,9 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/openapi.json', (_req, res) => { res.json(openapi); });
   app.get('/docs', (_req, res) => { res.type('html').send(apiDocsHtml()); });
 
+  // Machines read their seed without an API token: the per-machine token in the URL is the secret.
+  app.use('/cloud-init', cloudInitRouter(deps));
+
   const api = express.Router();
   api.use(authenticate(deps.orm));
   // Bodies are parsed only for authenticated callers.
@@ -42,6 +49,9 @@ export function createApp(deps: ApiDeps): Express {
   api.use('/machines', machinesRouter(deps));
   api.use('/ssh-keys', sshKeysRouter(deps));
   api.use('/networks', networksRouter(deps));
+  api.use('/accounts', accountsRouter(deps));
+  api.use('/pools', poolsRouter(deps));
+  api.use('/blocks', blocksRouter(deps));
   api.use('/operations', operationsRouter(deps));
   api.use('/tokens', tokensRouter(deps));
   api.use('/audit', auditRouter(deps));

@@ -1,0 +1,386 @@
+// The NoCloud metadata service. Machines have no API token: the per-machine token in the seed
+// URL (/cloud-init/<machine id>/<token>/) is the secret, so this router is mounted outside the
+// bearer-token auth and treats every failure — unknown machine, malformed id, wrong token — as
+// the same 404, without saying which part was wrong.
+//
+//   GET  /cloud-init/<id>/<token>/{meta-data,user-data,vendor-data,network-config}
+//   GET  /cloud-init/<id>/<token>{meta-data,…}   (a seed URL written without its trailing '/':
+//                                                 cloud-init simply appends the file name)
+//   POST /cloud-init/<id>/<token>/phone-home     (cloud-init's phone_home module)
+//   GET  /cloud-init/{meta-data,…}               (source-address mode only; see clientAddress)
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router, type Request, type Response } from 'express';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Logger } from 'pino';
+import {
+  renderMetaData, renderNetworkConfig, renderUserData, renderVendorData,
+  type CloudInitMachine, type SeedFileName,
+} from '../../domain/cloud-init.ts';
+import { containsAddress, formatAddress, parseAddress, parseCidr, type Cidr } from '../../domain/cidr.ts';
+import { HangarError } from '../../domain/errors.ts';
+import { provisionWorkflowId } from '../../domain/machine.ts';
+import {
+  machineTokenById, recordFetch, recordPhoneHome, seedMachineByAddress, seedMachineById,
+  type SeedMachineRow, type SeedParts,
+} from '../../db/repositories/metadata.ts';
+import type { ApiDeps } from '../context.ts';
+
+const DOCS: readonly SeedFileName[] = ['meta-data', 'user-data', 'vendor-data', 'network-config'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Tokens are 32 base64url characters today; anything far longer is not worth hashing. */
+const MAX_TOKEN_LENGTH = 256;
+
+/** One error for every way a lookup can fail, so a 404 reveals nothing. */
+const notFound = () => new HangarError('not_found', 'not found');
+
+function isDoc(value: string): value is SeedFileName {
+  return (DOCS as readonly string[]).includes(value);
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/** Compared against when the machine does not exist, so that case costs the same as a wrong token. */
+const DUMMY_DIGEST = digest('hangar: no such machine');
+
+/** Constant time in the token: both sides are hashed to 32 bytes first, so lengths never differ. */
+function tokenMatches(expected: string | null, presented: string): boolean {
+  const ok = timingSafeEqual(expected === null ? DUMMY_DIGEST : digest(expected), digest(presented));
+  return ok && expected !== null;
+}
+
+/**
+ * The access log (api/middleware/observability.ts) prints req.path when the response finishes.
+ * Express never restores req.url for a handler that answers, so rewriting it here keeps the
+ * token out of every log line while the route pattern (the metrics label) stays intact.
+ */
+function hideToken(req: Request): void {
+  const [path = '', ...query] = req.url.split('?');
+  const segments = path.split('/');
+  // ['', id, token(+doc), ...]: keep a document name glued to the token (slash-less base).
+  const secret = segments[2];
+  if (secret !== undefined && secret !== '') {
+    const doc = DOCS.find((d) => secret.endsWith(d) && secret.length > d.length);
+    segments[2] = `[redacted]${doc ?? ''}`;
+  }
+  req.url = segments.join('/') + (query.length ? `?${query.join('?')}` : '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client address (source-address mode, and `from` in the fetch record)
+
+export interface AddressPolicy {
+  trusted: Cidr[];
+}
+
+/** Parses config.metadata.trustedProxies; a bare address means that one host. Bad entries stop start-up. */
+export function parseTrustedProxies(text: string): Cidr[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    try {
+      if (entry.includes('/')) return parseCidr(entry, { strict: false });
+      const a = parseAddress(normaliseAddress(entry));
+      return { version: a.version, network: a.value, prefix: a.version === 4 ? 32 : 128 };
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new HangarError('validation_failed', `HANGAR_METADATA_TRUSTED_PROXIES: ${JSON.stringify(entry)} is not a CIDR: ${why}`, { 'metadata.trustedProxies': 'must be a comma-separated list of CIDRs' });
+    }
+  });
+}
+
+/** ::ffff:10.0.0.5 → 10.0.0.5 (dual-stack sockets), and no IPv6 zone id. */
+export function normaliseAddress(text: string): string {
+  let a = text.trim().toLowerCase();
+  const zone = a.indexOf('%');
+  if (zone >= 0) a = a.slice(0, zone);
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(a);
+  return mapped ? mapped[1]! : a;
+}
+
+/** Canonical text of an address, or null when it is not one. */
+function canonical(text: string): string | null {
+  try {
+    const a = parseAddress(normaliseAddress(text));
+    return formatAddress(a.version, a.value);
+  } catch {
+    return null;
+  }
+}
+
+function isTrusted(policy: AddressPolicy, address: string): boolean {
+  const a = parseAddress(address);
+  return policy.trusted.some((c) => containsAddress(c, a));
+}
+
+/**
+ * Who is asking. The socket's peer address, unless that peer is a trusted proxy: then
+ * X-Forwarded-For is read from the RIGHT, skipping trusted proxies, and the first address that
+ * is not one is the client. Each proxy appends the address it received the request from, so
+ * entries right of the first untrusted hop were written by proxies we trust, while anything to
+ * its left came from the client and may be forged (taking the left-most entry would let a
+ * machine claim another's address). If every entry is a trusted proxy, the left-most one is the
+ * client. A malformed entry on the path makes the client unknown (null): guessing past it
+ * could attribute the request to someone else. X-Forwarded-For from an untrusted peer is ignored.
+ */
+export function clientAddress(policy: AddressPolicy, peer: string | undefined, forwardedFor: string | string[] | undefined): string | null {
+  const direct = peer ? canonical(peer) : null;
+  if (direct === null || !isTrusted(policy, direct)) return direct;
+  const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '');
+  const hops = header.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!hops.length) return direct;
+  let address: string | null = direct;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    address = canonical(hops[i]!);
+    if (address === null) return null;
+    if (!isTrusted(policy, address)) return address;
+  }
+  return address;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch record
+
+type FetchWriter = (machineId: string, doc: SeedFileName, count: number, lastAt: string, from: string) => Promise<void>;
+
+interface FetchState {
+  doc: SeedFileName;
+  machineId: string;
+  writtenAt: number;
+  /** Fetches seen since the last write. */
+  pending: number;
+  lastAt: string;
+  from: string;
+}
+
+/**
+ * Records fetches in machine.metadata_fetches, writing each (machine, document) at most once
+ * per THROTTLE_MS. The metadata endpoint must sustain ≥ 5,000 req/s, and a machine (or a
+ * cloud-init retry loop) re-reading its seed should not turn every read into a row update that
+ * serialises on the machine's row. The first fetch of a key is always written before the
+ * response; fetches inside the window are counted in memory and added by the next write or by
+ * a sweep about a second later. So counts are exact while the process lives, and at most the
+ * last second's fetches are lost if it dies — acceptable for a diagnostic counter. The map only
+ * holds keys touched in the last couple of seconds.
+ */
+export class FetchRecorder {
+  static readonly THROTTLE_MS = 1000;
+  private readonly states = new Map<string, FetchState>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly write: FetchWriter;
+  private readonly log: Logger;
+
+  constructor(write: FetchWriter, log: Logger) {
+    this.write = write;
+    this.log = log;
+  }
+
+  async record(machineId: string, doc: SeedFileName, from: string): Promise<void> {
+    const key = `${machineId}/${doc}`;
+    const now = Date.now();
+    const lastAt = new Date(now).toISOString();
+    const state = this.states.get(key);
+    this.arm();
+    if (state && now - state.writtenAt < FetchRecorder.THROTTLE_MS) {
+      state.pending++;
+      state.lastAt = lastAt;
+      state.from = from;
+      return;
+    }
+    const count = (state?.pending ?? 0) + 1;
+    this.states.set(key, { doc, machineId, writtenAt: now, pending: 0, lastAt, from });
+    await this.flush(machineId, doc, count, lastAt, from);
+  }
+
+  private async flush(machineId: string, doc: SeedFileName, count: number, lastAt: string, from: string): Promise<void> {
+    try {
+      await this.write(machineId, doc, count, lastAt, from);
+    } catch (err) {
+      // Serving the seed matters more than counting it.
+      this.log.warn({ err, machineId, doc }, 'could not record a metadata fetch');
+    }
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.sweep(), FetchRecorder.THROTTLE_MS);
+    // Never keeps the process alive on its own.
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = null;
+    const now = Date.now();
+    for (const [key, s] of this.states) {
+      if (now - s.writtenAt < FetchRecorder.THROTTLE_MS) continue;
+      if (s.pending > 0) {
+        void this.flush(s.machineId, s.doc, s.pending, s.lastAt, s.from);
+        s.pending = 0;
+        s.writtenAt = now;
+      } else {
+        this.states.delete(key);
+      }
+    }
+    if (this.states.size) this.arm();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phone-home payload
+
+const PHONE_HOME_MAX_KEYS = 20;
+const PHONE_HOME_MAX_VALUE_BYTES = 4096;
+const PHONE_HOME_MAX_KEY_LENGTH = 64;
+
+/** Keeps at most 20 string fields of ≤ 4 KiB each (cloud-init sends instance_id, hostname, fqdn, pub_key_*). */
+export function phoneHomePayload(body: unknown): Record<string, string> {
+  const out: [string, string][] = [];
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return {};
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    if (out.length >= PHONE_HOME_MAX_KEYS) break;
+    if (typeof value !== 'string' || key.length > PHONE_HOME_MAX_KEY_LENGTH) continue;
+    if (Buffer.byteLength(value, 'utf8') > PHONE_HOME_MAX_VALUE_BYTES) continue;
+    out.push([key, value]);
+  }
+  return Object.fromEntries(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function partsFor(doc: SeedFileName): SeedParts {
+  return { keys: doc === 'user-data', network: doc === 'network-config' };
+}
+
+function toCloudInitMachine(row: SeedMachineRow): CloudInitMachine {
+  const hasLease = row.lease_address !== null && row.prefix !== null;
+  return {
+    id: row.id,
+    name: row.name,
+    domain: row.domain,
+    sshKeys: row.ssh_keys,
+    userDataExtras: row.user_data_extras,
+    network: hasLease
+      ? {
+        address: row.lease_address!,
+        prefix: Number(row.prefix),
+        version: Number(row.family) === 6 ? 6 : 4,
+        mac: row.lease_mac,
+        gateway: row.gateway,
+        dns: row.dns_servers ?? [],
+        searchDomains: row.search_domains ?? [],
+      }
+      : null,
+  };
+}
+
+export function cloudInitRouter(deps: ApiDeps): Router {
+  const router = Router();
+  const policy: AddressPolicy = { trusted: parseTrustedProxies(deps.config.metadata.trustedProxies) };
+  const publicBase = deps.config.api.publicUrl.replace(/\/+$/, '');
+  const recorder = new FetchRecorder(
+    (machineId, doc, count, lastAt, from) => recordFetch(deps.orm.em.fork(), machineId, doc, count, lastAt, from),
+    deps.logger,
+  );
+  const phoneHomeUrl = (row: { id: string; metadata_token: string }) => `${publicBase}/cloud-init/${row.id}/${row.metadata_token}/phone-home`;
+  const from = (req: Request) => clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for'])
+    ?? normaliseAddress(req.socket.remoteAddress ?? 'unknown');
+
+  /** The machine the id and token name, or the shared 404. */
+  async function machineFor(id: string, token: string, doc: SeedFileName): Promise<SeedMachineRow> {
+    if (!UUID.test(id) || token.length > MAX_TOKEN_LENGTH) {
+      tokenMatches(null, token.slice(0, MAX_TOKEN_LENGTH));
+      throw notFound();
+    }
+    const row = await seedMachineById(deps.orm.em.fork(), id, partsFor(doc));
+    if (!tokenMatches(row?.metadata_token ?? null, token) || !row) throw notFound();
+    return row;
+  }
+
+  async function serve(req: Request, res: Response, row: SeedMachineRow, doc: SeedFileName): Promise<void> {
+    const machine = toCloudInitMachine(row);
+    let body: string;
+    try {
+      switch (doc) {
+        case 'meta-data': body = renderMetaData(machine); break;
+        case 'user-data': body = renderUserData(machine, { phoneHomeUrl: phoneHomeUrl(row) }); break;
+        case 'vendor-data': body = renderVendorData(); break;
+        case 'network-config': body = renderNetworkConfig(machine); break;
+      }
+    } catch (err) {
+      // Stored data the renderer refuses is our problem, not the machine's: 500, details in the log only.
+      req.log.error({ err, machineId: row.id, doc }, 'cannot render a cloud-init document');
+      throw new HangarError('internal', `cannot render ${doc}; quote request id ${req.id} when reporting it`);
+    }
+    await recorder.record(row.id, doc, from(req));
+    res.status(200).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(body);
+  }
+
+  router.get('/:machineId/:token/:doc', async (req, res, next) => {
+    const { machineId, token, doc } = req.params;
+    if (!isDoc(doc)) { next(); return; }
+    hideToken(req);
+    await serve(req, res, await machineFor(machineId, token, doc), doc);
+  });
+
+  // A seed URL without its trailing slash: cloud-init asks for <token>meta-data.
+  router.get('/:machineId/:tokenDoc', async (req, res, next) => {
+    const { machineId, tokenDoc } = req.params;
+    const doc = DOCS.find((d) => tokenDoc.endsWith(d) && tokenDoc.length > d.length);
+    if (!doc) { next(); return; }
+    hideToken(req);
+    await serve(req, res, await machineFor(machineId, tokenDoc.slice(0, -doc.length), doc), doc);
+  });
+
+  router.post(
+    '/:machineId/:token/phone-home',
+    // The token is checked before any body is parsed.
+    async (req, res, next) => {
+      const { machineId, token } = req.params as Record<string, string>;
+      hideToken(req);
+      const row = UUID.test(machineId ?? '') && (token ?? '').length <= MAX_TOKEN_LENGTH
+        ? await machineTokenById(deps.orm.em.fork(), machineId!)
+        : null;
+      if (!tokenMatches(row?.metadata_token ?? null, (token ?? '').slice(0, MAX_TOKEN_LENGTH)) || !row) throw notFound();
+      res.locals.cloudInitMachineId = row.id;
+      next();
+    },
+    // cloud-init posts urlencoded fields; JSON is accepted too. 20 fields × 4 KiB fit easily.
+    express.urlencoded({ extended: false, limit: '96kb', parameterLimit: 100 }),
+    express.json({ limit: '96kb' }),
+    async (req, res) => {
+      const machineId = res.locals.cloudInitMachineId as string;
+      const payload = phoneHomePayload(req.body);
+      if (!(await recordPhoneHome(deps.orm.em.fork(), machineId, payload))) throw notFound();
+      req.log.info({ machineId, instanceId: payload.instance_id, hostname: payload.hostname }, 'machine phoned home');
+      const workflowId = provisionWorkflowId(machineId);
+      try {
+        // Signalling without a run id reaches the latest run; a closed or missing run answers
+        // not-found, which is fine: nothing waits for this phone-home.
+        await deps.temporal.workflow.getHandle(workflowId).signal('phoneHome', payload);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) {
+          // Recorded, but a waiting workflow may not know: a 503 makes cloud-init retry.
+          req.log.warn({ err, workflowId }, 'could not signal phone-home to the workflow');
+          throw new HangarError('unavailable', 'phone-home recorded but the workflow could not be signalled; retry');
+        }
+      }
+      res.status(200).json({ status: 'recorded' });
+    },
+  );
+
+  // Source-address mode: the machine is the one whose active lease has the client's address.
+  router.get('/:doc', async (req, res, next) => {
+    const { doc } = req.params;
+    if (!isDoc(doc)) { next(); return; }
+    if (!deps.config.metadata.sourceAddressMode) throw notFound();
+    const address = clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (address === null) throw notFound();
+    const row = await seedMachineByAddress(deps.orm.em.fork(), address, partsFor(doc));
+    if (!row || Number(row.matches) !== 1) throw notFound();
+    await serve(req, res, row, doc);
+  });
+
+  // Anything else under /cloud-init gets the same answer as a wrong token.
+  router.use((req, _res, next) => {
+    hideToken(req);
+    next(notFound());
+  });
+
+  return router;
+}

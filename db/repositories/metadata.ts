@@ -1,0 +1,118 @@
+// Queries behind the NoCloud metadata service (api/routes/cloud-init.ts). That service is on a
+// hot path (≥ 5,000 req/s), so a document costs one lookup — machine, SSH keys, lease and
+// network in a single statement — plus at most one write to record the fetch.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sqlFor } from '../sql.ts';
+
+export interface SeedMachineRow {
+  id: string;
+  name: string;
+  domain: string | null;
+  user_data_extras: Record<string, unknown> | null;
+  /** The secret the caller must present; compared by the caller in constant time. */
+  metadata_token: string;
+  /** authorized_keys lines ordered by key name; [] unless keys were asked for. */
+  ssh_keys: string[];
+  lease_address: string | null;
+  lease_mac: string | null;
+  /** Prefix length and family of the lease's network; null without a lease. */
+  prefix: number | null;
+  family: number | null;
+  gateway: string | null;
+  dns_servers: string[] | null;
+  search_domains: string[] | null;
+  /** Source-address lookups only: how many machines hold an active lease on the address (capped at 2). */
+  matches?: string | number;
+}
+
+export interface SeedParts {
+  keys: boolean;
+  network: boolean;
+}
+
+/**
+ * The lease a machine's network-config describes: a live lease in the machine's own network
+ * (any network when the machine names none), active before reserved, then oldest first.
+ */
+function columns(parts: SeedParts): string {
+  const keys = parts.keys
+    ? `coalesce((select jsonb_agg(k.public_key order by k.name, k.id) from machine_ssh_keys mk join ssh_key k on k.id = mk.ssh_key_id
+         where mk.machine_id = m.id), '[]'::jsonb) as ssh_keys`
+    : `'[]'::jsonb as ssh_keys`;
+  const net = parts.network
+    ? `host(l.address) as lease_address, l.mac::text as lease_mac, masklen(n.cidr) as prefix, family(n.cidr) as family,
+       host(n.gateway) as gateway, n.dns_servers, n.search_domains`
+    : `null as lease_address, null as lease_mac, null as prefix, null as family, null as gateway, null as dns_servers, null as search_domains`;
+  return `m.id, m.name, m.domain, m.user_data_extras, m.metadata_token, ${keys}, ${net}`;
+}
+
+function joins(parts: SeedParts): string {
+  if (!parts.network) return '';
+  return `left join lateral (
+      select l.address, l.mac, l.network_id from ip_lease l
+      where l.machine_id = m.id and l.state in ('active', 'reserved') and (m.network_id is null or l.network_id = m.network_id)
+      order by (l.state = 'active') desc, l.created_at, l.id limit 1
+    ) l on true
+    left join network n on n.id = l.network_id`;
+}
+
+/** One statement: the machine by id with what the requested document needs. */
+export async function seedMachineById(em: EntityManager, id: string, parts: SeedParts): Promise<SeedMachineRow | null> {
+  const rows = await sqlFor(em)<SeedMachineRow[]>(
+    `select ${columns(parts)} from machine m ${joins(parts)} where m.id = ?`, [id]);
+  return rows[0] ?? null;
+}
+
+/**
+ * One statement: the machine whose ACTIVE lease has this address, with `matches` = how many
+ * distinct machines hold such a lease (capped at 2). The caller must refuse anything but 1:
+ * overlapping networks can give two machines the same address.
+ * (An index on ip_lease (address) where state = 'active' would keep this O(log n); the live
+ * unique index leads with network_id and cannot serve an address-only lookup.)
+ */
+export async function seedMachineByAddress(em: EntityManager, address: string, parts: SeedParts): Promise<SeedMachineRow | null> {
+  const rows = await sqlFor(em)<SeedMachineRow[]>(
+    `with hit as materialized (
+       select distinct machine_id from ip_lease
+       where state = 'active' and address = ?::inet and machine_id is not null limit 2
+     )
+     select ${columns(parts)}, (select count(*) from hit) as matches
+     from machine m ${joins(parts)}
+     where m.id = (select machine_id from hit order by machine_id limit 1)`,
+    [address]);
+  return rows[0] ?? null;
+}
+
+/** The token check for phone-home needs nothing else. */
+export async function machineTokenById(em: EntityManager, id: string): Promise<{ id: string; metadata_token: string } | null> {
+  const rows = await sqlFor(em)<{ id: string; metadata_token: string }[]>(
+    `select id, metadata_token from machine where id = ?`, [id]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Adds `count` fetches of `doc` to machine.metadata_fetches in ONE statement. The new count is
+ * computed from the row inside the UPDATE, which PostgreSQL re-evaluates on the latest row
+ * version after waiting for a concurrent writer, so concurrent fetches never lose counts.
+ * lastAt/from are last-writer-wins. updated_at is left alone: a fetch is not a change to the machine.
+ */
+export async function recordFetch(em: EntityManager, machineId: string, doc: string, count: number, lastAt: string, from: string): Promise<void> {
+  await sqlFor(em)(
+    `update machine set metadata_fetches = jsonb_set(
+       coalesce(metadata_fetches, '{}'::jsonb), array[?::text],
+       jsonb_build_object(
+         'count', coalesce((metadata_fetches -> ?::text ->> 'count')::bigint, 0) + ?::int,
+         'lastAt', ?::text,
+         'from', ?::text),
+       true)
+     where id = ?`,
+    [doc, doc, count, lastAt, from, machineId]);
+}
+
+/** Records a phone-home; false when the machine vanished in between. */
+export async function recordPhoneHome(em: EntityManager, machineId: string, payload: Record<string, string>): Promise<boolean> {
+  const rows = await sqlFor(em)<{ id: string }[]>(
+    `update machine set phoned_home_at = now(), phone_home_payload = ?::jsonb where id = ? returning id`,
+    [JSON.stringify(payload), machineId]);
+  return rows.length > 0;
+}
