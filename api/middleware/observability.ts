@@ -16,6 +16,11 @@ export function requestContext(logger: Logger): RequestHandler {
   };
 }
 
+/** Seed URLs carry a machine's secret token as their second segment: never log it. */
+export function loggablePath(path: string): string {
+  return path.replace(/^(\/cloud-init\/[^/]+\/)[^/]+/, '$1[redacted]');
+}
+
 /** The route pattern, never the raw path: raw paths would make label cardinality unbounded. */
 export function routeLabel(req: Request): string {
   if (req.route?.path) return `${req.baseUrl}${req.route.path as string}`;
@@ -47,7 +52,7 @@ export function createHttpMetrics(): HttpMetrics {
       duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
       req.log[level]({
-        method: req.method, route: labels.route, path: req.path, status: res.statusCode,
+        method: req.method, route: labels.route, path: loggablePath(req.originalUrl.split('?')[0] ?? ''), status: res.statusCode,
         ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100, actor: req.actor?.name,
       }, 'request');
     });

@@ -37,6 +37,7 @@ async function detailedView(em: EntityManager, m: IMachine) {
     ssh_key_ids: keys.map((k) => k.ssh_key_id),
     addresses: leases.map((l) => ({ network_id: l.network_id, address: l.address, state: l.state })),
     metadata_fetches: m.metadataFetches,
+    phone_home_payload: m.phoneHomePayload ?? null,
   };
 }
 

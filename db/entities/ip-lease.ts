@@ -20,6 +20,7 @@ export const IpLease = defineEntity({
   },
   indexes: [
     { name: 'ip_lease_live_unique', expression: `create unique index ip_lease_live_unique on ip_lease (network_id, address) where state <> 'released'` },
+    { name: 'ip_lease_active_address_index', expression: `create index ip_lease_active_address_index on ip_lease (address) where state = 'active'` },
   ],
   checks: [
     { name: 'ip_lease_address_host', expression: 'masklen(address) = case family(address) when 4 then 32 else 128 end' },

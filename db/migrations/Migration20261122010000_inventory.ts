@@ -75,6 +75,8 @@ export class Migration20261122010000_inventory extends Migration {
     // At most one live lease per address and network: PostgreSQL, not application code, decides.
     this.addSql(`create unique index ip_lease_live_unique on ip_lease (network_id, address) where state <> 'released'`);
     this.addSql(`create index ip_lease_machine_id_index on ip_lease (machine_id)`);
+    // Source-address metadata mode looks machines up by their active address alone.
+    this.addSql(`create index ip_lease_active_address_index on ip_lease (address) where state = 'active'`);
     // Deleting a machine releases its leases, whatever path deletes it.
     this.addSql(`create function machine_machine_release_leases_fn() returns trigger as $$ begin ${RELEASE_LEASES_BODY} end; $$ language plpgsql`);
     this.addSql(`create trigger machine_release_leases before delete on machine

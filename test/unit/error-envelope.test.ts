@@ -101,3 +101,12 @@ describe('error envelope', () => {
     expect(asArray.body.error).toBe('validation_failed');
   });
 });
+
+describe('access log paths', () => {
+  it('never carry a seed token', async () => {
+    const { loggablePath } = await import('../../api/middleware/observability.ts');
+    expect(loggablePath('/cloud-init/0b6f/secret-token-value/meta-data')).toBe('/cloud-init/0b6f/[redacted]/meta-data');
+    expect(loggablePath('/cloud-init/0b6f/secret-token-valuemeta-data')).toBe('/cloud-init/0b6f/[redacted]');
+    expect(loggablePath('/api/v1/machines/0b6f')).toBe('/api/v1/machines/0b6f');
+  });
+});
