@@ -164,3 +164,19 @@ describe('leases', () => {
     expect((await f.del(`/api/v1/networks/${net.id}`)).status).toBe(204);
   });
 });
+
+describe('machine metadata token', () => {
+  it('is shown on create and to operators via seed-url, never to viewers or in lists', async () => {
+    const created = await f.post('/api/v1/machines', { name: unique('tok'), provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1 });
+    const token = created.body.metadata_token;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const asViewer = await f.get(`/api/v1/machines/${created.body.machine.id}/seed-url`);
+    expect(asViewer.status).toBe(403);
+    const { http } = await import('../support/harness.ts');
+    const asOperator = await http(f.api.url, 'GET', `/api/v1/machines/${created.body.machine.id}/seed-url`, { token: f.operator });
+    expect(asOperator.body.url).toContain(`/cloud-init/${created.body.machine.id}/${token}/`);
+    const list = await f.get('/api/v1/machines?page_size=1000');
+    expect(list.text).not.toContain(token);
+    expect((await f.get(`/api/v1/machines/${created.body.machine.id}`)).text).not.toContain(token);
+  });
+});
