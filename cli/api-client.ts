@@ -20,17 +20,19 @@ export class ApiClient {
     this.options = options;
   }
 
-  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  /** Sends one request; returns the raw response text, or throws the API's error envelope as a CliError. */
+  private async send(method: string, path: string, body: unknown, headers: Record<string, string>, accept = 'application/json'): Promise<{ status: number; text: string }> {
     if (!this.options.token && path.startsWith('/api/')) {
       throw new CliError('no API token: set HANGAR_TOKEN (or HANGAR_TOKEN_FILE), or run `make up` for a local development token', 2);
     }
     const url = new URL(path, this.options.baseUrl);
     let res: Response;
+    let text: string;
     try {
       res = await fetch(url, {
         method,
         headers: {
-          accept: 'application/json',
+          accept,
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
           ...headers,
@@ -38,26 +40,43 @@ export class ApiClient {
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
+      text = await res.text();
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new CliError(`cannot reach the Hangar API at ${this.options.baseUrl} (${cause}); is it running? (make up)`, 3);
     }
-    const text = await res.text();
+    if (!res.ok) {
+      let env: Partial<ErrorEnvelope> | null = null;
+      try {
+        env = text ? (JSON.parse(text) as Partial<ErrorEnvelope>) : null;
+      } catch {
+        throw new CliError(`the API answered ${res.status} with a body that is not JSON`, 1);
+      }
+      const fields = env?.fields ? '\n' + Object.entries(env.fields).map(([k, v]) => `  ${k}: ${v}`).join('\n') : '';
+      throw new CliError(`error: ${env?.error ?? res.status}: ${env?.detail ?? res.statusText}${fields}`, 1);
+    }
+    return { status: res.status, text };
+  }
+
+  /** A JSON request; an empty body (204 No Content) comes back as null. */
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+    const { status, text } = await this.send(method, path, body, headers);
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
-      throw new CliError(`the API answered ${res.status} with a body that is not JSON`, 1);
+      throw new CliError(`the API answered ${status} with a body that is not JSON`, 1);
     }
-    if (!res.ok) {
-      const env = parsed as Partial<ErrorEnvelope> | null;
-      const fields = env?.fields ? '\n' + Object.entries(env.fields).map(([k, v]) => `  ${k}: ${v}`).join('\n') : '';
-      throw new CliError(`error: ${env?.error ?? res.status}: ${env?.detail ?? res.statusText}${fields}`, 1);
-    }
-    return { status: res.status, body: parsed as T };
+    return { status, body: parsed as T };
+  }
+
+  /** A GET whose body is returned as text (CSV exports); errors are still the JSON envelope. */
+  async getText(path: string, accept = 'text/csv, text/plain;q=0.9, */*;q=0.5'): Promise<{ status: number; text: string }> {
+    return this.send('GET', path, undefined, {}, accept);
   }
 
   get<T>(path: string) { return this.request<T>('GET', path); }
   post<T>(path: string, body: unknown, headers?: Record<string, string>) { return this.request<T>('POST', path, body, headers); }
+  patch<T>(path: string, body: unknown, headers?: Record<string, string>) { return this.request<T>('PATCH', path, body, headers); }
   delete<T>(path: string) { return this.request<T>('DELETE', path); }
 }

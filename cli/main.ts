@@ -6,10 +6,14 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, renderConfigDocs, type ParsedConfig } from '../domain/config.ts';
 import { loadConfig } from './config.ts';
 import { ApiClient, CliError } from './api-client.ts';
-import * as server from './server-commands.ts';
 import * as res from './resource-commands.ts';
+import * as inv from './inventory-commands.ts';
 
 const STACK_SCRIPT = fileURLToPath(new URL('../scripts/stack.sh', import.meta.url));
+
+// Server-side modules (ORM, Temporal worker, Express) load only for the commands that need them:
+// resource commands start in a fraction of the time.
+const server = () => import('./server-commands.ts');
 
 let cached: ParsedConfig | undefined;
 const config = (): ParsedConfig => (cached ??= loadConfig());
@@ -21,22 +25,22 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  program.command('serve').description('run the API server').action(() => server.serve(config()));
-  program.command('worker').description('run a Temporal worker').action(() => server.worker(config()));
+  program.command('serve').description('run the API server').action(async () => (await server()).serve(config()));
+  program.command('worker').description('run a Temporal worker').action(async () => (await server()).worker(config()));
   program.command('migrate').description('apply or revert database migrations')
     .argument('[direction]', 'up, down or status', 'up')
     .option('--to <name>', 'with down: revert back to (not including) this migration')
-    .action((direction: string, o: { to?: string }) => server.migrate(config(), direction, o.to));
+    .action(async (direction: string, o: { to?: string }) => (await server()).migrate(config(), direction, o.to));
 
   const token = program.command('token').description('API tokens (direct database access)');
   token.command('create').requiredOption('--name <name>').requiredOption('--role <role>', 'viewer, operator or admin')
-    .option('--json').action((o: { name: string; role: string; json?: boolean }) => server.tokenCreate(config(), o.name, o.role, !!o.json));
-  token.command('list').option('--json').action((o: { json?: boolean }) => server.tokenList(config(), !!o.json));
-  token.command('revoke').argument('<name>').action((name: string) => server.tokenRevoke(config(), name));
+    .option('--json').action(async (o: { name: string; role: string; json?: boolean }) => (await server()).tokenCreate(config(), o.name, o.role, !!o.json));
+  token.command('list').option('--json').action(async (o: { json?: boolean }) => (await server()).tokenList(config(), !!o.json));
+  token.command('revoke').argument('<name>').action(async (name: string) => (await server()).tokenRevoke(config(), name));
 
   const configCmd = program.command('config').description('configuration');
   configCmd.command('show').description('print the effective configuration, secrets redacted').option('--json')
-    .action((o: { json?: boolean }) => server.configShow(config(), !!o.json));
+    .action(async (o: { json?: boolean }) => (await server()).configShow(config(), !!o.json));
   configCmd.command('docs').description('print the reference of every setting (Markdown)')
     .action(() => { process.stdout.write(renderConfigDocs()); });
 
@@ -57,12 +61,15 @@ export function buildProgram(): Command {
   machines.command('get').argument('<id-or-name>').option('--json').action((ref: string, o) => res.machinesGet(api(), ref, o));
   machines.command('delete').argument('<id-or-name>').option('--wait').option('--json')
     .action((ref: string, o) => res.machinesDelete(api(), ref, o));
+  inv.registerMachineInventoryCommands(machines, api);
 
   const ops = program.command('ops').alias('operations').description('operations (workflow runs)');
   ops.command('list').option('--resource <id>').option('--json').action((o) => res.opsList(api(), o));
   ops.command('get').argument('<id>').option('--json').action((id: string, o) => res.opsGet(api(), id, o));
   ops.command('watch').argument('<id>').option('--json').option('--interval-ms <ms>', 'poll interval', '500')
     .action((id: string, o: { json?: boolean; intervalMs: string }) => res.opsWatch(api(), id, { json: o.json, intervalMs: Number(o.intervalMs) }));
+
+  inv.registerInventoryCommands(program, api);
 
   return program;
 }

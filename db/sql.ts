@@ -16,3 +16,14 @@ export function sqlFor(em: EntityManager): Sql {
     }
   };
 }
+
+/**
+ * Timestamps as ISO 8601 in every response. Raw SQL hands back PostgreSQL's text form
+ * (`2026-11-22 03:26:23.306514+00`); entities hand back Dates.
+ */
+export function iso(value: Date | string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  const d = new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  return Number.isNaN(d.getTime()) ? value : d.toISOString();
+}

@@ -6,17 +6,18 @@ import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
+import { iso } from './common.ts';
 
 interface BlockRow {
   id: string; cidr: string; name: string | null; pool_id: string; pool_name: string | null;
-  account_id: string | null; account_key: string | null; created_at: Date;
+  account_id: string | null; account_key: string | null; created_at: Date | string | null;
 }
 
 const CSV_COLUMNS = ['id', 'cidr', 'name', 'pool_id', 'pool_name', 'account_id', 'account_key', 'created_at'] as const;
 const CSV_LIMIT = 100_000;
 
 const csvCell = (v: unknown) => {
-  const text = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
+  const text = v === null || v === undefined ? '' : String(v);
   // Quote when needed; neutralise spreadsheet formulas (=, +, -, @) in free text.
   const safe = /^[=+\-@]/.test(text) && !/^-?\d/.test(text) ? `'${text}` : text;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
@@ -64,6 +65,7 @@ export function blocksRouter(deps: ApiDeps): Router {
        where ${where} order by a.cidr, a.id limit ?`,
       params,
     );
+    for (const r of rows) (r as { created_at: unknown }).created_at = iso(r.created_at);
     if (csv) {
       if (rows.length > CSV_LIMIT) throw new HangarError('validation_failed', `more than ${CSV_LIMIT} rows match; narrow the filters`);
       const lines = [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(','))];

@@ -17,3 +17,6 @@ export async function loadById<T extends object>(em: EntityManager, entity: Enti
   if (!found) throw notFound;
   return found as T;
 }
+
+
+export { iso } from '../../db/sql.ts';

@@ -10,7 +10,7 @@ import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { encodeCursor, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
-import { resourceName } from './common.ts';
+import { iso, resourceName } from './common.ts';
 
 const tags = z.record(z.string().max(63), z.string().max(255)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
 
@@ -39,12 +39,12 @@ export function poolView(p: PoolRow) {
   const cidr = parseCidr(p.cidr);
   return {
     id: p.id, name: p.name, cidr: formatCidr(cidr), version: cidr.version, parent_id: p.parent_id, account_id: p.account_id,
-    description: p.description, tags: p.tags, created_at: p.created_at, updated_at: p.updated_at,
+    description: p.description, tags: p.tags, created_at: iso(p.created_at), updated_at: iso(p.updated_at),
   };
 }
 
 export function allocationView(p: PoolRow) {
-  return { id: p.id, pool_id: p.parent_id, cidr: formatCidr(parseCidr(p.cidr)), name: p.name, account_id: p.account_id, created_at: p.created_at };
+  return { id: p.id, pool_id: p.parent_id, cidr: formatCidr(parseCidr(p.cidr)), name: p.name, account_id: p.account_id, created_at: iso(p.created_at) };
 }
 
 /** A CIDR from user input, strictly canonical; errors carry the canonical form (422). */

@@ -7,7 +7,7 @@ import { HangarError } from '../../domain/errors.ts';
 import { formatAddress, formatCidr, parseCidr, type Cidr } from '../../domain/cidr.ts';
 import { isNetworkOrBroadcast, leasableRange } from '../../domain/network.ts';
 import type { INetwork } from '../entities/index.ts';
-import { sqlFor } from '../sql.ts';
+import { iso, sqlFor } from '../sql.ts';
 
 export interface LeaseRow {
   id: string;
@@ -17,9 +17,9 @@ export interface LeaseRow {
   machine_name: string | null;
   mac: string | null;
   state: 'reserved' | 'active' | 'released';
-  created_at: Date;
-  updated_at: Date;
-  released_at: Date | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  released_at: Date | string | null;
 }
 
 const LEASE_COLUMNS = `l.id, l.network_id, host(l.address) as address, l.machine_id, m.name as machine_name, l.mac::text as mac,
@@ -137,5 +137,5 @@ export async function leasesOfMachine(em: EntityManager, machineId: string): Pro
 export const leaseView = (l: LeaseRow) => ({
   id: l.id, network_id: l.network_id, address: l.address, state: l.state,
   machine_id: l.machine_id, machine_name: l.machine_name, mac: l.mac,
-  created_at: l.created_at, updated_at: l.updated_at, released_at: l.released_at,
+  created_at: iso(l.created_at), updated_at: iso(l.updated_at), released_at: iso(l.released_at),
 });

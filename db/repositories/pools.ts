@@ -16,8 +16,8 @@ export interface PoolRow {
   account_id: string | null;
   description: string | null;
   tags: Record<string, string>;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Date | string;
+  updated_at: Date | string;
 }
 
 const COLUMNS = 'id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at';

@@ -106,6 +106,7 @@ describe('leases', () => {
     const first = await f.post(`/api/v1/networks/${net.id}/leases`, { address: '10.31.0.77', mac: 'AA-BB-CC-00-11-22' });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ address: '10.31.0.77', mac: 'aa:bb:cc:00:11:22', state: 'reserved' });
+    expect(first.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const again = await f.post(`/api/v1/networks/${net.id}/leases`, { address: '10.31.0.77' });
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('address_in_use');

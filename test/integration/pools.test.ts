@@ -103,6 +103,7 @@ describe('allocations', () => {
     const fit = await f.post(`/api/v1/pools/${root.id}/allocations`, { prefix_length: 24, name: 'web' });
     expect(fit.status).toBe(201);
     expect(fit.body).toMatchObject({ cidr: `${a}.${b}.2.0/24`, name: 'web', pool_id: root.id });
+    expect(fit.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const clash = await f.post(`/api/v1/pools/${root.id}/allocations`, { cidr: `${a}.${b}.2.128/25` });
     expect(clash.status).toBe(409);
     expect(clash.body.error).toBe('overlap');
