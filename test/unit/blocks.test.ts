@@ -5,7 +5,7 @@ import {
   cidrSize, compareCidr, containsCidr, formatCidr, lastAddress, maxPrefix, overlaps, parseAddress, parseCidr,
   type Cidr, type IpVersion,
 } from '../../domain/cidr.ts';
-import { HangarError } from '../../domain/errors.ts';
+import { thrown } from '../support/errors.ts';
 
 const c = (text: string): Cidr => parseCidr(text);
 const addr = (text: string): bigint => parseAddress(text).value;
@@ -13,15 +13,6 @@ const pool = (id: string, cidr: string): UsedRange => ({ cidr: c(cidr), owner: {
 const alloc = (id: string, cidr: string): UsedRange => ({ cidr: c(cidr), owner: { kind: 'allocation', id, accountId: 'aws:123456789012' } });
 const summary = (blocks: Block[]) => blocks.map((b) => `${formatCidr(b.cidr)} ${b.status}${b.owners.length ? ` ${b.owners.map((o) => o.id).join('+')}` : ''}`);
 
-function thrown(fn: () => unknown): HangarError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HangarError) return err;
-    throw err;
-  }
-  throw new Error('expected a HangarError');
-}
 
 describe('10.0.0.0/8 at /30 (4M blocks)', () => {
   const range = c('10.0.0.0/8');

@@ -5,20 +5,11 @@ import {
   freeCidrs, lastAddress, maxPrefix, overlaps, parseAddress, parseCidr, usageSummary,
   type Cidr, type IpVersion,
 } from '../../domain/cidr.ts';
-import { HangarError } from '../../domain/errors.ts';
+import { thrown } from '../support/errors.ts';
 
 const c = (text: string): Cidr => parseCidr(text);
 const fmt = (list: Cidr[]): string[] => list.map(formatCidr);
 
-function thrown(fn: () => unknown): HangarError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HangarError) return err;
-    throw err;
-  }
-  throw new Error('expected a HangarError');
-}
 
 describe('parseAddress / formatAddress', () => {
   it('parses IPv4 dotted quads', () => {
