@@ -43,6 +43,7 @@ export const SETTINGS: SettingDef[] = [
   { key: 'auth.bootstrapToken', env: 'HANGAR_BOOTSTRAP_TOKEN', schema: z.string().min(32).optional(), secret: true, description: 'Admin token ensured at start-up (make up sets one for development).' },
   { key: 'metadata.sourceAddressMode', env: 'HANGAR_METADATA_SOURCE_MODE', schema: bool, default: false, description: 'Also serve /cloud-init/<doc> to machines identified by their source address (only on networks where addresses cannot be spoofed).' },
   { key: 'metadata.trustedProxies', env: 'HANGAR_METADATA_TRUSTED_PROXIES', schema: z.string().regex(/^[0-9a-fA-F.:/,\s]*$/, 'must be a comma-separated list of CIDRs'), default: '', description: 'Comma-separated CIDRs of proxies whose X-Forwarded-For is believed in source-address mode.' },
+  { key: 'metadata.cacheMs', env: 'HANGAR_METADATA_CACHE_MS', schema: positiveInt, default: 1000, description: 'How long a machine\'s seed data is cached in the API process (0: no cache); changes show up within this time.' },
   { key: 'metrics.enabled', env: 'HANGAR_METRICS', schema: bool, default: true, description: 'Serve /metrics.' },
 ];
 
@@ -59,7 +60,7 @@ export interface HangarConfig {
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
   provision: { phoneHomeTimeout: string };
   auth: { bootstrapToken?: string };
-  metadata: { sourceAddressMode: boolean; trustedProxies: string };
+  metadata: { sourceAddressMode: boolean; trustedProxies: string; cacheMs: number };
   metrics: { enabled: boolean };
 }
 

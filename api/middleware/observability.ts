@@ -51,6 +51,8 @@ export function createHttpMetrics(): HttpMetrics {
       requests.inc(labels);
       duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      // Building the line costs more than skipping it: only do it when it will be written.
+      if (!req.log.isLevelEnabled(level)) return;
       req.log[level]({
         method: req.method, route: labels.route, path: loggablePath(req.originalUrl.split('?')[0] ?? ''), status: res.statusCode,
         ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100, actor: req.actor?.name,

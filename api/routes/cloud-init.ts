@@ -281,13 +281,31 @@ export function cloudInitRouter(deps: ApiDeps): Router {
   const from = (req: Request) => clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for'])
     ?? normaliseAddress(req.socket.remoteAddress ?? 'unknown');
 
+  // Booting fleets fetch the same few documents many times in a burst: keep each machine's row for
+  // a moment (bounded, insertion-ordered eviction). The token is still checked on every request.
+  const cacheMs = deps.config.metadata.cacheMs;
+  const cache = new Map<string, { at: number; row: SeedMachineRow | null }>();
+  async function cachedSeed(id: string, doc: SeedFileName): Promise<SeedMachineRow | null> {
+    const parts = partsFor(doc);
+    if (cacheMs <= 0) return seedMachineById(deps.orm.em.fork(), id, parts);
+    const key = `${id}:${JSON.stringify(parts)}`;
+    const hit = cache.get(key);
+    const now = Date.now();
+    if (hit && now - hit.at < cacheMs) return hit.row;
+    const row = await seedMachineById(deps.orm.em.fork(), id, parts);
+    cache.delete(key);
+    cache.set(key, { at: now, row });
+    if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+    return row;
+  }
+
   /** The machine the id and token name, or the shared 404. */
   async function machineFor(id: string, token: string, doc: SeedFileName): Promise<SeedMachineRow> {
     if (!UUID.test(id) || token.length > MAX_TOKEN_LENGTH) {
       tokenMatches(null, token.slice(0, MAX_TOKEN_LENGTH));
       throw notFound();
     }
-    const row = await seedMachineById(deps.orm.em.fork(), id, partsFor(doc));
+    const row = await cachedSeed(id, doc);
     if (!tokenMatches(row?.metadata_token ?? null, token) || !row) throw notFound();
     return row;
   }

@@ -91,7 +91,8 @@ export function networksRouter(deps: ApiDeps): Router {
       name: merged.name, cidr: merged.cidr, gateway: merged.gateway, dns_servers: merged.dns_servers, search_domains: merged.search_domains,
       vlan: merged.vlan, bridge: merged.bridge, range_start: merged.range_start, range_end: merged.range_end, reserved: merged.reserved,
     }, 'request body'));
-    em.assign(network, toRow(valid));
+    // Exclusions or the range may have changed: the lowest-free hint starts over.
+    em.assign(network, { ...toRow(valid), allocHint: null });
     await em.flush();
     res.locals.audit = { action: 'networks.update', resourceType: 'network', resourceId: network.id };
     res.json(networkView(network));

@@ -15,6 +15,8 @@ export const Network = defineEntity({
     rangeStart: p.string().columnType('inet').nullable(),
     rangeEnd: p.string().columnType('inet').nullable(),
     reserved: p.json<string[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    // Everything in the leasable range below this address is taken (see the lease_hint migration).
+    allocHint: p.string().columnType('inet').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

@@ -36,9 +36,11 @@ export interface LeaseRequest {
   state?: 'reserved' | 'active';
 }
 
-async function lockNetwork(em: EntityManager, networkId: string): Promise<void> {
-  const rows = await sqlFor(em)(`select id from network where id = ? for update`, [networkId]);
+/** Locks the network row and returns its allocation hint (see the lease_hint migration). */
+async function lockNetwork(em: EntityManager, networkId: string): Promise<string | null> {
+  const rows = await sqlFor(em)<{ hint: string | null }[]>(`select host(alloc_hint) as hint from network where id = ? for update`, [networkId]);
   if (!rows.length) throw new HangarError('not_found', `network ${networkId} not found`);
+  return rows[0]!.hint;
 }
 
 /** The lowest free address in [lo, hi]: a gap search over what is taken, never the address space. */
@@ -73,11 +75,15 @@ export async function allocateLease(em: EntityManager, network: INetwork, req: L
       if (network.gateway === text || network.reserved.includes(text)) throw new HangarError('address_reserved', `${text} is reserved in network ${network.name}`, { address: 'reserved' });
       address = text;
     } else {
-      await lockNetwork(tx, network.id);
+      const hint = await lockNetwork(tx, network.id);
       const range = leasableRange({ cidr, rangeStart: network.rangeStart ? toBig(cidr, network.rangeStart) : null, rangeEnd: network.rangeEnd ? toBig(cidr, network.rangeEnd) : null });
-      const free = range ? await lowestFree(tx, network, cidr, range.lo, range.hi) : null;
+      // Everything below the hint is taken: start the gap search there (O(leases above it)).
+      const start = range && hint ? (toBig(cidr, hint) > range.lo ? toBig(cidr, hint) : range.lo) : range?.lo;
+      const free = range && start !== undefined && start <= range.hi ? await lowestFree(tx, network, cidr, start, range.hi) : null;
       if (!free) throw new HangarError('network_exhausted', `network ${network.name} (${formatCidr(cidr)}) has no free address left`);
       address = free;
+      const hi = formatAddress(cidr.version, range!.hi);
+      await sqlFor(tx)(`update network set alloc_hint = case when ?::inet < ?::inet then ?::inet + 1 else ?::inet end where id = ?`, [address, hi, address, hi, network.id]);
     }
     try {
       const rows = await sqlFor(tx)<LeaseRow[]>(

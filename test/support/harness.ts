@@ -25,6 +25,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     HANGAR_LOG_LEVEL: 'silent',
     HANGAR_DATA_DIR: TEST_DATA_DIR,
     HANGAR_API_PORT: '0',
+    // Tests change data and read it back at once; the cache has its own test.
+    HANGAR_METADATA_CACHE_MS: '0',
     ...overrides,
   };
 }
