@@ -1,7 +1,7 @@
 // Network validation and the leasable address range. Pure; addresses are BigInt.
 import { z } from 'zod';
 import { HangarError } from './errors.ts';
-import { cidrSize, containsAddress, formatAddress, formatCidr, lastAddress, parseAddress, parseCidr, type Cidr, type IpVersion } from './cidr.ts';
+import { containsAddress, formatAddress, formatCidr, lastAddress, parseAddress, parseCidr, type Cidr, type IpVersion } from './cidr.ts';
 
 const domainName = z.string().min(1).max(253).regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'must be a DNS domain name');
 
@@ -102,10 +102,6 @@ export function leasableRange(n: { cidr: Cidr; rangeStart: bigint | null; rangeE
   if (n.rangeStart !== null && n.rangeStart > lo) lo = n.rangeStart;
   if (n.rangeEnd !== null && n.rangeEnd < hi) hi = n.rangeEnd;
   return lo <= hi ? { lo, hi } : null;
-}
-
-export function addressCount(cidr: Cidr): bigint {
-  return cidrSize(cidr);
 }
 
 export function fmt(version: IpVersion, v: bigint | null): string | null {

@@ -15,6 +15,7 @@ import { describeOperation, operationSummary, startOperation } from '../operatio
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { Operation } from '../../db/entities/index.ts';
+import { loadById } from './common.ts';
 
 export function machineView(m: IMachine) {
   return {
@@ -62,15 +63,7 @@ async function setSshKeys(em: EntityManager, machineId: string, ids: string[]) {
   }
 }
 
-const UUID = z.uuid();
-
-async function loadMachine(deps: ApiDeps, id: string): Promise<IMachine> {
-  const notFound = new HangarError('not_found', `machine ${id} not found`);
-  if (!UUID.safeParse(id).success) throw notFound;
-  const machine = await deps.orm.em.fork().findOne(Machine, { id });
-  if (!machine) throw notFound;
-  return machine;
-}
+const loadMachine = (deps: ApiDeps, id: unknown): Promise<IMachine> => loadById(deps.orm.em.fork(), Machine, String(id), 'machine');
 
 const listQuery = z.object({
   state: z.enum(MACHINE_STATES).optional(),
@@ -169,9 +162,10 @@ export function machinesRouter(deps: ApiDeps): Router {
   /** The NoCloud seed URL (it carries the machine's metadata token): operators only. */
   router.get('/:id/seed-url', async (req, res) => {
     if (req.actor!.role === 'viewer') throw new HangarError('forbidden', 'the seed URL carries a secret token; it needs the operator role');
-    const machine = await deps.orm.em.fork().findOne(Machine, { id: (await loadMachine(deps, String(req.params.id))).id }, { fields: ['id', 'metadataToken'] as never });
+    // `hidden` only keeps the token out of serialisation; the loaded entity has it.
+    const machine = await loadMachine(deps, req.params.id);
     const base = deps.config.api.publicUrl.replace(/\/$/, '');
-    res.json({ url: `${base}/cloud-init/${machine!.id}/${machine!.metadataToken}/` });
+    res.json({ url: `${base}/cloud-init/${machine.id}/${machine.metadataToken}/` });
   });
 
   router.get('/:id/operations/latest', async (req, res) => {

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
-import { formatCidr, parseAddress } from '../../domain/cidr.ts';
+import { containsAddress, formatCidr, parseAddress } from '../../domain/cidr.ts';
 import { fmt, leasableRange, networkInputSchema, normalizeMac, validateNetwork, type NetworkInput } from '../../domain/network.ts';
 import { Machine, Network, type INetwork } from '../../db/entities/index.ts';
 import { allocateLease, leaseView, listLeases, networkCidr, releaseLease } from '../../db/repositories/leases.ts';
@@ -122,7 +122,7 @@ export function networksRouter(deps: ApiDeps): Router {
       } catch {
         throw new HangarError('invalid_address', `${body.address} is not an IP address`, { address: 'not an IP address' });
       }
-      if (parsed.version !== cidr.version || parsed.value < cidr.network || parsed.value > cidr.network + (1n << BigInt((cidr.version === 4 ? 32 : 128) - cidr.prefix)) - 1n) {
+      if (!containsAddress(cidr, parsed)) {
         throw new HangarError('outside_network', `${body.address} is outside ${formatCidr(cidr)}`, { address: 'outside the network' });
       }
       address = parsed.value;
