@@ -31,6 +31,13 @@ export const ERROR_CODES = {
   provider_error: { status: 502, retryable: true },
   provider_rejected: { status: 422, retryable: false },
   phone_home_timeout: { status: 504, retryable: false },
+  // Providers (Proxmox, QEMU, Redfish BMCs)
+  provider_auth_failed: { status: 502, retryable: false },
+  tls_verification_failed: { status: 502, retryable: false },
+  provider_task_failed: { status: 502, retryable: false },
+  bmc_unreachable: { status: 502, retryable: true },
+  bmc_write_not_persisted: { status: 502, retryable: false },
+  no_host_available: { status: 409, retryable: false },
   unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

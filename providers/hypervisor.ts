@@ -1,6 +1,38 @@
 // What every VM provider implements. Each call is idempotent: creating what exists returns it,
 // deleting what is gone succeeds, so a retried or replayed activity never doubles a side effect.
+// Providers never import Temporal; long waits call `ProviderHooks.onWait` so activities can heartbeat.
 import type { ProviderName } from '../domain/machine.ts';
+
+export interface NicSpec {
+  /** Host bridge (Proxmox `vmbr0`, a Linux bridge for QEMU); absent: the provider's default network. */
+  bridge?: string;
+  vlan?: number;
+  /** Lower-case colon form, e.g. `52:54:00:12:34:56`; absent: the provider picks one. */
+  mac?: string;
+}
+
+/** The NoCloud seed documents, rendered by Hangar's domain layer. */
+export interface CloudInitSeed {
+  /**
+   * `iso`: a cidata ISO with these documents is attached as a CD-ROM (deleted with the VM).
+   * `native`: Proxmox's own cloud-init drive fields (Proxmox only; QEMU always uses the ISO).
+   */
+  mode: 'iso' | 'native';
+  metaData: string;
+  userData: string;
+  networkConfig?: string;
+  /** NoCloud URL (`http://<api>/cloud-init/<id>/<token>/`), passed by SMBIOS where supported. */
+  seedUrl?: string;
+  /** Values for `native` mode (Proxmox `ciuser`, `sshkeys`, `ipconfig0`, `nameserver`, `searchdomain`). */
+  native?: {
+    user?: string;
+    sshKeys: string[];
+    /** e.g. `ip=10.0.0.5/24,gw=10.0.0.1` or `ip=dhcp`. */
+    ipconfig0?: string;
+    nameservers?: string[];
+    searchDomains?: string[];
+  };
+}
 
 export interface VmSpec {
   machineId: string;
@@ -8,23 +40,100 @@ export interface VmSpec {
   cpu: number;
   memoryMb: number;
   diskGb: number;
+  /** The provider's template reference (Proxmox template VMID, QEMU template name). */
+  template?: string;
+  /** Proxmox: full or linked clone (default linked when the storage allows it). */
+  cloneMode?: 'full' | 'linked';
+  /** Proxmox node to place the VM on. */
+  node?: string;
+  /** Requested VMID; absent: the provider picks a free one. */
+  vmid?: number;
+  nics?: NicSpec[];
+  cloudInit?: CloudInitSeed;
 }
 
-export type PowerState = 'running' | 'stopped' | 'absent';
+export type PowerState = 'running' | 'stopped' | 'paused' | 'absent';
 
 export interface VmStatus {
   providerId: string | null;
   powerState: PowerState;
 }
 
+export interface VmSummary {
+  providerId: string;
+  /** The Hangar machine this VM belongs to, when it carries Hangar's marker. */
+  machineId: string | null;
+  name: string;
+  powerState: PowerState;
+}
+
+export interface DiskSpec {
+  /** Stable id chosen by Hangar (the disk record's id); lets a retried attach find its disk. */
+  diskId: string;
+  sizeGb: number;
+  /** Proxmox storage; absent: the provider's default. */
+  storage?: string;
+}
+
+export interface AttachedDisk {
+  diskId: string;
+  /** Where the provider put it: `scsi1` (Proxmox), a QMP device id (QEMU). */
+  slot: string;
+  /** Volume id (Proxmox) or file path (QEMU). */
+  volume: string;
+}
+
+export interface TemplateSpec {
+  /** Hangar's template record id, used to find a half-made template again. */
+  templateId: string;
+  name: string;
+  /** Local path of a qcow2/raw image (QEMU) or a URL / storage volume Proxmox can import from. */
+  image: string;
+  /** Expected `sha256:<hex>` of the image, verified before import when given. */
+  checksum?: string;
+  node?: string;
+  storage?: string;
+  vmid?: number;
+  cpu?: number;
+  memoryMb?: number;
+}
+
+export interface TemplateRef {
+  /** What `VmSpec.template` takes to clone from it (VMID for Proxmox, the name for QEMU). */
+  ref: string;
+  created: boolean;
+}
+
 export interface Hypervisor {
   readonly name: ProviderName;
-  /** Creates the VM for this machine, or returns the one that already exists. */
+  /** Creates (clones) the VM for this machine, or returns the one that already exists. */
   create(spec: VmSpec): Promise<{ providerId: string; created: boolean }>;
+  /** Applies cpu/memory/disk size/NICs and attaches the cloud-init seed; re-applying is a no-op. */
   configure(providerId: string, spec: VmSpec): Promise<void>;
   start(providerId: string): Promise<void>;
+  /** Graceful shutdown (ACPI); falls back to a hard stop after `timeoutSec`. */
+  shutdown(providerId: string, timeoutSec: number): Promise<void>;
+  /** Hard stop; stopping a stopped VM succeeds. */
   stop(providerId: string): Promise<void>;
-  /** Deletes the machine's VM; "already gone" is success. */
+  /** Deletes the machine's VM, its cloud-init ISO and disks no other VM references; "already gone" is success. */
   delete(machineId: string): Promise<{ deleted: boolean }>;
   status(machineId: string): Promise<VmStatus>;
+  /** Every VM this provider manages (for reconciliation). */
+  list(): Promise<VmSummary[]>;
+  /** Attaches a new disk (hot-plug when running); attaching the same diskId again returns it. */
+  attachDisk(providerId: string, disk: DiskSpec): Promise<AttachedDisk>;
+  /** Detaches and deletes the disk; a disk already gone is success. */
+  detachDisk(providerId: string, diskId: string): Promise<{ detached: boolean }>;
+  /** Imports an image as a template, or returns the template that already exists for templateId. */
+  importTemplate(spec: TemplateSpec): Promise<TemplateRef>;
+  /** Deletes a template (and its image); "already gone" is success. */
+  deleteTemplate(templateId: string): Promise<{ deleted: boolean }>;
+}
+
+/** Injected into providers by the worker. */
+export interface ProviderHooks {
+  /** Called at least every few seconds while a provider waits (task polling, shutdown). */
+  onWait?: () => void;
+  /** Sleep implementation (tests may shorten waits). */
+  sleep?: (ms: number) => Promise<void>;
 }

@@ -37,6 +37,11 @@ export class PgDryRunLedger implements DryRunLedger {
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
+  async listVms() {
+    const rows = await this.conn.execute<(VmRow & { name: string })[]>(`select id, machine_id, name, power_state from dryrun_vm order by created_at`);
+    return rows.map((r) => ({ ...toRecord(r), name: r.name }));
+  }
+
   async updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }) {
     const res = await this.conn.execute(
       `update dryrun_vm set cpu = coalesce(?, cpu), memory_mb = coalesce(?, memory_mb), disk_gb = coalesce(?, disk_gb),

@@ -1,7 +1,7 @@
 // The dry-run provider: a pretend hypervisor that records every call it receives and keeps its
 // "VMs" in a ledger (PostgreSQL in production, so state survives crashes like a real system's).
 import { HangarError } from '../../domain/errors.ts';
-import type { Hypervisor, VmSpec, VmStatus } from '../hypervisor.ts';
+import type { AttachedDisk, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
 
 export interface DryRunVmRecord {
   id: string;
@@ -15,6 +15,7 @@ export interface DryRunLedger {
   insertVm(vm: { id: string; machineId: string; name: string }): Promise<{ vm: DryRunVmRecord; created: boolean }>;
   findVmByMachine(machineId: string): Promise<DryRunVmRecord | null>;
   findVm(id: string): Promise<DryRunVmRecord | null>;
+  listVms(): Promise<(DryRunVmRecord & { name: string })[]>;
   /** Applies the change; returns false when nothing changed (already in that state). */
   updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }): Promise<boolean>;
   deleteVmByMachine(machineId: string): Promise<boolean>;
@@ -107,6 +108,46 @@ export class DryRunProvider implements Hypervisor {
     const vm = await this.ledger.findVmByMachine(machineId);
     return vm ? { providerId: vm.id, powerState: vm.powerState } : { providerId: null, powerState: 'absent' };
   }
+
+  async shutdown(providerId: string, timeoutSec: number): Promise<void> {
+    const vm = await this.ledger.findVm(providerId);
+    if (!vm) return;
+    const changed = await this.ledger.updateVm(providerId, { powerState: 'stopped' });
+    await this.ledger.recordCall({ machineId: vm.machineId, method: 'shutdown', args: { providerId, timeoutSec }, effect: changed ? 'applied' : 'noop' });
+    await this.pause();
+  }
+
+  async list(): Promise<VmSummary[]> {
+    const vms = await this.ledger.listVms();
+    return vms.map((vm) => ({ providerId: vm.id, machineId: vm.machineId, name: vm.name, powerState: vm.powerState }));
+  }
+
+  // Disks and templates have no pretend state beyond the call record: the identifiers are derived
+  // from Hangar's own ids, so repeating a call returns the same answer.
+  async attachDisk(providerId: string, disk: DiskSpec): Promise<AttachedDisk> {
+    const vm = await this.vmOrFail(providerId);
+    await this.ledger.recordCall({ machineId: vm.machineId, method: 'attachDisk', args: { providerId, ...disk }, effect: 'applied' });
+    await this.pause();
+    return { diskId: disk.diskId, slot: `dry-disk-${disk.diskId.slice(0, 8)}`, volume: `dryrun:${disk.diskId}` };
+  }
+
+  async detachDisk(providerId: string, diskId: string): Promise<{ detached: boolean }> {
+    const vm = await this.ledger.findVm(providerId);
+    if (!vm) return { detached: false };
+    await this.ledger.recordCall({ machineId: vm.machineId, method: 'detachDisk', args: { providerId, diskId }, effect: 'applied' });
+    await this.pause();
+    return { detached: true };
+  }
+
+  async importTemplate(spec: TemplateSpec): Promise<TemplateRef> {
+    await this.pause();
+    return { ref: `dry-template-${spec.templateId.slice(0, 8)}`, created: true };
+  }
+
+  async deleteTemplate(_templateId: string): Promise<{ deleted: boolean }> {
+    await this.pause();
+    return { deleted: true };
+  }
 }
 
 /** An in-memory ledger for plans (`?dry_run=true`), demos and unit tests. */
@@ -126,6 +167,9 @@ export class MemoryDryRunLedger implements DryRunLedger {
   }
   async findVm(id: string) {
     return this.vms.get(id) ?? null;
+  }
+  async listVms() {
+    return [...this.vms.values()];
   }
   async updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }) {
     const vm = this.vms.get(id);
