@@ -36,71 +36,121 @@ export interface LeaseRequest {
   state?: 'reserved' | 'active';
 }
 
-/** Locks the network row and returns its allocation hint (see the lease_hint migration). */
-async function lockNetwork(em: EntityManager, networkId: string): Promise<string | null> {
-  const rows = await sqlFor(em)<{ hint: string | null }[]>(`select host(alloc_hint) as hint from network where id = ? for update`, [networkId]);
-  if (!rows.length) throw new HangarError('not_found', `network ${networkId} not found`);
-  return rows[0]!.hint;
+interface PendingLease {
+  id: string;
+  machineId: string | null;
+  mac: string | null;
+  state: 'reserved' | 'active';
+  resolve: (row: LeaseRow | null) => void;
+  reject: (err: unknown) => void;
 }
 
-/** The lowest free address in [lo, hi]: a gap search over what is taken, never the address space. */
-async function lowestFree(em: EntityManager, network: INetwork, cidr: Cidr, lo: bigint, hi: bigint): Promise<string | null> {
+interface NetworkQueue {
+  running: boolean;
+  waiting: PendingLease[];
+}
+
+// Allocation in one network is serial (allocate_leases locks the network row), so requests that
+// arrive while one call is running are queued here and sent together in the next call: one lock,
+// one index walk and one commit for the whole batch. A lone request goes out at once.
+const MAX_BATCH = 200;
+const queues = new WeakMap<object, Map<string, NetworkQueue>>();
+
+function queueFor(em: EntityManager, networkId: string): NetworkQueue {
+  const key = em.getDriver();
+  let byNetwork = queues.get(key);
+  if (!byNetwork) queues.set(key, (byNetwork = new Map()));
+  let queue = byNetwork.get(networkId);
+  if (!queue) byNetwork.set(networkId, (queue = { running: false, waiting: [] }));
+  return queue;
+}
+
+async function callAllocate(em: EntityManager, network: INetwork, cidr: Cidr, range: { lo: bigint; hi: bigint }, batch: PendingLease[]): Promise<LeaseRow[]> {
   const excluded = [network.gateway, ...network.reserved].filter((a): a is string => !!a);
-  const loText = formatAddress(cidr.version, lo);
-  const hiText = formatAddress(cidr.version, hi);
-  const rows = await sqlFor(em)<{ a: string }[]>(
-    `with taken as materialized (
-       select address as a from ip_lease where network_id = ? and state <> 'released' and address between ?::inet and ?::inet
-       union select jsonb_array_elements_text(?::jsonb)::inet as a
-     )
-     select host(c.a) as a from (
-       select ?::inet as a
-       union all select a + 1 from taken where a < ?::inet
-     ) c
-     where c.a between ?::inet and ?::inet and not exists (select 1 from taken t where t.a = c.a)
-     order by c.a limit 1`,
+  const requests = batch.map((r) => ({ id: r.id, machine_id: r.machineId, mac: r.mac, state: r.state }));
+  return sqlFor(em)<LeaseRow[]>(
+    `select ${LEASE_COLUMNS} from allocate_leases(?::uuid, ?::inet, ?::inet, ?::jsonb, ?::jsonb) l
+     left join machine m on m.id = l.machine_id`,
     // Arrays travel as JSON: MikroORM would expand a JS array into a parameter list.
-    [network.id, loText, hiText, JSON.stringify(excluded), loText, hiText, loText, hiText],
+    [network.id, formatAddress(cidr.version, range.lo), formatAddress(cidr.version, range.hi), JSON.stringify(excluded), JSON.stringify(requests)],
   );
-  return rows[0]?.a ?? null;
+}
+
+async function drain(em: EntityManager, network: INetwork, cidr: Cidr, range: { lo: bigint; hi: bigint }, queue: NetworkQueue): Promise<void> {
+  queue.running = true;
+  try {
+    while (queue.waiting.length) {
+      const batch = queue.waiting.splice(0, MAX_BATCH);
+      try {
+        const rows = await callAllocate(em, network, cidr, range, batch);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        for (const r of batch) r.resolve(byId.get(r.id) ?? null);
+      } catch (err) {
+        if (batch.length === 1) { batch[0]!.reject(err); continue; }
+        // One bad request (a machine deleted meanwhile) must not fail its neighbours: go one by one.
+        for (const r of batch) {
+          try {
+            const [row] = await callAllocate(em, network, cidr, range, [r]);
+            r.resolve(row ?? null);
+          } catch (single) {
+            r.reject(single);
+          }
+        }
+      }
+    }
+  } finally {
+    queue.running = false;
+  }
+}
+
+/** The lowest free address of the network's range, allocated through the per-network batch queue. */
+function allocateLowestFree(em: EntityManager, network: INetwork, cidr: Cidr, req: LeaseRequest): Promise<LeaseRow | null> {
+  const range = leasableRange({ cidr, rangeStart: network.rangeStart ? toBig(cidr, network.rangeStart) : null, rangeEnd: network.rangeEnd ? toBig(cidr, network.rangeEnd) : null });
+  if (!range) return Promise.resolve(null);
+  // Inside a caller's transaction the allocation must join it; batching would leave it.
+  if (em.getTransactionContext()) {
+    return callAllocate(em, network, cidr, range, [{ id: crypto.randomUUID(), machineId: req.machineId ?? null, mac: req.mac ?? null, state: req.state ?? 'reserved', resolve: () => {}, reject: () => {} }]).then((rows) => rows[0] ?? null);
+  }
+  const queue = queueFor(em, network.id);
+  return new Promise<LeaseRow | null>((resolve, reject) => {
+    queue.waiting.push({ id: crypto.randomUUID(), machineId: req.machineId ?? null, mac: req.mac ?? null, state: req.state ?? 'reserved', resolve, reject });
+    if (!queue.running) void drain(em, network, cidr, range, queue);
+  });
 }
 
 export async function allocateLease(em: EntityManager, network: INetwork, req: LeaseRequest): Promise<LeaseRow> {
   const cidr = networkCidr(network);
-  return em.transactional(async (tx) => {
-    let address: string;
-    if (req.address !== null && req.address !== undefined) {
-      const text = formatAddress(cidr.version, req.address);
-      if (isNetworkOrBroadcast(cidr, req.address)) throw new HangarError('address_reserved', `${text} is the network or broadcast address of ${formatCidr(cidr)}`, { address: 'not assignable' });
-      if (network.gateway === text || network.reserved.includes(text)) throw new HangarError('address_reserved', `${text} is reserved in network ${network.name}`, { address: 'reserved' });
-      address = text;
-    } else {
-      const hint = await lockNetwork(tx, network.id);
-      const range = leasableRange({ cidr, rangeStart: network.rangeStart ? toBig(cidr, network.rangeStart) : null, rangeEnd: network.rangeEnd ? toBig(cidr, network.rangeEnd) : null });
-      // Everything below the hint is taken: start the gap search there (O(leases above it)).
-      const start = range && hint ? (toBig(cidr, hint) > range.lo ? toBig(cidr, hint) : range.lo) : range?.lo;
-      const free = range && start !== undefined && start <= range.hi ? await lowestFree(tx, network, cidr, start, range.hi) : null;
-      if (!free) throw new HangarError('network_exhausted', `network ${network.name} (${formatCidr(cidr)}) has no free address left`);
-      address = free;
-      const hi = formatAddress(cidr.version, range!.hi);
-      await sqlFor(tx)(`update network set alloc_hint = case when ?::inet < ?::inet then ?::inet + 1 else ?::inet end where id = ?`, [address, hi, address, hi, network.id]);
-    }
+  if (req.address === null || req.address === undefined) {
+    let row: LeaseRow | null;
     try {
-      const rows = await sqlFor(tx)<LeaseRow[]>(
-        `with l as (
-           insert into ip_lease (id, network_id, address, machine_id, mac, state, created_at, updated_at)
-           values (?, ?, ?::inet, ?, ?::macaddr, ?, now(), now()) returning *
-         ) select ${LEASE_COLUMNS} from l left join machine m on m.id = l.machine_id`,
-        [crypto.randomUUID(), network.id, address, req.machineId ?? null, req.mac ?? null, req.state ?? 'reserved'],
-      );
-      return rows[0]!;
+      row = await allocateLowestFree(em, network, cidr, req);
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException) {
-        throw new HangarError('address_in_use', `${address} is already leased in network ${network.name}`, { address: 'in use' });
+      if ((err as { code?: string }).code === 'P0002' || /network .* not found/.test(String((err as Error).message))) {
+        throw new HangarError('not_found', `network ${network.id} not found`);
       }
       throw err;
     }
-  });
+    if (!row) throw new HangarError('network_exhausted', `network ${network.name} (${formatCidr(cidr)}) has no free address left`);
+    return row;
+  }
+  const text = formatAddress(cidr.version, req.address);
+  if (isNetworkOrBroadcast(cidr, req.address)) throw new HangarError('address_reserved', `${text} is the network or broadcast address of ${formatCidr(cidr)}`, { address: 'not assignable' });
+  if (network.gateway === text || network.reserved.includes(text)) throw new HangarError('address_reserved', `${text} is reserved in network ${network.name}`, { address: 'reserved' });
+  try {
+    const rows = await sqlFor(em)<LeaseRow[]>(
+      `with l as (
+         insert into ip_lease (id, network_id, address, machine_id, mac, state, created_at, updated_at)
+         values (?, ?, ?::inet, ?, ?::macaddr, ?, now(), now()) returning *
+       ) select ${LEASE_COLUMNS} from l left join machine m on m.id = l.machine_id`,
+      [crypto.randomUUID(), network.id, text, req.machineId ?? null, req.mac ?? null, req.state ?? 'reserved'],
+    );
+    return rows[0]!;
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) {
+      throw new HangarError('address_in_use', `${text} is already leased in network ${network.name}`, { address: 'in use' });
+    }
+    throw err;
+  }
 }
 
 function toBig(cidr: Cidr, text: string): bigint {
