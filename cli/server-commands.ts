@@ -1,4 +1,6 @@
 // Process commands: serve, worker, migrate, token, config. They talk to PostgreSQL/Temporal directly.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import type { ParsedConfig } from '../domain/config.ts';
 import { describeConfig } from '../domain/config.ts';
@@ -23,12 +25,47 @@ function onShutdown(fn: () => Promise<void>): void {
   }
 }
 
+/**
+ * With api.processes > 1 the primary only supervises: it forks that many API processes, which
+ * share the listening port (node:cluster hands connections out round-robin), replaces one that
+ * dies, and passes SIGTERM on. One Node process is CPU-bound at a few thousand metadata reads/s.
+ */
+async function superviseApiProcesses(parsed: ParsedConfig, count: number): Promise<void> {
+  const { config } = parsed;
+  const logger = createLogger(config.logLevel, 'hangar-api');
+  if (config.auth.bootstrapToken) {
+    const orm = await openOrm({ url: config.database.url, poolSize: 1 });
+    await ensureToken(orm.em.fork(), 'bootstrap-admin', 'admin', config.auth.bootstrapToken).finally(() => orm.close());
+  }
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (child, code, signal) => {
+    if (stopping) return;
+    logger.error({ pid: child.process.pid, code, signal }, 'API process died; starting a replacement');
+    fork();
+  });
+  for (let i = 0; i < count; i++) fork();
+  logger.info({ processes: count, host: config.api.host, port: config.api.port }, 'API supervisor started');
+  onShutdown(async () => {
+    stopping = true;
+    const children = Object.values(cluster.workers ?? {});
+    await Promise.all(children.map((child) => new Promise<void>((r) => {
+      if (!child || child.isDead()) return r();
+      child.once('exit', () => r());
+      child.process.kill('SIGTERM');
+    })));
+    logger.flush();
+  });
+}
+
 export async function serve(parsed: ParsedConfig): Promise<void> {
   const { config } = parsed;
+  const processes = config.api.processes === 0 ? availableParallelism() : config.api.processes;
+  if (processes > 1 && cluster.isPrimary) return superviseApiProcesses(parsed, processes);
   const logger = createLogger(config.logLevel, 'hangar-api');
   const orm = await openOrm({ url: config.database.url, poolSize: config.database.poolSize });
   const { client: temporal, connection } = apiTemporalClient(config);
-  if (config.auth.bootstrapToken) {
+  if (config.auth.bootstrapToken && cluster.isPrimary) {
     await ensureToken(orm.em.fork(), 'bootstrap-admin', 'admin', config.auth.bootstrapToken);
   }
   const app = createApp({ orm, temporal, config, logger });

@@ -27,6 +27,7 @@ export const SETTINGS: SettingDef[] = [
   { key: 'api.publicUrl', env: 'HANGAR_PUBLIC_URL', schema: z.url(), default: 'http://127.0.0.1:8080', description: 'Base URL machines use to reach the metadata service (seed URLs, phone_home).' },
   { key: 'api.token', env: 'HANGAR_TOKEN', schema: z.string().min(1).optional(), secret: true, description: 'Bearer token the CLI sends.' },
   { key: 'api.bodyLimit', env: 'HANGAR_API_BODY_LIMIT', schema: z.string().regex(/^\d+(b|kb|mb)$/), default: '1mb', description: 'Largest accepted request body.' },
+  { key: 'api.processes', env: 'HANGAR_API_PROCESSES', schema: z.coerce.number().int().min(0).max(256), default: 1, description: 'API server processes sharing the port (node:cluster); 0 means one per CPU core.' },
   { key: 'api.maxPageSize', env: 'HANGAR_API_MAX_PAGE_SIZE', schema: z.coerce.number().int().min(1).max(10_000), default: 1000, description: 'Cap for page_size on list endpoints.' },
   { key: 'database.url', env: 'DATABASE_URL', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'), default: 'postgres://hangar@127.0.0.1:54329/hangar', secret: true, description: 'PostgreSQL connection URL (the embedded cluster by default).' },
   { key: 'database.poolSize', env: 'HANGAR_DB_POOL_SIZE', schema: z.coerce.number().int().min(1).max(500), default: 10, description: 'Connections per process.' },
@@ -53,7 +54,7 @@ export interface HangarConfig {
   env: 'development' | 'test' | 'production';
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  api: { host: string; port: number; url: string; publicUrl: string; token?: string; bodyLimit: string; maxPageSize: number };
+  api: { host: string; port: number; url: string; publicUrl: string; token?: string; bodyLimit: string; maxPageSize: number; processes: number };
   database: { url: string; poolSize: number };
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };

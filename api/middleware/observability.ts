@@ -10,7 +10,14 @@ export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
     req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    req.log = logger.child({ reqId: req.id });
+    // The child logger is built on first use: most requests on hot paths never log.
+    let child: Logger | undefined;
+    Object.defineProperty(req, 'log', {
+      configurable: true,
+      enumerable: true,
+      get: () => (child ??= logger.child({ reqId: req.id })),
+      set: (value: Logger) => { child = value; },
+    });
     res.setHeader('X-Request-Id', req.id);
     next();
   };
@@ -44,12 +51,21 @@ export function createHttpMetrics(): HttpMetrics {
     labelNames: ['method', 'route', 'status'] as const, registers: [registry],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
+  // Label-bound children, one per (method, route, status): routes are patterns, so this stays small.
+  const children = new Map<string, { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }>();
+  const childFor = (method: string, route: string, status: string) => {
+    const key = `${method} ${route} ${status}`;
+    let c = children.get(key);
+    if (!c) children.set(key, (c = { count: requests.labels(method, route, status), time: duration.labels(method, route, status) }));
+    return c;
+  };
   const middleware: RequestHandler = (req, res, next) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const labels = { method: req.method, route: routeLabel(req), status: String(res.statusCode) };
-      requests.inc(labels);
-      duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      const child = childFor(labels.method, labels.route, labels.status);
+      child.count.inc();
+      child.time.observe(Number(process.hrtime.bigint() - start) / 1e9);
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
       // Building the line costs more than skipping it: only do it when it will be written.
       if (!req.log.isLevelEnabled(level)) return;

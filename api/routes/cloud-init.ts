@@ -281,59 +281,63 @@ export function cloudInitRouter(deps: ApiDeps): Router {
   const from = (req: Request) => clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for'])
     ?? normaliseAddress(req.socket.remoteAddress ?? 'unknown');
 
-  // Booting fleets fetch the same few documents many times in a burst: keep each machine's row for
-  // a moment (bounded, insertion-ordered eviction). The token is still checked on every request.
+  // Booting fleets fetch the same few documents many times in a burst: keep each rendered
+  // document for a moment (bounded, insertion-ordered eviction), so repeated reads skip the query
+  // and the YAML rendering. The token is still checked, in constant time, on every request.
   const cacheMs = deps.config.metadata.cacheMs;
-  const cache = new Map<string, { at: number; row: SeedMachineRow | null }>();
-  async function cachedSeed(id: string, doc: SeedFileName): Promise<SeedMachineRow | null> {
-    const parts = partsFor(doc);
-    if (cacheMs <= 0) return seedMachineById(deps.orm.em.fork(), id, parts);
-    const key = `${id}:${JSON.stringify(parts)}`;
-    const hit = cache.get(key);
-    const now = Date.now();
-    if (hit && now - hit.at < cacheMs) return hit.row;
-    const row = await seedMachineById(deps.orm.em.fork(), id, parts);
-    cache.delete(key);
-    cache.set(key, { at: now, row });
-    if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
-    return row;
-  }
+  const rendered = new Map<string, { at: number; token: string; body: string }>();
+  const MAX_CACHED = 20_000;
 
-  /** The machine the id and token name, or the shared 404. */
-  async function machineFor(id: string, token: string, doc: SeedFileName): Promise<SeedMachineRow> {
-    if (!UUID.test(id) || token.length > MAX_TOKEN_LENGTH) {
-      tokenMatches(null, token.slice(0, MAX_TOKEN_LENGTH));
-      throw notFound();
-    }
-    const row = await cachedSeed(id, doc);
-    if (!tokenMatches(row?.metadata_token ?? null, token) || !row) throw notFound();
-    return row;
-  }
-
-  async function serve(req: Request, res: Response, row: SeedMachineRow, doc: SeedFileName): Promise<void> {
+  function render(req: Request, row: SeedMachineRow, doc: SeedFileName): string {
     const machine = toCloudInitMachine(row);
-    let body: string;
     try {
       switch (doc) {
-        case 'meta-data': body = renderMetaData(machine); break;
-        case 'user-data': body = renderUserData(machine, { phoneHomeUrl: phoneHomeUrl(row) }); break;
-        case 'vendor-data': body = renderVendorData(); break;
-        case 'network-config': body = renderNetworkConfig(machine); break;
+        case 'meta-data': return renderMetaData(machine);
+        case 'user-data': return renderUserData(machine, { phoneHomeUrl: phoneHomeUrl(row) });
+        case 'vendor-data': return renderVendorData();
+        case 'network-config': return renderNetworkConfig(machine);
       }
     } catch (err) {
       // Stored data the renderer refuses is our problem, not the machine's: 500, details in the log only.
       req.log.error({ err, machineId: row.id, doc }, 'cannot render a cloud-init document');
       throw new HangarError('internal', `cannot render ${doc}; quote request id ${req.id} when reporting it`);
     }
-    await recorder.record(row.id, doc, from(req));
+  }
+
+  async function send(req: Request, res: Response, machineId: string, doc: SeedFileName, body: string): Promise<void> {
+    await recorder.record(machineId, doc, from(req));
     res.status(200).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(body);
+  }
+
+  /** The document the id and token name, or the shared 404. */
+  async function serveByToken(req: Request, res: Response, id: string, token: string, doc: SeedFileName): Promise<void> {
+    if (!UUID.test(id) || token.length > MAX_TOKEN_LENGTH) {
+      tokenMatches(null, token.slice(0, MAX_TOKEN_LENGTH));
+      throw notFound();
+    }
+    const key = `${id}:${doc}`;
+    const now = Date.now();
+    const hit = cacheMs > 0 ? rendered.get(key) : undefined;
+    if (hit && now - hit.at < cacheMs) {
+      if (!tokenMatches(hit.token, token)) throw notFound();
+      return send(req, res, id, doc, hit.body);
+    }
+    const row = await seedMachineById(deps.orm.em.fork(), id, partsFor(doc));
+    if (!tokenMatches(row?.metadata_token ?? null, token) || !row) throw notFound();
+    const body = render(req, row, doc);
+    if (cacheMs > 0) {
+      rendered.delete(key);
+      rendered.set(key, { at: now, token: row.metadata_token, body });
+      if (rendered.size > MAX_CACHED) rendered.delete(rendered.keys().next().value!);
+    }
+    return send(req, res, row.id, doc, body);
   }
 
   router.get('/:machineId/:token/:doc', async (req, res, next) => {
     const { machineId, token, doc } = req.params;
     if (!isDoc(doc)) { next(); return; }
     hideToken(req);
-    await serve(req, res, await machineFor(machineId, token, doc), doc);
+    await serveByToken(req, res, machineId, token, doc);
   });
 
   // A seed URL without its trailing slash: cloud-init asks for <token>meta-data.
@@ -342,7 +346,7 @@ export function cloudInitRouter(deps: ApiDeps): Router {
     const doc = DOCS.find((d) => tokenDoc.endsWith(d) && tokenDoc.length > d.length);
     if (!doc) { next(); return; }
     hideToken(req);
-    await serve(req, res, await machineFor(machineId, tokenDoc.slice(0, -doc.length), doc), doc);
+    await serveByToken(req, res, machineId, tokenDoc.slice(0, -doc.length), doc);
   });
 
   router.post(
@@ -391,7 +395,7 @@ export function cloudInitRouter(deps: ApiDeps): Router {
     if (address === null) throw notFound();
     const row = await seedMachineByAddress(deps.orm.em.fork(), address, partsFor(doc));
     if (!row || Number(row.matches) !== 1) throw notFound();
-    await serve(req, res, row, doc);
+    await send(req, res, row.id, doc, render(req, row, doc));
   });
 
   // Anything else under /cloud-init gets the same answer as a wrong token.
