@@ -9,6 +9,8 @@ export { Network, type INetwork } from './network.ts';
 export { IpLease, LEASE_STATES, type IIpLease } from './ip-lease.ts';
 export { Account, TIERS, type IAccount } from './account.ts';
 export { Pool, type IPool } from './pool.ts';
+export { Template, TEMPLATE_STATES, type ITemplate } from './template.ts';
+export { Disk, DISK_STATES, type IDisk } from './disk.ts';
 
 import { Machine } from './machine.ts';
 import { ApiToken } from './api-token.ts';
@@ -21,5 +23,7 @@ import { Network } from './network.ts';
 import { IpLease } from './ip-lease.ts';
 import { Account } from './account.ts';
 import { Pool } from './pool.ts';
+import { Template } from './template.ts';
+import { Disk } from './disk.ts';
 
-export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall, SshKey, Network, IpLease, Account, Pool];
+export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall, SshKey, Network, IpLease, Account, Pool, Template, Disk];

@@ -29,6 +29,13 @@ export const Machine = defineEntity({
     targetNode: p.string().nullable(),
     providerId: p.string().nullable(),
     template: p.string().nullable(),
+    // Proxmox: the requested VMID and clone mode; cloud-init delivery (cidata ISO or Proxmox's drive).
+    vmid: p.integer().nullable(),
+    cloneMode: p.enum(['full', 'linked'] as const).nullable(),
+    cloudInitMode: p.enum(['iso', 'native'] as const).nullable(),
+    // Last power state a workflow or the reconciler observed; access details such as a forwarded SSH port.
+    powerState: p.string().nullable(),
+    access: p.json<Record<string, unknown>>().nullable(),
     // Shown once on create; the seed URL written into the VM carries it.
     metadataToken: p.string().hidden(),
     conditions: p.json<Condition[]>().onCreate(() => []).defaultRaw(`'[]'`),

@@ -4,10 +4,12 @@ import { Migration20261122000000_foundation } from './Migration20261122000000_fo
 import { Migration20261122010000_inventory } from './Migration20261122010000_inventory.ts';
 import { Migration20261122020000_lease_hint } from './Migration20261122020000_lease_hint.ts';
 import { Migration20261122030000_allocate_leases } from './Migration20261122030000_allocate_leases.ts';
+import { Migration20261122040000_vm_lifecycle } from './Migration20261122040000_vm_lifecycle.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
   { name: 'Migration20261122010000_inventory', class: Migration20261122010000_inventory },
   { name: 'Migration20261122020000_lease_hint', class: Migration20261122020000_lease_hint },
   { name: 'Migration20261122030000_allocate_leases', class: Migration20261122030000_allocate_leases },
+  { name: 'Migration20261122040000_vm_lifecycle', class: Migration20261122040000_vm_lifecycle },
 ];
