@@ -17,15 +17,24 @@ export function toActivityFailure(err: unknown): unknown {
 
 type AsyncFns = Record<string, (...args: never[]) => Promise<unknown>>;
 
-/** Wraps every activity so thrown HangarErrors cross into Temporal with their code intact. */
+const HEARTBEAT_EVERY_MS = 5000;
+
+/**
+ * Wraps every activity so thrown HangarErrors cross into Temporal with their code intact, and
+ * heartbeats while it runs: providers also beat on every poll, but a 30 s task-poll backoff must
+ * not outlast the heartbeat timeout.
+ */
 export function withFailureMapping<T extends AsyncFns>(fns: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(fns)) {
     wrapped[name] = async (...args: never[]) => {
+      const beat = setInterval(() => heartbeatIfInActivity(), HEARTBEAT_EVERY_MS);
       try {
         return await fn(...args);
       } catch (err) {
         throw toActivityFailure(err);
+      } finally {
+        clearInterval(beat);
       }
     };
   }

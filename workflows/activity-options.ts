@@ -15,6 +15,13 @@ export const compensationActs = proxyActivities<MachineActivities>({
   retry: COMPENSATION_RETRY,
 });
 
+/** Image imports move gigabytes and wait on provider tasks: long, heartbeating. */
+export const templateActs = proxyActivities<MachineActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '60s',
+  retry: DEFAULT_RETRY,
+});
+
 /** Waiting for another workflow may take long; heartbeats prove the wait is alive. */
 export const settleActs = proxyActivities<MachineActivities>({
   startToCloseTimeout: '2h',

@@ -1,4 +1,4 @@
-import { setHandler, ApplicationFailure } from '@temporalio/workflow';
+import { setHandler, ApplicationFailure, patched } from '@temporalio/workflow';
 import type { ProviderName } from '../domain/machine.ts';
 import { inventoryActs, machineActs, settleActs } from './activity-options.ts';
 import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
@@ -8,10 +8,14 @@ export const DEPROVISION_STEPS = ['settle-provisioning', 'mark-deprovisioning', 
 export interface DeprovisionInput {
   machineId: string;
   provider: ProviderName;
+  /** Graceful (ACPI) shutdown first, hard stop after this many seconds. */
+  shutdownTimeoutSec?: number;
 }
 
 /**
- * deprovisionVm: every step treats "already gone" as done, so there is nothing to compensate;
+ * deprovisionVm: settle a running provision → graceful shutdown (hard stop after the timeout) →
+ * delete the VM with its cloud-init ISO and disks → delete the record (which releases its leases
+ * and cascades its disk records). Every step treats "already gone" as done, so there is nothing to compensate;
  * a failed run can simply be started again.
  */
 export async function deprovisionVm(input: DeprovisionInput): Promise<void> {
@@ -22,7 +26,10 @@ export async function deprovisionVm(input: DeprovisionInput): Promise<void> {
     await progress.run('mark-deprovisioning', () => inventoryActs.setMachineState(input.machineId, 'deprovisioning'));
     const status = await machineActs.vmStatus(input.provider, input.machineId);
     await progress.run('stop', async () => {
-      if (status.providerId && status.powerState === 'running') await machineActs.stopVm(input.provider, status.providerId);
+      if (!status.providerId || status.powerState === 'stopped' || status.powerState === 'absent') return;
+      // Runs recorded before graceful shutdown existed replay the hard stop they made.
+      if (patched('graceful-shutdown')) await machineActs.shutdownVm(input.provider, status.providerId, input.shutdownTimeoutSec ?? 60);
+      else await machineActs.stopVm(input.provider, status.providerId);
     });
     await progress.run('delete-vm', () => machineActs.deleteVm(input.provider, input.machineId));
     await progress.run('delete-record', () => inventoryActs.deleteMachineRecord(input.machineId));

@@ -2,4 +2,7 @@
 // as types only (see activity-options.ts).
 export { provisionVm, phoneHomeSignal } from './provision-vm.ts';
 export { deprovisionVm } from './deprovision-vm.ts';
+export { vmPower } from './vm-power.ts';
+export { attachDisk, detachDisk } from './vm-disk.ts';
+export { createTemplate, deleteTemplate } from './template.ts';
 export { progressQuery } from './support/progress.ts';

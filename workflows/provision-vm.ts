@@ -1,7 +1,9 @@
-import { ApplicationFailure, isCancellation, setHandler, CancellationScope, condition, defineSignal } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, setHandler, CancellationScope, condition, defineSignal, proxyActivities } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import { explainBoot, type PhoneHomePayload } from '../domain/boot.ts';
 import type { MachineSpec } from '../domain/machine.ts';
+import type { MachineActivities } from '../activities/machine-activities.ts';
+import { DEFAULT_RETRY } from '../domain/retry.ts';
 import { machineActs, compensationActs, inventoryActs, inventoryCompensationActs } from './activity-options.ts';
 import { CompensationStack } from './support/compensation.ts';
 import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
@@ -11,12 +13,24 @@ export const PROVISION_STEPS = ['mark-provisioning', 'create', 'configure', 'sta
 /** Sent by the metadata service when the machine's cloud-init phones home. */
 export const phoneHomeSignal = defineSignal<[PhoneHomePayload]>('phoneHome');
 
-const stepsFor = (spec: MachineSpec) =>
-  spec.phoneHomeTimeout ? [...PROVISION_STEPS.slice(0, -1), 'wait-phone-home', 'mark-ready'] : PROVISION_STEPS;
+const stepsFor = (spec: MachineSpec) => [
+  'mark-provisioning',
+  ...(spec.networkId ? ['reserve-lease'] : []),
+  'create', 'configure', 'start',
+  ...(spec.phoneHomeTimeout ? ['wait-phone-home'] : []),
+  'mark-ready',
+];
+
+/** Clones run on their own queue when the spec names one (a worker there caps them per node). */
+function cloneActs(spec: MachineSpec) {
+  if (!spec.cloneQueue) return machineActs;
+  return proxyActivities<MachineActivities>({ taskQueue: spec.cloneQueue, startToCloseTimeout: '30m', heartbeatTimeout: '60s', retry: DEFAULT_RETRY });
+}
 
 /**
- * provisionVm: mark provisioning → create → configure → start → mark ready.
- * Any permanent failure (or cancellation) unwinds what was done and marks the machine failed.
+ * provisionVm: mark provisioning → reserve lease → create (clone) → configure (cpu, memory, disk,
+ * NIC, cloud-init seed) → start → wait for phone-home → mark ready. Any permanent failure (or
+ * cancellation) unwinds what was done — VM with its ISO and disks, the lease — and marks the machine failed.
  */
 export async function provisionVm(spec: MachineSpec): Promise<{ machineId: string; providerId: string }> {
   const progress = new ProgressTracker('provisionVm', spec.machineId, stepsFor(spec));
@@ -29,9 +43,15 @@ export async function provisionVm(spec: MachineSpec): Promise<{ machineId: strin
 
   try {
     await progress.run('mark-provisioning', () => inventoryActs.setMachineState(spec.machineId, 'provisioning'));
+    const networkId = spec.networkId;
+    if (networkId) {
+      const lease = await progress.run('reserve-lease', () => inventoryActs.reserveLease(spec.machineId, networkId, spec.mac ?? null));
+      // A lease the user reserved beforehand stays theirs; only ours is released on failure.
+      if (lease.created) undo.push('release-lease', () => inventoryCompensationActs.releaseMachineLease(spec.machineId, networkId));
+    }
     // Registered before the call: a create that succeeded but whose reply was lost must still be undone.
     undo.push('delete-vm', () => compensationActs.deleteVm(spec.provider, spec.machineId));
-    const { providerId } = await progress.run('create', () => machineActs.createVm(spec));
+    const { providerId } = await progress.run('create', () => cloneActs(spec).createVm(spec));
     await progress.run('configure', () => machineActs.configureVm(spec, providerId));
     undo.push('stop-vm', () => compensationActs.stopVm(spec.provider, providerId));
     await progress.run('start', () => machineActs.startVm(spec.provider, providerId));
@@ -43,7 +63,10 @@ export async function provisionVm(spec: MachineSpec): Promise<{ machineId: strin
         throw ApplicationFailure.create({ type: 'phone_home_timeout', message: `no phone-home within ${timeout}: ${explainBoot(diagnosis)}`, nonRetryable: true, details: [diagnosis] });
       });
     }
-    await progress.run('mark-ready', () => inventoryActs.setMachineState(spec.machineId, 'ready'));
+    await progress.run('mark-ready', async () => {
+      if (networkId) await inventoryActs.activateLease(spec.machineId);
+      await inventoryActs.setMachineState(spec.machineId, 'ready');
+    });
     progress.setState('completed');
     return { machineId: spec.machineId, providerId };
   } catch (err) {

@@ -14,13 +14,13 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from 'pino';
 import {
   renderMetaData, renderNetworkConfig, renderUserData, renderVendorData,
-  type CloudInitMachine, type SeedFileName,
+  type SeedFileName,
 } from '../../domain/cloud-init.ts';
 import { containsAddress, formatAddress, parseAddress, parseCidr, type Cidr } from '../../domain/cidr.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import {
-  machineTokenById, recordFetch, recordPhoneHome, seedMachineByAddress, seedMachineById,
+  cloudInitMachineFromRow, machineTokenById, phoneHomeUrlFor, recordFetch, recordPhoneHome, seedMachineByAddress, seedMachineById,
   type SeedMachineRow, type SeedParts,
 } from '../../db/repositories/metadata.ts';
 import type { ApiDeps } from '../context.ts';
@@ -247,28 +247,6 @@ function partsFor(doc: SeedFileName): SeedParts {
   return { keys: doc === 'user-data', network: doc === 'network-config' };
 }
 
-function toCloudInitMachine(row: SeedMachineRow): CloudInitMachine {
-  const hasLease = row.lease_address !== null && row.prefix !== null;
-  return {
-    id: row.id,
-    name: row.name,
-    domain: row.domain,
-    sshKeys: row.ssh_keys,
-    userDataExtras: row.user_data_extras,
-    network: hasLease
-      ? {
-        address: row.lease_address!,
-        prefix: Number(row.prefix),
-        version: Number(row.family) === 6 ? 6 : 4,
-        mac: row.lease_mac,
-        gateway: row.gateway,
-        dns: row.dns_servers ?? [],
-        searchDomains: row.search_domains ?? [],
-      }
-      : null,
-  };
-}
-
 export function cloudInitRouter(deps: ApiDeps): Router {
   const router = Router();
   const policy: AddressPolicy = { trusted: parseTrustedProxies(deps.config.metadata.trustedProxies) };
@@ -277,7 +255,6 @@ export function cloudInitRouter(deps: ApiDeps): Router {
     (machineId, doc, count, lastAt, from) => recordFetch(deps.orm.em.fork(), machineId, doc, count, lastAt, from),
     deps.logger,
   );
-  const phoneHomeUrl = (row: { id: string; metadata_token: string }) => `${publicBase}/cloud-init/${row.id}/${row.metadata_token}/phone-home`;
   const from = (req: Request) => clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for'])
     ?? normaliseAddress(req.socket.remoteAddress ?? 'unknown');
 
@@ -289,11 +266,11 @@ export function cloudInitRouter(deps: ApiDeps): Router {
   const MAX_CACHED = 20_000;
 
   function render(req: Request, row: SeedMachineRow, doc: SeedFileName): string {
-    const machine = toCloudInitMachine(row);
+    const machine = cloudInitMachineFromRow(row);
     try {
       switch (doc) {
         case 'meta-data': return renderMetaData(machine);
-        case 'user-data': return renderUserData(machine, { phoneHomeUrl: phoneHomeUrl(row) });
+        case 'user-data': return renderUserData(machine, { phoneHomeUrl: phoneHomeUrlFor(row, publicBase) });
         case 'vendor-data': return renderVendorData();
         case 'network-config': return renderNetworkConfig(machine);
       }

@@ -3,6 +3,7 @@
 // network in a single statement — plus at most one write to record the fetch.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sqlFor } from '../sql.ts';
+import type { CloudInitMachine } from '../../domain/cloud-init.ts';
 
 export interface SeedMachineRow {
   id: string;
@@ -21,6 +22,8 @@ export interface SeedMachineRow {
   gateway: string | null;
   dns_servers: string[] | null;
   search_domains: string[] | null;
+  /** Base URL the machine reaches Hangar at (machine.access.metadata_url), when it differs from api.publicUrl. */
+  metadata_base: string | null;
   /** Source-address lookups only: how many machines hold an active lease on the address (capped at 2). */
   matches?: string | number;
 }
@@ -43,7 +46,7 @@ function columns(parts: SeedParts): string {
     ? `host(l.address) as lease_address, l.mac::text as lease_mac, masklen(n.cidr) as prefix, family(n.cidr) as family,
        host(n.gateway) as gateway, n.dns_servers, n.search_domains`
     : `null as lease_address, null as lease_mac, null as prefix, null as family, null as gateway, null as dns_servers, null as search_domains`;
-  return `m.id, m.name, m.domain, m.user_data_extras, m.metadata_token, ${keys}, ${net}`;
+  return `m.id, m.name, m.domain, m.user_data_extras, m.metadata_token, m.access->>'metadata_url' as metadata_base, ${keys}, ${net}`;
 }
 
 function joins(parts: SeedParts): string {
@@ -115,4 +118,33 @@ export async function recordPhoneHome(em: EntityManager, machineId: string, payl
     `update machine set phoned_home_at = now(), phone_home_payload = ?::jsonb where id = ? returning id`,
     [JSON.stringify(payload), machineId]);
   return rows.length > 0;
+}
+
+/** The renderer's view of a seed row. */
+export function cloudInitMachineFromRow(row: SeedMachineRow): CloudInitMachine {
+  const hasLease = row.lease_address !== null && row.prefix !== null;
+  return {
+    id: row.id,
+    name: row.name,
+    domain: row.domain,
+    sshKeys: row.ssh_keys,
+    userDataExtras: row.user_data_extras,
+    network: hasLease
+      ? {
+        address: row.lease_address!,
+        prefix: Number(row.prefix),
+        version: Number(row.family) === 6 ? 6 : 4,
+        mac: row.lease_mac,
+        gateway: row.gateway,
+        dns: row.dns_servers ?? [],
+        searchDomains: row.search_domains ?? [],
+      }
+      : null,
+  };
+}
+
+/** Where a machine's phone_home posts: the base it reaches Hangar at, else the public URL. */
+export function phoneHomeUrlFor(row: Pick<SeedMachineRow, 'id' | 'metadata_token' | 'metadata_base'>, publicBase: string): string {
+  const base = (row.metadata_base ?? publicBase).replace(/\/+$/, '');
+  return `${base}/cloud-init/${row.id}/${row.metadata_token}/phone-home`;
 }
