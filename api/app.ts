@@ -18,6 +18,7 @@ import { cloudInitRouter } from './routes/cloud-init.ts';
 import { accountsRouter } from './routes/accounts.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';
+import { templatesRouter } from './routes/templates.ts';
 import { apiDocsHtml, openApiDocument } from './openapi.ts';
 
 export function createApp(deps: ApiDeps): Express {
@@ -52,6 +53,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use('/accounts', accountsRouter(deps));
   api.use('/pools', poolsRouter(deps));
   api.use('/blocks', blocksRouter(deps));
+  api.use('/templates', templatesRouter(deps));
   api.use('/operations', operationsRouter(deps));
   api.use('/tokens', tokensRouter(deps));
   api.use('/audit', auditRouter(deps));

@@ -1,7 +1,7 @@
 // Operations are workflow runs started for a user. This module starts them (attaching to a run
 // already in flight for the same resource) and reports their status and progress.
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HangarConfig } from '../domain/config.ts';
 import { HangarError } from '../domain/errors.ts';
@@ -16,6 +16,8 @@ export interface StartOperation {
   resourceType: string;
   resourceId: string;
   requestedBy: string;
+  /** `attach` (default): join the run in flight with this id. `fail`: refuse with 409 while one runs. */
+  onConflict?: 'attach' | 'fail';
 }
 
 /** Starts the workflow or attaches to the running one with the same id; records the operation. */
@@ -26,9 +28,13 @@ export async function startOperation(em: EntityManager, temporal: Client, config
       taskQueue: config.temporal.taskQueue,
       workflowId: op.workflowId,
       args: op.args,
-      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdConflictPolicy: op.onConflict === 'fail' ? 'FAIL' : 'USE_EXISTING',
     });
   } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const running = await em.findOne(Operation, { workflowId: op.workflowId }, { orderBy: { createdAt: 'desc' } });
+      throw new HangarError('invalid_state', `another ${running?.kind ?? op.kind} operation is still running for this ${op.resourceType}${running ? ` (operation ${running.id})` : ''}; wait for it to finish`);
+    }
     throw new HangarError('unavailable', `could not start workflow ${op.workflowType}: ${(err as Error).message}`);
   }
   const runId = handle.firstExecutionRunId;

@@ -45,6 +45,23 @@ export const SETTINGS: SettingDef[] = [
   { key: 'metadata.sourceAddressMode', env: 'HANGAR_METADATA_SOURCE_MODE', schema: bool, default: false, description: 'Also serve /cloud-init/<doc> to machines identified by their source address (only on networks where addresses cannot be spoofed).' },
   { key: 'metadata.trustedProxies', env: 'HANGAR_METADATA_TRUSTED_PROXIES', schema: z.string().regex(/^[0-9a-fA-F.:/,\s]*$/, 'must be a comma-separated list of CIDRs'), default: '', description: 'Comma-separated CIDRs of proxies whose X-Forwarded-For is believed in source-address mode.' },
   { key: 'metadata.cacheMs', env: 'HANGAR_METADATA_CACHE_MS', schema: positiveInt, default: 1000, description: 'How long a machine\'s seed data is cached in the API process (0: no cache); changes show up within this time.' },
+  { key: 'provision.shutdownTimeoutSec', env: 'HANGAR_SHUTDOWN_TIMEOUT_SEC', schema: z.coerce.number().int().min(0).max(3600), default: 60, description: 'Graceful (ACPI) shutdown time before a hard stop, for stop, restart and deprovision.' },
+  { key: 'providers.enabled', env: 'HANGAR_PROVIDERS', schema: z.string().regex(/^\s*(dryrun|qemu|proxmox)(\s*,\s*(dryrun|qemu|proxmox))*\s*$/, 'must be a comma-separated list of dryrun, qemu, proxmox'), default: 'dryrun,qemu', description: 'VM providers this installation offers (the API refuses others; workers build clients for these).' },
+  { key: 'qemu.accel', env: 'HANGAR_QEMU_ACCEL', schema: z.enum(['auto', 'kvm', 'tcg']), default: 'auto', description: 'QEMU accelerator: KVM when /dev/kvm is usable (auto), or force one.' },
+  { key: 'qemu.bridge', env: 'HANGAR_QEMU_BRIDGE', schema: z.string().regex(/^([A-Za-z][A-Za-z0-9_.-]{0,14})?$/, 'must be a bridge name').default(''), default: '', description: 'Attach QEMU VMs to this Linux bridge; empty: user-mode networking with a forwarded SSH port.' },
+  { key: 'qemu.guestMetadataUrl', env: 'HANGAR_QEMU_GUEST_METADATA_URL', schema: z.union([z.literal(''), z.url()]), default: '', description: 'Base URL QEMU guests reach the API at; empty: api.publicUrl, with a loopback host replaced by 10.0.2.2 under user-mode networking.' },
+  { key: 'proxmox.url', env: 'HANGAR_PROXMOX_URL', schema: z.union([z.literal(''), z.url()]), default: '', description: 'Proxmox VE API base, e.g. https://pve.example:8006.' },
+  { key: 'proxmox.tokenId', env: 'HANGAR_PROXMOX_TOKEN_ID', schema: z.union([z.literal(''), z.string().regex(/^[^@\s]+@[^!\s]+![A-Za-z0-9_.-]+$/, 'must be user@realm!tokenid')]), default: '', description: 'API token id (user@realm!tokenid).' },
+  { key: 'proxmox.tokenSecret', env: 'HANGAR_PROXMOX_TOKEN_SECRET', schema: z.string().min(1).optional(), secret: true, description: 'API token secret (env or HANGAR_PROXMOX_TOKEN_SECRET_FILE, mode 0600).' },
+  { key: 'proxmox.node', env: 'HANGAR_PROXMOX_NODE', schema: z.string().regex(/^[A-Za-z0-9-]+$/), default: 'pve', description: 'Default node for clones and templates.' },
+  { key: 'proxmox.nodes', env: 'HANGAR_PROXMOX_NODES', schema: z.string().regex(/^[A-Za-z0-9,\s-]*$/), default: '', description: 'Comma-separated nodes whose clone queues this worker serves (default: proxmox.node).' },
+  { key: 'proxmox.storage', env: 'HANGAR_PROXMOX_STORAGE', schema: z.string().min(1), default: 'local-lvm', description: 'Storage for VM disks.' },
+  { key: 'proxmox.isoStorage', env: 'HANGAR_PROXMOX_ISO_STORAGE', schema: z.string().min(1), default: 'local', description: 'Storage for cidata ISOs and imported images.' },
+  { key: 'proxmox.bridge', env: 'HANGAR_PROXMOX_BRIDGE', schema: z.string().min(1), default: 'vmbr0', description: 'Default bridge for VM NICs.' },
+  { key: 'proxmox.caFile', env: 'HANGAR_PROXMOX_CA_FILE', schema: z.string().default(''), default: '', description: 'PEM CA file to verify the Proxmox certificate with (default: the system store).' },
+  { key: 'proxmox.fingerprint', env: 'HANGAR_PROXMOX_FINGERPRINT', schema: z.union([z.literal(''), z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint')]), default: '', description: 'Pinned SHA-256 certificate fingerprint (replaces chain verification).' },
+  { key: 'proxmox.insecure', env: 'HANGAR_PROXMOX_INSECURE', schema: bool, default: false, description: 'Skip TLS verification (explicit opt-in; logged as a warning at start-up).' },
+  { key: 'proxmox.clonesPerNode', env: 'HANGAR_PROXMOX_CLONES_PER_NODE', schema: z.coerce.number().int().min(1).max(64), default: 1, description: 'Concurrent clone activities per node and worker (Proxmox clone locks time out under parallel clones).' },
   { key: 'metrics.enabled', env: 'HANGAR_METRICS', schema: bool, default: true, description: 'Serve /metrics.' },
 ];
 
@@ -59,7 +76,13 @@ export interface HangarConfig {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
-  provision: { phoneHomeTimeout: string };
+  provision: { phoneHomeTimeout: string; shutdownTimeoutSec: number };
+  providers: { enabled: string };
+  qemu: { accel: 'auto' | 'kvm' | 'tcg'; bridge: string; guestMetadataUrl: string };
+  proxmox: {
+    url: string; tokenId: string; tokenSecret?: string; node: string; nodes: string; storage: string; isoStorage: string;
+    bridge: string; caFile: string; fingerprint: string; insecure: boolean; clonesPerNode: number;
+  };
   auth: { bootstrapToken?: string };
   metadata: { sourceAddressMode: boolean; trustedProxies: string; cacheMs: number };
   metrics: { enabled: boolean };
@@ -222,4 +245,9 @@ export function renderConfigDocs(): string {
     '`HANGAR_TEST_TEMPORAL_ADDRESS` uses services you run yourself.',
     '',
   ].join('\n');
+}
+
+/** The providers this installation offers, from providers.enabled. */
+export function enabledProviders(config: Pick<HangarConfig, 'providers'>): ('dryrun' | 'qemu' | 'proxmox')[] {
+  return [...new Set(config.providers.enabled.split(',').map((p) => p.trim()).filter(Boolean))] as ('dryrun' | 'qemu' | 'proxmox')[];
 }

@@ -3,10 +3,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import {
-  MACHINE_STATES, PROVIDERS, createMachineSchema, deprovisionWorkflowId, machineMutableSchema, provisionWorkflowId,
-  type CreateMachineRequest, type MachineSpec,
+  MACHINE_STATES, POWER_ACTIONS, PROVIDERS, cloneQueueFor, createDiskSchema, createMachineSchema, deprovisionWorkflowId, diskWorkflowId,
+  machineMutableSchema, powerWorkflowId, provisionWorkflowId,
+  type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
-import { Machine, Network, SshKey, type IMachine } from '../../db/entities/index.ts';
+import { enabledProviders } from '../../domain/config.ts';
+import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
+import { Disk, Machine, Network, SshKey, Template, type IDisk, type IMachine, type ITemplate } from '../../db/entities/index.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { leasesOfMachine } from '../../db/repositories/leases.ts';
 import { sqlFor } from '../../db/sql.ts';
@@ -22,6 +25,8 @@ export function machineView(m: IMachine) {
     id: m.id, name: m.name, kind: m.kind, provider: m.provider, state: m.state,
     cpu: m.cpu, memory_mb: m.memoryMb, disk_gb: m.diskGb,
     provider_id: m.providerId ?? null, target_node: m.targetNode ?? null, template: m.template ?? null,
+    vmid: m.vmid ?? null, clone_mode: m.cloneMode ?? null, cloud_init_mode: m.cloudInitMode ?? null,
+    power_state: m.powerState ?? null, access: m.access ?? null,
     network_id: m.networkId ?? null, domain: m.domain ?? null, user_data_extras: m.userDataExtras ?? null,
     conditions: m.conditions, last_error: m.lastError ?? null, phoned_home_at: m.phonedHomeAt ?? null,
     created_at: m.createdAt, updated_at: m.updatedAt,
@@ -65,6 +70,32 @@ async function setSshKeys(em: EntityManager, machineId: string, ids: string[]) {
 
 const loadMachine = (deps: ApiDeps, id: unknown): Promise<IMachine> => loadById(deps.orm.em.fork(), Machine, String(id), 'machine');
 
+export function diskView(d: IDisk) {
+  return {
+    id: d.id, machine_id: d.machineId, size_gb: d.sizeGb, storage: d.storage ?? null, slot: d.slot ?? null,
+    volume: d.volume ?? null, state: d.state, last_error: d.lastError ?? null, created_at: d.createdAt, updated_at: d.updatedAt,
+  };
+}
+
+const isDryRun = (query: Record<string, unknown>) => query.dry_run === 'true' || query.dry_run === '1';
+
+/** The template a machine clones from: by id or name, ready, and of the machine's provider. */
+async function resolveTemplate(em: EntityManager, ref: string, provider: string): Promise<ITemplate> {
+  const template = await em.findOne(Template, /^[0-9a-f-]{36}$/i.test(ref) ? { id: ref } : { name: ref });
+  if (!template) throw new HangarError('unprocessable', `template "${ref}" does not exist`, { template: 'not found' });
+  if (template.provider !== provider) throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not ${provider}`, { template: `not a ${provider} template` });
+  if (template.state !== 'ready' || !template.providerRef) throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
+  return template;
+}
+
+/** Provider operations need a VM: the machine must be ready (or failed with a VM left) and have a provider id. */
+function requireVm(machine: IMachine, what: string): string {
+  if (!machine.providerId || !['ready', 'failed'].includes(machine.state)) {
+    throw new HangarError('invalid_state', `machine ${machine.name} is ${machine.state}${machine.providerId ? '' : ' without a VM'}; ${what} needs a provisioned machine`);
+  }
+  return machine.providerId;
+}
+
 const listQuery = z.object({
   state: z.enum(MACHINE_STATES).optional(),
   provider: z.enum(PROVIDERS).optional(),
@@ -80,25 +111,59 @@ export function machinesRouter(deps: ApiDeps): Router {
   router.post('/', validateBody(createMachineSchema), async (req, res) => {
     const body = res.locals.body as CreateMachineRequest;
     const em = deps.orm.em.fork();
+    if (!enabledProviders(deps.config).includes(body.provider)) {
+      throw new HangarError('unprocessable', `provider "${body.provider}" is not enabled here (HANGAR_PROVIDERS=${deps.config.providers.enabled})`, { provider: 'not enabled' });
+    }
+    const real = body.provider !== 'dryrun';
+    if (real && !body.template) throw new HangarError('validation_failed', `provider ${body.provider} clones from a template: give "template"`, { template: 'required' });
+    if (body.provider !== 'proxmox') {
+      for (const field of ['vmid', 'node', 'clone_mode'] as const) {
+        if (body[field] !== undefined) throw new HangarError('validation_failed', `"${field}" applies to proxmox machines only`, { [field]: 'proxmox only' });
+      }
+      if (body.cloud_init_mode === 'native') throw new HangarError('validation_failed', 'cloud_init_mode "native" is Proxmox\'s cloud-init drive: proxmox only', { cloud_init_mode: 'proxmox only' });
+    }
     const id = crypto.randomUUID();
     const token = randomBytes(24).toString('base64url');
     if (await em.count(Machine, { name: body.name })) {
       throw new HangarError('already_exists', `a machine named "${body.name}" already exists`, { name: 'already exists' });
     }
     await checkLinks(em, body);
+    const template = body.template ? await resolveTemplate(em, body.template, body.provider) : null;
+    if (body.vmid !== undefined && (await em.count(Machine, { vmid: body.vmid, provider: 'proxmox', state: { $ne: 'deleted' } }))) {
+      throw new HangarError('already_exists', `VMID ${body.vmid} is already used by another machine`, { vmid: 'in use' });
+    }
+    const network = body.network_id ? await em.findOne(Network, { id: body.network_id }) : null;
+    const node = body.provider === 'proxmox' ? (body.node ?? template?.node ?? deps.config.proxmox.node) : undefined;
+    const waitForPhoneHome = body.wait_for_phone_home ?? real;
+    const spec: MachineSpec = {
+      machineId: id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb,
+      ...(waitForPhoneHome ? { phoneHomeTimeout: deps.config.provision.phoneHomeTimeout } : {}),
+      ...(template ? { template: template.providerRef! } : {}),
+      ...(node ? { node } : {}),
+      ...(body.vmid !== undefined ? { vmid: body.vmid } : {}),
+      ...(body.clone_mode ? { cloneMode: body.clone_mode } : {}),
+      ...(real ? { cloudInitMode: body.cloud_init_mode ?? 'iso' } : {}),
+      ...(real && body.network_id ? { networkId: body.network_id } : {}),
+      ...(body.mac ? { mac: body.mac.toLowerCase() } : {}),
+      ...(body.bridge ?? network?.bridge ?? (body.provider === 'proxmox' ? deps.config.proxmox.bridge : undefined) ? { bridge: (body.bridge ?? network?.bridge ?? deps.config.proxmox.bridge)! } : {}),
+      ...(body.vlan ?? network?.vlan ? { vlan: (body.vlan ?? network?.vlan)! } : {}),
+      ...(cloneQueueFor(deps.config.temporal.taskQueue, body.provider, node) ? { cloneQueue: cloneQueueFor(deps.config.temporal.taskQueue, body.provider, node)! } : {}),
+    };
+    if (isDryRun(req.query)) {
+      res.status(200).json(planProvision(spec, provisionWorkflowId(id)));
+      return;
+    }
     const machine = em.create(Machine, {
       id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb,
       metadataToken: token, networkId: body.network_id ?? null, domain: body.domain ?? null, userDataExtras: body.user_data_extras ?? null,
+      template: template?.name ?? null, targetNode: node ?? null, vmid: body.vmid ?? null, cloneMode: body.clone_mode ?? null,
+      cloudInitMode: spec.cloudInitMode ?? null,
     });
     await em.transactional(async (tx) => {
       tx.persist(machine);
       await tx.flush();
       await setSshKeys(tx, id, body.ssh_key_ids ?? []);
     });
-    const spec: MachineSpec = {
-      machineId: id, name: body.name, provider: body.provider, cpu: body.cpu, memoryMb: body.memory_mb, diskGb: body.disk_gb,
-      ...(body.wait_for_phone_home ? { phoneHomeTimeout: deps.config.provision.phoneHomeTimeout } : {}),
-    };
     let operation;
     try {
       operation = await startOperation(em, deps.temporal, deps.config, {
@@ -110,7 +175,7 @@ export function machinesRouter(deps: ApiDeps): Router {
       await deps.orm.em.fork().nativeDelete(Machine, { id });
       throw err;
     }
-    res.locals.audit = { action: 'machines.create', resourceType: 'machine', resourceId: id, detail: { name: body.name, provider: body.provider } };
+    res.locals.audit = { action: 'machines.create', resourceType: 'machine', resourceId: id, detail: { name: body.name, provider: body.provider, template: template?.name ?? null } };
     res.status(202).location(`/api/v1/machines/${id}`).json({
       machine: machineView(machine),
       metadata_token: token,
@@ -178,13 +243,105 @@ export function machinesRouter(deps: ApiDeps): Router {
   router.delete('/:id', async (req, res) => {
     const machine = await loadMachine(deps, req.params.id);
     const em = deps.orm.em.fork();
+    const input = { machineId: machine.id, provider: machine.provider, shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec };
+    if (isDryRun(req.query)) {
+      res.status(200).json(planDeprovision(input, deprovisionWorkflowId(machine.id)));
+      return;
+    }
     const operation = await startOperation(em, deps.temporal, deps.config, {
       kind: 'deprovision', workflowType: 'deprovisionVm', workflowId: deprovisionWorkflowId(machine.id),
-      args: [{ machineId: machine.id, provider: machine.provider }],
+      args: [input],
       resourceType: 'machine', resourceId: machine.id, requestedBy: req.actor!.name,
     });
     res.locals.audit = { action: 'machines.delete', resourceType: 'machine', resourceId: machine.id, detail: { name: machine.name } };
     res.status(202).json({ machine: machineView(machine), operation: operationSummary(deps.config, operation) });
+  });
+
+  router.post('/:id/actions/:action', async (req, res) => {
+    const action = String(req.params.action);
+    if (!(POWER_ACTIONS as readonly string[]).includes(action)) {
+      throw new HangarError('not_found', `unknown action "${action}"; one of ${POWER_ACTIONS.join(', ')}`);
+    }
+    const machine = await loadMachine(deps, req.params.id);
+    const providerId = requireVm(machine, action);
+    const input = {
+      machineId: machine.id, provider: machine.provider, providerId, action: action as PowerAction,
+      shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec,
+    };
+    if (isDryRun(req.query)) {
+      res.status(200).json(planPower(input.action, machine.provider, providerId, input.shutdownTimeoutSec, powerWorkflowId(machine.id)));
+      return;
+    }
+    // One power workflow per machine at a time: a second one is refused, never interleaved.
+    const operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
+      kind: action, workflowType: 'vmPower', workflowId: powerWorkflowId(machine.id), args: [input],
+      resourceType: 'machine', resourceId: machine.id, requestedBy: req.actor!.name, onConflict: 'fail',
+    });
+    res.locals.audit = { action: `machines.${action}`, resourceType: 'machine', resourceId: machine.id, detail: { name: machine.name } };
+    res.status(202).json({ machine: machineView(machine), operation: operationSummary(deps.config, operation) });
+  });
+
+  router.get('/:id/disks', async (req, res) => {
+    const machine = await loadMachine(deps, req.params.id);
+    const disks = await deps.orm.em.fork().find(Disk, { machineId: machine.id }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+    res.json({ items: disks.map(diskView), next_cursor: null });
+  });
+
+  router.post('/:id/disks', validateBody(createDiskSchema), async (req, res) => {
+    const body = res.locals.body as z.infer<typeof createDiskSchema>;
+    const machine = await loadMachine(deps, req.params.id);
+    const providerId = requireVm(machine, 'attaching a disk');
+    const em = deps.orm.em.fork();
+    if ((await em.count(Disk, { machineId: machine.id, state: { $ne: 'detached' } })) >= 16) {
+      throw new HangarError('unprocessable', `machine ${machine.name} already has 16 data disks`, { size_gb: 'too many disks' });
+    }
+    const diskId = crypto.randomUUID();
+    const input: DiskInput = { machineId: machine.id, provider: machine.provider, providerId, diskId, sizeGb: body.size_gb, ...(body.storage ? { storage: body.storage } : {}) };
+    if (isDryRun(req.query)) {
+      res.status(200).json(planAttachDisk(input, diskWorkflowId(diskId)));
+      return;
+    }
+    const disk = em.create(Disk, { id: diskId, machineId: machine.id, sizeGb: body.size_gb, storage: body.storage ?? null, state: 'attaching' });
+    await em.flush();
+    let operation;
+    try {
+      operation = await startOperation(em, deps.temporal, deps.config, {
+        kind: 'attach-disk', workflowType: 'attachDisk', workflowId: diskWorkflowId(diskId), args: [input],
+        resourceType: 'disk', resourceId: diskId, requestedBy: req.actor!.name,
+      });
+    } catch (err) {
+      await deps.orm.em.fork().nativeDelete(Disk, { id: diskId });
+      throw err;
+    }
+    res.locals.audit = { action: 'disks.attach', resourceType: 'disk', resourceId: diskId, detail: { machine: machine.name, size_gb: body.size_gb } };
+    res.status(202).location(`/api/v1/machines/${machine.id}/disks/${diskId}`).json({ disk: diskView(disk), operation: operationSummary(deps.config, operation) });
+  });
+
+  router.get('/:id/disks/:diskId', async (req, res) => {
+    const machine = await loadMachine(deps, req.params.id);
+    const disk = await loadById(deps.orm.em.fork(), Disk, String(req.params.diskId), 'disk');
+    if (disk.machineId !== machine.id) throw new HangarError('not_found', `disk ${disk.id} not found on machine ${machine.name}`);
+    res.json(diskView(disk));
+  });
+
+  router.delete('/:id/disks/:diskId', async (req, res) => {
+    const machine = await loadMachine(deps, req.params.id);
+    const em = deps.orm.em.fork();
+    const disk = await loadById(em, Disk, String(req.params.diskId), 'disk');
+    if (disk.machineId !== machine.id) throw new HangarError('not_found', `disk ${disk.id} not found on machine ${machine.name}`);
+    const providerId = requireVm(machine, 'detaching a disk');
+    if (isDryRun(req.query)) {
+      res.status(200).json(planDetachDisk(machine.provider, providerId, disk.id, diskWorkflowId(disk.id)));
+      return;
+    }
+    // The attach must have finished (or failed) before its detach: same workflow id, one at a time.
+    const operation = await startOperation(em, deps.temporal, deps.config, {
+      kind: 'detach-disk', workflowType: 'detachDisk', workflowId: diskWorkflowId(disk.id),
+      args: [{ machineId: machine.id, provider: machine.provider, providerId, diskId: disk.id }],
+      resourceType: 'disk', resourceId: disk.id, requestedBy: req.actor!.name, onConflict: 'fail',
+    });
+    res.locals.audit = { action: 'disks.detach', resourceType: 'disk', resourceId: disk.id, detail: { machine: machine.name } };
+    res.status(202).json({ disk: diskView(disk), operation: operationSummary(deps.config, operation) });
   });
 
   return router;

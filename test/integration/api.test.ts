@@ -73,7 +73,7 @@ describe('machines through the API', () => {
     expect((await http(api.url, 'GET', `/api/v1/machines/${id}`, { token: token.viewer })).status).toBe(404);
     const calls = await api.orm.em.fork().find(DryRunCall, { machineId: id }, { orderBy: { id: 'asc' } });
     expect(calls.map((c) => `${c.method}:${c.effect}`)).toEqual([
-      'create:applied', 'configure:applied', 'start:applied', 'stop:applied', 'delete:applied',
+      'create:applied', 'configure:applied', 'start:applied', 'shutdown:applied', 'delete:applied',
     ]);
   });
 

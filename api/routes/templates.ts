@@ -1,0 +1,139 @@
+// /api/v1/templates: images imported into a provider for machines to clone from. Creating and
+// deleting run as workflows (createTemplate / deleteTemplate) and answer with the operation.
+import { Router } from 'express';
+import { z } from 'zod';
+import { HangarError } from '../../domain/errors.ts';
+import { enabledProviders } from '../../domain/config.ts';
+import { PROVIDERS, createTemplateSchema, templateWorkflowId, type CreateTemplateRequest, type TemplateInput } from '../../domain/machine.ts';
+import { planTemplate } from '../../domain/plan.ts';
+import { Machine, Operation, Template, TEMPLATE_STATES, type ITemplate } from '../../db/entities/index.ts';
+import type { ApiDeps } from '../context.ts';
+import { operationSummary, startOperation } from '../operations.ts';
+import { pageOf, parsePage } from '../pagination.ts';
+import { parseOrThrow, validateBody } from '../middleware/validate.ts';
+import { loadById } from './common.ts';
+
+export function templateView(t: ITemplate) {
+  return {
+    id: t.id, name: t.name, provider: t.provider, node: t.node ?? null, image: t.image, checksum: t.checksum ?? null,
+    storage: t.storage ?? null, vmid: t.vmid ?? null, cpu: t.cpu, memory_mb: t.memoryMb, provider_ref: t.providerRef ?? null,
+    state: t.state, last_error: t.lastError ?? null, created_at: t.createdAt, updated_at: t.updatedAt,
+  };
+}
+
+const listQuery = z.object({
+  provider: z.enum(PROVIDERS).optional(),
+  state: z.enum(TEMPLATE_STATES).optional(),
+  page_size: z.unknown().optional(),
+  cursor: z.unknown().optional(),
+});
+
+const isDryRun = (query: Record<string, unknown>) => query.dry_run === 'true' || query.dry_run === '1';
+
+/** By id or by name. */
+async function loadTemplate(deps: ApiDeps, ref: string): Promise<ITemplate> {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) return loadById(deps.orm.em.fork(), Template, ref, 'template');
+  const t = await deps.orm.em.fork().findOne(Template, { name: ref });
+  if (!t) throw new HangarError('not_found', `template "${ref}" not found`);
+  return t;
+}
+
+export function templatesRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/', validateBody(createTemplateSchema), async (req, res) => {
+    const body = res.locals.body as CreateTemplateRequest;
+    if (!enabledProviders(deps.config).includes(body.provider)) {
+      throw new HangarError('unprocessable', `provider "${body.provider}" is not enabled here (HANGAR_PROVIDERS=${deps.config.providers.enabled})`, { provider: 'not enabled' });
+    }
+    if (body.provider !== 'proxmox' && (body.vmid !== undefined || body.node !== undefined || body.storage !== undefined)) {
+      throw new HangarError('validation_failed', 'vmid, node and storage apply to proxmox templates only', { provider: 'not proxmox' });
+    }
+    if (body.provider === 'qemu' && !body.image.startsWith('/')) {
+      throw new HangarError('validation_failed', 'qemu templates import a local image: give an absolute path', { image: 'must be an absolute path for qemu' });
+    }
+    const em = deps.orm.em.fork();
+    if (await em.count(Template, { name: body.name })) {
+      throw new HangarError('already_exists', `a template named "${body.name}" already exists`, { name: 'already exists' });
+    }
+    const id = crypto.randomUUID();
+    const node = body.provider === 'proxmox' ? (body.node ?? deps.config.proxmox.node) : undefined;
+    const input: TemplateInput = {
+      templateId: id, name: body.name, provider: body.provider, image: body.image,
+      ...(body.checksum ? { checksum: body.checksum } : {}), ...(node ? { node } : {}),
+      ...(body.storage ? { storage: body.storage } : {}), ...(body.vmid !== undefined ? { vmid: body.vmid } : {}),
+      ...(body.cpu ? { cpu: body.cpu } : {}), ...(body.memory_mb ? { memoryMb: body.memory_mb } : {}),
+    };
+    if (isDryRun(req.query)) {
+      res.status(200).json(planTemplate(input, templateWorkflowId(id)));
+      return;
+    }
+    const template = em.create(Template, {
+      id, name: body.name, provider: body.provider, node: node ?? null, image: body.image, checksum: body.checksum ?? null,
+      storage: body.storage ?? null, vmid: body.vmid ?? null, cpu: body.cpu ?? 1, memoryMb: body.memory_mb ?? 512, state: 'pending',
+    });
+    await em.flush();
+    let operation;
+    try {
+      operation = await startOperation(em, deps.temporal, deps.config, {
+        kind: 'create-template', workflowType: 'createTemplate', workflowId: templateWorkflowId(id), args: [input],
+        resourceType: 'template', resourceId: id, requestedBy: req.actor!.name,
+      });
+    } catch (err) {
+      await deps.orm.em.fork().nativeDelete(Template, { id });
+      throw err;
+    }
+    res.locals.audit = { action: 'templates.create', resourceType: 'template', resourceId: id, detail: { name: body.name, provider: body.provider } };
+    res.status(202).location(`/api/v1/templates/${id}`).json({ template: templateView(template), operation: operationSummary(deps.config, operation) });
+  });
+
+  router.get('/', async (req, res) => {
+    const q = parseOrThrow(listQuery, req.query, 'query');
+    const page = parsePage(req.query, deps.config.api.maxPageSize);
+    const where: Record<string, unknown> = {};
+    if (q.provider) where.provider = q.provider;
+    if (q.state) where.state = q.state;
+    if (page.after !== null) where.name = { $gt: page.after };
+    const rows = await deps.orm.em.fork().find(Template, where, { orderBy: { name: 'asc' }, limit: page.pageSize + 1 });
+    const { items, next_cursor } = pageOf(rows, page.pageSize, (t) => t.name);
+    res.json({ items: items.map(templateView), next_cursor });
+  });
+
+  router.get('/:ref', async (req, res) => {
+    const template = await loadTemplate(deps, String(req.params.ref));
+    const ops = await deps.orm.em.fork().find(Operation, { resourceType: 'template', resourceId: template.id }, { orderBy: { createdAt: 'desc' }, limit: 10 });
+    res.json({ ...templateView(template), operations: ops.map((o) => operationSummary(deps.config, o)) });
+  });
+
+  router.delete('/:ref', async (req, res) => {
+    const template = await loadTemplate(deps, String(req.params.ref));
+    const em = deps.orm.em.fork();
+    const users = await em.find(Machine, { template: template.name, provider: template.provider }, { fields: ['name'], limit: 5 });
+    if (users.length) {
+      throw new HangarError('has_dependents', `template ${template.name} is used by machine(s) ${users.map((m) => m.name).join(', ')}; delete them first`);
+    }
+    if (template.state === 'creating' || template.state === 'pending') {
+      throw new HangarError('invalid_state', `template ${template.name} is still ${template.state}; wait for its creation to finish`);
+    }
+    const input = { templateId: template.id, provider: template.provider };
+    if (isDryRun(req.query)) {
+      res.status(200).json({
+        dry_run: true, workflow: 'deleteTemplate', workflow_id: templateWorkflowId(template.id),
+        calls: [
+          { step: 'mark-deleting', call: 'hangar.setTemplateState', args: { state: 'deleting' } },
+          { step: 'delete', call: `${template.provider}.deleteTemplate`, args: { provider_ref: template.providerRef ?? null } },
+          { step: 'delete-record', call: 'hangar.deleteTemplateRecord', args: {} },
+        ],
+      });
+      return;
+    }
+    const operation = await startOperation(em, deps.temporal, deps.config, {
+      kind: 'delete-template', workflowType: 'deleteTemplate', workflowId: templateWorkflowId(template.id), args: [input],
+      resourceType: 'template', resourceId: template.id, requestedBy: req.actor!.name, onConflict: 'fail',
+    });
+    res.locals.audit = { action: 'templates.delete', resourceType: 'template', resourceId: template.id, detail: { name: template.name } };
+    res.status(202).json({ template: templateView(template), operation: operationSummary(deps.config, operation) });
+  });
+
+  return router;
+}
