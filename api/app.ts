@@ -14,7 +14,7 @@ import { tokensRouter } from './routes/tokens.ts';
 import { auditRouter } from './routes/audit.ts';
 import { sshKeysRouter } from './routes/ssh-keys.ts';
 import { networksRouter } from './routes/networks.ts';
-import { cloudInitRouter } from './routes/cloud-init.ts';
+import { cloudInitService } from './routes/cloud-init.ts';
 import { accountsRouter } from './routes/accounts.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';
@@ -28,6 +28,9 @@ export function createApp(deps: ApiDeps): Express {
   app.set('query parser', 'simple');
 
   const metrics = deps.config.metrics.enabled ? createHttpMetrics() : null;
+  const cloudInit = cloudInitService(deps, metrics?.observe);
+  // Booting fleets re-read their seeds: cached documents are answered before any other middleware.
+  app.use(cloudInit.fastPath);
   app.use(requestContext(deps.logger));
   if (metrics) app.use(metrics.middleware);
 
@@ -37,7 +40,7 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/docs', (_req, res) => { res.type('html').send(apiDocsHtml()); });
 
   // Machines read their seed without an API token: the per-machine token in the URL is the secret.
-  app.use('/cloud-init', cloudInitRouter(deps));
+  app.use('/cloud-init', cloudInit.router);
 
   const api = express.Router();
   api.use(authenticate(deps.orm));

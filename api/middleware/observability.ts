@@ -37,6 +37,8 @@ export function routeLabel(req: Request): string {
 export interface HttpMetrics {
   registry: Registry;
   middleware: RequestHandler;
+  /** Records a request answered outside the middleware chain (the metadata fast path). */
+  observe: (method: string, route: string, status: number, seconds: number) => void;
 }
 
 export function createHttpMetrics(): HttpMetrics {
@@ -76,5 +78,10 @@ export function createHttpMetrics(): HttpMetrics {
     });
     next();
   };
-  return { registry, middleware };
+  const observe = (method: string, route: string, status: number, seconds: number) => {
+    const child = childFor(method, route, String(status));
+    child.count.inc();
+    child.time.observe(seconds);
+  };
+  return { registry, middleware, observe };
 }

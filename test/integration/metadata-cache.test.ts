@@ -1,6 +1,7 @@
 // The seed cache: within its window a changed machine still gets the cached row; tokens are still checked.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { useApi, unique } from '../support/api-fixture.ts';
+import { waitFor } from '../support/harness.ts';
 
 const f = useApi({ beforeAll, afterAll }, { HANGAR_METADATA_CACHE_MS: '60000' });
 
@@ -19,5 +20,40 @@ describe('metadata seed cache', () => {
     expect((await fetch(`${base}/meta-data`)).status).toBe(200);
     const wrong = await fetch(`${f.api.url}/cloud-init/${created.body.machine.id}/not-the-token/user-data`);
     expect(wrong.status).toBe(404);
+    expect(await wrong.text()).not.toContain(name);
+  });
+
+  it('answers cached documents on the fast path with the same headers, fetch record and metrics', async () => {
+    const created = await f.post('/api/v1/machines', { name: unique('fast'), provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1 });
+    const id = created.body.machine.id;
+    const url = `${f.api.url}/cloud-init/${id}/${created.body.metadata_token}/meta-data`;
+    const metric = async () => {
+      const text = await (await fetch(`${f.api.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('hangar_http_requests_total{') && l.includes('route="/cloud-init/:machineId/:token/:doc"') && l.includes('status="200"'));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const before = await metric();
+    const cold = await fetch(url);
+    const bodies = [await cold.text()];
+    for (let i = 0; i < 5; i++) {
+      const warm = await fetch(url);
+      expect(warm.status).toBe(200);
+      expect(warm.headers.get('content-type')).toBe(cold.headers.get('content-type'));
+      expect(warm.headers.get('cache-control')).toBe('no-store');
+      bodies.push(await warm.text());
+    }
+    expect(new Set(bodies).size).toBe(1);
+    expect(bodies[0]).toContain(`instance-id: hangar-${id}`);
+    expect(await metric()).toBe(before + 6);
+    // Every fetch is counted in the machine's record (throttled writes land within a couple of seconds).
+    const counted = await waitFor('the throttled fetch count', async () => {
+      const machine = await f.get(`/api/v1/machines/${id}`);
+      return machine.body.metadata_fetches['meta-data'].count === 6 ? machine.body : null;
+    }, 10_000);
+    expect(counted.metadata_fetches['meta-data'].count).toBe(6);
+    // A wrong token for a cached document falls through to the router's shared 404.
+    const wrong = await fetch(url.replace(created.body.metadata_token, 'x'.repeat(32)));
+    expect(wrong.status).toBe(404);
+    expect(await wrong.json()).toEqual({ error: 'not_found', detail: 'not found' });
   });
 });
