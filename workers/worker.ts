@@ -6,10 +6,10 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../domain/config.ts';
 import { openOrm } from '../db/orm.ts';
-import { PgDryRunLedger } from '../db/repositories/dryrun-ledger.ts';
-import { DryRunProvider } from '../providers/dryrun/dryrun-provider.ts';
 import { createMachineActivities } from '../activities/machine-activities.ts';
-import { heartbeatIfInActivity } from '../activities/failures.ts';
+import type { ProviderName } from '../domain/machine.ts';
+import type { Hypervisor } from '../providers/hypervisor.ts';
+import { buildProviders, qemuGuestMetadataUrl } from './providers.ts';
 import { PinoTemporalLogger } from './temporal-logger.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -33,34 +33,51 @@ export interface RunningWorker {
   shutdown: () => Promise<void>;
 }
 
-export async function startWorker(config: HangarConfig, logger: Logger): Promise<RunningWorker> {
+export interface WorkerOptions {
+  /** Provider clients to use instead of the configured ones (tests point them at simulators). */
+  providers?: Partial<Record<ProviderName, Hypervisor>>;
+  /** Extra clone queues to serve (with providers given above). */
+  cloneQueues?: string[];
+}
+
+export async function startWorker(config: HangarConfig, logger: Logger, options: WorkerOptions = {}): Promise<RunningWorker> {
   installRuntime(logger);
   const orm = await openOrm({ url: config.database.url, poolSize: config.database.poolSize });
   const clientConnection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
 
-  const providers = {
-    dryrun: new DryRunProvider(new PgDryRunLedger(orm.em), {
-      stepDelayMs: config.dryrun.stepDelayMs,
-      failStep: config.dryrun.failStep,
-      onWait: () => heartbeatIfInActivity(),
-    }),
-  };
+  const built = await buildProviders(config, orm, logger, options.providers);
+  const activities = createMachineActivities({
+    orm, providers: built.providers, temporal: client, publicUrl: config.api.publicUrl,
+    guestMetadataUrl: { qemu: qemuGuestMetadataUrl(config) },
+  });
 
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
-    activities: createMachineActivities({ orm, providers, temporal: client }),
+    activities,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     shutdownGraceTime: config.worker.shutdownGraceMs,
   });
-  logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
+  // Clones run on a queue per Proxmox node with few slots: parallel clones of one template
+  // otherwise trip Proxmox's clone lock timeouts. (The cap is per worker process.)
+  const cloneWorkers = await Promise.all([...new Set([...built.cloneQueues, ...(options.cloneQueues ?? [])])].map((taskQueue) => Worker.create({
+    connection, namespace: config.temporal.namespace, taskQueue, activities,
+    maxConcurrentActivityTaskExecutions: config.proxmox.clonesPerNode,
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+  })));
+  logger.info({ taskQueue: config.temporal.taskQueue, cloneQueues: cloneWorkers.map((w) => w.options.taskQueue), providers: Object.keys(built.providers), address: config.temporal.address }, 'worker started');
 
-  const done = worker.run().finally(async () => {
+  const runAll = Promise.all([worker.run(), ...cloneWorkers.map((w) => w.run())]);
+  const stopOthers = () => {
+    for (const w of [worker, ...cloneWorkers]) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  // One worker stopping (SIGTERM or a fatal error) stops the others, so `done` always settles.
+  const done = runAll.then(() => undefined, (err: unknown) => { stopOthers(); throw err; }).finally(async () => {
     await connection.close().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
     await orm.close().catch(() => undefined);
@@ -70,7 +87,7 @@ export async function startWorker(config: HangarConfig, logger: Logger): Promise
     worker,
     done,
     shutdown: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopOthers();
       await done;
     },
   };
