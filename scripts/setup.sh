@@ -70,5 +70,11 @@ ensure_node
 ensure_npm_packages
 ensure_temporal
 ensure_postgres
-if [ "${HANGAR_SETUP_TEST_TOOLS:-0}" = 1 ]; then ensure_test_tools; fi
+# The local QEMU provider is part of the default stack (make up provisions a real VM with it).
+bash "$HANGAR_ROOT/scripts/setup-qemu.sh"
+if [ "${HANGAR_SETUP_TEST_TOOLS:-0}" = 1 ]; then
+  ensure_test_tools
+  # The sushy-tools Redfish emulator (project-local virtualenv) for the bare-metal tests.
+  bash "$HANGAR_ROOT/scripts/setup-sushy.sh" >/dev/null
+fi
 log "set-up complete (node $(node -p 'process.versions.node'), $("$HANGAR_TOOLS/bin/temporal" --version 2>/dev/null | head -1))"
