@@ -8,6 +8,8 @@ import { loadConfig } from './config.ts';
 import { ApiClient, CliError } from './api-client.ts';
 import * as res from './resource-commands.ts';
 import * as inv from './inventory-commands.ts';
+import { registerVmCommands } from './vm-commands.ts';
+import { registerHostCommands } from './host-commands.ts';
 
 const STACK_SCRIPT = fileURLToPath(new URL('../scripts/stack.sh', import.meta.url));
 
@@ -54,12 +56,21 @@ export function buildProgram(): Command {
   const machines = program.command('machines').alias('machine').description('machines');
   machines.command('create').requiredOption('--name <name>').option('--provider <provider>', 'provider', 'dryrun')
     .option('--cpu <n>', 'vCPUs', '1').option('--memory-mb <n>', 'memory in MiB', '512').option('--disk-gb <n>', 'disk in GiB', '10')
-    .option('--idempotency-key <key>').option('--wait', 'watch the operation until it ends').option('--json')
+    .option('--template <id-or-name>', 'template to clone from (required for qemu and proxmox)')
+    .option('--node <node>', 'Proxmox node').option('--vmid <n>', 'Proxmox VMID (100-999999999; default: next free)')
+    .option('--clone-mode <mode>', 'full or linked (Proxmox)').option('--cloud-init-mode <mode>', 'iso or native (native: Proxmox only)')
+    .option('--network <id-or-name>', 'network to lease an address in').option('--mac <mac>', 'NIC MAC address')
+    .option('--bridge <name>', 'bridge the NIC attaches to').option('--vlan <id>', 'VLAN tag (1-4094)')
+    .option('--ssh-key <id-or-name>', 'SSH key (repeatable)', inv.collect).option('--domain <domain>', 'DNS domain')
+    .option('--wait-phone-home', 'hold provisioning until cloud-init phones home (default: yes for qemu and proxmox)')
+    .option('--no-wait-phone-home', 'do not wait for cloud-init to phone home')
+    .option('--idempotency-key <key>').option('--wait', 'watch the operation until it ends')
+    .option('--dry-run', 'print the provider calls it would make; change nothing').option('--json')
     .action((o) => res.machinesCreate(api(), o));
   machines.command('list').option('--state <state>').option('--provider <provider>').option('--json')
     .action((o) => res.machinesList(api(), o));
   machines.command('get').argument('<id-or-name>').option('--json').action((ref: string, o) => res.machinesGet(api(), ref, o));
-  machines.command('delete').argument('<id-or-name>').option('--wait').option('--json')
+  machines.command('delete').argument('<id-or-name>').option('--wait').option('--dry-run', 'print the provider calls it would make; change nothing').option('--json')
     .action((ref: string, o) => res.machinesDelete(api(), ref, o));
   inv.registerMachineInventoryCommands(machines, api);
 
@@ -70,6 +81,8 @@ export function buildProgram(): Command {
     .action((id: string, o: { json?: boolean; intervalMs: string }) => res.opsWatch(api(), id, { json: o.json, intervalMs: Number(o.intervalMs) }));
 
   inv.registerInventoryCommands(program, api);
+  registerVmCommands(program, api);
+  registerHostCommands(program, api);
 
   return program;
 }

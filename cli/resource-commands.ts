@@ -9,7 +9,8 @@ interface OperationJson { id: string; status: string; progress: Progress | null;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 
-async function resolveMachineId(api: ApiClient, ref: string): Promise<string> {
+/** A machine id from an id or an exact name. */
+export async function resolveMachineId(api: ApiClient, ref: string): Promise<string> {
   if (UUID.test(ref)) return ref;
   const { body } = await api.get<{ items: MachineJson[] }>(`/api/v1/machines?name_prefix=${encodeURIComponent(ref)}&page_size=100`);
   const hit = body.items.find((m) => m.name === ref);
@@ -17,12 +18,87 @@ async function resolveMachineId(api: ApiClient, ref: string): Promise<string> {
   return hit.id;
 }
 
-export async function machinesCreate(api: ApiClient, opts: { name: string; provider: string; cpu: string; memoryMb: string; diskGb: string; idempotencyKey?: string; wait?: boolean; json?: boolean }) {
-  const num = (flag: string, v: string) => {
-    if (!/^\d+$/.test(v)) throw new CliError(`${flag} must be a whole number, got "${v}"`, 2);
-    return Number(v);
+/** Follows next_cursor to the end of a list endpoint. */
+async function listAll<T>(api: ApiClient, path: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const { body }: { body: { items: T[]; next_cursor: string | null } } = await api.get(cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path);
+    items.push(...body.items);
+    cursor = body.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+/** An id from an id or a unique name, looked up in a list endpoint. */
+async function resolveByName(api: ApiClient, label: string, path: string, ref: string): Promise<string> {
+  if (UUID.test(ref)) return ref;
+  const hits = (await listAll<{ id: string; name?: string | null }>(api, path)).filter((i) => i.name === ref);
+  if (!hits.length) throw new CliError(`error: not_found: no ${label} named "${ref}"`, 1);
+  if (hits.length > 1) throw new CliError(`"${ref}" names ${hits.length} ${label}s; use the id (${hits.map((h) => h.id).join(', ')})`, 2);
+  return hits[0]!.id;
+}
+
+/** A whole number within bounds, or a usage error (exit code 2) naming the flag. */
+export function wholeNumber(flag: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(v)) throw new CliError(`${flag} must be a whole number, got "${v}"`, 2);
+  const n = Number(v);
+  if (n < min || n > max) throw new CliError(`${flag} must be between ${min} and ${max}, got ${n}`, 2);
+  return n;
+}
+
+/** One of a fixed set of values, or a usage error (exit code 2). */
+export function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${v}"`, 2);
+  return v as T;
+}
+
+export interface PlanJson { dry_run: true; workflow: string; workflow_id: string; calls: { step: string; call: string; args: Record<string, unknown> }[] }
+
+/** A dry-run plan: as JSON, or as a table of steps with their calls and arguments (compact JSON). */
+export function printPlan(plan: PlanJson, json?: boolean) {
+  if (json) return print(plan);
+  console.log(`dry run: ${plan.workflow} (workflow ${plan.workflow_id}) would make these calls; nothing was changed`);
+  console.log(table(plan.calls.map((c) => ({ step: c.step, call: c.call, args: JSON.stringify(c.args) })), ['step', 'call', 'args']));
+}
+
+export interface MachineCreateOpts {
+  name: string; provider: string; cpu: string; memoryMb: string; diskGb: string; idempotencyKey?: string; wait?: boolean; json?: boolean;
+  template?: string; node?: string; vmid?: string; cloneMode?: string; cloudInitMode?: string; network?: string; mac?: string;
+  bridge?: string; vlan?: string; sshKey?: string[]; domain?: string; waitPhoneHome?: boolean; dryRun?: boolean;
+}
+
+export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
+  const payload: Record<string, unknown> = {
+    name: opts.name, provider: opts.provider,
+    cpu: wholeNumber('--cpu', opts.cpu), memory_mb: wholeNumber('--memory-mb', opts.memoryMb), disk_gb: wholeNumber('--disk-gb', opts.diskGb),
   };
-  const payload = { name: opts.name, provider: opts.provider, cpu: num('--cpu', opts.cpu), memory_mb: num('--memory-mb', opts.memoryMb), disk_gb: num('--disk-gb', opts.diskGb) };
+  if (opts.template !== undefined) payload.template = opts.template;
+  if (opts.node !== undefined) payload.node = opts.node;
+  if (opts.vmid !== undefined) payload.vmid = wholeNumber('--vmid', opts.vmid, 100, 999_999_999);
+  if (opts.cloneMode !== undefined) payload.clone_mode = oneOf('--clone-mode', opts.cloneMode, ['full', 'linked'] as const);
+  if (opts.cloudInitMode !== undefined) payload.cloud_init_mode = oneOf('--cloud-init-mode', opts.cloudInitMode, ['iso', 'native'] as const);
+  if (opts.mac !== undefined) payload.mac = opts.mac;
+  if (opts.bridge !== undefined) payload.bridge = opts.bridge;
+  if (opts.vlan !== undefined) payload.vlan = wholeNumber('--vlan', opts.vlan, 1, 4094);
+  if (opts.domain !== undefined) payload.domain = opts.domain;
+  if (opts.waitPhoneHome !== undefined) payload.wait_for_phone_home = opts.waitPhoneHome;
+  if (opts.network !== undefined) payload.network_id = await resolveByName(api, 'network', '/api/v1/networks', opts.network);
+  if (opts.sshKey?.length) {
+    const keys = opts.sshKey.some((r) => !UUID.test(r)) ? await listAll<{ id: string; name: string }>(api, '/api/v1/ssh-keys') : [];
+    payload.ssh_key_ids = opts.sshKey.map((r) => {
+      if (UUID.test(r)) return r;
+      const hit = keys.find((k) => k.name === r);
+      if (!hit) throw new CliError(`error: not_found: no SSH key named "${r}"`, 1);
+      return hit.id;
+    });
+  }
+  if (opts.dryRun) {
+    // No Idempotency-Key: a plan must not use up the key the real request will carry.
+    const { body } = await api.post<PlanJson>('/api/v1/machines?dry_run=true', payload);
+    return printPlan(body, opts.json);
+  }
   const headers = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined;
   const { body } = await api.post<{ machine: MachineJson; operation: { id: string; links: { history: string } } }>('/api/v1/machines', payload, headers);
   if (opts.json && !opts.wait) return print(body);
@@ -58,8 +134,9 @@ export async function machinesGet(api: ApiClient, ref: string, opts: { json?: bo
   console.log(table(Object.entries(rest).map(([field, value]) => ({ field, value })), ['field', 'value']));
 }
 
-export async function machinesDelete(api: ApiClient, ref: string, opts: { wait?: boolean; json?: boolean }) {
+export async function machinesDelete(api: ApiClient, ref: string, opts: { wait?: boolean; json?: boolean; dryRun?: boolean }) {
   const id = await resolveMachineId(api, ref);
+  if (opts.dryRun) return printPlan((await api.delete<PlanJson>(`/api/v1/machines/${id}?dry_run=true`)).body, opts.json);
   const { body } = await api.delete<{ operation: { id: string } }>(`/api/v1/machines/${id}`);
   if (opts.json && !opts.wait) return print(body);
   if (!opts.json) console.log(`deprovisioning ${ref}; operation ${body.operation.id}`);

@@ -1,0 +1,518 @@
+// REST client for the Proxmox VE API (`https://host:8006/api2/json`). API-token auth, TLS
+// verified by default (system store, a CA PEM, or a pinned leaf fingerprint), form-encoded
+// bodies, streamed multipart uploads, error classification into Hangar's codes, and task
+// polling. The token secret lives in a private field and is scrubbed from every message.
+// No Temporal imports: long waits call `hooks.onWait` so activities can heartbeat.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { HangarError } from '../../domain/errors.ts';
+import type { ProviderHooks } from '../hypervisor.ts';
+
+/** The logging surface the provider needs; a pino logger fits. */
+export interface ProviderLogger {
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export const silentLogger: ProviderLogger = { warn() {}, info() {}, debug() {} };
+
+export interface ProxmoxConnectionOptions {
+  /** `https://pve.example:8006` (the `/api2/json` suffix is added when missing). */
+  url: string;
+  /** `user@realm!tokenid`. */
+  tokenId: string;
+  /** The token's secret (UUID). Never logged, never part of an error. */
+  tokenSecret: string;
+  /** PEM text of a CA (or the self-signed certificate) to verify the server against. */
+  caPem?: string;
+  /** Pinned SHA-256 fingerprint of the server's leaf certificate (`AB:CD:...`, any case, colons optional). */
+  fingerprint?: string;
+  /** Disables certificate verification entirely (ignored when a fingerprint or CA is set). Explicit opt-in; the provider warns loudly. */
+  insecure?: boolean;
+  /** Socket idle timeout per request (default 30 s). */
+  timeoutMs?: number;
+  /** Quick in-call retries for idempotent GETs on retryable failures (default 2). */
+  getRetries?: number;
+  /** Delay before the first GET retry, doubled per retry (default 250 ms). */
+  getRetryDelayMs?: number;
+  /** Task polling backoff: first delay (default 2 s), doubled up to the max (default 30 s). */
+  taskPollInitialMs?: number;
+  taskPollMaxMs?: number;
+  /** Give up waiting for a task after this long (default 1 h); the task keeps running in Proxmox. */
+  taskTimeoutMs?: number;
+  hooks?: ProviderHooks;
+  logger?: ProviderLogger;
+}
+
+export type ParamValue = string | number | boolean | undefined | null;
+export type Params = Record<string, ParamValue>;
+
+export interface TaskStatus {
+  upid: string;
+  node: string;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  type?: string;
+  id?: string;
+}
+
+export interface WaitOptions {
+  /** Overrides the client's task timeout for this wait. */
+  timeoutMs?: number;
+  /** Overrides the client's hooks (the provider passes its own, so activities heartbeat). */
+  hooks?: ProviderHooks;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `AB:cd:..` or `abcd..` → `ABCD..` (hex only). */
+export function normalizeFingerprint(fp: string): string {
+  return fp.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+}
+
+function colonFingerprint(hex: string): string {
+  return (hex.match(/.{1,2}/g) ?? []).join(':');
+}
+
+/** Encodes each dynamic segment: `pvePath\`/nodes/${node}/tasks/${upid}/status\``. */
+export function pvePath(strings: TemplateStringsArray, ...values: (string | number)[]): string {
+  let out = strings[0] ?? '';
+  values.forEach((v, i) => {
+    out += encodeURIComponent(String(v)) + (strings[i + 1] ?? '');
+  });
+  return out;
+}
+
+/** `application/x-www-form-urlencoded` (and query strings): booleans as 1/0, spaces as %20. */
+export function encodeParams(params: Params | undefined): string {
+  if (!params) return '';
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null) continue;
+    const v = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(v)}`);
+  }
+  return parts.join('&');
+}
+
+export function isUpid(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith('UPID:');
+}
+
+/** The node a UPID belongs to (`UPID:<node>:...`). */
+export function upidNode(upid: string): string | undefined {
+  return upid.split(':')[1] || undefined;
+}
+
+const LOCK_TIMEOUT = /can't lock file .*got timeout|got lock request timeout|lock .*timeout/i;
+const BUSY = /got no worker|temporarily unavailable|too many (open )?connections/i;
+const ALREADY_EXISTS = /already exists/i;
+const NOT_FOUND = /does not exist|no such (vm|volume|file|task|storage)|not found|unable to find configuration file/i;
+const NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA', 'HOSTNAME_MISMATCH', 'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+/** What the client knows about a failed call, before it becomes a HangarError. */
+interface Failure {
+  status?: number;
+  reason?: string;
+  message?: string;
+  errors?: Record<string, string>;
+  networkCode?: string;
+}
+
+/**
+ * Agent for pinned-fingerprint mode: the socket is handed to the HTTP request only after the
+ * leaf certificate's SHA-256 matched, so not a byte (least of all the token) reaches a server
+ * presenting any other certificate.
+ */
+class PinnedAgent extends https.Agent {
+  readonly #expected: string;
+
+  constructor(options: https.AgentOptions, expectedHex: string) {
+    super({ ...options, maxCachedSessions: 0 });
+    this.#expected = expectedHex;
+  }
+
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    let settled = false;
+    const settle = (err: Error | null, socket: Duplex) => {
+      if (settled) return;
+      settled = true;
+      callback?.(err, socket);
+    };
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false });
+    socket.once('secureConnect', () => {
+      const presented = socket.getPeerCertificate()?.fingerprint256 ?? '';
+      if (normalizeFingerprint(presented) !== this.#expected) {
+        socket.destroy();
+        settle(
+          new HangarError(
+            'tls_verification_failed',
+            `Proxmox TLS certificate fingerprint mismatch: expected SHA-256 ${colonFingerprint(this.#expected)}, server presented ${presented || '(no certificate)'}`,
+          ),
+          socket,
+        );
+        return;
+      }
+      settle(null, socket);
+    });
+    socket.once('error', (err) => settle(err, socket));
+    return undefined;
+  }
+}
+
+export class ProxmoxClient {
+  readonly baseUrl: URL;
+  readonly tokenId: string;
+  /** True when certificate verification is off (the provider warns about it). */
+  readonly insecure: boolean;
+  readonly tlsMode: 'system' | 'ca' | 'fingerprint' | 'insecure';
+  readonly #secret: string;
+  readonly #agent: https.Agent | http.Agent;
+  readonly #opts: ProxmoxConnectionOptions;
+  readonly #hooks: ProviderHooks;
+  readonly #logger: ProviderLogger;
+
+  constructor(opts: ProxmoxConnectionOptions) {
+    const url = new URL(opts.url);
+    if (!/\/api2\/json\/?$/.test(url.pathname)) url.pathname = `${url.pathname.replace(/\/+$/, '')}/api2/json`;
+    url.pathname = url.pathname.replace(/\/+$/, '');
+    this.baseUrl = url;
+    if (!/^[^@!\s]+@[^@!\s]+![^@!\s=]+$/.test(opts.tokenId)) {
+      throw new HangarError('validation_failed', 'Proxmox token id must look like user@realm!tokenid');
+    }
+    if (!opts.tokenSecret) throw new HangarError('validation_failed', 'Proxmox token secret is empty');
+    this.tokenId = opts.tokenId;
+    this.#secret = opts.tokenSecret;
+    this.#opts = opts;
+    this.#hooks = opts.hooks ?? {};
+    this.#logger = opts.logger ?? silentLogger;
+
+    // A pin or a CA always wins over `insecure`: verification is only off when nothing else is set.
+    const base: https.AgentOptions = { keepAlive: true, maxSockets: 16 };
+    if (url.protocol === 'http:') {
+      // Plain HTTP only for local test rigs: nothing is verified and the token travels in clear.
+      this.#agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+      this.tlsMode = 'insecure';
+    } else if (opts.fingerprint) {
+      const hex = normalizeFingerprint(opts.fingerprint);
+      if (hex.length !== 64) throw new HangarError('validation_failed', 'Proxmox fingerprint must be a SHA-256 fingerprint (64 hex digits)');
+      this.#agent = new PinnedAgent(base, hex);
+      this.tlsMode = 'fingerprint';
+    } else if (opts.caPem) {
+      this.#agent = new https.Agent({ ...base, ca: opts.caPem, rejectUnauthorized: true });
+      this.tlsMode = 'ca';
+    } else if (opts.insecure === true) {
+      this.#agent = new https.Agent({ ...base, rejectUnauthorized: false });
+      this.tlsMode = 'insecure';
+    } else {
+      this.#agent = new https.Agent({ ...base, rejectUnauthorized: true });
+      this.tlsMode = 'system';
+    }
+    this.insecure = this.tlsMode === 'insecure';
+  }
+
+  /** Frees pooled connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  get hooks(): ProviderHooks {
+    return this.#hooks;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return (this.#hooks.sleep ?? defaultSleep)(ms);
+  }
+
+  /** Never let the secret (or a whole auth header) into text that leaves the client. */
+  scrub(text: string): string {
+    let out = text.split(this.#secret).join('[redacted]');
+    out = out.replace(/PVEAPIToken=[^\s"']*/g, 'PVEAPIToken=[redacted]');
+    return out;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { baseUrl: this.baseUrl.toString(), tokenId: this.tokenId, tlsMode: this.tlsMode };
+  }
+
+  get<T = unknown>(path: string, params?: Params): Promise<T> {
+    return this.#withGetRetries(() => this.request<T>('GET', path, params), `GET ${path}`);
+  }
+
+  post<T = unknown>(path: string, params?: Params): Promise<T> {
+    return this.request<T>('POST', path, params);
+  }
+
+  put<T = unknown>(path: string, params?: Params): Promise<T> {
+    return this.request<T>('PUT', path, params);
+  }
+
+  delete<T = unknown>(path: string, params?: Params): Promise<T> {
+    return this.request<T>('DELETE', path, params);
+  }
+
+  async #withGetRetries<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    const retries = this.#opts.getRetries ?? 2;
+    let delay = this.#opts.getRetryDelayMs ?? 250;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof HangarError) || err.code !== 'provider_error' || attempt >= retries) throw err;
+        this.#logger.debug({ attempt: attempt + 1, err: err.message }, `proxmox: retrying ${what}`);
+        this.#hooks.onWait?.();
+        await this.sleep(delay);
+        delay *= 2;
+      }
+    }
+  }
+
+  #headers(extra: Record<string, string | number> = {}): Record<string, string | number> {
+    return {
+      Authorization: `PVEAPIToken=${this.tokenId}=${this.#secret}`,
+      Accept: 'application/json',
+      ...extra,
+    };
+  }
+
+  #target(path: string, query?: string): URL {
+    const url = new URL(this.baseUrl.toString());
+    url.pathname = `${this.baseUrl.pathname}${path.startsWith('/') ? path : `/${path}`}`;
+    url.search = query ? `?${query}` : '';
+    return url;
+  }
+
+  /** One HTTP exchange, no retries. Resolves with the response's `data`. */
+  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Params): Promise<T> {
+    const encoded = encodeParams(params);
+    const hasBody = method === 'POST' || method === 'PUT';
+    const url = this.#target(path, hasBody ? undefined : encoded);
+    const body = hasBody ? Buffer.from(encoded, 'utf8') : undefined;
+    const headers = this.#headers(
+      body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {},
+    );
+    return this.#exchange<T>(method, path, url, headers, (req) => req.end(body));
+  }
+
+  /**
+   * `POST /nodes/{node}/storage/{storage}/upload` as multipart/form-data, streaming the file
+   * from disk. Returns the task id Proxmox answers with (or null). Never retried here.
+   */
+  async upload(
+    node: string,
+    storage: string,
+    file: { content: 'iso' | 'vztmpl' | 'import'; filename: string; path: string; sha256?: string },
+  ): Promise<string | null> {
+    const size = (await stat(file.path)).size;
+    const boundary = `----hangar${randomBytes(12).toString('hex')}`;
+    const fields: [string, string][] = [['content', file.content]];
+    if (file.sha256) fields.push(['checksum', file.sha256], ['checksum-algorithm', 'sha256']);
+    let head = '';
+    for (const [name, value] of fields) {
+      head += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    }
+    const safeName = file.filename.replace(/["\r\n\\]/g, '_');
+    head += `--${boundary}\r\nContent-Disposition: form-data; name="filename"; filename="${safeName}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    const tail = `\r\n--${boundary}--\r\n`;
+    const headBuf = Buffer.from(head, 'utf8');
+    const tailBuf = Buffer.from(tail, 'utf8');
+    const path = pvePath`/nodes/${node}/storage/${storage}/upload`;
+    const url = this.#target(path);
+    const headers = this.#headers({
+      'Content-Type': `multipart/form-data; boundary=${boundary}`,
+      'Content-Length': headBuf.length + size + tailBuf.length,
+    });
+    const data = await this.#exchange<unknown>('POST', path, url, headers, (req, fail) => {
+      req.write(headBuf);
+      const stream = createReadStream(file.path);
+      stream.on('error', (err) => fail(err));
+      stream.on('end', () => req.end(tailBuf));
+      stream.pipe(req, { end: false });
+    });
+    return isUpid(data) ? data : null;
+  }
+
+  #exchange<T>(
+    method: string,
+    path: string,
+    url: URL,
+    headers: Record<string, string | number>,
+    send: (req: http.ClientRequest, fail: (err: Error) => void) => void,
+  ): Promise<T> {
+    const started = Date.now();
+    const timeoutMs = this.#opts.timeoutMs ?? 30_000;
+    const mod = url.protocol === 'http:' ? http : https;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = (err: HangarError | null, value?: T) => {
+        if (done) return;
+        done = true;
+        this.#logger.debug(
+          { method, path, ms: Date.now() - started, ...(err ? { error: err.code } : {}) },
+          'proxmox request',
+        );
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const req = mod.request(url, { method, headers, agent: this.#agent });
+      const fail = (err: Error) => {
+        req.destroy();
+        finish(this.#fromNetworkError(method, path, err));
+      };
+      req.setTimeout(timeoutMs, () => {
+        const err = new Error(`no response within ${timeoutMs} ms`) as NodeJS.ErrnoException;
+        err.code = 'ETIMEDOUT';
+        req.destroy(err);
+      });
+      req.on('error', (err) => finish(this.#fromNetworkError(method, path, err)));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => finish(this.#fromNetworkError(method, path, err)));
+        res.on('aborted', () => finish(this.#fromNetworkError(method, path, Object.assign(new Error('response aborted'), { code: 'ECONNRESET' }))));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: { data?: unknown; message?: unknown; errors?: unknown } | undefined;
+          try {
+            json = text ? (JSON.parse(text) as typeof json) : undefined;
+          } catch {
+            json = undefined;
+          }
+          if (status >= 200 && status < 300) {
+            if (json === undefined && text) {
+              finish(this.#classify(method, path, { status, reason: 'response is not JSON' }));
+              return;
+            }
+            finish(null, (json?.data ?? null) as T);
+            return;
+          }
+          const errors =
+            json && typeof json.errors === 'object' && json.errors !== null
+              ? Object.fromEntries(Object.entries(json.errors as Record<string, unknown>).map(([k, v]) => [k, String(v).trim()]))
+              : undefined;
+          finish(
+            this.#classify(method, path, {
+              status,
+              reason: res.statusMessage,
+              message: typeof json?.message === 'string' ? json.message : undefined,
+              errors,
+            }),
+          );
+        });
+      });
+      send(req, fail);
+    });
+  }
+
+  #fromNetworkError(method: string, path: string, err: unknown): HangarError {
+    if (err instanceof HangarError) return new HangarError(err.code, this.scrub(err.message), err.fields);
+    const e = err as NodeJS.ErrnoException;
+    const code = e?.code ?? '';
+    if (TLS_CODES.has(code) || /certificate|self[- ]signed|unable to verify/i.test(e?.message ?? '')) {
+      return new HangarError(
+        'tls_verification_failed',
+        this.scrub(`Proxmox TLS verification failed for ${this.baseUrl.host} (${code || 'TLS'}: ${e?.message ?? 'unknown'}); configure a CA file or the certificate fingerprint`),
+      );
+    }
+    return this.#classify(method, path, { networkCode: code || 'ECONNRESET', message: e?.message });
+  }
+
+  #classify(method: string, path: string, f: Failure): HangarError {
+    const where = `Proxmox ${method} ${path}`;
+    const text = [f.reason, f.message].filter((s): s is string => !!s && s.trim() !== '').map((s) => s.trim());
+    const uniq = [...new Set(text)];
+    const paramErrors = f.errors ? Object.entries(f.errors).map(([k, v]) => `${k}: ${v}`).join('; ') : '';
+    const summary = uniq.join(' - ') + (paramErrors ? ` (${paramErrors})` : '');
+    const msg = (code: string) => this.scrub(`${where} failed (${code})${summary ? `: ${summary}` : ''}`);
+    if (f.networkCode) return new HangarError('provider_error', msg(f.networkCode));
+    const status = f.status ?? 0;
+    const all = summary;
+    if (status === 401) return new HangarError('provider_auth_failed', this.scrub(`${where} failed (HTTP 401): Proxmox rejected API token ${this.tokenId}${uniq.length ? ` (${uniq.join(' - ')})` : ''}`));
+    if (LOCK_TIMEOUT.test(all)) return new HangarError('provider_error', msg(`HTTP ${status}, lock timeout`));
+    if (BUSY.test(all)) return new HangarError('provider_error', msg(`HTTP ${status}, busy`));
+    if (ALREADY_EXISTS.test(all)) return new HangarError('already_exists', msg(`HTTP ${status}`));
+    // Proxmox answers "no such VM" / "does not exist" with 500 (or 404 on some paths).
+    if (status === 404 || ((status === 500 || (status > 400 && status < 500)) && NOT_FOUND.test(all))) {
+      return new HangarError('not_found', msg(`HTTP ${status}`));
+    }
+    if (status >= 500 || status === 408 || status === 429) return new HangarError('provider_error', msg(`HTTP ${status}`));
+    if (status >= 400) return new HangarError('provider_rejected', msg(`HTTP ${status}`));
+    return new HangarError('provider_error', msg(`HTTP ${status}`));
+  }
+
+  /**
+   * Polls a task until it stops, with backoff (2 s → 30 s by default), calling `hooks.onWait`
+   * on every poll. A failed task raises `provider_task_failed` with its exit status and the
+   * tail of its log (a lock timeout raises a retryable `provider_error` instead).
+   */
+  async waitForTask(node: string | undefined, upid: string, opts: WaitOptions = {}): Promise<TaskStatus> {
+    const taskNode = node ?? upidNode(upid);
+    if (!taskNode) throw new HangarError('internal', `cannot tell the node of task ${upid}`);
+    const maxDelay = this.#opts.taskPollMaxMs ?? 30_000;
+    let delay = Math.min(this.#opts.taskPollInitialMs ?? 2_000, maxDelay);
+    const timeoutMs = opts.timeoutMs ?? this.#opts.taskTimeoutMs ?? 3_600_000;
+    const started = Date.now();
+    const hooks = opts.hooks ?? this.#hooks;
+    for (;;) {
+      hooks.onWait?.();
+      const st = await this.get<TaskStatus>(pvePath`/nodes/${taskNode}/tasks/${upid}/status`);
+      if (st && st.status === 'stopped') {
+        const exit = st.exitstatus ?? '';
+        if (exit === 'OK') return st;
+        if (/^WARNINGS: /.test(exit)) {
+          this.#logger.warn({ upid, exitstatus: exit }, 'proxmox task finished with warnings');
+          return st;
+        }
+        throw await this.#taskFailure(taskNode, upid, exit || 'unknown exit status');
+      }
+      if (Date.now() - started > timeoutMs) {
+        throw new HangarError('provider_error', `Proxmox task ${upid} still running after ${Math.round(timeoutMs / 1000)} s`);
+      }
+      await (hooks.sleep ?? defaultSleep)(delay);
+      delay = Math.min(delay * 2, maxDelay);
+    }
+  }
+
+  /** The last `lines` lines of a task's log (best effort). */
+  async taskLogTail(node: string, upid: string, lines = 10): Promise<string[]> {
+    try {
+      const log = await this.get<{ n: number; t: string }[]>(pvePath`/nodes/${node}/tasks/${upid}/log`, { start: 0, limit: 1000 });
+      return (Array.isArray(log) ? log : []).map((l) => l.t).filter((t) => t !== 'no content').slice(-lines);
+    } catch (err) {
+      return [`(task log unavailable: ${err instanceof Error ? err.message : String(err)})`];
+    }
+  }
+
+  async #taskFailure(node: string, upid: string, exit: string): Promise<HangarError> {
+    const tail = await this.taskLogTail(node, upid);
+    const detail = this.scrub(`Proxmox task ${upid} failed: ${exit}${tail.length ? `\n${tail.join('\n')}` : ''}`);
+    const last = tail.join('\n');
+    if (LOCK_TIMEOUT.test(exit) || BUSY.test(exit)) return new HangarError('provider_error', detail);
+    if (ALREADY_EXISTS.test(exit)) return new HangarError('already_exists', detail);
+    return new HangarError('provider_task_failed', detail);
+  }
+
+  /** Waits for `result` when it is a task id (config POSTs answer null when done at once). */
+  async settle(node: string, result: unknown, opts?: WaitOptions): Promise<void> {
+    if (isUpid(result)) await this.waitForTask(node, result, opts);
+  }
+}
