@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
+import { enabledProviders, type HangarConfig } from '../../domain/config.ts';
 
 /** Names of inventory objects: what a person types and a URL or hostname can carry. */
 export const resourceName = z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
@@ -18,5 +19,14 @@ export async function loadById<T extends object>(em: EntityManager, entity: Enti
   return found as T;
 }
 
+/** `?dry_run=true` (or 1): answer with the plan, change nothing. */
+export const isDryRun = (query: Record<string, unknown>): boolean => query.dry_run === 'true' || query.dry_run === '1';
+
+/** 422 unless this installation offers the provider (HANGAR_PROVIDERS). */
+export function requireEnabledProvider(config: HangarConfig, provider: string): void {
+  if (!(enabledProviders(config) as string[]).includes(provider)) {
+    throw new HangarError('unprocessable', `provider "${provider}" is not enabled here (HANGAR_PROVIDERS=${config.providers.enabled})`, { provider: 'not enabled' });
+  }
+}
 
 export { iso } from '../../db/sql.ts';

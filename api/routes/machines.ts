@@ -7,7 +7,6 @@ import {
   machineMutableSchema, powerWorkflowId, provisionWorkflowId,
   type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
-import { enabledProviders } from '../../domain/config.ts';
 import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
 import { Disk, Machine, Network, SshKey, Template, type IDisk, type IMachine, type ITemplate } from '../../db/entities/index.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -18,7 +17,7 @@ import { describeOperation, operationSummary, startOperation } from '../operatio
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { Operation } from '../../db/entities/index.ts';
-import { loadById } from './common.ts';
+import { isDryRun, loadById, requireEnabledProvider } from './common.ts';
 
 export function machineView(m: IMachine) {
   return {
@@ -77,8 +76,6 @@ export function diskView(d: IDisk) {
   };
 }
 
-const isDryRun = (query: Record<string, unknown>) => query.dry_run === 'true' || query.dry_run === '1';
-
 /** The template a machine clones from: by id or name, ready, and of the machine's provider. */
 async function resolveTemplate(em: EntityManager, ref: string, provider: string): Promise<ITemplate> {
   const template = await em.findOne(Template, /^[0-9a-f-]{36}$/i.test(ref) ? { id: ref } : { name: ref });
@@ -111,9 +108,7 @@ export function machinesRouter(deps: ApiDeps): Router {
   router.post('/', validateBody(createMachineSchema), async (req, res) => {
     const body = res.locals.body as CreateMachineRequest;
     const em = deps.orm.em.fork();
-    if (!enabledProviders(deps.config).includes(body.provider)) {
-      throw new HangarError('unprocessable', `provider "${body.provider}" is not enabled here (HANGAR_PROVIDERS=${deps.config.providers.enabled})`, { provider: 'not enabled' });
-    }
+    requireEnabledProvider(deps.config, body.provider);
     const real = body.provider !== 'dryrun';
     if (real && !body.template) throw new HangarError('validation_failed', `provider ${body.provider} clones from a template: give "template"`, { template: 'required' });
     if (body.provider !== 'proxmox') {

@@ -3,7 +3,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
-import { enabledProviders } from '../../domain/config.ts';
 import { PROVIDERS, createTemplateSchema, templateWorkflowId, type CreateTemplateRequest, type TemplateInput } from '../../domain/machine.ts';
 import { planTemplate } from '../../domain/plan.ts';
 import { Machine, Operation, Template, TEMPLATE_STATES, type ITemplate } from '../../db/entities/index.ts';
@@ -11,7 +10,7 @@ import type { ApiDeps } from '../context.ts';
 import { operationSummary, startOperation } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
-import { loadById } from './common.ts';
+import { isDryRun, loadById, requireEnabledProvider } from './common.ts';
 
 export function templateView(t: ITemplate) {
   return {
@@ -28,8 +27,6 @@ const listQuery = z.object({
   cursor: z.unknown().optional(),
 });
 
-const isDryRun = (query: Record<string, unknown>) => query.dry_run === 'true' || query.dry_run === '1';
-
 /** By id or by name. */
 async function loadTemplate(deps: ApiDeps, ref: string): Promise<ITemplate> {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) return loadById(deps.orm.em.fork(), Template, ref, 'template');
@@ -43,9 +40,7 @@ export function templatesRouter(deps: ApiDeps): Router {
 
   router.post('/', validateBody(createTemplateSchema), async (req, res) => {
     const body = res.locals.body as CreateTemplateRequest;
-    if (!enabledProviders(deps.config).includes(body.provider)) {
-      throw new HangarError('unprocessable', `provider "${body.provider}" is not enabled here (HANGAR_PROVIDERS=${deps.config.providers.enabled})`, { provider: 'not enabled' });
-    }
+    requireEnabledProvider(deps.config, body.provider);
     if (body.provider !== 'proxmox' && (body.vmid !== undefined || body.node !== undefined || body.storage !== undefined)) {
       throw new HangarError('validation_failed', 'vmid, node and storage apply to proxmox templates only', { provider: 'not proxmox' });
     }
