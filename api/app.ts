@@ -19,6 +19,8 @@ import { accountsRouter } from './routes/accounts.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';
 import { templatesRouter } from './routes/templates.ts';
+import { hostsRouter } from './routes/hosts.ts';
+import { clustersRouter } from './routes/clusters.ts';
 import { apiDocsHtml, openApiDocument } from './openapi.ts';
 
 export function createApp(deps: ApiDeps): Express {
@@ -57,6 +59,8 @@ export function createApp(deps: ApiDeps): Express {
   api.use('/pools', poolsRouter(deps));
   api.use('/blocks', blocksRouter(deps));
   api.use('/templates', templatesRouter(deps));
+  api.use('/hosts', hostsRouter(deps));
+  api.use('/clusters', clustersRouter(deps));
   api.use('/operations', operationsRouter(deps));
   api.use('/tokens', tokensRouter(deps));
   api.use('/audit', auditRouter(deps));

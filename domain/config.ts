@@ -62,7 +62,15 @@ export const SETTINGS: SettingDef[] = [
   { key: 'proxmox.fingerprint', env: 'HANGAR_PROXMOX_FINGERPRINT', schema: z.union([z.literal(''), z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint')]), default: '', description: 'Pinned SHA-256 certificate fingerprint (replaces chain verification).' },
   { key: 'proxmox.insecure', env: 'HANGAR_PROXMOX_INSECURE', schema: bool, default: false, description: 'Skip TLS verification (explicit opt-in; logged as a warning at start-up).' },
   { key: 'proxmox.clonesPerNode', env: 'HANGAR_PROXMOX_CLONES_PER_NODE', schema: z.coerce.number().int().min(1).max(64), default: 1, description: 'Concurrent clone activities per node and worker (Proxmox clone locks time out under parallel clones).' },
+  { key: 'proxmox.taskPollMs', env: 'HANGAR_PROXMOX_TASK_POLL_MS', schema: z.coerce.number().int().min(10).max(600_000), default: 2000, description: 'First delay between polls of a running Proxmox task (and of a VM lock or shutdown), doubled per poll up to proxmox.taskPollMaxMs.' },
+  { key: 'proxmox.taskPollMaxMs', env: 'HANGAR_PROXMOX_TASK_POLL_MAX_MS', schema: z.coerce.number().int().min(10).max(600_000), default: 30_000, description: 'Longest delay between polls of a running Proxmox task.' },
   { key: 'metrics.enabled', env: 'HANGAR_METRICS', schema: bool, default: true, description: 'Serve /metrics.' },
+  { key: 'hosts.secretKey', env: 'HANGAR_HOST_SECRET_KEY', schema: z.string().regex(/^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)\s*$/, 'must be 32 bytes as base64 (44 characters) or hex (64 digits)').optional(), secret: true, description: 'AES-256-GCM key sealing BMC passwords at rest (env or HANGAR_HOST_SECRET_KEY_FILE, mode 0600); unset: hosts.keyFile.' },
+  { key: 'hosts.keyFile', env: 'HANGAR_HOST_KEY_PATH', schema: z.string().default(''), default: '', description: 'Key file used when HANGAR_HOST_SECRET_KEY is not set; generated (mode 0600) on first use. Empty: <dataDir>/secrets/host-key.' },
+  { key: 'redfish.maxConcurrencyPerBmc', env: 'HANGAR_REDFISH_MAX_CONCURRENCY', schema: z.coerce.number().int().min(1).max(64), default: 2, description: 'Requests in flight to one BMC at once, per worker process (BMCs have few session slots).' },
+  { key: 'redfish.pollIntervalMs', env: 'HANGAR_REDFISH_POLL_INTERVAL_MS', schema: z.coerce.number().int().min(10).max(60_000), default: 2000, description: 'How often power state and write read-backs are polled.' },
+  { key: 'redfish.powerTimeoutSec', env: 'HANGAR_REDFISH_POWER_TIMEOUT_SEC', schema: z.coerce.number().int().min(1).max(3600), default: 300, description: 'How long a power change may take to show in the BMC before it fails.' },
+  { key: 'redfish.phoneHomeTimeout', env: 'HANGAR_REDFISH_PHONE_HOME_TIMEOUT', schema: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 90s, 15m or 1h'), default: '60m', description: 'How long a bare-metal provision waits for the installed host to phone home.' },
 ];
 
 const settingsByKey = new Map(SETTINGS.map((s) => [s.key, s]));
@@ -82,10 +90,13 @@ export interface HangarConfig {
   proxmox: {
     url: string; tokenId: string; tokenSecret?: string; node: string; nodes: string; storage: string; isoStorage: string;
     bridge: string; caFile: string; fingerprint: string; insecure: boolean; clonesPerNode: number;
+    taskPollMs: number; taskPollMaxMs: number;
   };
   auth: { bootstrapToken?: string };
   metadata: { sourceAddressMode: boolean; trustedProxies: string; cacheMs: number };
   metrics: { enabled: boolean };
+  hosts: { secretKey?: string; keyFile: string };
+  redfish: { maxConcurrencyPerBmc: number; pollIntervalMs: number; powerTimeoutSec: number; phoneHomeTimeout: string };
 }
 
 export type ConfigSource = 'default' | 'file' | 'dotenv' | 'env' | 'secret-file';

@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   bmc_unreachable: { status: 502, retryable: true },
   bmc_write_not_persisted: { status: 502, retryable: false },
   no_host_available: { status: 409, retryable: false },
+  // Bare-metal hosts: sealed BMC credentials that the configured key cannot open.
+  secret_key_mismatch: { status: 500, retryable: false },
   unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;

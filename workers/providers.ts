@@ -33,9 +33,11 @@ export function proxmoxFromConfig(config: HangarConfig, logger: Logger): Proxmox
       ...(p.caFile ? { caPem: readFileSync(p.caFile, 'utf8') } : {}),
       ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}),
       ...(p.insecure ? { insecure: true } : {}),
+      taskPollInitialMs: p.taskPollMs, taskPollMaxMs: p.taskPollMaxMs,
       hooks, logger: logger.child({ provider: 'proxmox' }),
     },
     node: p.node, storage: p.storage, isoStorage: p.isoStorage, bridge: p.bridge,
+    pollInitialMs: p.taskPollMs, pollMaxMs: p.taskPollMaxMs,
     hooks, logger: logger.child({ provider: 'proxmox' }),
   });
 }

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { HangarConfig } from '../domain/config.ts';
 import { openOrm } from '../db/orm.ts';
 import { createMachineActivities } from '../activities/machine-activities.ts';
+import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
+import { hostSecretKey } from '../domain/secrets.ts';
 import type { ProviderName } from '../domain/machine.ts';
 import type { Hypervisor } from '../providers/hypervisor.ts';
 import { buildProviders, qemuGuestMetadataUrl } from './providers.ts';
@@ -48,10 +50,17 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
   const connection = await NativeConnection.connect({ address: config.temporal.address });
 
   const built = await buildProviders(config, orm, logger, options.providers);
-  const activities = createMachineActivities({
-    orm, providers: built.providers, temporal: client, publicUrl: config.api.publicUrl,
-    guestMetadataUrl: { qemu: qemuGuestMetadataUrl(config) },
-  });
+  const activities = {
+    ...createMachineActivities({
+      orm, providers: built.providers, temporal: client, publicUrl: config.api.publicUrl,
+      guestMetadataUrl: { qemu: qemuGuestMetadataUrl(config) },
+    }),
+    // Bare-metal hosts: sealed BMC passwords open with the host secret key; one Redfish client per call.
+    ...createHostActivities({
+      orm, secretKey: hostSecretKey(config), redfish: redfishClientFactory(config, logger), temporal: client,
+      powerTimeoutSec: config.redfish.powerTimeoutSec,
+    }),
+  };
 
   const worker = await Worker.create({
     connection,

@@ -1,6 +1,7 @@
 // Activity proxies shared by the workflows, with the shared retry presets.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { MachineActivities } from '../activities/machine-activities.ts';
+import type { HostActivities } from '../activities/host-activities.ts';
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
 export const machineActs = proxyActivities<MachineActivities>({
@@ -39,6 +40,41 @@ export const inventoryActs = proxyLocalActivities<MachineActivities>({
 });
 
 export const inventoryCompensationActs = proxyLocalActivities<MachineActivities>({
+  startToCloseTimeout: '30s',
+  retry: COMPENSATION_RETRY,
+});
+
+/**
+ * BMC operations: power changes wait for the BMC to report them (up to redfish.powerTimeoutSec),
+ * the client beats while it waits. Transient BMC errors back off 2 s → 30 s; auth failures and
+ * other 4xx answers are non-retryable codes.
+ */
+export const hostActs = proxyActivities<HostActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '20s',
+  retry: DEFAULT_RETRY,
+});
+
+export const hostCompensationActs = proxyActivities<HostActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '20s',
+  retry: COMPENSATION_RETRY,
+});
+
+/** Cancelling another workflow and waiting for its compensation to finish. */
+export const hostSettleActs = proxyActivities<HostActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '10s',
+  retry: DEFAULT_RETRY,
+});
+
+/** Host state transitions are quick PostgreSQL writes: local activities. */
+export const hostInventoryActs = proxyLocalActivities<HostActivities>({
+  startToCloseTimeout: '30s',
+  retry: DEFAULT_RETRY,
+});
+
+export const hostInventoryCompensationActs = proxyLocalActivities<HostActivities>({
   startToCloseTimeout: '30s',
   retry: COMPENSATION_RETRY,
 });

@@ -6,3 +6,5 @@ export { vmPower } from './vm-power.ts';
 export { attachDisk, detachDisk } from './vm-disk.ts';
 export { createTemplate, deleteTemplate } from './template.ts';
 export { progressQuery } from './support/progress.ts';
+export { provisionHost, inspectHost, hostPower } from './provision-host.ts';
+export { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';

@@ -18,6 +18,7 @@ import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { Operation } from '../../db/entities/index.ts';
 import { isDryRun, loadById, requireEnabledProvider } from './common.ts';
+import { createRedfishMachine, deprovisionBaremetalMachine } from './hosts.ts';
 
 export function machineView(m: IMachine) {
   return {
@@ -87,6 +88,9 @@ async function resolveTemplate(em: EntityManager, ref: string, provider: string)
 
 /** Provider operations need a VM: the machine must be ready (or failed with a VM left) and have a provider id. */
 function requireVm(machine: IMachine, what: string): string {
+  if (machine.kind === 'baremetal') {
+    throw new HangarError('unprocessable', `machine ${machine.name} is bare metal: ${what} is done on its host (POST /api/v1/hosts/${machine.providerId}/actions/power-on|power-off|reboot)`, { kind: 'baremetal' });
+  }
   if (!machine.providerId || !['ready', 'failed'].includes(machine.state)) {
     throw new HangarError('invalid_state', `machine ${machine.name} is ${machine.state}${machine.providerId ? '' : ' without a VM'}; ${what} needs a provisioned machine`);
   }
@@ -105,7 +109,8 @@ const listQuery = z.object({
 export function machinesRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  router.post('/', validateBody(createMachineSchema), async (req, res) => {
+  // provider: redfish claims a bare-metal host (api/routes/hosts.ts); every other provider is a VM.
+  router.post('/', createRedfishMachine(deps), validateBody(createMachineSchema), async (req, res) => {
     const body = res.locals.body as CreateMachineRequest;
     const em = deps.orm.em.fork();
     requireEnabledProvider(deps.config, body.provider);
@@ -237,6 +242,13 @@ export function machinesRouter(deps: ApiDeps): Router {
 
   router.delete('/:id', async (req, res) => {
     const machine = await loadMachine(deps, req.params.id);
+    if (machine.kind === 'baremetal') {
+      const out = (await deprovisionBaremetalMachine(deps, machine, req.actor!.name))!;
+      res.locals.audit = { action: 'machines.delete', resourceType: 'machine', resourceId: machine.id, detail: { name: machine.name, provider: 'redfish' } };
+      if (!out.operation) { res.status(204).end(); return; }
+      res.status(202).json({ machine: machineView(machine), operation: operationSummary(deps.config, out.operation) });
+      return;
+    }
     const em = deps.orm.em.fork();
     const input = { machineId: machine.id, provider: machine.provider, shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec };
     if (isDryRun(req.query)) {

@@ -11,6 +11,8 @@ export { Account, TIERS, type IAccount } from './account.ts';
 export { Pool, type IPool } from './pool.ts';
 export { Template, TEMPLATE_STATES, type ITemplate } from './template.ts';
 export { Disk, DISK_STATES, type IDisk } from './disk.ts';
+export { Host, type IHost } from './host.ts';
+export { Cluster, ClusterMachine, type ICluster, type IClusterMachine } from './cluster.ts';
 
 import { Machine } from './machine.ts';
 import { ApiToken } from './api-token.ts';
@@ -25,5 +27,7 @@ import { Account } from './account.ts';
 import { Pool } from './pool.ts';
 import { Template } from './template.ts';
 import { Disk } from './disk.ts';
+import { Host } from './host.ts';
+import { Cluster, ClusterMachine } from './cluster.ts';
 
-export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall, SshKey, Network, IpLease, Account, Pool, Template, Disk];
+export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall, SshKey, Network, IpLease, Account, Pool, Template, Disk, Host, Cluster, ClusterMachine];

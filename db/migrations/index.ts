@@ -5,6 +5,7 @@ import { Migration20261122010000_inventory } from './Migration20261122010000_inv
 import { Migration20261122020000_lease_hint } from './Migration20261122020000_lease_hint.ts';
 import { Migration20261122030000_allocate_leases } from './Migration20261122030000_allocate_leases.ts';
 import { Migration20261122040000_vm_lifecycle } from './Migration20261122040000_vm_lifecycle.ts';
+import { Migration20261122050000_hosts } from './Migration20261122050000_hosts.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122020000_lease_hint', class: Migration20261122020000_lease_hint },
   { name: 'Migration20261122030000_allocate_leases', class: Migration20261122030000_allocate_leases },
   { name: 'Migration20261122040000_vm_lifecycle', class: Migration20261122040000_vm_lifecycle },
+  { name: 'Migration20261122050000_hosts', class: Migration20261122050000_hosts },
 ];

@@ -33,7 +33,7 @@ describe('migrations', () => {
   it('apply to an empty database', async () => {
     expect(await tables()).toEqual([]);
     expect(await migrateUp(orm)).toEqual(MIGRATIONS.map((m) => m.name));
-    expect(await tables()).toEqual(['account', 'api_token', 'audit_event', 'disk', 'dryrun_call', 'dryrun_vm', 'idempotency_record', 'ip_lease', 'machine', 'machine_ssh_keys', 'network', 'operation', 'pool', 'ssh_key', 'template']);
+    expect(await tables()).toEqual(['account', 'api_token', 'audit_event', 'cluster', 'cluster_machine', 'disk', 'dryrun_call', 'dryrun_vm', 'host', 'idempotency_record', 'ip_lease', 'machine', 'machine_ssh_keys', 'network', 'operation', 'pool', 'ssh_key', 'template']);
     expect(await migrateUp(orm)).toEqual([]);
   });
 

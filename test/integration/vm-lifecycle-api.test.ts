@@ -196,3 +196,28 @@ describe('disks', () => {
     expect((await get(`/api/v1/machines/${m.id}/disks/${diskId}`)).status).toBe(404);
   });
 });
+
+describe('bare-metal machines through /api/v1/machines', () => {
+  it('provider redfish claims a host: no matching host is a clean 409, bad input a 400, nothing written', async () => {
+    const name = unique('bm');
+    const none = await post('/api/v1/machines', { name, provider: 'redfish', image_url: 'http://127.0.0.1:1/installer.iso', tags: [`no-such-tag-${process.pid}`] });
+    expect(none.status).toBe(409);
+    expect(none.body.error).toBe('no_host_available');
+    const bad = await post('/api/v1/machines', { name, provider: 'redfish', image_url: 'ftp://x/y.iso' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields).toHaveProperty('image_url');
+    expect(await api.orm.em.fork().count(Machine, { name })).toBe(0);
+  });
+
+  it('refuses VM power and disk operations on a bare-metal machine', async () => {
+    const id = crypto.randomUUID();
+    const em = api.orm.em.fork();
+    em.create(Machine, { id, name: unique('bm'), kind: 'baremetal', provider: 'redfish', cpu: 1, memoryMb: 1, diskGb: 1, state: 'ready', providerId: crypto.randomUUID(), metadataToken: 'x'.repeat(32) });
+    await em.flush();
+    for (const path of [`/api/v1/machines/${id}/actions/stop`, `/api/v1/machines/${id}/disks`]) {
+      const res = await post(path, path.endsWith('disks') ? { size_gb: 1 } : undefined);
+      expect({ path, status: res.status, error: res.body.error }).toEqual({ path, status: 422, error: 'unprocessable' });
+      expect(res.body.detail).toContain('/api/v1/hosts/');
+    }
+  });
+});

@@ -1,0 +1,114 @@
+// `hangar hosts` and `hangar clusters` as a user runs them: the real launcher against a real API, an
+// in-process worker and a sushy-tools BMC. The password goes in through a 0600 file (never argv).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { RunningWorker } from '../../workers/worker.ts';
+import { createToken, startApi, startInProcessWorker, testConfig, testEnv, type TestApi } from '../support/harness.ts';
+import { ROOT, TEST_DATA_DIR } from '../support/services.ts';
+import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
+import { unique } from '../support/api-fixture.ts';
+
+const HANGAR = resolve(ROOT, 'cli/hangar');
+let api: TestApi;
+let worker: RunningWorker;
+let bmc: SushyEmulator;
+let images: ImageServer;
+let env: Record<string, string>;
+let tmp: string;
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function hangar(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((res) => {
+    execFile(HANGAR, args, { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...extraEnv }, timeout: 90_000 }, (err, stdout, stderr) => {
+      res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function ok(args: string[]): Promise<Run> {
+  const run = await hangar(args);
+  if (run.code !== 0) throw new Error(`hangar ${args.join(' ')} exited ${run.code}:\n${run.stderr}${run.stdout}`);
+  return run;
+}
+
+const json = async <T = any>(args: string[]): Promise<T> => JSON.parse((await ok([...args, '--json'])).stdout) as T;
+
+beforeAll(async () => {
+  [bmc, images] = await Promise.all([startSushy({ systems: 1 }), serveImage()]);
+  const base = testEnv();
+  const config = testConfig({ HANGAR_TASK_QUEUE: base.HANGAR_TASK_QUEUE!, HANGAR_REDFISH_POLL_INTERVAL_MS: '200' });
+  api = await startApi(config);
+  worker = await startInProcessWorker(config);
+  tmp = mkdtempSync(join(tmpdir(), 'hangar-host-cli-'));
+  env = { HANGAR_API_URL: api.url, HANGAR_TOKEN: await createToken(api.orm, 'operator'), HANGAR_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: join(tmp, 'node-cache') };
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.shutdown();
+  await api?.close();
+  await Promise.all([bmc?.stop(), images?.close()]);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('hangar hosts and clusters', () => {
+  it('registers, provisions with --wait, groups into a cluster, deprovisions', async () => {
+    const name = unique('cli-host');
+    const address = `redfish+http://${new URL(bmc.url).host}${bmc.systems[0]!.path}`;
+    const pwFile = join(tmp, 'bmc-password');
+    writeFileSync(pwFile, `${bmc.password}\n`, { mode: 0o644 });
+    const loose = await hangar(['hosts', 'register', '--name', name, '--bmc-address', address, '--username', bmc.username, '--password-file', pwFile]);
+    expect(loose.code).toBe(2);
+    expect(loose.stderr).toContain('chmod 600');
+    const missing = await hangar(['hosts', 'register', '--name', name, '--bmc-address', address, '--username', bmc.username]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--password-file');
+    chmodSync(pwFile, 0o600);
+
+    const reg = await ok(['hosts', 'register', '--name', name, '--bmc-address', address, '--username', bmc.username, '--password-file', pwFile, '--tag', 'cli', '--wait']);
+    expect(reg.stdout).toMatch(new RegExp(`^host ${name} \\([0-9a-f-]{36}\\) registered; inspecting; operation `));
+    expect(reg.stdout).toContain('[x] inspect');
+    expect(reg.stdout).toMatch(new RegExp(`${name}: available, Sushy Emulator.*bmc_reachable=True`));
+    const list = await ok(['hosts', 'list', '--tag', 'cli']);
+    expect(list.stdout.split('\n')[0]).toMatch(/^NAME\s+STATE\s+POWER_STATE\s+VENDOR\s+MODEL\s+BMC_ADDRESS\s+CLAIMED_BY\s+CONDITIONS$/);
+    expect(list.stdout).toMatch(new RegExp(`${name}\\s+available\\s+Off\\s+Sushy Emulator`));
+    const got = await ok(['hosts', 'get', name]);
+    expect(got.stdout).toMatch(/bmc_reachable\s+True\s+Reachable/);
+    for (const out of [reg, list, got]) expect(out.stdout + out.stderr).not.toContain(bmc.password);
+
+    // Provision without waiting for a phone-home (nothing boots in the emulator), watched to the end.
+    const machine = unique('cli-metal').slice(0, 50);
+    const prov = await ok(['hosts', 'provision', '--name', machine, '--host', name, '--image', images.url('cli.iso'), '--no-wait-phone-home', '--wait']);
+    expect(prov.stdout).toContain(`on host ${name}`);
+    expect(prov.stdout).toMatch(/NoCloud seed URL .*\/cloud-init\/[0-9a-f-]{36}\/[A-Za-z0-9_-]+\//);
+    expect(prov.stdout).toMatch(/provisionHost .*completed/);
+    expect(prov.stdout).toContain('[x] mark-provisioned');
+    const host = await json(['hosts', 'get', name]);
+    expect(host).toMatchObject({ state: 'provisioned', power_state: 'On' });
+
+    const cl = unique('cli-cl');
+    const created = await ok(['clusters', 'create', '--name', cl, '--control-plane', machine, '--vip', '192.0.2.10']);
+    expect(created.stdout).toContain(`${cl}: ready; control plane https://192.0.2.10:6443`);
+    expect(created.stdout).toMatch(new RegExp(`${machine}\\s+control-plane\\s+ready`));
+    const clusters = await json<{ name: string; ready: boolean }[]>(['clusters', 'list']);
+    expect(clusters.find((c) => c.name === cl)).toMatchObject({ ready: true });
+    const removed = await ok(['clusters', 'remove-machine', cl, machine]);
+    expect(removed.stdout).toContain(`${cl}: not ready`);
+    await ok(['clusters', 'delete', cl]);
+
+    const busy = await hangar(['hosts', 'delete', name]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/error: invalid_state: .*is provisioned/);
+    const dep = await ok(['hosts', 'deprovision', name, '--wait']);
+    expect(dep.stdout).toMatch(/deprovisionHost .*completed/);
+    expect((await json(['hosts', 'get', name])).state).toBe('available');
+    expect((await redfishGet(bmc, bmc.systems[0]!.path)).PowerState).toBe('Off');
+    await ok(['hosts', 'maintenance', name, 'on']);
+    expect((await hangar(['hosts', 'provision', '--name', 'cli-nope', '--host', name, '--image', images.url()])).stderr).toMatch(/no_host_available: host .* is maintenance/);
+    await ok(['hosts', 'maintenance', name, 'off']);
+    await ok(['hosts', 'delete', name]);
+  }, 180_000);
+});
