@@ -4,6 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
 import { enabledProviders, type HangarConfig } from '../../domain/config.ts';
+import { Network, SshKey } from '../../db/entities/index.ts';
 
 /** Names of inventory objects: what a person types and a URL or hostname can carry. */
 export const resourceName = z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
@@ -17,6 +18,19 @@ export async function loadById<T extends object>(em: EntityManager, entity: Enti
   const found = await em.findOne(entity, { id } as never);
   if (!found) throw notFound;
   return found as T;
+}
+
+/** Checks that every referenced SSH key and network exists (422 naming the missing ones). */
+export async function checkLinks(em: EntityManager, body: { ssh_key_ids?: string[] | undefined; network_id?: string | null | undefined }): Promise<void> {
+  const ids = [...new Set(body.ssh_key_ids ?? [])];
+  if (ids.length) {
+    const found = new Set((await em.find(SshKey, { id: { $in: ids } }, { fields: ['id'] })).map((k) => k.id));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length) throw new HangarError('unprocessable', `unknown SSH key id(s): ${missing.join(', ')}`, { ssh_key_ids: `unknown: ${missing.join(', ')}` });
+  }
+  if (body.network_id && !(await em.count(Network, { id: body.network_id }))) {
+    throw new HangarError('unprocessable', `network ${body.network_id} does not exist`, { network_id: 'not found' });
+  }
 }
 
 /** `?dry_run=true` (or 1): answer with the plan, change nothing. */

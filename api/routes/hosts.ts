@@ -5,7 +5,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
 import {
   HOST_ACTIONS, HOST_STATES, canTransition, durationMs, createHostSchema, deprovisionHostSchema, hostDeprovisionWorkflowId, hostInspectWorkflowId,
@@ -15,13 +14,14 @@ import {
 } from '../../domain/host.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import { hostSecretKey, sealSecret } from '../../domain/secrets.ts';
-import { Host, Machine, Network, Operation, SshKey, type IHost, type IMachine } from '../../db/entities/index.ts';
+import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
 import { claimHost, loadHost, transitionHost, updateHostObservation } from '../../db/repositories/hosts.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { operationSummary, startOperation } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
+import { checkLinks } from './common.ts';
 
 export function hostView(h: IHost) {
   return {
@@ -50,17 +50,6 @@ function checkTls(body: { bmc_address?: string | undefined; verify_tls?: boolean
   }
 }
 
-async function checkLinks(em: EntityManager, body: { ssh_key_ids?: string[] | undefined; network_id?: string | undefined }) {
-  const ids = [...new Set(body.ssh_key_ids ?? [])];
-  if (ids.length) {
-    const found = new Set((await em.find(SshKey, { id: { $in: ids } }, { fields: ['id'] })).map((k) => k.id));
-    const missing = ids.filter((id) => !found.has(id));
-    if (missing.length) throw new HangarError('unprocessable', `unknown SSH key id(s): ${missing.join(', ')}`, { ssh_key_ids: `unknown: ${missing.join(', ')}` });
-  }
-  if (body.network_id && !(await em.count(Network, { id: body.network_id }))) {
-    throw new HangarError('unprocessable', `network ${body.network_id} does not exist`, { network_id: 'not found' });
-  }
-}
 
 export interface ProvisionedResponse {
   machine: Record<string, unknown>;

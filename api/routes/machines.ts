@@ -8,7 +8,7 @@ import {
   type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
 import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
-import { Disk, Machine, Network, SshKey, Template, type IDisk, type IMachine, type ITemplate } from '../../db/entities/index.ts';
+import { Disk, Machine, Network, Template, type IDisk, type IMachine, type ITemplate } from '../../db/entities/index.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { leasesOfMachine } from '../../db/repositories/leases.ts';
 import { sqlFor } from '../../db/sql.ts';
@@ -17,7 +17,7 @@ import { describeOperation, operationSummary, startOperation } from '../operatio
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { Operation } from '../../db/entities/index.ts';
-import { isDryRun, loadById, requireEnabledProvider } from './common.ts';
+import { checkLinks, isDryRun, loadById, requireEnabledProvider } from './common.ts';
 import { createRedfishMachine, deprovisionBaremetalMachine } from './hosts.ts';
 
 export function machineView(m: IMachine) {
@@ -47,18 +47,6 @@ async function detailedView(em: EntityManager, m: IMachine) {
   };
 }
 
-/** Checks that every referenced SSH key and network exists (422 naming the missing ones). */
-async function checkLinks(em: EntityManager, body: { ssh_key_ids?: string[]; network_id?: string | null }) {
-  const ids = [...new Set(body.ssh_key_ids ?? [])];
-  if (ids.length) {
-    const found = new Set((await em.find(SshKey, { id: { $in: ids } }, { fields: ['id'] })).map((k) => k.id));
-    const missing = ids.filter((id) => !found.has(id));
-    if (missing.length) throw new HangarError('unprocessable', `unknown SSH key id(s): ${missing.join(', ')}`, { ssh_key_ids: `unknown: ${missing.join(', ')}` });
-  }
-  if (body.network_id && !(await em.count(Network, { id: body.network_id }))) {
-    throw new HangarError('unprocessable', `network ${body.network_id} does not exist`, { network_id: 'not found' });
-  }
-}
 
 async function setSshKeys(em: EntityManager, machineId: string, ids: string[]) {
   const sql = sqlFor(em);
