@@ -37,10 +37,16 @@ export interface ProxmoxConnectionOptions {
   insecure?: boolean;
   /** Socket idle timeout per request (default 30 s). */
   timeoutMs?: number;
-  /** Quick in-call retries for idempotent GETs on retryable failures (default 2). */
+  /**
+   * Quick in-call retries (default 3): GETs and calls marked idempotent retry any transient
+   * failure; other writes retry only failures that prove nothing was applied ("got no worker",
+   * a sync lock timeout, a refused connection), never a reset or timeout after the request left.
+   */
   getRetries?: number;
-  /** Delay before the first GET retry, doubled per retry (default 250 ms). */
+  /** Delay before the first quick retry, doubled per retry (default 250 ms). */
   getRetryDelayMs?: number;
+  /** Consecutive failed status polls a task wait tolerates before giving up (default 6). */
+  taskPollFailures?: number;
   /** Task polling backoff: first delay (default 2 s), doubled up to the max (default 30 s). */
   taskPollInitialMs?: number;
   taskPollMaxMs?: number;
@@ -60,6 +66,11 @@ export interface TaskStatus {
   exitstatus?: string;
   type?: string;
   id?: string;
+}
+
+export interface RequestOptions {
+  /** Repeating the call after a lost reply is harmless (absolute config values, deletes that tolerate "gone"). */
+  idempotent?: boolean;
 }
 
 export interface WaitOptions {
@@ -114,6 +125,10 @@ const LOCK_TIMEOUT = /can't lock file .*got timeout|got lock request timeout|loc
 const BUSY = /got no worker|temporarily unavailable|too many (open )?connections/i;
 const ALREADY_EXISTS = /already exists/i;
 const NOT_FOUND = /does not exist|no such (vm|volume|file|task|storage)|not found|unable to find configuration file/i;
+/** Connection failures that happen before a request could reach the server. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Errors for which Proxmox provably did nothing, so any request may be sent again. */
+const notApplied = new WeakSet<HangarError>();
 const NETWORK_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
   'ENETUNREACH', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE',
@@ -254,29 +269,36 @@ export class ProxmoxClient {
   }
 
   get<T = unknown>(path: string, params?: Params): Promise<T> {
-    return this.#withGetRetries(() => this.request<T>('GET', path, params), `GET ${path}`);
+    return this.#withRetries(() => this.request<T>('GET', path, params), `GET ${path}`, true);
   }
 
-  post<T = unknown>(path: string, params?: Params): Promise<T> {
-    return this.request<T>('POST', path, params);
+  post<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
+    return this.#withRetries(() => this.request<T>('POST', path, params), `POST ${path}`, opts.idempotent === true);
   }
 
-  put<T = unknown>(path: string, params?: Params): Promise<T> {
-    return this.request<T>('PUT', path, params);
+  put<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
+    return this.#withRetries(() => this.request<T>('PUT', path, params), `PUT ${path}`, opts.idempotent === true);
   }
 
-  delete<T = unknown>(path: string, params?: Params): Promise<T> {
-    return this.request<T>('DELETE', path, params);
+  delete<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
+    return this.#withRetries(() => this.request<T>('DELETE', path, params), `DELETE ${path}`, opts.idempotent === true);
   }
 
-  async #withGetRetries<T>(fn: () => Promise<T>, what: string): Promise<T> {
-    const retries = this.#opts.getRetries ?? 2;
+  /** True when `err` proves Proxmox did nothing with the request (safe to send again). */
+  static notApplied(err: unknown): boolean {
+    return err instanceof HangarError && notApplied.has(err);
+  }
+
+  async #withRetries<T>(fn: () => Promise<T>, what: string, idempotent: boolean): Promise<T> {
+    const retries = this.#opts.getRetries ?? 3;
     let delay = this.#opts.getRetryDelayMs ?? 250;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        if (!(err instanceof HangarError) || err.code !== 'provider_error' || attempt >= retries) throw err;
+        const retryable =
+          err instanceof HangarError && err.code === 'provider_error' && (idempotent || notApplied.has(err));
+        if (!retryable || attempt >= retries) throw err;
         this.#logger.debug({ attempt: attempt + 1, err: err.message }, `proxmox: retrying ${what}`);
         this.#hooks.onWait?.();
         await this.sleep(delay);
@@ -314,7 +336,7 @@ export class ProxmoxClient {
 
   /**
    * `POST /nodes/{node}/storage/{storage}/upload` as multipart/form-data, streaming the file
-   * from disk. Returns the task id Proxmox answers with (or null). Never retried here.
+   * from disk. Returns the task id Proxmox answers with (or null).
    */
   async upload(
     node: string,
@@ -340,13 +362,19 @@ export class ProxmoxClient {
       'Content-Type': `multipart/form-data; boundary=${boundary}`,
       'Content-Length': headBuf.length + size + tailBuf.length,
     });
-    const data = await this.#exchange<unknown>('POST', path, url, headers, (req, fail) => {
-      req.write(headBuf);
-      const stream = createReadStream(file.path);
-      stream.on('error', (err) => fail(err));
-      stream.on('end', () => req.end(tailBuf));
-      stream.pipe(req, { end: false });
-    });
+    // Only failures that prove nothing was stored are retried: the file is streamed afresh.
+    const data = await this.#withRetries(
+      () =>
+        this.#exchange<unknown>('POST', path, url, headers, (req, fail) => {
+          req.write(headBuf);
+          const stream = createReadStream(file.path);
+          stream.on('error', (err) => fail(err));
+          stream.on('end', () => req.end(tailBuf));
+          stream.pipe(req, { end: false });
+        }),
+      `upload ${safeName}`,
+      false,
+    );
     return isUpid(data) ? data : null;
   }
 
@@ -443,12 +471,21 @@ export class ProxmoxClient {
     const paramErrors = f.errors ? Object.entries(f.errors).map(([k, v]) => `${k}: ${v}`).join('; ') : '';
     const summary = uniq.join(' - ') + (paramErrors ? ` (${paramErrors})` : '');
     const msg = (code: string) => this.scrub(`${where} failed (${code})${summary ? `: ${summary}` : ''}`);
-    if (f.networkCode) return new HangarError('provider_error', msg(f.networkCode));
+    const unapplied = (e: HangarError) => {
+      notApplied.add(e);
+      return e;
+    };
+    if (f.networkCode) {
+      const e = new HangarError('provider_error', msg(f.networkCode));
+      return NOT_SENT_CODES.has(f.networkCode) ? unapplied(e) : e;
+    }
     const status = f.status ?? 0;
     const all = summary;
     if (status === 401) return new HangarError('provider_auth_failed', this.scrub(`${where} failed (HTTP 401): Proxmox rejected API token ${this.tokenId}${uniq.length ? ` (${uniq.join(' - ')})` : ''}`));
-    if (LOCK_TIMEOUT.test(all)) return new HangarError('provider_error', msg(`HTTP ${status}, lock timeout`));
-    if (BUSY.test(all)) return new HangarError('provider_error', msg(`HTTP ${status}, busy`));
+    // A lock timeout answered in the request itself, and pveproxy's "got no worker", mean the
+    // call never ran; the same text from a task (see #taskFailure) is only retryable.
+    if (LOCK_TIMEOUT.test(all)) return unapplied(new HangarError('provider_error', msg(`HTTP ${status}, lock timeout`)));
+    if (BUSY.test(all)) return unapplied(new HangarError('provider_error', msg(`HTTP ${status}, busy`)));
     if (ALREADY_EXISTS.test(all)) return new HangarError('already_exists', msg(`HTTP ${status}`));
     // Proxmox answers "no such VM" / "does not exist" with 500 (or 404 on some paths).
     if (status === 404 || ((status === 500 || (status > 400 && status < 500)) && NOT_FOUND.test(all))) {
@@ -470,11 +507,22 @@ export class ProxmoxClient {
     const maxDelay = this.#opts.taskPollMaxMs ?? 30_000;
     let delay = Math.min(this.#opts.taskPollInitialMs ?? 2_000, maxDelay);
     const timeoutMs = opts.timeoutMs ?? this.#opts.taskTimeoutMs ?? 3_600_000;
+    const maxFailures = this.#opts.taskPollFailures ?? 6;
     const started = Date.now();
     const hooks = opts.hooks ?? this.#hooks;
+    let failures = 0;
     for (;;) {
       hooks.onWait?.();
-      const st = await this.get<TaskStatus>(pvePath`/nodes/${taskNode}/tasks/${upid}/status`);
+      let st: TaskStatus | undefined;
+      try {
+        st = await this.get<TaskStatus>(pvePath`/nodes/${taskNode}/tasks/${upid}/status`);
+        failures = 0;
+      } catch (err) {
+        // The task runs on in Proxmox whatever happens to one poll: keep watching it through a
+        // flaky API rather than failing (and redoing) the whole step.
+        if (!(err instanceof HangarError) || err.code !== 'provider_error' || ++failures >= maxFailures) throw err;
+        this.#logger.debug({ upid, failures, err: err.message }, 'proxmox: task status poll failed; polling on');
+      }
       if (st && st.status === 'stopped') {
         const exit = st.exitstatus ?? '';
         if (exit === 'OK') return st;

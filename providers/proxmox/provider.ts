@@ -75,7 +75,6 @@ const DESCRIPTION_HEADER = 'Managed by Hangar; keep the hangar-* lines.';
 const MACHINE_MARKER = 'hangar-machine';
 const TEMPLATE_MARKER = 'hangar-template';
 const DISK_MARKER = 'hangar-disk';
-const CIDATA_MARKER = 'hangar-cidata';
 const MAX_SCSI = 30;
 
 // ---------------------------------------------------------------------------------------------
@@ -166,8 +165,16 @@ export function smbiosWithSeed(current: string | undefined, seedUrl: string): st
   return [`base64=1`, `serial=${serial}`, ...(uuid ? [`uuid=${uuid}`] : [])].join(',');
 }
 
-export function cidataIsoName(machineId: string): string {
-  return `hangar-${safeId(machineId)}-cidata.iso`;
+/** `hangar-<machine>-cidata-<seed hash>.iso` (older releases wrote `hangar-<machine>-cidata.iso`). */
+export function cidataIsoName(machineId: string, seedHash?: string): string {
+  return `hangar-${safeId(machineId)}-cidata${seedHash ? `-${seedHash}` : ''}.iso`;
+}
+
+/** Whether a volume id or file name is one of the machine's cidata ISOs (any seed). */
+export function isCidataIsoOf(machineId: string, volidOrName: string): boolean {
+  const name = volidOrName.slice(volidOrName.lastIndexOf('/') + 1);
+  const prefix = `hangar-${safeId(machineId)}-cidata`;
+  return name.startsWith(prefix) && /^(-[0-9a-f]{16})?\.iso$/.test(name.slice(prefix.length));
 }
 
 function safeId(id: string): string {
@@ -438,7 +445,7 @@ export class ProxmoxProvider implements Hypervisor {
       await this.#waitActiveTasks(ref.node, undefined, ref.vmid);
       const st = await this.client.get<{ status?: string }>(this.#vmPath(ref, '/status/current'));
       if (st?.status === 'running') await this.#settle(ref.node, await this.client.post(this.#vmPath(ref, '/status/stop')));
-      const upid = await this.client.delete(this.#vmPath(ref), { purge: true, 'destroy-unreferenced-disks': true });
+      const upid = await this.client.delete(this.#vmPath(ref), { purge: true, 'destroy-unreferenced-disks': true }, { idempotent: true });
       await this.#settle(ref.node, upid);
     } catch (err) {
       if (errCode(err) === 'not_found') return;
@@ -458,7 +465,7 @@ export class ProxmoxProvider implements Hypervisor {
 
   async #deleteVolume(node: string, storage: string, volid: string): Promise<void> {
     try {
-      await this.#settle(node, await this.client.delete(pvePath`/nodes/${node}/storage/${storage}/content/${volid}`));
+      await this.#settle(node, await this.client.delete(pvePath`/nodes/${node}/storage/${storage}/content/${volid}`, undefined, { idempotent: true }));
     } catch (err) {
       if (errCode(err) === 'not_found') return;
       if (err instanceof HangarError && !(await this.#listVolumes(node, storage, '')).some((v) => v.volid === volid)) return;
@@ -468,7 +475,9 @@ export class ProxmoxProvider implements Hypervisor {
 
   async #setConfig(ref: { node: string; vmid: number }, params: Params): Promise<void> {
     if (Object.values(params).every((v) => v === undefined)) return;
-    await this.#settle(ref.node, await this.client.post(this.#vmPath(ref, '/config'), params));
+    // Absolute values apply twice harmlessly; a digest-guarded write would fail its own retry.
+    const idempotent = params.digest === undefined;
+    await this.#settle(ref.node, await this.client.post(this.#vmPath(ref, '/config'), params, { idempotent }));
   }
 
   // ---- Hypervisor -----------------------------------------------------------------------------
@@ -567,6 +576,7 @@ export class ProxmoxProvider implements Hypervisor {
     const set: Params = {};
     const del: string[] = [];
     const freeFirst: string[] = [];
+    const staleIsos: string[] = [];
 
     if (Number(cfg.cores ?? 1) !== spec.cpu) set.cores = spec.cpu;
     const mem = Number(parsePropertyString(String(cfg.memory ?? '512')).current ?? parsePropertyString(String(cfg.memory ?? '512'))._);
@@ -598,11 +608,9 @@ export class ProxmoxProvider implements Hypervisor {
 
     const ci = spec.cloudInit;
     if (ci) {
-      const isoName = cidataIsoName(spec.machineId);
-      const isoVolid = `${this.isoStorage}:iso/${isoName}`;
       const drives = Object.keys(cfg).filter(isDiskKey);
       const cloudinitSlots = drives.filter((k) => String(cfg[k]).includes('cloudinit'));
-      const isoSlots = drives.filter((k) => String(cfg[k]).includes(isoName));
+      const isoSlots = drives.filter((k) => isCidataIsoOf(spec.machineId, volumeOf(String(cfg[k]))));
       const freeIde = (taken: string[]) =>
         ['ide2', 'ide0', 'ide1', 'ide3'].find((k) => cfg[k] === undefined || taken.includes(k));
 
@@ -632,30 +640,24 @@ export class ProxmoxProvider implements Hypervisor {
             if (cfg.searchdomain !== v) set.searchdomain = v;
           }
         }
+        staleIsos.push(...(await this.#cidataIsos(ref.node, spec.machineId)));
       } else {
-        // The description records a hash of the seed documents the ISO was built from, so an
-        // unchanged seed costs one listing and a changed one (even of the same size) is replaced.
-        const seedHash = cidataHash(ci);
-        const description = String(cfg.description ?? '');
-        const recorded = markerValue(description, CIDATA_MARKER);
-        const present = (await this.#listVolumes(ref.node, this.isoStorage, 'iso')).some((v) => v.volid === isoVolid);
-        if (!present || recorded !== seedHash) {
-          if (present && isoSlots.length > 0) {
-            // The old image must leave the VM before it can leave storage.
-            await this.#setConfig(ref, { delete: isoSlots.join(',') });
-            for (const k of isoSlots) delete cfg[k];
-            isoSlots.length = 0;
-            delete cfg.digest;
-          }
-          await this.#uploadCidataIso(ref.node, spec.machineId, ci, present);
-        }
-        if (recorded !== seedHash) set.description = withMarkerLine(description, CIDATA_MARKER, seedHash);
+        // The ISO's name carries a hash of the seed it was built from: an unchanged seed costs
+        // one listing, a changed one gets a new image, and a step retried after any failure
+        // (even a lost upload reply) can tell at once whether its upload landed.
+        const isoVolid = `${this.isoStorage}:iso/${cidataIsoName(spec.machineId, cidataHash(ci))}`;
+        const ours = await this.#cidataIsos(ref.node, spec.machineId);
+        if (!ours.includes(isoVolid)) await this.#uploadCidataIso(ref.node, isoVolid, ci);
+        staleIsos.push(...ours.filter((v) => v !== isoVolid));
         freeFirst.push(...cloudinitSlots);
-        if (isoSlots.length === 0) {
-          const slot = freeIde(cloudinitSlots);
+        const attached = isoSlots.find((k) => volumeOf(String(cfg[k])) === isoVolid);
+        if (!attached) {
+          // Swapping the CD-ROM's medium in place; the old image is deleted once unreferenced.
+          const slot = isoSlots[0] ?? freeIde(cloudinitSlots);
           if (!slot) throw new HangarError('provider_rejected', `Proxmox VM ${ref.vmid} has no free IDE slot for the cidata ISO`);
           set[slot] = `${isoVolid},media=cdrom`;
         }
+        del.push(...isoSlots.filter((k) => k !== (attached ?? isoSlots[0])));
       }
       if (ci.seedUrl) {
         const wanted = smbiosWithSeed(cfg.smbios1 === undefined ? undefined : String(cfg.smbios1), ci.seedUrl);
@@ -671,6 +673,9 @@ export class ProxmoxProvider implements Hypervisor {
     if (changes > 0) {
       await this.#setConfig(ref, { ...set, ...(del.length ? { delete: del.join(',') } : {}), ...(freeFirst.length ? {} : { digest }) });
     }
+
+    // Superseded seed images go only after no drive refers to them any more.
+    for (const volid of staleIsos) await this.#deleteVolume(ref.node, this.isoStorage, volid);
 
     await this.#growRootDisk(ref, cfg, spec.diskGb);
     this.#logger.debug({ vmid: ref.vmid, changed: Object.keys(set), deleted: [...freeFirst, ...del] }, 'proxmox: configured VM');
@@ -692,21 +697,27 @@ export class ProxmoxProvider implements Hypervisor {
       }
       return;
     }
-    const upid = await this.client.put(this.#vmPath(ref, '/resize'), { disk: root, size: `${diskGb}G` });
+    // An absolute size (never `+NG`) makes a repeated resize a no-op.
+    const upid = await this.client.put(this.#vmPath(ref, '/resize'), { disk: root, size: `${diskGb}G` }, { idempotent: true });
     await this.#settle(ref.node, upid);
   }
 
-  /** Builds the cidata ISO and uploads it (replacing the stored one when `replace`). */
-  async #uploadCidataIso(node: string, machineId: string, ci: NonNullable<VmSpec['cloudInit']>, replace: boolean): Promise<void> {
-    const name = cidataIsoName(machineId);
-    const volid = `${this.isoStorage}:iso/${name}`;
+  /** The machine's cidata ISOs in ISO storage (volids), whatever seed they were built from. */
+  async #cidataIsos(node: string, machineId: string): Promise<string[]> {
+    return (await this.#listVolumes(node, this.isoStorage, 'iso'))
+      .map((v) => v.volid)
+      .filter((volid) => volid.startsWith(`${this.isoStorage}:`) && isCidataIsoOf(machineId, volid));
+  }
+
+  /** Builds the cidata ISO and uploads it under `volid`'s file name. */
+  async #uploadCidataIso(node: string, volid: string, ci: NonNullable<VmSpec['cloudInit']>): Promise<void> {
+    const name = volid.slice(volid.lastIndexOf('/') + 1);
     const dir = await mkdtemp(join(this.#opts.tmpDir ?? tmpdir(), 'hangar-pve-'));
     try {
       const path = join(dir, name);
       const files: Record<string, string> = { 'meta-data': ci.metaData, 'user-data': ci.userData };
       if (ci.networkConfig) files['network-config'] = ci.networkConfig;
       await writeCidataIso(path, files, this.#opts.isoTool ? { tool: this.#opts.isoTool } : {});
-      if (replace) await this.#deleteVolume(node, this.isoStorage, volid);
       this.#hooks.onWait?.();
       const upid = await this.client.upload(node, this.isoStorage, { content: 'iso', filename: name, path });
       await this.#settle(node, upid);
@@ -768,10 +779,8 @@ export class ProxmoxProvider implements Hypervisor {
       this.#cache.delete(`${MACHINE_MARKER}=${machineId}`);
       this.#logger.info({ machineId, vmid: found.ref.vmid }, 'proxmox: deleted VM');
     }
-    // Always look for the ISO: a retry after a crash between the two steps still cleans it up.
-    const volid = `${this.isoStorage}:iso/${cidataIsoName(machineId)}`;
-    const iso = (await this.#listVolumes(node, this.isoStorage, 'iso')).find((v) => v.volid === volid);
-    if (iso) await this.#deleteVolume(node, this.isoStorage, volid);
+    // Always look for ISOs: a retry after a crash between the two steps still cleans them up.
+    for (const volid of await this.#cidataIsos(node, machineId)) await this.#deleteVolume(node, this.isoStorage, volid);
     return { deleted: found !== undefined };
   }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { HangarError } from '../../domain/errors.ts';
 import { ProxmoxClient, type Params, type ProxmoxConnectionOptions, type ProviderLogger } from '../../providers/proxmox/client.ts';
-import { ProxmoxProvider, cidataIsoName, type ProxmoxProviderOptions } from '../../providers/proxmox/provider.ts';
+import { ProxmoxProvider, cidataHash, cidataIsoName, isCidataIsoOf, type ProxmoxProviderOptions } from '../../providers/proxmox/provider.ts';
 import type { VmSpec } from '../../providers/hypervisor.ts';
 import { startProxmoxSimulator, type ProxmoxSimulator } from '../fakes/proxmox/simulator.ts';
 
@@ -271,10 +271,11 @@ describe('VM lifecycle', () => {
     });
     const { providerId } = await p.create(s);
     await p.configure(providerId, s);
-    const name = cidataIsoName(s.machineId);
-    const iso = allVolumes().find((v) => v.volid === `local:iso/${name}`);
-    expect(iso).toBeDefined();
-    expect(iso!.size).toBeGreaterThan(0);
+    const isos = () => allVolumes().filter((v) => isCidataIsoOf(s.machineId, v.volid));
+    const name = cidataIsoName(s.machineId, cidataHash(s.cloudInit!));
+    expect(isos().map((v) => v.volid)).toEqual([`local:iso/${name}`]);
+    const iso = isos()[0]!;
+    expect(iso.size).toBeGreaterThan(0);
     const vm = sim.vms.get(Number(providerId))!;
     expect(String(vm.config.ide2)).toMatch(new RegExp(`^local:iso/${name},media=cdrom(,|$)`));
     expect(Object.values(vm.config).some((v) => String(v).includes('cloudinit'))).toBe(false);
@@ -284,20 +285,21 @@ describe('VM lifecycle', () => {
     await p.configure(providerId, s);
     expect(sim.requests.slice(mark).filter((r) => r.method !== 'GET')).toEqual([]);
 
-    // A changed seed (same size or not) replaces the image.
-    const before = allVolumes().find((v) => v.volid === `local:iso/${name}`)!;
+    // A changed seed (same size or not) gets a new image in the same drive; the old one is deleted.
     const changed = { ...s, cloudInit: { ...s.cloudInit!, userData: '#cloud-config\nhostname: vm2\n' } };
     await p.configure(providerId, changed);
-    const after = allVolumes().filter((v) => v.volid === `local:iso/${name}`);
-    expect(after).toHaveLength(1);
-    expect(after[0]!.sha256).not.toBe(before.sha256);
-    expect(String(sim.vms.get(Number(providerId))!.config.ide2)).toContain(`local:iso/${name},media=cdrom`);
+    const newName = cidataIsoName(s.machineId, cidataHash(changed.cloudInit));
+    expect(newName).not.toBe(name);
+    const after = isos();
+    expect(after.map((v) => v.volid)).toEqual([`local:iso/${newName}`]);
+    expect(after[0]!.sha256).not.toBe(iso.sha256);
+    expect(String(sim.vms.get(Number(providerId))!.config.ide2)).toMatch(new RegExp(`^local:iso/${newName},media=cdrom(,|$)`));
 
     await p.start(providerId);
     await p.shutdown(providerId, 1);
     await expect(p.delete(s.machineId)).resolves.toEqual({ deleted: true });
     expect(sim.vms.has(Number(providerId))).toBe(false);
-    expect(allVolumes().some((v) => v.volid.includes(name))).toBe(false);
+    expect(isos()).toEqual([]);
     expect(allVolumes().filter((v) => v.volid.includes(`vm-${providerId}-`))).toEqual([]);
     expect(sim.leftovers(s.machineId)).toEqual({ vms: [], volumes: [] });
   });

@@ -14,6 +14,7 @@ import { Disk, Machine, Template } from '../../db/entities/index.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startProxmoxSimulator, type ProxmoxFaults, type ProxmoxSimulator } from '../fakes/proxmox/simulator.ts';
 import { createToken, http, startApi, testConfig, testEnv, waitFor, type TestApi } from '../support/harness.ts';
+import { isCidataIsoOf } from '../../providers/proxmox/provider.ts';
 import { unique } from '../support/api-fixture.ts';
 import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import {
@@ -274,11 +275,9 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
     expect(await api.orm.em.fork().count(Template, { id: tpl.id })).toBe(0);
   });
 
-  // The default rates are what the provider survives reliably within DEFAULT_RETRY's 10 attempts.
-  // At HANGAR_PVE_TRANSIENT_RATE=0.3 ISO-mode provisions fail often: no non-GET call is retried
-  // in the client, a failed task poll fails the whole attempt, and every configure attempt
-  // uploads the cidata ISO again (its hash is recorded only by the last config write).
-  const transientRate = Number(process.env.HANGAR_PVE_TRANSIENT_RATE ?? 0.1);
+  // The issue's bar: with 30 % of calls failing transiently, every provision still completes.
+  // Lost replies (the request applied, the answer dropped) come on top of that.
+  const transientRate = Number(process.env.HANGAR_PVE_TRANSIENT_RATE ?? 0.3);
   const dropAfterApplyRate = Number(process.env.HANGAR_PVE_DROP_AFTER_APPLY_RATE ?? 0.04);
   it(`provisions and deprovisions on a flaky API (${transientRate * 100} % transient failures, ${dropAfterApplyRate * 100} % lost replies): one VM per machine`, async () => {
     const faultsBefore = sim.requests.filter((r) => r.fault).length;
@@ -341,7 +340,7 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
       expect(op.error?.message).toMatch(/Permission check failed|clone failed|start failed/);
       const mine = sim.requests.slice(mark);
       // The step really got as far as the case says before it failed.
-      expect(mine.some((r) => r.method === 'POST' && r.path.endsWith('/upload') && String(r.params.filename).startsWith(`hangar-${m.id}-cidata.iso`))).toBe(isoUploaded);
+      expect(mine.some((r) => r.method === 'POST' && r.path.endsWith('/upload') && isCidataIsoOf(m.id, String(r.params.filename).split(' ')[0]!))).toBe(isoUploaded);
 
       const row = (await machineRow(m.id))!;
       expect(row.state).toBe('failed');

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cidataIsoName } from '../../providers/proxmox/provider.ts';
+import { isCidataIsoOf } from '../../providers/proxmox/provider.ts';
 import type { ProxmoxSimulator, SimTask, SimVm, SimVolume } from '../fakes/proxmox/simulator.ts';
 
 /** A small valid qcow2 (version 3 header; `qemu-img` is not installed here). */
@@ -68,10 +68,9 @@ export function allVolumes(sim: ProxmoxSimulator): SimVolume[] {
   return [...sim.storage.values()].flat();
 }
 
-/** The machine's cidata ISO, if it is in any storage. */
+/** The machine's cidata ISOs (any seed), in any storage. */
 export function cidataVolumes(sim: ProxmoxSimulator, machineId: string): SimVolume[] {
-  const name = cidataIsoName(machineId);
-  return allVolumes(sim).filter((v) => v.volid.endsWith(`iso/${name}`));
+  return allVolumes(sim).filter((v) => v.content === 'iso' && isCidataIsoOf(machineId, v.volid));
 }
 
 /** Disk volumes owned by a VMID (vm-<id>-disk-N, vm-<id>-cloudinit, …). */

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { HangarError } from '../../domain/errors.ts';
 import { ProxmoxClient, encodeParams, normalizeFingerprint, pvePath, upidNode } from '../../providers/proxmox/client.ts';
 import {
-  ProxmoxProvider, cidataIsoName, diskMarkers, encodeSshKeys, markerValue, parsePropertyString, parseSize, parseTags, smbiosWithSeed,
+  ProxmoxProvider, cidataIsoName, diskMarkers, isCidataIsoOf, encodeSshKeys, markerValue, parsePropertyString, parseSize, parseTags, smbiosWithSeed,
 } from '../../providers/proxmox/provider.ts';
 
 const SECRET = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
@@ -37,6 +37,12 @@ describe('proxmox helpers', () => {
     expect(markerValue(desc, 'hangar-template')).toBeUndefined();
     expect([...diskMarkers(desc)]).toEqual([['d1', 'scsi1'], ['d2', 'scsi2']]);
     expect(cidataIsoName('abc')).toBe('hangar-abc-cidata.iso');
+    expect(cidataIsoName('abc', '0123456789abcdef')).toBe('hangar-abc-cidata-0123456789abcdef.iso');
+    expect(isCidataIsoOf('abc', 'local:iso/hangar-abc-cidata-0123456789abcdef.iso')).toBe(true);
+    expect(isCidataIsoOf('abc', 'hangar-abc-cidata.iso')).toBe(true);
+    // Another machine whose id merely starts with this one's is not matched.
+    expect(isCidataIsoOf('abc', 'local:iso/hangar-abc-cidata-x-cidata.iso')).toBe(false);
+    expect(isCidataIsoOf('ab', 'local:iso/hangar-abc-cidata.iso')).toBe(false);
   });
 
   it('URL-encodes ssh keys (newline-joined, %20 for spaces) and builds the SMBIOS seed', () => {
@@ -138,23 +144,73 @@ describe('proxmox client classification', () => {
     expect(err.retryable).toBe(false);
   });
 
-  it('treats lock timeouts, 5xx, 595 and resets as retryable; retries GETs only', async () => {
+  it('retries GETs on any transient failure, writes only when nothing was applied', async () => {
     const c = client();
-    replies.push({ status: 500, reason: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout" });
-    const lock = await failure(c.post('/nodes/pve/qemu/100/clone', { newid: 101 }));
-    expect(lock.code).toBe('provider_error');
-    expect(lock.retryable).toBe(true);
+    // A lock timeout answered by the call itself: retryable, and proof that nothing ran.
+    replies.push({ status: 500, reason: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout" }, { status: 200, body: { data: 'UPID:pve:1:2:3:qmclone:100:u:' } });
+    seen.length = 0;
+    await expect(c.post('/nodes/pve/qemu/100/clone', { newid: 101 })).resolves.toBe('UPID:pve:1:2:3:qmclone:100:u:');
+    expect(seen).toHaveLength(2);
+
+    // pveproxy's "got no worker" (500 or 503) never reached a worker either.
+    replies.push({ status: 503, reason: 'got no worker' }, { status: 500, reason: 'got no worker' }, { status: 200, body: { data: 'UPID:pve:1:2:4:qmstart:101:u:' } });
+    seen.length = 0;
+    await expect(c.post('/nodes/pve/qemu/101/status/start')).resolves.toBe('UPID:pve:1:2:4:qmstart:101:u:');
+    expect(seen).toHaveLength(3);
+
+    // ...but a write that keeps meeting it gives up with a retryable error after the quick retries.
+    replies.push(...Array.from({ length: 4 }, () => ({ status: 503, reason: 'got no worker' })));
+    seen.length = 0;
+    const busy = await failure(c.post('/nodes/pve/qemu/101/status/start'));
+    expect(busy.code).toBe('provider_error');
+    expect(busy.retryable).toBe(true);
+    expect(seen).toHaveLength(4);
 
     replies.push({ status: 595, reason: 'Connection refused' }, 'reset', { status: 200, body: { data: 7 } });
     seen.length = 0;
     await expect(c.get('/cluster/nextid')).resolves.toBe(7);
     expect(seen).toHaveLength(3);
 
+    // A reset after the request left may hide an applied write: not repeated in the client.
     replies.push('reset');
     seen.length = 0;
     const reset = await failure(c.post('/nodes/pve/qemu/100/status/start'));
     expect(reset.code).toBe('provider_error');
+    expect(reset.retryable).toBe(true);
+    expect(ProxmoxClient.notApplied(reset)).toBe(false);
     expect(seen).toHaveLength(1);
+
+    // Unless the caller says repeating it is harmless.
+    replies.push('reset', { status: 200, body: { data: null } });
+    seen.length = 0;
+    await expect(c.put('/nodes/pve/qemu/100/resize', { disk: 'scsi0', size: '8G' }, { idempotent: true })).resolves.toBeNull();
+    expect(seen).toHaveLength(2);
+
+    // Parameter errors are never retried.
+    replies.push({ status: 400, reason: 'Parameter verification failed.', body: { data: null, errors: { size: 'invalid format' } } });
+    seen.length = 0;
+    expect((await failure(c.put('/nodes/pve/qemu/100/resize', { disk: 'scsi0', size: 'x' }, { idempotent: true }))).code).toBe('provider_rejected');
+    expect(seen).toHaveLength(1);
+    c.close();
+  });
+
+  it('keeps polling a task through failed status calls, up to a limit', async () => {
+    const upid = 'UPID:pve:1:2:3:qmclone:100:root@pam:';
+    const c = client({ getRetries: 0, taskPollFailures: 3 });
+    replies.push(
+      { status: 200, body: { data: { upid, node: 'pve', status: 'running' } } },
+      'reset',
+      { status: 503, reason: 'got no worker' },
+      { status: 200, body: { data: { upid, node: 'pve', status: 'stopped', exitstatus: 'OK' } } },
+    );
+    seen.length = 0;
+    await expect(c.waitForTask('pve', upid)).resolves.toMatchObject({ exitstatus: 'OK' });
+    expect(seen).toHaveLength(4);
+
+    replies.push('reset', 'reset', 'reset');
+    seen.length = 0;
+    expect((await failure(c.waitForTask('pve', upid))).code).toBe('provider_error');
+    expect(seen).toHaveLength(3);
     c.close();
   });
 
