@@ -6,13 +6,15 @@
 // (autocannon, in this process) does not share its event loop. On 2 cores, generator, API and
 // PostgreSQL still share the machine, which the CPU figures printed per run make visible.
 // Per document: unthrottled (the most the set-up serves, latency includes queueing behind 50
-// busy connections), paced at 5,000 req/s (autocannon corrects the latency for coordinated
-// omission), both with one API process and with two (`HANGAR_API_PROCESSES=2`: node:cluster
+// busy connections), paced at 5,000 req/s (evenly spaced arrivals from bench/paced-load.ts,
+// latency counted from each request's due time; autocannon's own pacing sends each second's
+// quota in one burst, which measures the burst), both with one API process and with two (`HANGAR_API_PROCESSES=2`: node:cluster
 // children sharing one port, which is how a 2-core host should run the API).
 //
 // BENCH_API_CPU_PROF=<dir> makes the (first) API process write a V8 CPU profile there when it
 // stops; summarise it with `node bench/profile-summary.ts <file>`.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -22,6 +24,7 @@ import { loadConfig } from '../cli/config.ts';
 import { openOrm, migrateUp } from '../db/orm.ts';
 import { issueToken } from '../db/repositories/tokens.ts';
 import { cpuMeter, describeCpu, fmt, freePort, freshBenchDatabase, header, waitForQuiet } from './measure.ts';
+import { pacedLoad, type PacedResult } from './paced-load.ts';
 
 // autocannon ships no type declarations: the part used here.
 interface Histogram { average: number; p50: number; p90: number; p99: number; max: number }
@@ -39,12 +42,21 @@ interface AutocannonOptions {
   url: string;
   connections: number;
   duration: number;
-  overallRate?: number;
   requests?: { method: string; path: string }[];
   setupClient?: (client: AutocannonClient) => void;
   timeout?: number;
 }
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: AutocannonOptions) => PromiseLike<AutocannonResult>;
+
+function fromAutocannon(x: AutocannonResult): PacedResult {
+  return {
+    total: x.requests.total, rps: x.requests.total / x.duration,
+    p50: x.latency.p50, p90: x.latency.p90, p99: x.latency.p99, max: x.latency.max,
+    non2xx: x.non2xx, errors: x.errors, timeouts: x.timeouts,
+    codes: new Map(Object.entries(x.statusCodeStats).map(([c, s]) => [c, Number(s.count)])),
+    loopP99: NaN, loopMax: NaN,
+  };
+}
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MACHINES = 50;
@@ -156,6 +168,7 @@ interface Run {
   cpu: string;
   top: string;
   quiet: string | null;
+  generatorLoop: string | null;
 }
 
 const servers: ApiProcess[] = [];
@@ -211,24 +224,36 @@ try {
       client.setRequests([...requests.slice(k), ...requests.slice(0, k)]);
     };
     const connections = Math.floor(CONNECTIONS / targets.length);
-    const rate = overallRate === undefined ? {} : { overallRate: Math.floor(overallRate / targets.length) };
-    await Promise.all(targets.map((t) => autocannon({ url: t.base, connections, duration: WARMUP_S, requests, setupClient, ...rate })));
+    // One warm keep-alive pool per target for warm-up and run, as a fleet's fetchers would not reconnect.
+    const agents = targets.map(() => new http.Agent({ keepAlive: true, maxSockets: connections }));
+    const paced = (t: ApiProcess, durationS: number) =>
+      pacedLoad({ base: t.base, paths: requests.map((r) => r.path), rate: overallRate! / targets.length, durationS, connections, agent: agents[targets.indexOf(t)] });
+    if (overallRate === undefined) {
+      await Promise.all(targets.map((t) => autocannon({ url: t.base, connections, duration: WARMUP_S, requests, setupClient })));
+    } else {
+      await Promise.all(targets.map((t) => paced(t, WARMUP_S)));
+    }
     const quiet = await waitForQuiet();
     const pids = Object.assign({}, ...targets.map((t) => t.pids)) as Record<string, number>;
-    const meter = cpuMeter(pids, 'bench process (autocannon)');
+    const meter = cpuMeter(pids, 'bench process (load generator)');
     const top = new Promise<string>((r) => setTimeout(() => { void topSnapshot().then(r); }, (DURATION_S / 2) * 1000));
-    const results = await Promise.all(targets.map((t) => autocannon({ url: t.base, connections, duration: DURATION_S, requests, setupClient, timeout: 10, ...rate })));
+    const results: PacedResult[] =
+      overallRate === undefined
+        ? (await Promise.all(targets.map((t) => autocannon({ url: t.base, connections, duration: DURATION_S, requests, setupClient, timeout: 10 })))).map(fromAutocannon)
+        : await Promise.all(targets.map((t) => paced(t, DURATION_S)));
     const cpu = describeCpu(meter.stop());
-    const sum = (f: (x: AutocannonResult) => number) => results.reduce((n, x) => n + f(x), 0);
-    const worst = (f: (x: AutocannonResult) => number) => Math.max(...results.map(f));
+    for (const a of agents) a.destroy();
+    const sum = (f: (x: PacedResult) => number) => results.reduce((n, x) => n + f(x), 0);
+    const worst = (f: (x: PacedResult) => number) => Math.max(...results.map(f));
     const codes = new Map<string, number>();
-    for (const x of results) for (const [code, s] of Object.entries(x.statusCodeStats)) codes.set(code, (codes.get(code) ?? 0) + Number(s.count));
+    for (const x of results) for (const [code, n] of x.codes) codes.set(code, (codes.get(code) ?? 0) + n);
     runs.push({
-      doc, mode, total: sum((x) => x.requests.total), rps: sum((x) => x.requests.total / x.duration),
+      doc, mode, total: sum((x) => x.total), rps: sum((x) => x.rps),
       // With two generators the percentiles are the worse of the two (histograms are not merged).
-      p50: worst((x) => x.latency.p50), p90: worst((x) => x.latency.p90), p99: worst((x) => x.latency.p99), max: worst((x) => x.latency.max),
+      p50: worst((x) => x.p50), p90: worst((x) => x.p90), p99: worst((x) => x.p99), max: worst((x) => x.max),
       non2xx: sum((x) => x.non2xx), errors: sum((x) => x.errors), timeouts: sum((x) => x.timeouts),
       codes: [...codes.entries()].map(([c, n]) => `${c}×${n}`).join(', '), cpu, top: await top, quiet,
+      generatorLoop: overallRate === undefined ? null : `generator event-loop delay p99 ${fmt(worst((x) => x.loopP99))} ms, max ${fmt(worst((x) => x.loopMax))} ms`,
     });
   }
 
@@ -248,7 +273,7 @@ try {
 
   // -------------------------------------------------------------------------------------------
   console.log(header('NoCloud metadata endpoint'));
-  console.log(`API: separate process (node cli/main.ts serve, pool ${config.database.poolSize}, log level warn); load: autocannon 9 in the bench process, ${CONNECTIONS} keep-alive connections in all, ${DURATION_S} s per run after ${WARMUP_S} s warm-up; ${MACHINES} machines with 2 SSH keys and an active lease each`);
+  console.log(`API: separate process (node cli/main.ts serve, pool ${config.database.poolSize}, log level warn); load in the bench process (autocannon 9 unthrottled, bench/paced-load.ts paced), ${CONNECTIONS} keep-alive connections in all, ${DURATION_S} s per run after ${WARMUP_S} s warm-up; ${MACHINES} machines with 2 SSH keys and an active lease each`);
   console.log('');
   console.log('document    mode                      req/s  requests  p50 ms  p90 ms  p99 ms  max ms  non-2xx  errors  timeouts');
   for (const r of runs) {
@@ -261,7 +286,7 @@ try {
   console.log('');
   for (const r of runs) {
     console.log(`${r.doc}, ${r.mode}: ${r.cpu}`);
-    console.log(`  status codes: ${r.codes}`);
+    console.log(`  status codes: ${r.codes}${r.generatorLoop ? `; ${r.generatorLoop}` : ''}`);
     if (r.quiet) console.log(`  ${r.quiet}`);
   }
   console.log('');

@@ -20,8 +20,8 @@ import { containsAddress, formatAddress, parseAddress, parseCidr, type Cidr } fr
 import { HangarError } from '../../domain/errors.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import {
-  cloudInitMachineFromRow, machineTokenById, phoneHomeUrlFor, recordFetch, recordPhoneHome, seedMachineByAddress, seedMachineById,
-  type SeedMachineRow, type SeedParts,
+  cloudInitMachineFromRow, machineTokenById, phoneHomeUrlFor, recordFetches, recordPhoneHome, seedMachineByAddress, seedMachineById,
+  type FetchCount, type SeedMachineRow, type SeedParts,
 } from '../../db/repositories/metadata.ts';
 import type { ApiDeps } from '../context.ts';
 
@@ -137,12 +137,13 @@ export function clientAddress(policy: AddressPolicy, peer: string | undefined, f
 // ---------------------------------------------------------------------------------------------
 // Fetch record
 
-type FetchWriter = (machineId: string, doc: SeedFileName, count: number, lastAt: string, from: string) => Promise<void>;
+type FetchWriter = (counts: FetchCount[]) => Promise<void>;
 
 interface FetchState {
   doc: SeedFileName;
   machineId: string;
-  writtenAt: number;
+  /** When the key was last written or last fetched, for forgetting idle keys. */
+  touchedAt: number;
   /** Fetches seen since the last write. */
   pending: number;
   lastAt: string;
@@ -150,14 +151,14 @@ interface FetchState {
 }
 
 /**
- * Records fetches in machine.metadata_fetches, writing each (machine, document) at most once
- * per THROTTLE_MS. The metadata endpoint must sustain ≥ 5,000 req/s, and a machine (or a
- * cloud-init retry loop) re-reading its seed should not turn every read into a row update that
- * serialises on the machine's row. The first fetch of a key is always written before the
- * response; fetches inside the window are counted in memory and added by the next write or by
- * a sweep about a second later. So counts are exact while the process lives, and at most the
- * last second's fetches are lost if it dies — acceptable for a diagnostic counter. The map only
- * holds keys touched in the last couple of seconds.
+ * Records fetches in machine.metadata_fetches. The metadata endpoint must sustain ≥ 5,000
+ * req/s, and a machine (or a cloud-init retry loop) re-reading its seed should not turn every
+ * read into a row update that serialises on the machine's row. The first fetch of a key is
+ * written before the response (a provision's diagnosis may read it at once); later fetches are
+ * counted in memory and written by a sweep once a second, all keys in one statement, so no
+ * request waits on the database and the database sees one write per second, not one per key.
+ * Counts are exact while the process lives; at most the last second's are lost if it dies —
+ * acceptable for a diagnostic counter. The map only holds keys touched in the last seconds.
  */
 export class FetchRecorder {
   static readonly THROTTLE_MS = 1000;
@@ -177,23 +178,23 @@ export class FetchRecorder {
     const lastAt = new Date(now).toISOString();
     const state = this.states.get(key);
     this.arm();
-    if (state && now - state.writtenAt < FetchRecorder.THROTTLE_MS) {
+    if (state) {
       state.pending++;
       state.lastAt = lastAt;
       state.from = from;
+      state.touchedAt = now;
       return;
     }
-    const count = (state?.pending ?? 0) + 1;
-    this.states.set(key, { doc, machineId, writtenAt: now, pending: 0, lastAt, from });
-    await this.flush(machineId, doc, count, lastAt, from);
+    this.states.set(key, { doc, machineId, touchedAt: now, pending: 0, lastAt, from });
+    await this.flush([{ machineId, doc, count: 1, lastAt, from }]);
   }
 
-  private async flush(machineId: string, doc: SeedFileName, count: number, lastAt: string, from: string): Promise<void> {
+  private async flush(counts: FetchCount[]): Promise<void> {
     try {
-      await this.write(machineId, doc, count, lastAt, from);
+      await this.write(counts);
     } catch (err) {
       // Serving the seed matters more than counting it.
-      this.log.warn({ err, machineId, doc }, 'could not record a metadata fetch');
+      this.log.warn({ err, keys: counts.length }, 'could not record metadata fetches');
     }
   }
 
@@ -207,16 +208,16 @@ export class FetchRecorder {
   private sweep(): void {
     this.timer = null;
     const now = Date.now();
+    const due: FetchCount[] = [];
     for (const [key, s] of this.states) {
-      if (now - s.writtenAt < FetchRecorder.THROTTLE_MS) continue;
       if (s.pending > 0) {
-        void this.flush(s.machineId, s.doc, s.pending, s.lastAt, s.from);
+        due.push({ machineId: s.machineId, doc: s.doc, count: s.pending, lastAt: s.lastAt, from: s.from });
         s.pending = 0;
-        s.writtenAt = now;
-      } else {
+      } else if (now - s.touchedAt >= FetchRecorder.THROTTLE_MS) {
         this.states.delete(key);
       }
     }
+    if (due.length > 0) void this.flush(due);
     if (this.states.size) this.arm();
   }
 }
@@ -272,7 +273,7 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
   const policy: AddressPolicy = { trusted: parseTrustedProxies(deps.config.metadata.trustedProxies) };
   const publicBase = deps.config.api.publicUrl.replace(/\/+$/, '');
   const recorder = new FetchRecorder(
-    (machineId, doc, count, lastAt, from) => recordFetch(deps.orm.em.fork(), machineId, doc, count, lastAt, from),
+    (counts) => recordFetches(deps.orm.em.fork(), counts),
     deps.logger,
   );
   const from = (req: Request) => clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for'])
@@ -281,11 +282,38 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
   // Booting fleets fetch the same few documents many times in a burst: keep each rendered
   // document for a moment (bounded, insertion-ordered eviction), so repeated reads skip the query
   // and the YAML rendering. The token is still checked, in constant time, on every request.
+  // A document read after a random point in the second half of its life (random, so that entries
+  // filled together do not all refresh together) is re-read in the background, one query per key
+  // at a time: under steady load no request waits for an expired entry, and an entry older than
+  // cacheMs is never served.
   const cacheMs = deps.config.metadata.cacheMs;
-  const rendered = new Map<string, { at: number; token: string; body: string }>();
+  const rendered = new Map<string, { at: number; refreshAt: number; token: string; body: string }>();
+  const refreshing = new Set<string>();
   const MAX_CACHED = 20_000;
 
-  function render(req: Request, row: SeedMachineRow, doc: SeedFileName): string {
+  function remember(key: string, at: number, row: SeedMachineRow, body: string): void {
+    rendered.delete(key);
+    rendered.set(key, { at, refreshAt: at + cacheMs * (0.5 + Math.random() * 0.4), token: row.metadata_token, body });
+    if (rendered.size > MAX_CACHED) rendered.delete(rendered.keys().next().value!);
+  }
+
+  function refreshAhead(key: string, id: string, doc: SeedFileName, refreshAt: number, now: number): void {
+    if (now < refreshAt || refreshing.has(key)) return;
+    refreshing.add(key);
+    const started = Date.now();
+    void seedMachineById(deps.orm.em.fork(), id, partsFor(doc))
+      .then((row) => {
+        if (!row) rendered.delete(key);
+        else remember(key, started, row, render(deps.logger, row, doc));
+      })
+      .catch((err: unknown) => {
+        // The entry simply expires and the next request takes the normal path.
+        deps.logger.debug({ err, machineId: id, doc }, 'background seed refresh failed');
+      })
+      .finally(() => refreshing.delete(key));
+  }
+
+  function render(log: Pick<Logger, 'error'>, row: SeedMachineRow, doc: SeedFileName, reqId?: unknown): string {
     const machine = cloudInitMachineFromRow(row);
     try {
       switch (doc) {
@@ -296,8 +324,8 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
       }
     } catch (err) {
       // Stored data the renderer refuses is our problem, not the machine's: 500, details in the log only.
-      req.log.error({ err, machineId: row.id, doc }, 'cannot render a cloud-init document');
-      throw new HangarError('internal', `cannot render ${doc}; quote request id ${req.id} when reporting it`);
+      log.error({ err, machineId: row.id, doc }, 'cannot render a cloud-init document');
+      throw new HangarError('internal', `cannot render ${doc}${reqId ? `; quote request id ${String(reqId)} when reporting it` : ''}`);
     }
   }
 
@@ -317,16 +345,13 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
     const hit = cacheMs > 0 ? rendered.get(key) : undefined;
     if (hit && now - hit.at < cacheMs) {
       if (!tokenMatches(hit.token, token)) throw notFound();
+      refreshAhead(key, id, doc, hit.refreshAt, now);
       return send(req, res, id, doc, hit.body);
     }
     const row = await seedMachineById(deps.orm.em.fork(), id, partsFor(doc));
     if (!tokenMatches(row?.metadata_token ?? null, token) || !row) throw notFound();
-    const body = render(req, row, doc);
-    if (cacheMs > 0) {
-      rendered.delete(key);
-      rendered.set(key, { at: now, token: row.metadata_token, body });
-      if (rendered.size > MAX_CACHED) rendered.delete(rendered.keys().next().value!);
-    }
+    const body = render(req.log, row, doc, req.id);
+    if (cacheMs > 0) remember(key, now, row, body);
     return send(req, res, row.id, doc, body);
   }
 
@@ -335,9 +360,12 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
     const m = SEED_PATH.exec(req.url);
     if (!m || !UUID.test(m[1]!)) return next();
     const [, id, token, doc] = m as unknown as [string, string, string, SeedFileName];
-    const hit = rendered.get(`${id}:${doc}`);
+    const key = `${id}:${doc}`;
+    const hit = rendered.get(key);
     const started = process.hrtime.bigint();
-    if (!hit || Date.now() - hit.at >= cacheMs || !tokenMatches(hit.token, token)) return next();
+    const now = Date.now();
+    if (!hit || now - hit.at >= cacheMs || !tokenMatches(hit.token, token)) return next();
+    refreshAhead(key, id, doc, hit.refreshAt, now);
     const answer = () => {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(hit.body) });
       res.end(hit.body);
@@ -410,7 +438,7 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
     if (address === null) throw notFound();
     const row = await seedMachineByAddress(deps.orm.em.fork(), address, partsFor(doc));
     if (!row || Number(row.matches) !== 1) throw notFound();
-    await send(req, res, row.id, doc, render(req, row, doc));
+    await send(req, res, row.id, doc, render(req.log, row, doc, req.id));
   });
 
   // Anything else under /cloud-init gets the same answer as a wrong token.

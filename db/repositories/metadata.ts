@@ -99,17 +99,45 @@ export async function machineTokenById(em: EntityManager, id: string): Promise<{
  * version after waiting for a concurrent writer, so concurrent fetches never lose counts.
  * lastAt/from are last-writer-wins. updated_at is left alone: a fetch is not a change to the machine.
  */
-export async function recordFetch(em: EntityManager, machineId: string, doc: string, count: number, lastAt: string, from: string): Promise<void> {
-  await sqlFor(em)(
-    `update machine set metadata_fetches = jsonb_set(
-       coalesce(metadata_fetches, '{}'::jsonb), array[?::text],
-       jsonb_build_object(
-         'count', coalesce((metadata_fetches -> ?::text ->> 'count')::bigint, 0) + ?::int,
-         'lastAt', ?::text,
-         'from', ?::text),
-       true)
-     where id = ?`,
-    [doc, doc, count, lastAt, from, machineId]);
+export interface FetchCount {
+  machineId: string;
+  doc: string;
+  count: number;
+  lastAt: string;
+  from: string;
+}
+
+/**
+ * Adds fetch counts to machine.metadata_fetches in one statement per round trip. An UPDATE …
+ * FROM applies one source row per target row, so several documents of one machine go in
+ * successive rounds (at most four: one per seed document).
+ */
+export async function recordFetches(em: EntityManager, counts: FetchCount[]): Promise<void> {
+  let rest = counts;
+  while (rest.length > 0) {
+    const seen = new Set<string>();
+    const round: FetchCount[] = [];
+    const later: FetchCount[] = [];
+    for (const c of rest) {
+      if (seen.has(c.machineId)) later.push(c);
+      else {
+        seen.add(c.machineId);
+        round.push(c);
+      }
+    }
+    await sqlFor(em)(
+      `update machine m set metadata_fetches = jsonb_set(
+         coalesce(m.metadata_fetches, '{}'::jsonb), array[v.doc],
+         jsonb_build_object(
+           'count', coalesce((m.metadata_fetches -> v.doc ->> 'count')::bigint, 0) + v.count,
+           'lastAt', v.last_at,
+           'from', v.src),
+         true)
+       from jsonb_to_recordset(?::jsonb) as v(id uuid, doc text, count int, last_at text, src text)
+       where m.id = v.id`,
+      [JSON.stringify(round.map((c) => ({ id: c.machineId, doc: c.doc, count: c.count, last_at: c.lastAt, src: c.from })))]);
+    rest = later;
+  }
 }
 
 /** Records a phone-home; false when the machine vanished in between. */

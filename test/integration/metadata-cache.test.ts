@@ -57,3 +57,31 @@ describe('metadata seed cache', () => {
     expect(await wrong.json()).toEqual({ error: 'not_found', detail: 'not found' });
   });
 });
+
+// A short window, to see entries refreshed in the background before they expire.
+const short = useApi({ beforeAll, afterAll }, { HANGAR_METADATA_CACHE_MS: '6000' });
+
+describe('metadata seed cache refresh-ahead', () => {
+  it('re-reads a document read late in its life, without serving anything older than the window', async () => {
+    const name = unique('ahead');
+    const created = await short.post('/api/v1/machines', { name, provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1, domain: 'one.example' });
+    const id = created.body.machine.id;
+    const url = `${short.api.url}/cloud-init/${id}/${created.body.metadata_token}/user-data`;
+    const filled = Date.now();
+    expect(await (await fetch(url)).text()).toContain(`fqdn: ${name}.one.example`);
+    await short.api.orm.em.getConnection().execute(`update machine set domain = 'two.example' where id = ?`, [id]);
+    // Still inside the first half: the cached document, no refresh.
+    expect(await (await fetch(url)).text()).toContain(`fqdn: ${name}.one.example`);
+    // Past the latest refresh point (90 % of the window) the cached copy is served once more and
+    // a re-read starts behind it...
+    await new Promise((r) => setTimeout(r, Math.max(0, filled + 5450 - Date.now())));
+    expect(await (await fetch(url)).text()).toContain(`fqdn: ${name}.one.example`);
+    // ...so the change shows before the original entry would have expired (6 s after filling).
+    const fresh = await waitFor('the refreshed document', async () => {
+      const text = await (await fetch(url)).text();
+      return text.includes(`fqdn: ${name}.two.example`) ? text : null;
+    }, 5_000, 20);
+    expect(fresh).toContain('two.example');
+    expect(Date.now() - filled).toBeLessThan(6000);
+  });
+});
