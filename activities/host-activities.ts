@@ -17,6 +17,7 @@ import { Host, Machine, type IHost } from '../db/entities/index.ts';
 import { transitionHost, updateHostObservation, recordInspection } from '../db/repositories/hosts.ts';
 import { releaseLease } from '../db/repositories/leases.ts';
 import { sqlFor } from '../db/sql.ts';
+import { redactUrl } from '../domain/logging.ts';
 import { RedfishClient, type RedfishClientOptions, type RedfishInventory } from '../providers/redfish/index.ts';
 import { heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 
@@ -250,7 +251,7 @@ export function createHostActivities(deps: HostActivityDeps) {
 
     /** claimed → provisioning (the host must be claimed by this machine); the machine becomes provisioning. */
     async hostStartProvisioning(hostId: string, machineId: string, imageUrl: string): Promise<void> {
-      const safeImage = imageUrl.replace(/\/\/[^/@]*@/, '//');
+      const safeImage = redactUrl(imageUrl);
       await transitionHost(deps.orm.em, hostId, 'start-provisioning', { message: `provisioning machine ${machineId} from ${safeImage}`, expectClaimedBy: machineId, idempotent: true });
       await setMachine(machineId, { state: 'provisioning', lastError: null });
     },

@@ -13,7 +13,9 @@ import type { BootDiagnosis } from '../domain/boot.ts';
 import { renderMetaData, renderNetworkConfig, renderUserData } from '../domain/cloud-init.ts';
 import { cloudInitMachineFromRow, phoneHomeUrlFor, seedMachineById } from '../db/repositories/metadata.ts';
 import { allocateLease, releaseLease } from '../db/repositories/leases.ts';
-import { withFailureMapping } from './failures.ts';
+import { checkBootImage } from '../providers/redfish/boot-image.ts';
+import { redactUrl } from '../domain/logging.ts';
+import { heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 
 export interface MachineActivityDeps {
   orm: MikroORM;
@@ -165,6 +167,14 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async importTemplate(input: TemplateInput): Promise<TemplateRef> {
+      if (input.provider === 'redfish') {
+        // A bare-metal template is a URL the BMC mounts: check it answers (and matches its checksum).
+        const checked = await checkBootImage(input.image, {
+          ...(input.checksum ? { checksum: input.checksum } : {}),
+          onProgress: (bytes) => heartbeatIfInActivity({ bytes }),
+        });
+        return { ref: redactUrl(checked.url), created: false };
+      }
       return hypervisor(input.provider).importTemplate({
         templateId: input.templateId, name: input.name, image: input.image,
         ...(input.checksum ? { checksum: input.checksum } : {}), ...(input.node ? { node: input.node } : {}),
@@ -174,6 +184,8 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async deleteTemplate(provider: ProviderName, templateId: string): Promise<{ deleted: boolean }> {
+      // Nothing of a bare-metal template lives anywhere but in its record.
+      if (provider === 'redfish') return { deleted: false };
       return hypervisor(provider).deleteTemplate(templateId);
     },
 

@@ -145,10 +145,11 @@ export async function hostsMaintenance(api: ApiClient, ref: string, onOff: strin
 }
 
 export async function hostsProvision(api: ApiClient, o: {
-  name: string; image: string; host?: string; tag?: string[]; bootMode?: string; network?: string; sshKey?: string[]; domain?: string;
+  name: string; image?: string; template?: string; host?: string; tag?: string[]; bootMode?: string; network?: string; sshKey?: string[]; domain?: string;
   waitPhoneHome?: boolean; phoneHomeTimeout?: string; wait?: boolean; json?: boolean;
 }) {
-  const body: Json = { name: o.name, image_url: o.image };
+  if ((o.image === undefined) === (o.template === undefined)) throw new CliError('give either --image <url> or --template <name> (exactly one)', 2);
+  const body: Json = { name: o.name, ...(o.image ? { image_url: o.image } : { template: o.template }) };
   if (o.host) body.host = o.host;
   if (o.tag?.length) body.tags = o.tag;
   if (o.bootMode) body.boot_mode = oneOf('--boot-mode', o.bootMode, ['UEFI', 'Legacy'] as const);
@@ -258,7 +259,8 @@ export function registerHostCommands(program: Command, api: ApiFactory): void {
   hosts.command('maintenance').argument('<id-or-name>').argument('<on|off>').option('--json')
     .action((ref: string, onOff: string, o) => hostsMaintenance(api(), ref, onOff, o));
   hosts.command('provision').description('claim a host (by --host, --tag, or any available) and install it as a machine')
-    .requiredOption('--name <machine-name>').requiredOption('--image <url>', 'installer or live image the BMC mounts as virtual media')
+    .requiredOption('--name <machine-name>').option('--image <url>', 'installer or live image the BMC mounts as virtual media')
+    .option('--template <name>', 'a redfish template whose image the BMC mounts (instead of --image)')
     .option('--host <id-or-name>').option('--tag <tag>', 'claim a host with this tag (repeatable: all of them)', collect)
     .option('--boot-mode <mode>', 'UEFI or Legacy').option('--network <id>', 'network to lease the address in')
     .option('--ssh-key <id>', 'SSH key id (repeatable)', collect).option('--domain <domain>')

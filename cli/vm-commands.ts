@@ -15,7 +15,7 @@ interface MachineJson { id: string; name: string; state: string; [k: string]: un
 interface DiskJson { id: string; machine_id: string; size_gb: number; state: string; [k: string]: unknown }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TEMPLATE_PROVIDERS = ['dryrun', 'qemu', 'proxmox'] as const;
+const TEMPLATE_PROVIDERS = ['dryrun', 'qemu', 'proxmox', 'redfish'] as const;
 const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 const enc = encodeURIComponent;
 
@@ -154,10 +154,10 @@ const mutationOptions = (c: Command) => c
   .option('--json', 'print JSON');
 
 export function registerVmCommands(program: Command, api: ApiFactory): void {
-  const templates = program.command('templates').alias('template').description('VM templates (images imported into a provider)');
+  const templates = program.command('templates').alias('template').description('templates: VM images imported into a provider, or (redfish) boot images hosts install from');
   mutationOptions(templates.command('create').description('import an image as a template')
-    .requiredOption('--name <name>').requiredOption('--provider <provider>', 'dryrun, qemu or proxmox')
-    .requiredOption('--image <path-or-url>', 'absolute path to a qcow2 image, or an http(s) URL (Proxmox)')
+    .requiredOption('--name <name>').requiredOption('--provider <provider>', 'dryrun, qemu, proxmox or redfish')
+    .requiredOption('--image <path-or-url>', 'absolute path to a qcow2 image, an http(s) URL (Proxmox), or the installer URL a BMC mounts (redfish)')
     .option('--checksum <sha256:hex>', 'expected checksum of the image').option('--node <node>', 'Proxmox node')
     .option('--storage <id>', 'Proxmox storage').option('--vmid <n>', 'Proxmox VMID (100-999999999)')
     .option('--cpu <n>', 'vCPUs (1-512)').option('--memory-mb <n>', 'memory in MiB'))

@@ -228,7 +228,10 @@ export const hostSelectorSchema = z.strictObject({
 export const provisionHostBaseSchema = z.strictObject({
   /** The machine's name (its hostname). */
   name: z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase hostname label (a-z, 0-9, "-", not at either end)'),
-  image_url: imageUrl,
+  /** The installer or live image the BMC mounts; or name a redfish `template` instead. */
+  image_url: imageUrl.optional(),
+  /** A redfish template (name or id) whose image the BMC mounts. */
+  template: z.string().min(1).max(255).optional(),
   ...hostSelectorSchema.shape,
   boot_mode: z.enum(['UEFI', 'Legacy']).optional(),
   wait_for_phone_home: z.boolean().optional(),
@@ -245,7 +248,8 @@ export const provisionHostBaseSchema = z.strictObject({
   disk_gb: z.number().int().min(1).max(1024 * 1024).optional(),
 });
 export const provisionHostSchema = provisionHostBaseSchema
-  .refine((v) => !(v.host && v.tags), { message: 'give either host or tags, not both', path: ['host'] });
+  .refine((v) => !(v.host && v.tags), { message: 'give either host or tags, not both', path: ['host'] })
+  .refine((v) => (v.image_url === undefined) !== (v.template === undefined), { message: 'give either image_url or template (exactly one)', path: ['image_url'] });
 export type ProvisionHostRequest = z.infer<typeof provisionHostSchema>;
 
 export const deprovisionHostSchema = z.strictObject({

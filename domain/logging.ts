@@ -18,3 +18,8 @@ export const REDACT_PATHS = [
   'config.api.token',
   'config.auth.bootstrapToken',
 ];
+
+/** A URL without its user:password@ part, for messages, records and API views. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1');
+}

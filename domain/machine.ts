@@ -122,9 +122,12 @@ export const createDiskSchema = z.strictObject({
 
 export const createTemplateSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits, ".", "_" or "-" (at most 63)'),
-  provider: z.enum(['dryrun', 'qemu', 'proxmox']),
-  /** A local path (absolute) to a qcow2 image or image folder, or an http(s) URL Proxmox downloads from. */
-  image: z.string().min(1).max(2048).refine((v) => v.startsWith('/') || /^https?:\/\/[^\s]+$/.test(v), 'must be an absolute path or an http(s) URL'),
+  provider: z.enum(['dryrun', 'qemu', 'proxmox', 'redfish']),
+  /**
+   * A local path (absolute) to a qcow2 image or image folder, or an http(s) URL Proxmox downloads
+   * from; for redfish (bare metal) the installer or live image URL the BMC mounts as virtual media.
+   */
+  image: z.string().min(1).max(2048).refine((v) => v.startsWith('/') || /^(https?|nfs|cifs|smb):\/\/[^\s]+$/i.test(v), 'must be an absolute path or a URL (http, https; nfs, cifs, smb for redfish)'),
   checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits>').optional(),
   node: nodeNameSchema.optional(),
   storage: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a storage id').optional(),

@@ -1,5 +1,6 @@
 // Dry-run plans: the provider calls a workflow would make for a request, computed from the
 // request alone (`?dry_run=true`, `hangar ... --dry-run`). Nothing is written or called.
+import { redactUrl } from './logging.ts';
 import type { DiskInput, MachineSpec, PowerAction, ProviderName, TemplateInput } from './machine.ts';
 
 export interface PlannedCall {
@@ -90,7 +91,7 @@ export function planTemplate(input: TemplateInput, workflowId: string): Plan {
       { step: 'mark-creating', call: 'hangar.setTemplateState', args: { state: 'creating' } },
       {
         step: 'import', call: provider(input.provider, 'importTemplate'),
-        args: { image: input.image, checksum: input.checksum ?? null, node: input.node ?? null, storage: input.storage ?? null, vmid: input.vmid ?? 'next free' },
+        args: { image: redactUrl(input.image), checksum: input.checksum ?? null, node: input.node ?? null, storage: input.storage ?? null, vmid: input.vmid ?? 'next free' },
       },
       { step: 'mark-ready', call: 'hangar.setTemplateState', args: { state: 'ready' } },
     ],

@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
 import {
   HOST_ACTIONS, HOST_STATES, canTransition, durationMs, createHostSchema, deprovisionHostSchema, hostDeprovisionWorkflowId, hostInspectWorkflowId,
@@ -14,7 +15,7 @@ import {
 } from '../../domain/host.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import { hostSecretKey, sealSecret } from '../../domain/secrets.ts';
-import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
+import { Host, Machine, Operation, Template, type IHost, type IMachine } from '../../db/entities/index.ts';
 import { claimHost, loadHost, transitionHost, updateHostObservation } from '../../db/repositories/hosts.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
@@ -70,6 +71,7 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
     throw new HangarError('already_exists', `a machine named "${body.name}" already exists`, { name: 'already exists' });
   }
   await checkLinks(em, body);
+  const image = await bootImageFor(em, body);
   const machineId = randomUUID();
   const token = randomBytes(24).toString('base64url');
   const deadline = body.claim_timeout ? Date.now() + durationMs(body.claim_timeout) : 0;
@@ -80,7 +82,7 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
         id: machineId, name: body.name, kind: 'baremetal', provider: 'redfish',
         cpu: body.cpu ?? 1, memoryMb: body.memory_mb ?? 1, diskGb: body.disk_gb ?? 1,
         metadataToken: token, networkId: body.network_id ?? null, domain: body.domain ?? null, userDataExtras: body.user_data_extras ?? null,
-        providerId: host.id, targetNode: host.name,
+        providerId: host.id, targetNode: host.name, template: image.template,
       });
       await tx.flush();
       const keys = [...new Set(body.ssh_key_ids ?? [])];
@@ -103,7 +105,7 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
   const host = await loadHost(em, claimed.hostId);
   const wait = body.wait_for_phone_home ?? true;
   const input: ProvisionHostInput = {
-    hostId: host.id, hostName: host.name, machineId, machineName: body.name, imageUrl: body.image_url,
+    hostId: host.id, hostName: host.name, machineId, machineName: body.name, imageUrl: image.imageUrl,
     ...(body.boot_mode ? { bootMode: body.boot_mode } : {}),
     ...(wait ? { phoneHomeTimeout: body.phone_home_timeout ?? deps.config.redfish.phoneHomeTimeout } : {}),
     ...(body.network_id ? { networkId: body.network_id } : {}),
@@ -133,7 +135,23 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
 
 /** The body of POST /api/v1/machines with provider "redfish": the provision request plus the provider. */
 export const createRedfishMachineSchema = provisionHostBaseSchema.extend({ provider: z.literal('redfish') })
-  .refine((v) => !(v.host && v.tags), { message: 'give either host or tags, not both', path: ['host'] });
+  .refine((v) => !(v.host && v.tags), { message: 'give either host or tags, not both', path: ['host'] })
+  .refine((v) => (v.image_url === undefined) !== (v.template === undefined), { message: 'give either image_url or template (exactly one)', path: ['image_url'] });
+
+/** The image a provision boots: the request's image_url, or the named redfish template's (which must be ready). */
+async function bootImageFor(em: EntityManager, body: ProvisionHostRequest): Promise<{ imageUrl: string; template: string | null }> {
+  if (body.image_url !== undefined) return { imageUrl: body.image_url, template: null };
+  const ref = body.template!;
+  const byId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref);
+  const template = await em.findOne(Template, byId ? { id: ref } : { name: ref });
+  // The same answers as for VM templates (machines.ts).
+  if (!template) throw new HangarError('unprocessable', `template "${ref}" does not exist`, { template: 'not found' });
+  if (template.provider !== 'redfish') {
+    throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not redfish`, { template: 'not a redfish template' });
+  }
+  if (template.state !== 'ready') throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
+  return { imageUrl: template.image, template: template.name };
+}
 
 /**
  * Middleware for machines.ts: POST /api/v1/machines with `provider: "redfish"` provisions a

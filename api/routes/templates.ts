@@ -10,12 +10,13 @@ import type { ApiDeps } from '../context.ts';
 import { operationSummary, startOperation } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
+import { redactUrl } from '../../domain/logging.ts';
 import { isDryRun, loadById, requireEnabledProvider } from './common.ts';
 
 export function templateView(t: ITemplate) {
   return {
-    id: t.id, name: t.name, provider: t.provider, node: t.node ?? null, image: t.image, checksum: t.checksum ?? null,
-    storage: t.storage ?? null, vmid: t.vmid ?? null, cpu: t.cpu, memory_mb: t.memoryMb, provider_ref: t.providerRef ?? null,
+    id: t.id, name: t.name, provider: t.provider, node: t.node ?? null, image: redactUrl(t.image), checksum: t.checksum ?? null,
+    storage: t.storage ?? null, vmid: t.vmid ?? null, cpu: t.cpu, memory_mb: t.memoryMb, provider_ref: t.providerRef ? redactUrl(t.providerRef) : null,
     state: t.state, last_error: t.lastError ?? null, created_at: t.createdAt, updated_at: t.updatedAt,
   };
 }
@@ -40,12 +41,24 @@ export function templatesRouter(deps: ApiDeps): Router {
 
   router.post('/', validateBody(createTemplateSchema), async (req, res) => {
     const body = res.locals.body as CreateTemplateRequest;
-    requireEnabledProvider(deps.config, body.provider);
+    // Bare-metal templates need no hypervisor; hosts are always available.
+    if (body.provider !== 'redfish') requireEnabledProvider(deps.config, body.provider);
     if (body.provider !== 'proxmox' && (body.vmid !== undefined || body.node !== undefined || body.storage !== undefined)) {
       throw new HangarError('validation_failed', 'vmid, node and storage apply to proxmox templates only', { provider: 'not proxmox' });
     }
     if (body.provider === 'qemu' && !body.image.startsWith('/')) {
       throw new HangarError('validation_failed', 'qemu templates import a local image: give an absolute path', { image: 'must be an absolute path for qemu' });
+    }
+    if (body.provider === 'redfish') {
+      // Bare metal: the BMC fetches the image by URL when a host is provisioned from the template.
+      if (!/^(https?|nfs|cifs|smb):\/\//i.test(body.image)) {
+        throw new HangarError('validation_failed', 'redfish templates name an image the BMC mounts: give an http(s), nfs or cifs URL', { image: 'must be a URL the BMC can fetch' });
+      }
+      if (body.cpu !== undefined || body.memory_mb !== undefined) {
+        throw new HangarError('validation_failed', 'cpu and memory_mb apply to VM templates only', { provider: 'redfish' });
+      }
+    } else if (/^(nfs|cifs|smb):\/\//i.test(body.image)) {
+      throw new HangarError('validation_failed', `${body.provider} templates cannot import from ${body.image.split(':')[0]} URLs`, { image: 'must be an absolute path or an http(s) URL' });
     }
     const em = deps.orm.em.fork();
     if (await em.count(Template, { name: body.name })) {
@@ -116,7 +129,7 @@ export function templatesRouter(deps: ApiDeps): Router {
         dry_run: true, workflow: 'deleteTemplate', workflow_id: templateWorkflowId(template.id),
         calls: [
           { step: 'mark-deleting', call: 'hangar.setTemplateState', args: { state: 'deleting' } },
-          { step: 'delete', call: `${template.provider}.deleteTemplate`, args: { provider_ref: template.providerRef ?? null } },
+          { step: 'delete', call: `${template.provider}.deleteTemplate`, args: { provider_ref: template.providerRef ? redactUrl(template.providerRef) : null } },
           { step: 'delete-record', call: 'hangar.deleteTemplateRecord', args: {} },
         ],
       });

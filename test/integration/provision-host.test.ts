@@ -5,6 +5,7 @@
 // (redfishGet), never through Hangar. Failures are injected by a small proxy in front of the
 // emulator that answers one chosen BMC request with an error (or holds it, for the SIGKILL case).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import proto from '@temporalio/proto';
@@ -96,7 +97,7 @@ const childOutput: string[] = [];
 beforeAll(async () => {
   [tlsBmc, bmc, images] = await Promise.all([
     startSushy({ tls: true, systems: 1 }),
-    startSushy({ systems: [...Array.from({ length: 7 }, (_, i) => ({ name: `fault-${i + 1}`, powerState: 'On' as const })), { name: 'kill-1' }, { name: 'cancel-1' }] }),
+    startSushy({ systems: [...Array.from({ length: 7 }, (_, i) => ({ name: `fault-${i + 1}`, powerState: 'On' as const })), { name: 'kill-1' }, { name: 'cancel-1' }, { name: 'template-1' }] }),
     serveImage(),
   ]);
   proxy = await startFaultProxy(bmc.url);
@@ -221,6 +222,77 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     expect((await get(`/api/v1/machines/${machineId}`)).status).toBe(404);
     const emptied = (await get(`/api/v1/clusters/${cluster.body.id}`)).body;
     expect(emptied).toMatchObject({ machines: [], ready: false });
+  }, 180_000);
+});
+
+describe('provisioning from a redfish template', () => {
+  const sha256 = async (url: string) => `sha256:${createHash('sha256').update(Buffer.from(await (await fetch(url)).arrayBuffer())).digest('hex')}`;
+  const createTemplate = async (body: Record<string, unknown>) => {
+    const res = await post('/api/v1/templates', { provider: 'redfish', ...body });
+    expect(res.status).toBe(202);
+    const op = await waitForOperation(api, operator, res.body.operation.id);
+    return { op, template: (await get(`/api/v1/templates/${res.body.template.id}`)).body };
+  };
+
+  it('checks the image (and its checksum) once, then installs hosts from it by name', async () => {
+    const url = images.url('template.iso');
+    const { op, template } = await createTemplate({ name: unique('tpl'), image: url, checksum: await sha256(url) });
+    expect(op.status).toBe('completed');
+    expect(template).toMatchObject({ provider: 'redfish', state: 'ready', image: url, provider_ref: url });
+
+    // A wrong checksum or an image that is not there fails the template, naming what was found.
+    const bad = await createTemplate({ name: unique('tpl-bad'), image: url, checksum: `sha256:${'0'.repeat(64)}` });
+    expect(bad.op.status).toBe('failed');
+    expect(bad.template).toMatchObject({ state: 'failed', last_error: expect.stringContaining('has checksum sha256:') });
+    const missing = await createTemplate({ name: unique('tpl-404'), image: `${url.replace('/images/', '/missing/')}` });
+    expect(missing.template).toMatchObject({ state: 'failed', last_error: expect.stringContaining('HTTP 404') });
+
+    // Credentials in an image URL never come back out of the API.
+    const secretUrl = url.replace('http://', 'http://reader:s3cret-pass@');
+    const withCreds = await post('/api/v1/templates', { provider: 'redfish', name: unique('tpl-cred'), image: secretUrl });
+    expect(withCreds.status).toBe(202);
+    expect(JSON.stringify(withCreds.body)).not.toContain('s3cret-pass');
+    expect((await waitForOperation(api, operator, withCreds.body.operation.id)).status).toBe('completed');
+    expect(JSON.stringify((await get(`/api/v1/templates/${withCreds.body.template.id}`)).body)).not.toContain('s3cret-pass');
+
+    // Requests that cannot work are refused before anything is claimed.
+    const host = await registerHost(unique('tplhost'), `redfish+http://${new URL(proxy.url).host}${bmc.systems[9]!.path}`, bmc);
+    const base = { provider: 'redfish', host: host.name, wait_for_phone_home: false };
+    const both = await post('/api/v1/machines', { ...base, name: unique('t-both'), template: template.name, image_url: url });
+    expect(both.status).toBe(400);
+    expect(both.body.detail).toContain('either image_url or template');
+    const neither = await post('/api/v1/machines', { ...base, name: unique('t-none') });
+    expect(neither.status).toBe(400);
+    const unknown = await post('/api/v1/machines', { ...base, name: unique('t-unknown'), template: 'no-such-template' });
+    expect(unknown).toMatchObject({ status: 422, body: { error: 'unprocessable', fields: { template: 'not found' } } });
+    const failed = await post('/api/v1/machines', { ...base, name: unique('t-failed'), template: bad.template.name });
+    expect(failed).toMatchObject({ status: 422, body: { fields: { template: 'is failed' } } });
+    const vmTpl = await post('/api/v1/templates', { provider: 'dryrun', name: unique('tpl-vm'), image: '/srv/images/x.qcow2' });
+    expect(vmTpl.status).toBe(202);
+    const wrongKind = await post('/api/v1/machines', { ...base, name: unique('t-vm'), template: vmTpl.body.template.name });
+    expect(wrongKind).toMatchObject({ status: 422, body: { fields: { template: 'not a redfish template' } } });
+    expect((await get(`/api/v1/hosts/${host.id}`)).body).toMatchObject({ state: 'available', claimed_by: null });
+
+    // By name: the BMC is told to mount the template's image.
+    const mark = proxy.hits.length;
+    const created = await post('/api/v1/machines', { ...base, name: unique('t-ok'), template: template.name });
+    expect(created.status).toBe(202);
+    const done = await waitForOperation(api, operator, created.body.operation.id, 90_000);
+    expect(done.status).toBe('completed');
+    const inserts = proxy.hits.slice(mark).filter((h) => h.path.endsWith('VirtualMedia.InsertMedia') && h.path.includes(bmc.systems[9]!.id));
+    expect(inserts.map((h) => h.body.Image)).toEqual([url]);
+    expect((await get(`/api/v1/machines/${created.body.machine.id}`)).body).toMatchObject({ kind: 'baremetal', state: 'ready', template: template.name });
+
+    // A template in use cannot be deleted; once the host is given back it can.
+    const inUse = await request(api.url, 'DELETE', `/api/v1/templates/${template.id}`, { token: operator });
+    expect(inUse).toMatchObject({ status: 409, body: { error: 'has_dependents' } });
+    const dep = await request(api.url, 'DELETE', `/api/v1/machines/${created.body.machine.id}`, { token: operator });
+    expect(dep.status).toBe(202);
+    expect((await waitForOperation(api, operator, dep.body.operation.id, 90_000)).status).toBe('completed');
+    const gone = await request(api.url, 'DELETE', `/api/v1/templates/${template.id}`, { token: operator });
+    expect(gone.status).toBe(202);
+    expect((await waitForOperation(api, operator, gone.body.operation.id)).status).toBe('completed');
+    expect((await get(`/api/v1/templates/${template.id}`)).status).toBe(404);
   }, 180_000);
 });
 

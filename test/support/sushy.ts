@@ -238,6 +238,11 @@ export async function serveImage(): Promise<ImageServer> {
   payload.write('CD001', 0x8001, 'latin1');
   const server = http.createServer((req, res) => {
     requests.push(req.url ?? '');
+    if (!(req.url ?? '').startsWith('/images/')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': payload.length });
     res.end(req.method === 'HEAD' ? undefined : payload);
   });
