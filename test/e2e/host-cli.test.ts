@@ -81,13 +81,20 @@ describe('hangar hosts and clusters', () => {
 
     // Provision without waiting for a phone-home (nothing boots in the emulator), watched to the end.
     const machine = unique('cli-metal').slice(0, 50);
-    const prov = await ok(['hosts', 'provision', '--name', machine, '--host', name, '--image', images.url('cli.iso'), '--no-wait-phone-home', '--wait']);
+    const tpl = unique('cli-tpl');
+    const tplOut = await ok(['templates', 'create', '--name', tpl, '--provider', 'redfish', '--image', images.url('cli.iso'), '--wait']);
+    expect(tplOut.stdout).toMatch(/createTemplate .*completed/);
+    const both = await hangar(['hosts', 'provision', '--name', machine, '--host', name, '--image', images.url('cli.iso'), '--template', tpl]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('either --image <url> or --template <name>');
+    const prov = await ok(['hosts', 'provision', '--name', machine, '--host', name, '--template', tpl, '--no-wait-phone-home', '--wait']);
     expect(prov.stdout).toContain(`on host ${name}`);
     expect(prov.stdout).toMatch(/NoCloud seed URL .*\/cloud-init\/[0-9a-f-]{36}\/[A-Za-z0-9_-]+\//);
     expect(prov.stdout).toMatch(/provisionHost .*completed/);
     expect(prov.stdout).toContain('[x] mark-provisioned');
     const host = await json(['hosts', 'get', name]);
     expect(host).toMatchObject({ state: 'provisioned', power_state: 'On' });
+    expect(await json(['machines', 'get', machine])).toMatchObject({ kind: 'baremetal', template: tpl });
 
     const cl = unique('cli-cl');
     const created = await ok(['clusters', 'create', '--name', cl, '--control-plane', machine, '--vip', '192.0.2.10']);
