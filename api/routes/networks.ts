@@ -30,7 +30,7 @@ export function networkView(n: INetwork) {
   };
 }
 
-const leaseRequestSchema = z.strictObject({
+export const leaseRequestSchema = z.strictObject({
   address: z.string().max(64).optional(),
   machine_id: z.uuid().optional(),
   mac: z.string().max(32).optional(),

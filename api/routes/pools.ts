@@ -14,7 +14,7 @@ import { iso, resourceName } from './common.ts';
 
 const tags = z.record(z.string().max(63), z.string().max(255)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
 
-const createPoolSchema = z.strictObject({
+export const createPoolSchema = z.strictObject({
   name: resourceName,
   cidr: z.string().min(1).max(64),
   parent_id: z.uuid().nullable().optional(),
@@ -22,13 +22,13 @@ const createPoolSchema = z.strictObject({
   description: z.string().max(1000).nullable().optional(),
   tags: tags.optional(),
 });
-const updatePoolSchema = z.strictObject({
+export const updatePoolSchema = z.strictObject({
   name: resourceName.optional(),
   account_id: z.uuid().nullable().optional(),
   description: z.string().max(1000).nullable().optional(),
   tags: tags.optional(),
 });
-const allocationSchema = z.strictObject({
+export const allocationSchema = z.strictObject({
   prefix_length: z.number().int().min(0).max(128).optional(),
   cidr: z.string().min(1).max(64).optional(),
   account_id: z.uuid().nullable().optional(),
