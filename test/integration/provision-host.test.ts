@@ -17,6 +17,7 @@ import {
 import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
 import { unique } from '../support/api-fixture.ts';
+import { recordHistory } from '../support/histories.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A fault-injecting proxy in front of the emulator
@@ -222,6 +223,8 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     expect((await get(`/api/v1/machines/${machineId}`)).status).toBe(404);
     const emptied = (await get(`/api/v1/clusters/${cluster.body.id}`)).body;
     expect(emptied).toMatchObject({ machines: [], ready: false });
+    recordHistory(api.config.temporal, created.body.operation.workflow_id, 'provision-host-completed');
+    recordHistory(api.config.temporal, dep.body.operation.workflow_id, 'deprovision-host-completed');
   }, 180_000);
 });
 
@@ -338,6 +341,8 @@ describe('compensation after a failure at each step', () => {
       expect([why, m.state]).toEqual([why, 'failed']);
       expect(m.last_error).toBeTruthy();
     }
+    const powerOnCase = results.find((r) => r.c.step === 'power-on')!;
+    recordHistory(api.config.temporal, powerOnCase.res.body.operation.workflow_id, 'provision-host-compensated');
     // Each injected fault was hit exactly once (and not retried: 4xx is not transient).
     for (const c of cases) if (c.rule) expect(proxy.hits.filter((h) => h.faulted && h.path.includes(id(c.system)))).toHaveLength(1);
   }, 180_000);

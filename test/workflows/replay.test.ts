@@ -1,5 +1,6 @@
 // Guards determinism: recorded histories of the workflows must replay on today's workflow code.
-// Set HANGAR_RECORD_HISTORIES=1 to refresh the committed fixtures from fresh runs.
+// Set HANGAR_RECORD_HISTORIES=1 to refresh the committed fixtures from fresh runs (the VM ones
+// here, the host ones in test/integration/provision-host.test.ts, see test/support/histories.ts).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -52,10 +53,24 @@ describe('workflow determinism', () => {
 
   it('replays every committed history on the current workflow code', async () => {
     const files = fixtures();
-    expect(files).toEqual(['deprovision-vm-completed.json', 'provision-vm-compensated.json', 'provision-vm-completed.json']);
+    // Host histories come from test/integration/provision-host.test.ts against sushy-tools.
+    expect(files).toEqual([
+      'deprovision-host-completed.json', 'deprovision-vm-completed.json', 'provision-host-compensated.json', 'provision-host-completed.json',
+      'provision-vm-compensated.json', 'provision-vm-completed.json',
+    ]);
     for (const file of files) {
       await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, loadFixture(file), file)).resolves.toBeUndefined();
     }
+  });
+
+  it('recorded host histories really are provisionHost / deprovisionHost runs, one compensated', () => {
+    const summary = (file: string) => {
+      const raw = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as { events: { eventType: string; workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
+      return { type: raw.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name, last: raw.events.at(-1)?.eventType };
+    };
+    expect(summary('provision-host-completed.json')).toEqual({ type: 'provisionHost', last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED' });
+    expect(summary('deprovision-host-completed.json')).toEqual({ type: 'deprovisionHost', last: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED' });
+    expect(summary('provision-host-compensated.json')).toEqual({ type: 'provisionHost', last: 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED' });
   });
 
   it('detects a non-deterministic change to the workflow', async () => {
