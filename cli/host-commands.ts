@@ -146,7 +146,7 @@ export async function hostsMaintenance(api: ApiClient, ref: string, onOff: strin
 
 export async function hostsProvision(api: ApiClient, o: {
   name: string; image?: string; template?: string; host?: string; tag?: string[]; bootMode?: string; network?: string; sshKey?: string[]; domain?: string;
-  waitPhoneHome?: boolean; phoneHomeTimeout?: string; wait?: boolean; json?: boolean;
+  waitPhoneHome?: boolean; phoneHomeTimeout?: string; claimTimeout?: string; wait?: boolean; json?: boolean;
 }) {
   if ((o.image === undefined) === (o.template === undefined)) throw new CliError('give either --image <url> or --template <name> (exactly one)', 2);
   const body: Json = { name: o.name, ...(o.image ? { image_url: o.image } : { template: o.template }) };
@@ -158,6 +158,7 @@ export async function hostsProvision(api: ApiClient, o: {
   if (o.domain) body.domain = o.domain;
   if (o.waitPhoneHome === false) body.wait_for_phone_home = false;
   if (o.phoneHomeTimeout) body.phone_home_timeout = o.phoneHomeTimeout;
+  if (o.claimTimeout) body.claim_timeout = o.claimTimeout;
   const { body: res } = await api.post<{ machine: { id: string; name: string }; host: HostJson; seed_url: string; operation: OperationRef }>('/api/v1/hosts/provision', body);
   if (!o.json) {
     console.log(`machine ${res.machine.name} (${res.machine.id}) on host ${res.host.name}`);
@@ -265,7 +266,9 @@ export function registerHostCommands(program: Command, api: ApiFactory): void {
     .option('--boot-mode <mode>', 'UEFI or Legacy').option('--network <id>', 'network to lease the address in')
     .option('--ssh-key <id>', 'SSH key id (repeatable)', collect).option('--domain <domain>')
     .option('--no-wait-phone-home', 'do not wait for the installed system to phone home')
-    .option('--phone-home-timeout <duration>', 'e.g. 45m').option('--wait').option('--json')
+    .option('--phone-home-timeout <duration>', 'e.g. 45m')
+    .option('--claim-timeout <duration>', 'with no host free, keep trying this long (at most 10m) before failing')
+    .option('--wait').option('--json')
     .action((o) => hostsProvision(api(), o));
 
   const clusters = program.command('clusters').alias('cluster').description('clusters of machines');

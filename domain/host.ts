@@ -241,7 +241,8 @@ export const provisionHostBaseSchema = z.strictObject({
   domain: z.string().max(253).regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain').optional(),
   user_data_extras: z.record(z.string(), z.unknown()).refine((v) => JSON.stringify(v).length <= 64 * 1024, 'must be at most 64 KiB').optional(),
   /** With no host available, keep trying for up to this long (at most 10m) before the 409. */
-  claim_timeout: duration.refine((d) => durationMs(d) <= 600_000, 'must be at most 10m').optional(),
+  // The regex check does not stop zod from running this refinement: only measure a valid duration.
+  claim_timeout: duration.refine((d) => !/^\d+(ms|s|m|h)$/.test(d) || durationMs(d) <= 600_000, 'must be at most 10m').optional(),
   // Informational: the hardware's size, recorded on the machine (1 when not given).
   cpu: z.number().int().min(1).max(4096).optional(),
   memory_mb: z.number().int().min(1).max(64 * 1024 * 1024).optional(),

@@ -115,6 +115,9 @@ describe('hangar hosts and clusters', () => {
     expect((await redfishGet(bmc, bmc.systems[0]!.path)).PowerState).toBe('Off');
     await ok(['hosts', 'maintenance', name, 'on']);
     expect((await hangar(['hosts', 'provision', '--name', 'cli-nope', '--host', name, '--image', images.url()])).stderr).toMatch(/no_host_available: host .* is maintenance/);
+    const badWait = await hangar(['hosts', 'provision', '--name', 'cli-nope', '--host', name, '--image', images.url(), '--claim-timeout', 'soon']);
+    expect(badWait.code).toBe(1);
+    expect(badWait.stderr).toMatch(/validation_failed.*claim_timeout/s);
     await ok(['hosts', 'maintenance', name, 'off']);
     await ok(['hosts', 'delete', name]);
   }, 180_000);
