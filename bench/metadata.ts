@@ -152,18 +152,9 @@ function topSnapshot(): Promise<string> {
   });
 }
 
-interface Run {
+interface Run extends Omit<PacedResult, 'codes' | 'loopP99' | 'loopMax'> {
   doc: string;
   mode: string;
-  rps: number;
-  total: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
   codes: string;
   cpu: string;
   top: string;
