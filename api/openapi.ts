@@ -84,6 +84,9 @@ export function openApiDocument() {
         security: [], parameters: [path('machineId', 'uuid'), path('token'), path('doc')], responses: { 200: { description: 'text/plain document' }, ...errors(404) },
       },
     },
+    '/cloud-init/{machineId}/{token}/cidata.iso': {
+      get: { summary: 'The whole seed as a cidata ISO, for a BMC to mount as virtual media', security: [], parameters: [path('machineId', 'uuid'), path('token')], responses: { 200: { description: 'application/x-iso9660-image' }, ...errors(404, 503) } },
+    },
     '/cloud-init/{machineId}/{token}/phone-home': {
       post: { summary: "cloud-init's phone_home (form or JSON)", security: [], parameters: [path('machineId', 'uuid'), path('token')], responses: { ...ok(200, 'recorded'), ...errors(404, 503) } },
     },

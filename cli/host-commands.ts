@@ -159,10 +159,11 @@ export async function hostsProvision(api: ApiClient, o: {
   if (o.waitPhoneHome === false) body.wait_for_phone_home = false;
   if (o.phoneHomeTimeout) body.phone_home_timeout = o.phoneHomeTimeout;
   if (o.claimTimeout) body.claim_timeout = o.claimTimeout;
-  const { body: res } = await api.post<{ machine: { id: string; name: string }; host: HostJson; seed_url: string; operation: OperationRef }>('/api/v1/hosts/provision', body);
+  const { body: res } = await api.post<{ machine: { id: string; name: string }; host: HostJson; seed_url: string; cidata_url: string; operation: OperationRef }>('/api/v1/hosts/provision', body);
   if (!o.json) {
     console.log(`machine ${res.machine.name} (${res.machine.id}) on host ${res.host.name}`);
     console.log(`  NoCloud seed URL (put it on the image's kernel command line as ds=nocloud;s=<url>): ${res.seed_url}`);
+    console.log(`  the same seed as a cidata ISO (for virtual media or a second disk): ${res.cidata_url}`);
   }
   await watchOrPrint(api, res, o, 'provisioning');
 }

@@ -9,6 +9,9 @@
 //   POST /cloud-init/<id>/<token>/phone-home     (cloud-init's phone_home module)
 //   GET  /cloud-init/{meta-data,…}               (source-address mode only; see clientAddress)
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express, { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -23,6 +26,7 @@ import {
   cloudInitMachineFromRow, machineTokenById, phoneHomeUrlFor, recordFetches, recordPhoneHome, seedMachineByAddress, seedMachineById,
   type FetchCount, type SeedMachineRow, type SeedParts,
 } from '../../db/repositories/metadata.ts';
+import { writeCidataIso } from '../../providers/cloud-init/cidata-iso.ts';
 import type { ApiDeps } from '../context.ts';
 
 const DOCS: readonly SeedFileName[] = ['meta-data', 'user-data', 'vendor-data', 'network-config'];
@@ -375,6 +379,39 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
     // The recorder answers synchronously for throttled fetches; the first fetch of a key is written first.
     void pending.then(answer, () => next());
   };
+
+  // The whole seed as a cidata ISO (volume id cidata: meta-data, user-data, vendor-data,
+  // network-config) for a BMC to mount as virtual media next to an installer, or for any image
+  // that reads NoCloud from a disk rather than a URL. Built per request (tens of ms with xorriso),
+  // never cached; the token in the URL is the credential, as for the documents.
+  router.get('/:machineId/:token/cidata.iso', async (req, res) => {
+    const { machineId, token } = req.params;
+    hideToken(req);
+    if (!UUID.test(machineId) || token.length > MAX_TOKEN_LENGTH) {
+      tokenMatches(null, token.slice(0, MAX_TOKEN_LENGTH));
+      throw notFound();
+    }
+    const row = await seedMachineById(deps.orm.em.fork(), machineId, { keys: true, network: true });
+    if (!tokenMatches(row?.metadata_token ?? null, token) || !row) throw notFound();
+    const files: Record<string, string> = {};
+    for (const doc of ['meta-data', 'user-data', 'vendor-data', 'network-config'] as const) files[doc] = render(req.log, row, doc, req.id);
+    const dir = await mkdtemp(join(tmpdir(), 'hangar-seed-'));
+    try {
+      const path = join(dir, 'cidata.iso');
+      try {
+        await writeCidataIso(path, files);
+      } catch (err) {
+        req.log.error({ err, machineId }, 'cannot build a cidata ISO');
+        throw new HangarError('unavailable', 'the cidata ISO cannot be built on this server (is xorriso installed?)');
+      }
+      const image = await readFile(path);
+      res.status(200).set({
+        'Content-Type': 'application/x-iso9660-image', 'Cache-Control': 'no-store', 'Content-Disposition': 'attachment; filename="cidata.iso"',
+      }).send(image);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   router.get('/:machineId/:token/:doc', async (req, res, next) => {
     const { machineId, token, doc } = req.params;

@@ -57,6 +57,8 @@ export interface ProvisionedResponse {
   host: ReturnType<typeof hostView>;
   metadata_token: string;
   seed_url: string;
+  /** The same seed as a cidata ISO, for the BMC to mount. */
+  cidata_url: string;
   operation: ReturnType<typeof operationSummary>;
 }
 
@@ -129,6 +131,7 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
     host: hostView(host),
     metadata_token: token,
     seed_url: `${deps.config.api.publicUrl.replace(/\/+$/, '')}/cloud-init/${machineId}/${token}/`,
+    cidata_url: `${deps.config.api.publicUrl.replace(/\/+$/, '')}/cloud-init/${machineId}/${token}/cidata.iso`,
     operation: operationSummary(deps.config, operation),
   };
 }

@@ -2,14 +2,14 @@
 // cloud-init's own tools (schema, net-convert, and its NoCloud reader over HTTP).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parse } from 'yaml';
 import { useApi, unique } from '../support/api-fixture.ts';
 import { capturingLogger, http, startApi, testConfig, waitFor, type TestApi } from '../support/harness.ts';
-import { netConvert, nocloudFetch, validateUserData } from '../support/cloud-init-tools.ts';
+import { blkidProbe, extractIso, netConvert, nocloudFetch, validateUserData } from '../support/cloud-init-tools.ts';
 import { Machine } from '../../db/entities/index.ts';
 import { clientAddress, parseTrustedProxies, phoneHomePayload } from '../../api/routes/cloud-init.ts';
 
@@ -154,6 +154,33 @@ describe('serving the seed', () => {
     expect(networkd).toMatch(/DNS=10\.77\.0\.2 1\.1\.1\.1/);
     expect(networkd).toMatch(/Domains=lab\.example corp\.example/);
     expect(networkd).toContain('MACAddress=52:54:00:aa:bb:cc');
+  });
+
+  it('serves the whole seed as a cidata ISO that blkid and cloud-init\'s seed files recognise', async () => {
+    const res = await fetch(`${seedUrl(f.api, machine)}cidata.iso`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-iso9660-image');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-cidata-test-'));
+    try {
+      const iso = join(dir, 'cidata.iso');
+      writeFileSync(iso, Buffer.from(await res.arrayBuffer()));
+      expect(await blkidProbe(iso)).toMatchObject({ LABEL: 'cidata', TYPE: 'iso9660' });
+      const tree = join(dir, 'tree');
+      await extractIso(iso, tree);
+      // Byte for byte what the URL seed serves.
+      for (const doc of ['meta-data', 'user-data', 'vendor-data', 'network-config']) {
+        expect([doc, readFileSync(join(tree, doc), 'utf8')]).toEqual([doc, (await getDoc(f.api, machine, doc)).text]);
+      }
+      expect(readFileSync(join(tree, 'user-data'), 'utf8')).toContain(keys.first);
+      expect(readFileSync(join(tree, 'network-config'), 'utf8')).toContain(leased.address);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The token guards it like the documents; the answer is the shared 404.
+    const wrong = await fetch(`${f.api.url}/cloud-init/${machine.id}/${'x'.repeat(32)}/cidata.iso`);
+    expect(wrong.status).toBe(404);
+    expect(await wrong.json()).toEqual({ error: 'not_found', detail: 'not found' });
   });
 
   it('cloud-init\'s own NoCloud reader fetches the seed over HTTP', async () => {

@@ -179,6 +179,11 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     expect(userData).toContain(`/cloud-init/${machineId}/`);
     const netCfg = await (await fetch(`${seed}network-config`)).text();
     expect(netCfg).toContain('10.91.0.2');
+    // The same seed as an ISO a BMC can mount.
+    expect(created.body.cidata_url).toBe(`${created.body.seed_url}cidata.iso`);
+    const iso = await fetch(`${seed}cidata.iso`);
+    expect([iso.status, iso.headers.get('content-type')]).toEqual([200, 'application/x-iso9660-image']);
+    expect(Buffer.from(await iso.arrayBuffer()).subarray(0x8001, 0x8006).toString('latin1')).toBe('CD001');
     await phoneHome(machineId, created.body.metadata_token, name);
 
     const op = await waitForOperation(api, operator, created.body.operation.id);
