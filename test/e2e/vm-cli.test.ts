@@ -221,7 +221,7 @@ describe('bad input', () => {
     expect(vmid).toContain('--vmid must be between 100 and 999999999, got 5');
     expect(vlan).toContain('--vlan must be between 1 and 4094, got 5000');
     expect(clone).toContain('--clone-mode must be one of full, linked, got "fast"');
-    expect(provider).toContain('--provider must be one of dryrun, qemu, proxmox, got "vmware"');
+    expect(provider).toContain('--provider must be one of dryrun, qemu, proxmox, redfish, got "vmware"');
     expect(cpu).toContain('--cpu must be between 1 and 512, got 0');
     expect(diskRef).toContain('<disk-id> must be a disk id');
     expect(unknown).toContain(`error: not_found: no machine named "nosuch-${sfx}"`);
