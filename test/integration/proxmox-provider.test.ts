@@ -79,7 +79,6 @@ function spec(extra: Partial<VmSpec> = {}): VmSpec {
   };
 }
 
-let retries = 0;
 /** Retries retryable HangarErrors, as Temporal's activity retry policy would. */
 async function retrying<T>(fn: () => Promise<T>, attempts = 40): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -87,7 +86,6 @@ async function retrying<T>(fn: () => Promise<T>, attempts = 40): Promise<T> {
       return await fn();
     } catch (err) {
       if (!(err instanceof HangarError) || !err.retryable || attempt >= attempts) throw err;
-      retries++;
     }
   }
 }
@@ -490,7 +488,6 @@ describe('failures', () => {
 
   it('survives a flaky API (dropped requests, lost replies, transient 5xx) with Temporal-style retries', async () => {
     const p = provider();
-    const retriesBefore = retries;
     const templateId = `tpl-${randomUUID().slice(0, 8)}`;
     const s0 = spec();
     const s = { ...s0, cloudInit: { mode: 'iso' as const, metaData: 'instance-id: x\n', userData: '#cloud-config\n' } };
@@ -513,8 +510,11 @@ describe('failures', () => {
       sim.setFaults({});
       await sim.idle();
     }
-    expect(sim.requests.filter((r) => r.fault).length - faultsBefore).toBeGreaterThan(5);
-    expect(retries).toBeGreaterThan(retriesBefore);
+    // Faults of every kind hit the run. Whether a whole call had to be repeated (the outer retry)
+    // or the client absorbed them (quick retries, polling on) varies with the seed's luck.
+    const hit = sim.requests.filter((r) => r.fault).slice(faultsBefore);
+    expect(hit.length).toBeGreaterThan(5);
+    expect(new Set(hit.map((r) => r.fault))).toEqual(new Set(['transient', 'drop', 'drop-after-apply']));
     const left = sim.leftovers(s.machineId);
     expect({ vms: left.vms.length, volumes: left.volumes.map((v) => v.volid) }).toEqual({ vms: 0, volumes: [] });
     const leftT = sim.leftovers(templateId);
