@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
 import { enabledProviders, type HangarConfig } from '../../domain/config.ts';
-import { Network, SshKey } from '../../db/entities/index.ts';
+import { Network, SshKey, Template, type ITemplate } from '../../db/entities/index.ts';
 
 /** Names of inventory objects: what a person types and a URL or hostname can carry. */
 export const resourceName = z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
@@ -44,3 +44,12 @@ export function requireEnabledProvider(config: HangarConfig, provider: string): 
 }
 
 export { iso } from '../../db/sql.ts';
+
+/** The template a machine clones from: by id or name, ready, and of the machine's provider. */
+export async function resolveTemplate(em: EntityManager, ref: string, provider: string): Promise<ITemplate> {
+  const template = await em.findOne(Template, /^[0-9a-f-]{36}$/i.test(ref) ? { id: ref } : { name: ref });
+  if (!template) throw new HangarError('unprocessable', `template "${ref}" does not exist`, { template: 'not found' });
+  if (template.provider !== provider) throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not ${provider}`, { template: `not a ${provider} template` });
+  if (template.state !== 'ready' || !template.providerRef) throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
+  return template;
+}

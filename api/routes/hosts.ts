@@ -15,14 +15,14 @@ import {
 } from '../../domain/host.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import { hostSecretKey, sealSecret } from '../../domain/secrets.ts';
-import { Host, Machine, Operation, Template, type IHost, type IMachine } from '../../db/entities/index.ts';
+import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
 import { claimHost, loadHost, transitionHost, updateHostObservation } from '../../db/repositories/hosts.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { operationSummary, startOperation } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
-import { checkLinks } from './common.ts';
+import { checkLinks, resolveTemplate } from './common.ts';
 
 export function hostView(h: IHost) {
   return {
@@ -144,15 +144,7 @@ export const createRedfishMachineSchema = provisionHostBaseSchema.extend({ provi
 /** The image a provision boots: the request's image_url, or the named redfish template's (which must be ready). */
 async function bootImageFor(em: EntityManager, body: ProvisionHostRequest): Promise<{ imageUrl: string; template: string | null }> {
   if (body.image_url !== undefined) return { imageUrl: body.image_url, template: null };
-  const ref = body.template!;
-  const byId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref);
-  const template = await em.findOne(Template, byId ? { id: ref } : { name: ref });
-  // The same answers as for VM templates (machines.ts).
-  if (!template) throw new HangarError('unprocessable', `template "${ref}" does not exist`, { template: 'not found' });
-  if (template.provider !== 'redfish') {
-    throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not redfish`, { template: 'not a redfish template' });
-  }
-  if (template.state !== 'ready') throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
+  const template = await resolveTemplate(em, body.template!, 'redfish');
   return { imageUrl: template.image, template: template.name };
 }
 

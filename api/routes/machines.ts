@@ -8,7 +8,7 @@ import {
   type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
 import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
-import { Disk, Machine, Network, Template, type IDisk, type IMachine, type ITemplate } from '../../db/entities/index.ts';
+import { Disk, Machine, Network, type IDisk, type IMachine } from '../../db/entities/index.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { leasesOfMachine } from '../../db/repositories/leases.ts';
 import { sqlFor } from '../../db/sql.ts';
@@ -17,7 +17,7 @@ import { describeOperation, operationSummary, startOperation } from '../operatio
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { Operation } from '../../db/entities/index.ts';
-import { checkLinks, isDryRun, loadById, requireEnabledProvider } from './common.ts';
+import { checkLinks, isDryRun, loadById, requireEnabledProvider, resolveTemplate } from './common.ts';
 import { createRedfishMachine, deprovisionBaremetalMachine } from './hosts.ts';
 
 export function machineView(m: IMachine) {
@@ -63,15 +63,6 @@ export function diskView(d: IDisk) {
     id: d.id, machine_id: d.machineId, size_gb: d.sizeGb, storage: d.storage ?? null, slot: d.slot ?? null,
     volume: d.volume ?? null, state: d.state, last_error: d.lastError ?? null, created_at: d.createdAt, updated_at: d.updatedAt,
   };
-}
-
-/** The template a machine clones from: by id or name, ready, and of the machine's provider. */
-async function resolveTemplate(em: EntityManager, ref: string, provider: string): Promise<ITemplate> {
-  const template = await em.findOne(Template, /^[0-9a-f-]{36}$/i.test(ref) ? { id: ref } : { name: ref });
-  if (!template) throw new HangarError('unprocessable', `template "${ref}" does not exist`, { template: 'not found' });
-  if (template.provider !== provider) throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not ${provider}`, { template: `not a ${provider} template` });
-  if (template.state !== 'ready' || !template.providerRef) throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
-  return template;
 }
 
 /** Provider operations need a VM: the machine must be ready (or failed with a VM left) and have a provider id. */
