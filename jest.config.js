@@ -6,10 +6,13 @@ const typescript = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': ['@swc/jest', {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
-      module: { type: 'es6' },
-    }],
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
+        module: { type: 'es6' },
+      },
+    ],
   },
 };
 
@@ -19,21 +22,17 @@ export default {
       ...typescript,
       displayName: 'unit',
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
-      testTimeout: 30_000,
     },
     {
       ...typescript,
       displayName: 'integration',
-      testMatch: [
-        '<rootDir>/test/integration/**/*.test.ts',
-        '<rootDir>/test/workflows/**/*.test.ts',
-        '<rootDir>/test/e2e/**/*.test.ts',
-      ],
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/workflows/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 120_000,
     },
   ],
+  // Jest reads the test timeout from the top level only (a project's own is ignored).
+  testTimeout: 120_000,
   // Two cores: suites share no state (each has its own task queue, rows and ports), so two run at once.
   maxWorkers: 2,
   verbose: true,
