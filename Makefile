@@ -1,5 +1,5 @@
 # The two commands that matter: `make up` (run Hangar locally) and `make test` (the whole suite).
-.PHONY: up down setup test typecheck status
+.PHONY: up down setup test test-unit lint format typecheck status
 
 up:            ## install what is missing, start PostgreSQL, Temporal, the API and a worker
 	@bash scripts/stack.sh up
@@ -10,11 +10,20 @@ down:          ## stop the local stack
 setup:         ## install Node 24 (if needed), npm packages, the Temporal CLI and PostgreSQL
 	@bash scripts/setup.sh
 
-test:          ## set up, type-check and run every test against real services
+test:          ## set up, type-check, lint and run every test (unit lane, then real services)
 	@bash scripts/test.sh
 
+test-unit:     ## the unit lane only: no PostgreSQL, no Temporal, done in seconds
+	@bash scripts/test-unit.sh
+
+lint:          ## dependency rules (dependency-cruiser) and Biome lint + format check
+	@bash scripts/setup.sh && bash scripts/lint.sh
+
+format:        ## format the tree and apply Biome's safe fixes
+	@bash scripts/setup.sh && bash -c 'source scripts/lib.sh && npm run --silent format'
+
 typecheck:
-	@bash scripts/setup.sh && . scripts/lib.sh && npx tsc --noEmit -p tsconfig.json
+	@bash scripts/setup.sh && bash -c 'source scripts/lib.sh && npx tsc --noEmit -p tsconfig.json'
 
 status:
 	@bash scripts/services.sh status

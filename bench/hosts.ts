@@ -120,7 +120,7 @@ async function run(cap: number, systems: number, label: string) {
     }
     out.push(`${label}: one host, ${rows.length} provisions (no phone-home wait), per-BMC cap ${cap}`);
     out.push('   run   total ms   BMC steps ms   (HTTP in flight ms, requests)   orchestration ms');
-    rows.forEach((r, i) => out.push(`${String(i + 1).padStart(6)}  ${r.total.toFixed(0).padStart(9)}  ${r.bmcMs.toFixed(0).padStart(13)}   (${r.httpMs.toFixed(0).padStart(6)}, ${String(r.requests).padStart(3)})${' '.repeat(18)}${(r.total - r.bmcMs).toFixed(0).padStart(8)}`));
+    for (const [i, r] of rows.entries()) out.push(`${String(i + 1).padStart(6)}  ${r.total.toFixed(0).padStart(9)}  ${r.bmcMs.toFixed(0).padStart(13)}   (${r.httpMs.toFixed(0).padStart(6)}, ${String(r.requests).padStart(3)})${' '.repeat(18)}${(r.total - r.bmcMs).toFixed(0).padStart(8)}`);
     const orch = rows.map((r) => r.total - r.bmcMs).sort((a, b) => a - b);
     out.push(`orchestration median ${orch[Math.floor(orch.length / 2)]!.toFixed(0)} ms; BMC time is dominated by the emulator applying power changes 1–11 s after each reset`);
   } else {

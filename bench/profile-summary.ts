@@ -18,7 +18,7 @@ const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 /** node_modules/<pkg>, a project folder, node:internal, or (program)/(idle)/(garbage collector). */
@@ -41,7 +41,7 @@ for (const [id, us] of selfUs) {
   fns.set(key, (fns.get(key) ?? 0) + us);
 }
 const show = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
-  .forEach(([k, us]) => console.log(`${((us / total) * 100).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`));
+  .forEach(([k, us]) => { console.log(`${((us / total) * 100).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`); });
 console.log(`total sampled ${(total / 1e6).toFixed(1)} s`);
 console.log('\nself time by area:');
 show(areas);

@@ -48,6 +48,7 @@ export function planDeprovision(input: { machineId: string; provider: ProviderNa
     calls: [
       { step: 'settle-provisioning', call: 'hangar.settleProvisioning', args: { cancels: 'a running provision (it compensates)' } },
       { step: 'mark-deprovisioning', call: 'hangar.setMachineState', args: { state: 'deprovisioning' } },
+      // biome-ignore lint/suspicious/noThenProperty: `then` is a field of the plan document shown to users; the object is never awaited
       { step: 'stop', call: provider(input.provider, 'shutdown'), args: { timeout_sec: input.shutdownTimeoutSec, then: 'hard stop' } },
       { step: 'delete-vm', call: provider(input.provider, 'delete'), args: { with: ['cloud-init ISO', 'unreferenced disks'] } },
       { step: 'delete-record', call: 'hangar.deleteMachineRecord', args: { releases: 'leases', cascades: 'disk records' } },
