@@ -3,12 +3,14 @@
 // resource is referred to; names are resolved through the list endpoints.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ApiClient, CliError } from './api-client.ts';
+import { CliError, type ApiClient, type ApiFactory } from './api-client.ts';
 import { table } from './render.ts';
+import { collect, oneOf, usage, wholeNumber } from './flags.ts';
+import { emitList, fetchList, listAll, queryString, type ListOpts, type Page } from './lists.ts';
+import { print, readableFieldsTable as fieldsTable, readableRowsTable as rowsTable } from './output.ts';
+import { accountId, byName, machineId, networkId, poolId, sshKeyId, UUID } from './resolve.ts';
 
 type Json = Record<string, unknown>;
-interface Page<T> { items: T[]; next_cursor: string | null }
-type ApiFactory = () => ApiClient;
 
 interface SshKeyJson { id: string; name: string; type: string; bits: number | null; fingerprint: string; [k: string]: unknown }
 interface NetworkJson { id: string; name: string; cidr: string; [k: string]: unknown }
@@ -23,125 +25,7 @@ interface UtilizationJson {
   by_account: { account_id: string | null; account_key: string | null; addresses: string; allocations: number }[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 const enc = encodeURIComponent;
-
-// ---------------------------------------------------------------------------------------------
-// Flag checks (exit code 2)
-
-function usage(message: string): never {
-  throw new CliError(message, 2);
-}
-
-function wholeNumber(flag: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(v)) usage(`${flag} must be a whole number, got "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max) usage(`${flag} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) usage(`${flag} must be one of ${allowed.join(', ')}, got "${v}"`);
-  return v as T;
-}
-
-/** Repeatable options: each use appends; `--no-x` (false) before a use is forgotten. */
-export const collect = (v: string, prev: unknown): string[] => [...(Array.isArray(prev) ? (prev as string[]) : []), v];
-
-function queryString(params: Record<string, string | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, v);
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lists and output
-
-export interface ListOpts { json?: boolean; pageSize?: string; cursor?: string }
-
-/**
- * Follows next_cursor to the end, unless --page-size or --cursor asks for one page. With --json a
- * full list prints the items, a single page prints {items, next_cursor}.
- */
-async function fetchList<T>(api: ApiClient, path: string, params: Record<string, string | undefined>, opts: ListOpts): Promise<{ items: T[]; nextCursor: string | null; single: boolean }> {
-  const single = opts.pageSize !== undefined || opts.cursor !== undefined;
-  const pageSize = opts.pageSize !== undefined ? String(wholeNumber('--page-size', opts.pageSize, 1)) : undefined;
-  if (single) {
-    const { body } = await api.get<Page<T>>(`${path}${queryString({ ...params, page_size: pageSize, cursor: opts.cursor })}`);
-    return { items: body.items, nextCursor: body.next_cursor, single };
-  }
-  return { items: await listAll<T>(api, path, params), nextCursor: null, single };
-}
-
-async function listAll<T>(api: ApiClient, path: string, params: Record<string, string | undefined> = {}): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  do {
-    const { body } = await api.get<Page<T>>(`${path}${queryString({ ...params, cursor })}`);
-    items.push(...body.items);
-    cursor = body.next_cursor ?? undefined;
-  } while (cursor);
-  return items;
-}
-
-function emitList<T extends object>(list: { items: T[]; nextCursor: string | null; single: boolean }, opts: ListOpts, render: () => string) {
-  if (opts.json) print(list.single ? { items: list.items, next_cursor: list.nextCursor } : list.items);
-  else console.log(render());
-  if (list.nextCursor && !opts.json) process.stderr.write(`more results: repeat with --cursor ${list.nextCursor}\n`);
-}
-
-/** A readable cell: arrays joined, objects as k=v, null as "-". */
-function cell(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x))).join(', ') : null;
-  if (typeof v === 'object') {
-    const entries = Object.entries(v as Json);
-    return entries.length ? entries.map(([k, x]) => `${k}=${typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x)}`).join(', ') : null;
-  }
-  return v;
-}
-
-const cells = (row: object): Json => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)]));
-const rowsTable = (rows: object[], columns: string[]) => table(rows.map(cells), columns);
-const fieldsTable = (obj: object) => table(Object.entries(obj).map(([field, value]) => ({ field, value: cell(value) })), ['field', 'value']);
-
-// ---------------------------------------------------------------------------------------------
-// Resolving ids and names
-
-interface Resolvable { id: string; name?: string | null }
-
-async function byName<T extends Resolvable>(api: ApiClient, label: string, path: string, ref: string, params: Record<string, string | undefined> = {}, match: (item: T) => boolean = (i) => i.name === ref): Promise<T> {
-  const hits = (await listAll<T>(api, path, params)).filter(match);
-  if (!hits.length) throw new CliError(`error: not_found: no ${label} named "${ref}"`, 1);
-  if (hits.length > 1) usage(`"${ref}" names ${hits.length} ${label}s; use the id (${hits.map((h) => h.id).join(', ')})`);
-  return hits[0]!;
-}
-
-const idOf = async (ref: string, find: () => Promise<Resolvable>) => (UUID.test(ref) ? ref : (await find()).id);
-
-const sshKeyId = (api: ApiClient, ref: string) => idOf(ref, () => byName<SshKeyJson>(api, 'SSH key', '/api/v1/ssh-keys', ref));
-const networkId = (api: ApiClient, ref: string) => idOf(ref, () => byName<NetworkJson>(api, 'network', '/api/v1/networks', ref));
-const poolId = (api: ApiClient, ref: string) => idOf(ref, () => byName<PoolJson>(api, 'pool', '/api/v1/pools', ref));
-const machineId = (api: ApiClient, ref: string) => idOf(ref, async () => {
-  const { body } = await api.get<Page<MachineJson>>(`/api/v1/machines${queryString({ name_prefix: ref })}`);
-  const hit = body.items.find((m) => m.name === ref)
-    ?? (body.next_cursor ? (await listAll<MachineJson>(api, '/api/v1/machines', { name_prefix: ref })).find((m) => m.name === ref) : undefined);
-  if (!hit) throw new CliError(`error: not_found: no machine named "${ref}"`, 1);
-  return hit;
-});
-/** Accounts are referred to by id, key (aws:123456789012, gcp:project) or a unique name. */
-const accountId = (api: ApiClient, ref: string) => idOf(ref, async () => {
-  const provider = /^(aws|gcp):/.exec(ref)?.[1];
-  const all = await listAll<AccountJson>(api, '/api/v1/accounts', { provider });
-  const byKey = all.find((a) => a.key === ref);
-  if (byKey) return byKey;
-  const named = all.filter((a) => a.name === ref);
-  if (!named.length) throw new CliError(`error: not_found: no account with key or name "${ref}"`, 1);
-  if (named.length > 1) usage(`"${ref}" names ${named.length} accounts; use the key or the id`);
-  return named[0]!;
-});
 
 // ---------------------------------------------------------------------------------------------
 // SSH keys
