@@ -1,4 +1,5 @@
 // List endpoints: query strings, following next_cursor, and --page-size/--cursor for one page.
+import type { Command } from 'commander';
 import type { ApiClient } from './api-client.ts';
 import { wholeNumber } from './flags.ts';
 import { print } from './output.ts';
@@ -57,3 +58,9 @@ export function emitList<T extends object>(list: FetchedList<T>, opts: ListOpts,
   else console.log(render());
   if (list.nextCursor && !opts.json) process.stderr.write(`more results: repeat with --cursor ${list.nextCursor}\n`);
 }
+
+/** The options every list command takes. */
+export const listOptions = (c: Command) => c
+  .option('--page-size <n>', 'fetch one page of this size instead of every page')
+  .option('--cursor <cursor>', 'continue from a next_cursor (fetches one page)')
+  .option('--json', 'print JSON');

@@ -9,6 +9,7 @@ import { ApiClient, CliError } from './api-client.ts';
 import * as res from './resource-commands.ts';
 import * as inv from './inventory-commands.ts';
 import { collect } from './flags.ts';
+import { registerIpamCommands } from './ipam-commands.ts';
 import { registerVmCommands } from './vm-commands.ts';
 import { registerHostCommands } from './host-commands.ts';
 
@@ -82,6 +83,7 @@ export function buildProgram(): Command {
     .action((id: string, o: { json?: boolean; intervalMs: string }) => res.opsWatch(api(), id, { json: o.json, intervalMs: Number(o.intervalMs) }));
 
   inv.registerInventoryCommands(program, api);
+  registerIpamCommands(program, api);
   registerVmCommands(program, api);
   registerHostCommands(program, api);
 
