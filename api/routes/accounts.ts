@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import { checkRegions, createAccountSchema, parseAccountKey, updateAccountSchema } from '../../domain/accounts.ts';
 import { Account, type IAccount } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
@@ -16,7 +17,7 @@ export function accountView(a: IAccount) {
   };
 }
 
-const listQuery = z.object({ provider: z.enum(['aws', 'gcp']).optional(), q: z.string().max(100).optional() }).loose();
+const listQuery = z.object({ provider: z.enum(['aws', 'gcp']).optional(), q: safeFilter(100).optional() }).loose();
 
 export function accountsRouter(deps: ApiDeps): Router {
   const router = Router();

@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { AuditEvent } from '../../db/entities/index.ts';
+import { safeFilter } from '../../domain/text.ts';
 import type { ApiDeps } from '../context.ts';
 import { cursorParts, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 
 const listQuery = z.object({
-  actor: z.string().max(255).optional(),
-  resource_id: z.string().max(255).optional(),
+  actor: safeFilter(255).optional(),
+  resource_id: safeFilter(255).optional(),
   page_size: z.unknown().optional(),
   cursor: z.unknown().optional(),
 });

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import { formatCidr, parseCidr } from '../../domain/cidr.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
@@ -29,9 +30,9 @@ export function blocksRouter(deps: ApiDeps): Router {
   // Every allocation across pools; `within` is containment (<<=), never a substring match.
   router.get('/', async (req, res) => {
     const q = parseOrThrow(z.object({
-      account: z.string().max(64).optional(),
+      account: safeFilter(64).optional(),
       pool: z.uuid().optional(),
-      within: z.string().max(64).optional(),
+      within: safeFilter(64).optional(),
       format: z.enum(['json', 'csv']).default('json'),
     }).loose(), req.query, 'query');
     const params: unknown[] = [];

@@ -7,6 +7,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import {
   HOST_ACTIONS, HOST_STATES, canTransition, durationMs, createHostSchema, deprovisionHostSchema, hostDeprovisionWorkflowId, hostInspectWorkflowId,
   hostPowerWorkflowId, hostReleaseWorkflowId, parseBmcAddress, provisionHostBaseSchema, provisionHostSchema, updateHostSchema,
@@ -39,7 +40,7 @@ const machineBrief = (m: IMachine) => ({ id: m.id, name: m.name, kind: m.kind, p
 
 const listQuery = z.object({
   state: z.enum(HOST_STATES).optional(),
-  tag: z.string().max(63).optional(),
+  tag: safeFilter(63).optional(),
   page_size: z.unknown().optional(),
   cursor: z.unknown().optional(),
 });

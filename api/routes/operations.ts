@@ -1,15 +1,16 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import { Operation } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
 import { describeOperation, operationSummary } from '../operations.ts';
-import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, isCursorTimestamp, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 
 const listQuery = z.object({
-  resource_id: z.string().max(255).optional(),
-  kind: z.string().max(64).optional(),
+  resource_id: safeFilter(255).optional(),
+  kind: safeFilter(64).optional(),
   page_size: z.unknown().optional(),
   cursor: z.unknown().optional(),
 });
@@ -25,7 +26,7 @@ export function operationsRouter(deps: ApiDeps): Router {
     if (q.kind) where.kind = q.kind;
     if (page.after) {
       // Newest first; the cursor is the last row's (created_at, id), id breaking ties.
-      const [at, id] = cursorParts(page.after, [(p) => /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(p) && !Number.isNaN(Date.parse(p)), isUuid]);
+      const [at, id] = cursorParts(page.after, [isCursorTimestamp, isUuid]);
       const when = new Date(at!);
       where.$or = [{ createdAt: { $lt: when } }, { createdAt: when, id: { $lt: id } }];
     }
