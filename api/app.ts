@@ -22,16 +22,54 @@ import { blocksRouter } from './routes/blocks.ts';
 import { templatesRouter } from './routes/templates.ts';
 import { hostsRouter } from './routes/hosts.ts';
 import { clustersRouter } from './routes/clusters.ts';
-import { apiDocsHtml, openApiDocument } from './openapi.ts';
+import { ApiContract } from './contract/registry.ts';
+import { metadataRoutes } from './contract/metadata-routes.ts';
+import { apiDocsHtml, openApiDocument } from './contract/document.ts';
+import { contractRouter, media, type ContractRouter } from './contract/route.ts';
+import { responseCheck, type ContractViolation } from './contract/response-check.ts';
 
-export function createApp(deps: ApiDeps): Express {
+export interface AppOptions {
+  /**
+   * Test mode: compare every response with its route's declared contract and record each mismatch
+   * in `violations` (also on with HANGAR_VALIDATE_RESPONSES=1). The test harness fails on any.
+   */
+  validateResponses?: boolean;
+  violations?: ContractViolation[];
+}
+
+/** /openapi.json and /docs, generated on first request from the routes mounted by then. */
+function documentRouter(contract: ApiContract): ContractRouter {
+  const r = contractRouter({ tags: ['meta'], security: 'none' });
+  let doc: Record<string, unknown> | undefined;
+  let html: string | undefined;
+  const document = () => (doc ??= openApiDocument(contract));
+  r.route({
+    method: 'get', path: '/openapi.json', summary: 'This OpenAPI 3.1 document, generated from the route declarations',
+    responses: { 200: media('application/json', 'the OpenAPI document') },
+    handler: (_input, _req, res) => { res.type('application/json').send(JSON.stringify(document())); },
+  });
+  r.route({
+    method: 'get', path: '/docs', summary: 'A readable reference generated from the same document',
+    responses: { 200: media('text/html', 'self-contained HTML') },
+    handler: (_input, _req, res) => { res.type('html').send(html ??= apiDocsHtml(document())); },
+  });
+  return r;
+}
+
+export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
 
+  const contract = new ApiContract();
+  app.locals.contract = contract;
   const metrics = deps.config.metrics.enabled ? createHttpMetrics() : null;
   const cloudInit = cloudInitService(deps, metrics?.observe);
+  if (options.validateResponses || process.env.HANGAR_VALIDATE_RESPONSES === '1') {
+    app.locals.contractViolations = options.violations ?? [];
+    app.use(responseCheck(contract, app.locals.contractViolations));
+  }
   // Booting fleets re-read their seeds: cached documents are answered before any other middleware.
   app.use(cloudInit.fastPath);
   app.use(requestContext(deps.logger));
@@ -39,13 +77,12 @@ export function createApp(deps: ApiDeps): Express {
   // Paths and query strings PostgreSQL could not store are refused before any route sees them.
   app.use(refuseUnstorableInput);
 
-  app.use(healthRouter(deps, metrics?.registry ?? null));
-  const openapi = openApiDocument();
-  app.get('/openapi.json', (_req, res) => { res.json(openapi); });
-  app.get('/docs', (_req, res) => { res.type('html').send(apiDocsHtml()); });
+  contract.mount(app, '', '', healthRouter(deps, metrics?.registry ?? null));
+  contract.mount(app, '', '', documentRouter(contract));
 
   // Machines read their seed without an API token: the per-machine token in the URL is the secret.
   app.use('/cloud-init', cloudInit.router);
+  contract.declare('/cloud-init', metadataRoutes);
 
   const api = express.Router();
   api.use(authenticate(deps.orm));
@@ -56,18 +93,19 @@ export function createApp(deps: ApiDeps): Express {
   api.use('/tokens', authorize('admin'));
   api.use(authorize());
   api.use(idempotency(deps.orm));
-  api.use('/machines', machinesRouter(deps));
-  api.use('/ssh-keys', sshKeysRouter(deps));
-  api.use('/networks', networksRouter(deps));
-  api.use('/accounts', accountsRouter(deps));
-  api.use('/pools', poolsRouter(deps));
-  api.use('/blocks', blocksRouter(deps));
-  api.use('/templates', templatesRouter(deps));
-  api.use('/hosts', hostsRouter(deps));
-  api.use('/clusters', clustersRouter(deps));
-  api.use('/operations', operationsRouter(deps));
-  api.use('/tokens', tokensRouter(deps));
-  api.use('/audit', auditRouter(deps));
+  const v1 = (at: string, router: ContractRouter) => contract.mount(api, '/api/v1', at, router);
+  v1('/machines', machinesRouter(deps));
+  v1('/ssh-keys', sshKeysRouter(deps));
+  v1('/networks', networksRouter(deps));
+  v1('/accounts', accountsRouter(deps));
+  v1('/pools', poolsRouter(deps));
+  v1('/blocks', blocksRouter(deps));
+  v1('/templates', templatesRouter(deps));
+  v1('/hosts', hostsRouter(deps));
+  v1('/clusters', clustersRouter(deps));
+  v1('/operations', operationsRouter(deps));
+  v1('/tokens', tokensRouter(deps));
+  v1('/audit', auditRouter(deps));
   app.use('/api/v1', api);
 
   app.use(notFoundHandler);

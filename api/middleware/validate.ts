@@ -1,5 +1,5 @@
 // zod at the edge: a request that does not match its schema gets a 400 naming each bad field.
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 
@@ -24,16 +24,21 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
   return result.data;
 }
 
+/** 400 unless the request carried a JSON object (the parsed body is then checked by its schema). */
+export function requireJsonObject(req: Request): Record<string, unknown> {
+  if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+    if (!req.is('application/json')) {
+      throw new HangarError('validation_failed', 'request body must be a JSON object sent with Content-Type: application/json');
+    }
+    throw new HangarError('validation_failed', 'request body must be a JSON object');
+  }
+  return req.body as Record<string, unknown>;
+}
+
 /** Replaces req.body with the parsed value; the handler reads it from res.locals.body. */
 export function validateBody<S extends z.ZodType>(schema: S): RequestHandler {
   return (req, res, next) => {
-    if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-      if (!req.is('application/json')) {
-        throw new HangarError('validation_failed', 'request body must be a JSON object sent with Content-Type: application/json');
-      }
-      throw new HangarError('validation_failed', 'request body must be a JSON object');
-    }
-    res.locals.body = parseOrThrow(schema, req.body, 'request body');
+    res.locals.body = parseOrThrow(schema, requireJsonObject(req), 'request body');
     next();
   };
 }

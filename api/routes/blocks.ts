@@ -1,12 +1,13 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import { safeFilter } from '../../domain/text.ts';
 import { formatCidr, parseCidr } from '../../domain/cidr.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
-import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
-import { parseOrThrow } from '../middleware/validate.ts';
+import { cursorParts, isCursorTimestamp, isUuid, pageOf, parsePage } from '../pagination.ts';
+import { contractRouter, jsonOr, type ContractRouter } from '../contract/route.ts';
+import { page, paging } from '../contract/schemas.ts';
+import { allocatedBlock } from '../contract/views.ts';
 import { iso } from './common.ts';
 
 interface BlockRow {
@@ -24,17 +25,23 @@ const csvCell = (v: unknown) => {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
-export function blocksRouter(deps: ApiDeps): Router {
-  const router = Router();
+const listQuery = z.object({
+  account: safeFilter(64).optional().meta({ description: 'account id or key' }),
+  pool: z.uuid().optional(),
+  within: safeFilter(64).optional().meta({ description: 'a CIDR the blocks lie in (containment, not substring)' }),
+  format: z.enum(['json', 'csv']).default('json'),
+  ...paging,
+});
+
+export function blocksRouter(deps: ApiDeps): ContractRouter {
+  const r = contractRouter({ tags: ['pools'] });
 
   // Every allocation across pools; `within` is containment (<<=), never a substring match.
-  router.get('/', async (req, res) => {
-    const q = parseOrThrow(z.object({
-      account: safeFilter(64).optional(),
-      pool: z.uuid().optional(),
-      within: safeFilter(64).optional(),
-      format: z.enum(['json', 'csv']).default('json'),
-    }).loose(), req.query, 'query');
+  r.route({
+    method: 'get', path: '/', summary: 'Allocated blocks across pools (JSON pages, or all of them as CSV)', query: listQuery,
+    responses: { 200: jsonOr(page(allocatedBlock), ['text/csv'], 'a page of blocks; with format=csv every matching block as CSV') },
+    errors: [422],
+    handler: async ({ query: q }, req, res) => {
     const params: unknown[] = [];
     let where = `a.kind = 'allocation'`;
     if (q.account) {
@@ -76,7 +83,8 @@ export function blocksRouter(deps: ApiDeps): Router {
     }
     const { items, next_cursor } = pageOf(rows, page.pageSize, (r) => `${r.cidr}|${r.id}`);
     res.json({ items, next_cursor });
+    },
   });
 
-  return router;
+  return r;
 }

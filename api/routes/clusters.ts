@@ -2,7 +2,6 @@
 // endpoint and the `ready` condition are derived on every read from the control-plane machines'
 // state and addresses (their live leases), or from an explicit VIP — never stored, so never stale.
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
@@ -14,7 +13,9 @@ import { Cluster, ClusterMachine, Machine, type ICluster } from '../../db/entiti
 import { iso, sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { pageOf, parsePage } from '../pagination.ts';
-import { parseOrThrow, validateBody } from '../middleware/validate.ts';
+import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
+import { byRef, idParam, page, paging, refParam } from '../contract/schemas.ts';
+import { cluster } from '../contract/views.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -86,89 +87,116 @@ async function addMembers(em: EntityManager, clusterId: string, members: { machi
   }
 }
 
-const listQuery = z.object({ page_size: z.unknown().optional(), cursor: z.unknown().optional() });
+const createClusterBody = createClusterSchema.meta({ id: 'CreateCluster' });
+const updateClusterBody = updateClusterSchema.meta({ id: 'UpdateCluster' });
+const clusterMemberBody = clusterMemberSchema.meta({ id: 'ClusterMember' });
+const clusterAndMachine = z.object({ ref: refParam('cluster'), machineId: idParam('machine') });
 
-export function clustersRouter(deps: ApiDeps): Router {
-  const router = Router();
+export function clustersRouter(deps: ApiDeps): ContractRouter {
+  const r = contractRouter({ tags: ['clusters'] });
 
-  router.post('/', validateBody(createClusterSchema), async (req, res) => {
-    const body = res.locals.body as z.infer<typeof createClusterSchema>;
-    const em = deps.orm.em.fork();
-    if (await em.count(Cluster, { name: body.name })) throw new HangarError('already_exists', `a cluster named "${body.name}" already exists`, { name: 'already exists' });
-    const id = randomUUID();
-    await em.transactional(async (tx) => {
-      tx.create(Cluster, {
-        id, name: body.name, description: body.description ?? null, controlPlaneVip: body.control_plane_vip ?? null,
-        controlPlanePort: body.control_plane_port ?? 6443,
+  r.route({
+    method: 'post', path: '/', summary: 'Create a cluster, optionally with members', body: createClusterBody,
+    responses: { 201: json(cluster, 'the cluster') }, errors: [409, 422],
+    handler: async ({ body }, _req, res) => {
+      const em = deps.orm.em.fork();
+      if (await em.count(Cluster, { name: body.name })) throw new HangarError('already_exists', `a cluster named "${body.name}" already exists`, { name: 'already exists' });
+      const id = randomUUID();
+      await em.transactional(async (tx) => {
+        tx.create(Cluster, {
+          id, name: body.name, description: body.description ?? null, controlPlaneVip: body.control_plane_vip ?? null,
+          controlPlanePort: body.control_plane_port ?? 6443,
+        });
+        await tx.flush();
+        await addMembers(tx, id, body.machines ?? []);
       });
-      await tx.flush();
-      await addMembers(tx, id, body.machines ?? []);
-    });
-    res.locals.audit = { action: 'clusters.create', resourceType: 'cluster', resourceId: id, detail: { name: body.name } };
-    const fresh = deps.orm.em.fork();
-    res.status(201).location(`/api/v1/clusters/${id}`).json(await view(fresh, await loadCluster(fresh, id)));
+      res.locals.audit = { action: 'clusters.create', resourceType: 'cluster', resourceId: id, detail: { name: body.name } };
+      const fresh = deps.orm.em.fork();
+      res.status(201).location(`/api/v1/clusters/${id}`).json(await view(fresh, await loadCluster(fresh, id)));
+    },
   });
 
-  router.get('/', async (req, res) => {
-    parseOrThrow(listQuery, req.query, 'query');
-    const page = parsePage(req.query, deps.config.api.maxPageSize);
-    const em = deps.orm.em.fork();
-    const rows = await em.find(Cluster, page.after !== null ? { name: { $gt: page.after } } : {}, { orderBy: { name: 'asc' }, limit: page.pageSize + 1 });
-    const { items, next_cursor } = pageOf(rows, page.pageSize, (c) => c.name);
-    const members = await membersOf(em, items.map((c) => c.id));
-    res.json({ items: items.map((c) => clusterView(c, members.get(c.id) ?? [])), next_cursor });
+  r.route({
+    method: 'get', path: '/', summary: 'List clusters (by name)', query: z.object(paging),
+    responses: { 200: json(page(cluster), 'a page of clusters') },
+    handler: async (_input, req, res) => {
+      const pg = parsePage(req.query, deps.config.api.maxPageSize);
+      const em = deps.orm.em.fork();
+      const rows = await em.find(Cluster, pg.after !== null ? { name: { $gt: pg.after } } : {}, { orderBy: { name: 'asc' }, limit: pg.pageSize + 1 });
+      const { items, next_cursor } = pageOf(rows, pg.pageSize, (c) => c.name);
+      const members = await membersOf(em, items.map((c) => c.id));
+      res.json({ items: items.map((c) => clusterView(c, members.get(c.id) ?? [])), next_cursor });
+    },
   });
 
-  router.get('/:ref', async (req, res) => {
-    const em = deps.orm.em.fork();
-    res.json(await view(em, await loadCluster(em, String(req.params.ref))));
+  r.route({
+    method: 'get', path: '/:ref', summary: 'Get a cluster with its derived endpoint and readiness', params: byRef('cluster'),
+    responses: { 200: json(cluster, 'the cluster') }, errors: [404],
+    handler: async ({ params }, _req, res) => {
+      const em = deps.orm.em.fork();
+      res.json(await view(em, await loadCluster(em, params.ref)));
+    },
   });
 
-  router.patch('/:ref', validateBody(updateClusterSchema), async (req, res) => {
-    const body = res.locals.body as z.infer<typeof updateClusterSchema>;
-    const em = deps.orm.em.fork();
-    const c = await loadCluster(em, String(req.params.ref));
-    const change: Partial<ICluster> = {};
-    if (body.control_plane_vip !== undefined) change.controlPlaneVip = body.control_plane_vip;
-    if (body.control_plane_port !== undefined) change.controlPlanePort = body.control_plane_port;
-    if (body.description !== undefined) change.description = body.description;
-    if (Object.keys(change).length) await em.nativeUpdate(Cluster, { id: c.id }, { ...change, updatedAt: new Date() });
-    res.locals.audit = { action: 'clusters.update', resourceType: 'cluster', resourceId: c.id, detail: { fields: Object.keys(body) } };
-    const fresh = deps.orm.em.fork();
-    res.json(await view(fresh, await loadCluster(fresh, c.id)));
+  r.route({
+    method: 'patch', path: '/:ref', summary: 'Change a cluster (VIP, port, description)', params: byRef('cluster'), body: updateClusterBody,
+    responses: { 200: json(cluster, 'the cluster') }, errors: [404],
+    handler: async ({ params, body }, _req, res) => {
+      const em = deps.orm.em.fork();
+      const c = await loadCluster(em, params.ref);
+      const change: Partial<ICluster> = {};
+      if (body.control_plane_vip !== undefined) change.controlPlaneVip = body.control_plane_vip;
+      if (body.control_plane_port !== undefined) change.controlPlanePort = body.control_plane_port;
+      if (body.description !== undefined) change.description = body.description;
+      if (Object.keys(change).length) await em.nativeUpdate(Cluster, { id: c.id }, { ...change, updatedAt: new Date() });
+      res.locals.audit = { action: 'clusters.update', resourceType: 'cluster', resourceId: c.id, detail: { fields: Object.keys(body) } };
+      const fresh = deps.orm.em.fork();
+      res.json(await view(fresh, await loadCluster(fresh, c.id)));
+    },
   });
 
-  router.delete('/:ref', async (req, res) => {
-    const em = deps.orm.em.fork();
-    const c = await loadCluster(em, String(req.params.ref));
-    // Memberships go with the cluster; the machines stay.
-    await em.nativeDelete(Cluster, { id: c.id });
-    res.locals.audit = { action: 'clusters.delete', resourceType: 'cluster', resourceId: c.id, detail: { name: c.name } };
-    res.status(204).end();
+  r.route({
+    method: 'delete', path: '/:ref', summary: 'Delete a cluster (its machines stay)', params: byRef('cluster'),
+    responses: { 204: noContent('deleted') }, errors: [404],
+    handler: async ({ params }, _req, res) => {
+      const em = deps.orm.em.fork();
+      const c = await loadCluster(em, params.ref);
+      // Memberships go with the cluster; the machines stay.
+      await em.nativeDelete(Cluster, { id: c.id });
+      res.locals.audit = { action: 'clusters.delete', resourceType: 'cluster', resourceId: c.id, detail: { name: c.name } };
+      res.status(204).end();
+    },
   });
 
-  router.post('/:ref/machines', validateBody(clusterMemberSchema), async (req, res) => {
-    const body = res.locals.body as z.infer<typeof clusterMemberSchema>;
-    const em = deps.orm.em.fork();
-    const c = await loadCluster(em, String(req.params.ref));
-    await addMembers(em, c.id, [body]);
-    await em.nativeUpdate(Cluster, { id: c.id }, { updatedAt: new Date() });
-    res.locals.audit = { action: 'clusters.add-machine', resourceType: 'cluster', resourceId: c.id, detail: { machine_id: body.machine_id, role: body.role } };
-    const fresh = deps.orm.em.fork();
-    res.json(await view(fresh, await loadCluster(fresh, c.id)));
+  r.route({
+    method: 'post', path: '/:ref/machines', summary: 'Add a machine with a role (or change its role)', params: byRef('cluster'), body: clusterMemberBody,
+    responses: { 200: json(cluster, 'the cluster') }, errors: [404, 409, 422],
+    handler: async ({ params, body }, _req, res) => {
+      const em = deps.orm.em.fork();
+      const c = await loadCluster(em, params.ref);
+      await addMembers(em, c.id, [body]);
+      await em.nativeUpdate(Cluster, { id: c.id }, { updatedAt: new Date() });
+      res.locals.audit = { action: 'clusters.add-machine', resourceType: 'cluster', resourceId: c.id, detail: { machine_id: body.machine_id, role: body.role } };
+      const fresh = deps.orm.em.fork();
+      res.json(await view(fresh, await loadCluster(fresh, c.id)));
+    },
   });
 
-  router.delete('/:ref/machines/:machineId', async (req, res) => {
-    const em = deps.orm.em.fork();
-    const c = await loadCluster(em, String(req.params.ref));
-    const machineId = String(req.params.machineId);
-    const removed = UUID.test(machineId) ? await em.nativeDelete(ClusterMachine, { machineId, clusterId: c.id }) : 0;
-    if (!removed) throw new HangarError('not_found', `machine ${machineId} is not in cluster ${c.name}`);
-    await em.nativeUpdate(Cluster, { id: c.id }, { updatedAt: new Date() });
-    res.locals.audit = { action: 'clusters.remove-machine', resourceType: 'cluster', resourceId: c.id, detail: { machine_id: machineId } };
-    const fresh = deps.orm.em.fork();
-    res.json(await view(fresh, await loadCluster(fresh, c.id)));
+  r.route({
+    method: 'delete', path: '/:ref/machines/:machineId', summary: 'Remove a machine from the cluster (answers with the cluster)', params: clusterAndMachine,
+    responses: { 200: json(cluster, 'the cluster') }, errors: [404],
+    handler: async ({ params }, _req, res) => {
+      const em = deps.orm.em.fork();
+      const c = await loadCluster(em, params.ref);
+      const machineId = params.machineId;
+      const removed = UUID.test(machineId) ? await em.nativeDelete(ClusterMachine, { machineId, clusterId: c.id }) : 0;
+      if (!removed) throw new HangarError('not_found', `machine ${machineId} is not in cluster ${c.name}`);
+      await em.nativeUpdate(Cluster, { id: c.id }, { updatedAt: new Date() });
+      res.locals.audit = { action: 'clusters.remove-machine', resourceType: 'cluster', resourceId: c.id, detail: { machine_id: machineId } };
+      const fresh = deps.orm.em.fork();
+      res.json(await view(fresh, await loadCluster(fresh, c.id)));
+    },
   });
 
-  return router;
+  return r;
 }

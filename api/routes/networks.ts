@@ -1,15 +1,17 @@
-import { Router } from 'express';
 import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
 import { safeText } from '../../domain/text.ts';
 import { containsAddress, formatCidr, parseAddress } from '../../domain/cidr.ts';
-import { fmt, leasableRange, networkInputSchema, normalizeMac, validateNetwork, type NetworkInput } from '../../domain/network.ts';
+import { fmt, leasableRange, networkInputSchema, normalizeMac, validateNetwork } from '../../domain/network.ts';
 import { Machine, Network, type INetwork } from '../../db/entities/index.ts';
 import { allocateLease, leaseView, listLeases, networkCidr, releaseLease } from '../../db/repositories/leases.ts';
 import type { ApiDeps } from '../context.ts';
 import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
-import { parseOrThrow, validateBody } from '../middleware/validate.ts';
+import { parseOrThrow } from '../middleware/validate.ts';
+import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
+import { byId, idParam, page, paging } from '../contract/schemas.ts';
+import { lease, network, networkDetail } from '../contract/views.ts';
 import { loadById } from './common.ts';
 
 const isAddress = (s: string) => {
@@ -36,9 +38,12 @@ export const leaseRequestSchema = z.strictObject({
   machine_id: z.uuid().optional(),
   mac: safeText(32).optional(),
   state: z.enum(['reserved', 'active']).optional(),
-});
+}).meta({ id: 'LeaseRequest', description: 'Every field optional: no address takes the lowest free one.' });
 
-const updateSchema = networkInputSchema.omit({ name: true, cidr: true }).partial();
+const createNetworkBody = networkInputSchema.meta({ id: 'CreateNetwork' });
+/** name and cidr are fixed once leases may exist: PATCH refuses them as unknown fields. */
+const updateSchema = networkInputSchema.omit({ name: true, cidr: true }).partial().meta({ id: 'UpdateNetwork' });
+const networkAndAddress = z.object({ id: idParam('network'), address: z.string().meta({ description: 'the leased IP address' }) });
 
 function toRow(v: ReturnType<typeof validateNetwork>) {
   const version = v.cidr.version;
@@ -49,118 +54,151 @@ function toRow(v: ReturnType<typeof validateNetwork>) {
   };
 }
 
-export function networksRouter(deps: ApiDeps): Router {
-  const router = Router();
-  const load = (id: unknown) => loadById(deps.orm.em.fork(), Network, String(id), 'network');
+export function networksRouter(deps: ApiDeps): ContractRouter {
+  const r = contractRouter({ tags: ['networks'] });
+  const load = (id: string) => loadById(deps.orm.em.fork(), Network, id, 'network');
 
-  router.post('/', validateBody(networkInputSchema), async (req, res) => {
-    const valid = validateNetwork(res.locals.body as NetworkInput);
-    const em = deps.orm.em.fork();
-    const network = em.create(Network, { id: crypto.randomUUID(), name: valid.name, ...toRow(valid) });
-    try {
-      await em.flush();
-    } catch (err) {
-      if (err instanceof UniqueConstraintViolationException) throw new HangarError('already_exists', `a network named "${valid.name}" already exists`, { name: 'already exists' });
-      throw err;
-    }
-    res.locals.audit = { action: 'networks.create', resourceType: 'network', resourceId: network.id, detail: { name: network.name, cidr: network.cidr } };
-    res.status(201).location(`/api/v1/networks/${network.id}`).json(networkView(network));
-  });
-
-  router.get('/', async (req, res) => {
-    const page = parsePage(req.query, deps.config.api.maxPageSize);
-    const where = page.after !== null ? { name: { $gt: page.after } } : {};
-    const rows = await deps.orm.em.fork().find(Network, where, { orderBy: { name: 'asc' }, limit: page.pageSize + 1 });
-    const { items, next_cursor } = pageOf(rows, page.pageSize, (n) => n.name);
-    res.json({ items: items.map(networkView), next_cursor });
-  });
-
-  router.get('/:id', async (req, res) => {
-    const network = await load(req.params.id);
-    const [counts] = await deps.orm.em.getConnection().execute<{ live: string }[]>(
-      `select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [network.id]);
-    const range = leasableRange({ cidr: networkCidr(network), rangeStart: null, rangeEnd: null });
-    res.json({ ...networkView(network), leases: { live: Number(counts?.live ?? 0), addresses: range ? String(range.hi - range.lo + 1n) : '0' } });
-  });
-
-  router.patch('/:id', validateBody(updateSchema), async (req, res) => {
-    const em = deps.orm.em.fork();
-    const network = await loadById(em, Network, String(req.params.id), 'network');
-    const current = networkView(network);
-    const merged = { ...current, ...(res.locals.body as Partial<NetworkInput>), name: network.name, cidr: current.cidr };
-    const valid = validateNetwork(parseOrThrow(networkInputSchema, {
-      name: merged.name, cidr: merged.cidr, gateway: merged.gateway, dns_servers: merged.dns_servers, search_domains: merged.search_domains,
-      vlan: merged.vlan, bridge: merged.bridge, range_start: merged.range_start, range_end: merged.range_end, reserved: merged.reserved,
-    }, 'request body'));
-    // Exclusions or the range may have changed: the lowest-free hint starts over.
-    em.assign(network, { ...toRow(valid), allocHint: null });
-    await em.flush();
-    res.locals.audit = { action: 'networks.update', resourceType: 'network', resourceId: network.id };
-    res.json(networkView(network));
-  });
-
-  router.delete('/:id', async (req, res) => {
-    const em = deps.orm.em.fork();
-    const network = await loadById(em, Network, String(req.params.id), 'network');
-    const [row] = await em.getConnection().execute<{ live: string }[]>(`select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [network.id]);
-    if (Number(row?.live ?? 0) > 0 && req.query.force !== 'true') {
-      throw new HangarError('has_dependents', `network ${network.name} still has ${row?.live} live lease(s); release them or pass ?force=true`);
-    }
-    await em.nativeDelete(Network, { id: network.id });
-    res.locals.audit = { action: 'networks.delete', resourceType: 'network', resourceId: network.id, detail: { name: network.name, forced: req.query.force === 'true' } };
-    res.status(204).end();
-  });
-
-  router.post('/:id/leases', validateBody(leaseRequestSchema), async (req, res) => {
-    const network = await load(req.params.id);
-    const body = res.locals.body as z.infer<typeof leaseRequestSchema>;
-    const cidr = networkCidr(network);
-    let address: bigint | null = null;
-    if (body.address !== undefined) {
-      let parsed;
+  r.route({
+    method: 'post', path: '/', summary: 'Create a network', body: createNetworkBody,
+    responses: { 201: json(network, 'the network') }, errors: [409, 422],
+    handler: async ({ body }, _req, res) => {
+      const valid = validateNetwork(body);
+      const em = deps.orm.em.fork();
+      const created = em.create(Network, { id: crypto.randomUUID(), name: valid.name, ...toRow(valid) });
       try {
-        parsed = parseAddress(body.address);
+        await em.flush();
+      } catch (err) {
+        if (err instanceof UniqueConstraintViolationException) throw new HangarError('already_exists', `a network named "${valid.name}" already exists`, { name: 'already exists' });
+        throw err;
+      }
+      res.locals.audit = { action: 'networks.create', resourceType: 'network', resourceId: created.id, detail: { name: created.name, cidr: created.cidr } };
+      res.status(201).location(`/api/v1/networks/${created.id}`).json(networkView(created));
+    },
+  });
+
+  r.route({
+    method: 'get', path: '/', summary: 'List networks (by name)', query: z.object(paging),
+    responses: { 200: json(page(network), 'a page of networks') },
+    handler: async (_input, req, res) => {
+      const pg = parsePage(req.query, deps.config.api.maxPageSize);
+      const where = pg.after !== null ? { name: { $gt: pg.after } } : {};
+      const rows = await deps.orm.em.fork().find(Network, where, { orderBy: { name: 'asc' }, limit: pg.pageSize + 1 });
+      const { items, next_cursor } = pageOf(rows, pg.pageSize, (n) => n.name);
+      res.json({ items: items.map(networkView), next_cursor });
+    },
+  });
+
+  r.route({
+    method: 'get', path: '/:id', summary: 'Get a network with its lease counts', params: byId('network'),
+    responses: { 200: json(networkDetail, 'the network') }, errors: [404],
+    handler: async ({ params }, _req, res) => {
+      const found = await load(params.id);
+      const [counts] = await deps.orm.em.getConnection().execute<{ live: string }[]>(
+        `select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [found.id]);
+      const range = leasableRange({ cidr: networkCidr(found), rangeStart: null, rangeEnd: null });
+      res.json({ ...networkView(found), leases: { live: Number(counts?.live ?? 0), addresses: range ? String(range.hi - range.lo + 1n) : '0' } });
+    },
+  });
+
+  r.route({
+    method: 'patch', path: '/:id', summary: 'Change a network (not its name or CIDR)', params: byId('network'), body: updateSchema,
+    responses: { 200: json(network, 'the network') }, errors: [404, 409, 422],
+    handler: async ({ params, body }, _req, res) => {
+      const em = deps.orm.em.fork();
+      const found = await loadById(em, Network, params.id, 'network');
+      const current = networkView(found);
+      const merged = { ...current, ...body, name: found.name, cidr: current.cidr };
+      const valid = validateNetwork(parseOrThrow(networkInputSchema, {
+        name: merged.name, cidr: merged.cidr, gateway: merged.gateway, dns_servers: merged.dns_servers, search_domains: merged.search_domains,
+        vlan: merged.vlan, bridge: merged.bridge, range_start: merged.range_start, range_end: merged.range_end, reserved: merged.reserved,
+      }, 'request body'));
+      // Exclusions or the range may have changed: the lowest-free hint starts over.
+      em.assign(found, { ...toRow(valid), allocHint: null });
+      await em.flush();
+      res.locals.audit = { action: 'networks.update', resourceType: 'network', resourceId: found.id };
+      res.json(networkView(found));
+    },
+  });
+
+  r.route({
+    method: 'delete', path: '/:id', summary: 'Delete a network (409 while it has live leases, unless force=true)', params: byId('network'),
+    query: z.object({ force: z.enum(['true', 'false']).optional().meta({ description: 'true: delete even with live leases' }) }),
+    responses: { 204: noContent('deleted') }, errors: [404, 409],
+    handler: async ({ params, query }, _req, res) => {
+      const em = deps.orm.em.fork();
+      const found = await loadById(em, Network, params.id, 'network');
+      const forced = query.force === 'true';
+      const [row] = await em.getConnection().execute<{ live: string }[]>(`select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [found.id]);
+      if (Number(row?.live ?? 0) > 0 && !forced) {
+        throw new HangarError('has_dependents', `network ${found.name} still has ${row?.live} live lease(s); release them or pass ?force=true`);
+      }
+      await em.nativeDelete(Network, { id: found.id });
+      res.locals.audit = { action: 'networks.delete', resourceType: 'network', resourceId: found.id, detail: { name: found.name, forced } };
+      res.status(204).end();
+    },
+  });
+
+  r.route({
+    method: 'post', path: '/:id/leases', summary: 'Lease an address (the lowest free one, or the one asked for)', params: byId('network'), body: leaseRequestSchema,
+    responses: { 201: json(lease, 'the lease') }, errors: [404, 409, 422],
+    handler: async ({ params, body }, _req, res) => {
+      const found = await load(params.id);
+      const cidr = networkCidr(found);
+      let address: bigint | null = null;
+      if (body.address !== undefined) {
+        let parsed;
+        try {
+          parsed = parseAddress(body.address);
+        } catch {
+          throw new HangarError('invalid_address', `${body.address} is not an IP address`, { address: 'not an IP address' });
+        }
+        if (!containsAddress(cidr, parsed)) {
+          throw new HangarError('outside_network', `${body.address} is outside ${formatCidr(cidr)}`, { address: 'outside the network' });
+        }
+        address = parsed.value;
+      }
+      if (body.machine_id && !(await deps.orm.em.fork().count(Machine, { id: body.machine_id }))) {
+        throw new HangarError('unprocessable', `machine ${body.machine_id} does not exist`, { machine_id: 'not found' });
+      }
+      const mac = body.mac !== undefined ? normalizeMac(body.mac) : null;
+      const created = await allocateLease(deps.orm.em.fork(), found, { address, machineId: body.machine_id ?? null, mac, state: body.state });
+      res.locals.audit = { action: 'leases.create', resourceType: 'ip_lease', resourceId: created.id, detail: { network: found.name, address: created.address } };
+      res.status(201).json(leaseView(created));
+    },
+  });
+
+  r.route({
+    method: 'get', path: '/:id/leases', summary: "The network's leases (by address)", params: byId('network'),
+    query: z.object({ state: z.enum(['reserved', 'active', 'released']).optional(), ...paging }),
+    responses: { 200: json(page(lease), 'a page of leases') }, errors: [404],
+    handler: async ({ params, query }, req, res) => {
+      const found = await load(params.id);
+      const pg = parsePage(req.query, deps.config.api.maxPageSize);
+      const after = pg.after === null ? null : cursorParts(pg.after, [isAddress, isUuid]) as [string, string];
+      const rows = await listLeases(deps.orm.em.fork(), found.id, { state: query.state, after, limit: pg.pageSize + 1 });
+      const { items, next_cursor } = pageOf(rows, pg.pageSize, (l) => `${l.address}|${l.id}`);
+      res.json({ items: items.map(leaseView), next_cursor });
+    },
+  });
+
+  r.route({
+    method: 'delete', path: '/:id/leases/:address', summary: 'Release a lease (answers with the released lease)', params: networkAndAddress,
+    responses: { 200: json(lease, 'the released lease') }, errors: [404, 422],
+    handler: async ({ params }, _req, res) => {
+      const found = await load(params.id);
+      let text: string;
+      try {
+        const a = parseAddress(params.address);
+        text = fmt(a.version, a.value)!;
       } catch {
-        throw new HangarError('invalid_address', `${body.address} is not an IP address`, { address: 'not an IP address' });
+        throw new HangarError('invalid_address', `${params.address} is not an IP address`, { address: 'not an IP address' });
       }
-      if (!containsAddress(cidr, parsed)) {
-        throw new HangarError('outside_network', `${body.address} is outside ${formatCidr(cidr)}`, { address: 'outside the network' });
-      }
-      address = parsed.value;
-    }
-    if (body.machine_id && !(await deps.orm.em.fork().count(Machine, { id: body.machine_id }))) {
-      throw new HangarError('unprocessable', `machine ${body.machine_id} does not exist`, { machine_id: 'not found' });
-    }
-    const mac = body.mac !== undefined ? normalizeMac(body.mac) : null;
-    const lease = await allocateLease(deps.orm.em.fork(), network, { address, machineId: body.machine_id ?? null, mac, state: body.state });
-    res.locals.audit = { action: 'leases.create', resourceType: 'ip_lease', resourceId: lease.id, detail: { network: network.name, address: lease.address } };
-    res.status(201).json(leaseView(lease));
+      const released = await releaseLease(deps.orm.em.fork(), found.id, text);
+      if (!released) throw new HangarError('not_found', `no live lease for ${text} in network ${found.name}`);
+      res.locals.audit = { action: 'leases.release', resourceType: 'ip_lease', resourceId: released.id, detail: { network: found.name, address: text } };
+      res.json(leaseView(released));
+    },
   });
 
-  router.get('/:id/leases', async (req, res) => {
-    const network = await load(req.params.id);
-    const q = parseOrThrow(z.object({ state: z.enum(['reserved', 'active', 'released']).optional() }).loose(), req.query, 'query');
-    const page = parsePage(req.query, deps.config.api.maxPageSize);
-    const after = page.after === null ? null : cursorParts(page.after, [isAddress, isUuid]) as [string, string];
-    const rows = await listLeases(deps.orm.em.fork(), network.id, { state: q.state, after, limit: page.pageSize + 1 });
-    const { items, next_cursor } = pageOf(rows, page.pageSize, (l) => `${l.address}|${l.id}`);
-    res.json({ items: items.map(leaseView), next_cursor });
-  });
-
-  router.delete('/:id/leases/:address', async (req, res) => {
-    const network = await load(req.params.id);
-    let text: string;
-    try {
-      const a = parseAddress(String(req.params.address));
-      text = fmt(a.version, a.value)!;
-    } catch {
-      throw new HangarError('invalid_address', `${String(req.params.address)} is not an IP address`, { address: 'not an IP address' });
-    }
-    const lease = await releaseLease(deps.orm.em.fork(), network.id, text);
-    if (!lease) throw new HangarError('not_found', `no live lease for ${text} in network ${network.name}`);
-    res.locals.audit = { action: 'leases.release', resourceType: 'ip_lease', resourceId: lease.id, detail: { network: network.name, address: text } };
-    res.json(leaseView(lease));
-  });
-
-  return router;
+  return r;
 }
