@@ -7,9 +7,9 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { HangarError } from '../domain/errors.ts';
-import {
-  hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, parseBmcAddress, type ConditionUpdate, type HostEvent,
-} from '../domain/host.ts';
+import type { ConditionUpdate, HostEvent } from '../domain/host-state.ts';
+import { parseBmcAddress } from '../domain/bmc-address.ts';
+import { hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId } from '../domain/host.ts';
 import { provisionWorkflowId } from '../domain/machine.ts';
 import { openSecret } from '../domain/secrets.ts';
 import type { HangarConfig } from '../domain/config.ts';

@@ -88,7 +88,8 @@ export interface ContractRouter {
 
 function errorStatuses(spec: Pick<AnySpec, 'errors' | 'params' | 'query' | 'body' | 'security' | 'idempotent'>): number[] {
   const out = new Set(spec.errors ?? []);
-  if (spec.params || spec.query || spec.body) out.add(400);
+  // Path params are plain strings (a malformed id is a 404), so only a query or body can be bad input.
+  if (spec.query || spec.body) out.add(400);
   if (spec.body) out.add(413);
   if ((spec.security ?? 'bearer') === 'bearer') {
     out.add(401);

@@ -7,14 +7,13 @@ import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
 import { safeFilter, safeText } from '../../domain/text.ts';
-import {
-  HOST_ACTIONS, HOST_STATES, canTransition, durationMs, createHostSchema, deprovisionHostSchema, hostDeprovisionWorkflowId, hostInspectWorkflowId,
-  hostPowerWorkflowId, hostReleaseWorkflowId, parseBmcAddress, provisionHostBaseSchema, provisionHostSchema, updateHostSchema,
-  type CreateHostRequest, type DeprovisionHostInput, type HostAction, type HostPowerAction, type ProvisionHostInput, type ProvisionHostRequest,
-  type UpdateHostRequest,
-} from '../../domain/host.ts';
+import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
+import { parseBmcAddress } from '../../domain/bmc-address.ts';
+import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
+import { hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, type DeprovisionHostInput, type HostPowerAction, type ProvisionHostInput } from '../../domain/host.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
-import { hostSecretKey, sealSecret } from '../../domain/secrets.ts';
+import { sealSecret } from '../../domain/secrets.ts';
+import { hostSecretKey } from '../../keyfiles/host-key.ts';
 import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
 import { claimHost, loadHost, transitionHost, updateHostObservation } from '../../db/repositories/hosts.ts';
 import { sqlFor } from '../../db/sql.ts';

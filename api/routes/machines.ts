@@ -106,6 +106,7 @@ const createdMachine = z.strictObject({
 const diskOperation = z.strictObject({ disk: diskSchema, operation: operationSummarySchema }).meta({ id: 'DiskOperation' });
 const machineAndAction = z.object({ id: idParam('machine'), action: z.string().meta({ enum: [...POWER_ACTIONS] }) });
 const isPowerAction = (action: string): action is PowerAction => (POWER_ACTIONS as readonly string[]).includes(action);
+const seedUrl = z.strictObject({ url: z.string() }).meta({ id: 'SeedUrl' });
 const machineAndDisk = z.object({ id: idParam('machine'), diskId: idParam('disk') });
 
 export function machinesRouter(deps: ApiDeps): ContractRouter {
@@ -254,7 +255,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
   /** The NoCloud seed URL (it carries the machine's metadata token): operators only. */
   r.route({
     method: 'get', path: '/:id/seed-url', summary: "The machine's NoCloud seed URL (operator: it carries the metadata token)", params: byId('machine'),
-    responses: { 200: json(z.strictObject({ url: z.string() }).meta({ id: 'SeedUrl' }), 'the seed URL') }, errors: [404],
+    responses: { 200: json(seedUrl, 'the seed URL') }, errors: [404],
     handler: async ({ params }, req, res) => {
       if (req.actor!.role === 'viewer') throw new HangarError('forbidden', 'the seed URL carries a secret token; it needs the operator role');
       // `hidden` only keeps the token out of serialisation; the loaded entity has it.

@@ -1,52 +1,22 @@
 // The inventory commands of `hangar` as a user runs them: the real launcher against a real API
 // (no worker: machines stay in `pending`, which is all the links and the seed URL need).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createToken, startApi, testConfig, type TestApi } from '../support/harness.ts';
-import { ROOT, TEST_DATA_DIR } from '../support/services.ts';
+import { hangarCli, tableLine, tableRows } from '../support/hangar-cli.ts';
 
-const HANGAR = resolve(ROOT, 'cli/hangar');
 const sfx = Date.now().toString(36);
 let api: TestApi;
 let env: Record<string, string>;
+const { run: hangar, ok, json, fails } = hangarCli(() => env);
 let tmp: string;
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function hangar(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolvePromise) => {
-    execFile(HANGAR, args, { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...extraEnv }, timeout: 90_000 }, (err, stdout, stderr) => {
-      resolvePromise({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Runs a command that must succeed; a failure shows its stderr. */
-async function ok(args: string[]): Promise<Run> {
-  const run = await hangar(args);
-  if (run.code !== 0) throw new Error(`hangar ${args.join(' ')} exited ${run.code}:\n${run.stderr}${run.stdout}`);
-  return run;
-}
-
-async function json<T = any>(args: string[]): Promise<T> {
-  return JSON.parse((await ok([...args, '--json'])).stdout) as T;
-}
-
-/** Runs a command that must fail with `code`; returns its stderr. */
-async function fails(code: number, args: string[]): Promise<string> {
-  const run = await hangar(args);
-  if (run.code !== code) throw new Error(`hangar ${args.join(' ')}: expected exit ${code}, got ${run.code}:\n${run.stderr}${run.stdout}`);
-  return run.stderr;
-}
 
 // Each test starts dozens of CLI processes; on a loaded two-core machine that takes a while.
 const SLOW = 300_000;
 
-const header = (out: string) => out.split('\n')[0] ?? '';
-const dataLines = (out: string) => out.trimEnd().split('\n').slice(1);
 
 function keygen(name: string, comment: string): { path: string; line: string; fingerprint: string } {
   const path = join(tmp, name);
@@ -85,7 +55,7 @@ describe('hangar keys', () => {
       fails(2, ['keys', 'add', '--name', `x-${sfx}`]),
       fails(2, ['keys', 'add', '--name', `x-${sfx}`, '--file', join(tmp, 'nope.pub')]),
     ]);
-    expect(header(list.stdout)).toMatch(/^NAME\s+ID\s+TYPE\s+BITS\s+FINGERPRINT\s+COMMENT$/);
+    expect(tableLine(list.stdout)).toMatch(/^NAME\s+ID\s+TYPE\s+BITS\s+FINGERPRINT\s+COMMENT$/);
     expect(list.stdout).toContain(`alice-${sfx}`);
     expect(list.stdout).toContain(a.fingerprint);
     expect(all.map((k) => k.name)).toEqual(expect.arrayContaining([`alice-${sfx}`, `bob-${sfx}`]));
@@ -103,7 +73,7 @@ describe('hangar keys', () => {
     expect(byName.id).toBe(bob.id);
     expect(byName.public_key).toBe(b.line);
     const byId = await ok(['keys', 'get', bob.id]);
-    expect(header(byId.stdout)).toMatch(/^FIELD\s+VALUE$/);
+    expect(tableLine(byId.stdout)).toMatch(/^FIELD\s+VALUE$/);
     expect(byId.stdout).toMatch(new RegExp(`fingerprint\\s+${b.fingerprint.replace(/[+/]/g, '\\$&')}`));
 
     expect((await ok(['keys', 'rm', `bob-${sfx}`])).stdout).toContain(`removed ssh key bob-${sfx} (${bob.id})`);
@@ -138,7 +108,7 @@ describe('hangar networks and leases', () => {
       json(['networks', 'get', net.id]),
       fails(1, ['networks', 'create', '--name', `lab-${sfx}`, '--cidr', '10.9.0.0/24']),
     ]);
-    expect(header(list.stdout)).toMatch(/^NAME\s+ID\s+CIDR\s+GATEWAY\s+VLAN\s+BRIDGE\s+DNS_SERVERS$/);
+    expect(tableLine(list.stdout)).toMatch(/^NAME\s+ID\s+CIDR\s+GATEWAY\s+VLAN\s+BRIDGE\s+DNS_SERVERS$/);
     expect(list.stdout).toMatch(new RegExp(`lab-${sfx}\\s+${net.id}\\s+192\\.168\\.50\\.0/29\\s+192\\.168\\.50\\.1\\s+42\\s+vmbr0\\s+1\\.1\\.1\\.1, 9\\.9\\.9\\.9`));
     expect(listJson.map((n) => n.id)).toContain(net.id);
     expect(get.stdout).toMatch(/leases\s+0 live of 6 addresses/);
@@ -184,8 +154,8 @@ describe('hangar networks and leases', () => {
     expect(taken).toContain('error: address_in_use');
     expect(reserved).toContain('error: address_reserved');
     expect(outside).toContain('error: outside_network');
-    expect(header(list.stdout)).toMatch(/^ADDRESS\s+STATE\s+MACHINE_NAME\s+MAC\s+ID\s+UPDATED_AT$/);
-    expect(dataLines(list.stdout).map((l) => l.split(/\s+/)[0])).toEqual(['10.77.0.3', '10.77.0.4', '10.77.0.5', '10.77.0.6']);
+    expect(tableLine(list.stdout)).toMatch(/^ADDRESS\s+STATE\s+MACHINE_NAME\s+MAC\s+ID\s+UPDATED_AT$/);
+    expect(tableRows(list.stdout).map((l) => l.split(/\s+/)[0])).toEqual(['10.77.0.3', '10.77.0.4', '10.77.0.5', '10.77.0.6']);
     expect(list.stdout).toMatch(/10\.77\.0\.6\s+active\s+-\s+aa:bb:cc:dd:ee:ff/);
     expect(active.map((l) => l.address)).toEqual(['10.77.0.6']);
     expect(badState).toContain('--state must be one of reserved, active, released, got "gone"');
@@ -221,7 +191,7 @@ describe('hangar machines update and seed-url', () => {
     expect(lease).toMatchObject({ machine_id: id, machine_name: m, address: '10.88.0.1', state: 'active' });
 
     const table = await ok(['machines', 'update', id, '--no-network', '--ssh-key', `m2-${sfx}`, '--no-domain']);
-    expect(header(table.stdout)).toMatch(/^FIELD\s+VALUE$/);
+    expect(tableLine(table.stdout)).toMatch(/^FIELD\s+VALUE$/);
     expect(table.stdout).toMatch(/network_id\s+-\n/);
     expect(table.stdout).toMatch(new RegExp(`ssh_key_ids\\s+${k2.id}\\n`));
     expect(table.stdout).toMatch(/addresses\s+\{"network_id":"[0-9a-f-]{36}","address":"10\.88\.0\.1","state":"active"\}/);
@@ -275,7 +245,7 @@ describe('hangar accounts, pools and blocks', () => {
       fails(1, ['accounts', 'create', '--key', 'aws:123', '--name', 'x']),
       fails(1, ['accounts', 'create', '--key', `aws:${awsTemp}`, '--name', 'x', '--region', 'europe-west1']),
     ]);
-    expect(header(list.stdout)).toMatch(/^KEY\s+NAME\s+PROVIDER\s+PLATFORM\s+TIER\s+ENVIRONMENT\s+REGIONS\s+ID$/);
+    expect(tableLine(list.stdout)).toMatch(/^KEY\s+NAME\s+PROVIDER\s+PLATFORM\s+TIER\s+ENVIRONMENT\s+REGIONS\s+ID$/);
     expect(list.stdout).toMatch(new RegExp(`aws:${aws}\\s+core-${sfx}\\s+aws\\s+core\\s+prd\\s+production\\s+us-east-1, eu-west-1\\s+${a.id}`));
     expect(onlyGcp.length).toBeGreaterThan(0);
     expect(onlyGcp.every((x) => x.provider === 'gcp')).toBe(true);
@@ -327,7 +297,7 @@ describe('hangar accounts, pools and blocks', () => {
       ok(['pools', 'get', corp.id]),
       fails(1, ['pools', 'create', '--name', `out-${sfx}`, '--cidr', '192.168.0.0/16', '--parent', root]),
     ]);
-    expect(header(list.stdout)).toMatch(/^NAME\s+ID\s+CIDR\s+PARENT_ID\s+ACCOUNT_ID\s+DESCRIPTION\s+TAGS$/);
+    expect(tableLine(list.stdout)).toMatch(/^NAME\s+ID\s+CIDR\s+PARENT_ID\s+ACCOUNT_ID\s+DESCRIPTION\s+TAGS$/);
     expect(list.stdout).toMatch(new RegExp(`${child}\\s+${euJson.id}\\s+25\\.1\\.0\\.0/16\\s+${corp.id}`));
     expect(roots.map((p) => p.name)).toContain(root);
     expect(roots.map((p) => p.name)).not.toContain(child);
@@ -362,8 +332,8 @@ describe('hangar accounts, pools and blocks', () => {
     // One page, never the whole list, and a cursor to continue.
     const page = await hangar(['pools', 'blocks', child, '--prefix-length', '24', '--page-size', '4']);
     expect(page.code).toBe(0);
-    expect(header(page.stdout)).toMatch(/^CIDR\s+STATUS\s+OWNERS$/);
-    expect(dataLines(page.stdout).slice(0, 4).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
+    expect(tableLine(page.stdout)).toMatch(/^CIDR\s+STATUS\s+OWNERS$/);
+    expect(tableRows(page.stdout).slice(0, 4).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
       '25.1.0.0/24 used allocation:web', '25.1.1.0/24 used allocation:db', '25.1.2.0/24 free -', '25.1.3.0/24 free -',
     ]);
     expect(page.stdout).toContain('/24 blocks: 256 in all, 3 used, 253 free');
@@ -385,7 +355,7 @@ describe('hangar accounts, pools and blocks', () => {
     expect(huge.counts.total).toBe('4194304');
     expect(hugeTable.code).toBe(0);
     expect(hugeTable.stdout).toMatch(/^25\.1\.0\.0\/30\s+used\s+pool:corp-eu-/m);
-    expect(dataLines(hugeTable.stdout).length).toBeLessThanOrEqual(101);
+    expect(tableRows(hugeTable.stdout).length).toBeLessThanOrEqual(101);
     expect(hugeTable.stderr).toContain('more blocks: repeat with --cursor');
     expect(badStatus).toContain('--status must be one of free, used, all');
     expect(badPrefix).toContain('error: validation_failed');
@@ -410,8 +380,8 @@ describe('hangar accounts, pools and blocks', () => {
       fails(2, ['blocks', 'list', '--csv', '--json']),
       fails(1, ['blocks', 'list', '--pool', `nope-${sfx}`]),
     ]);
-    expect(header(blocks.stdout)).toMatch(/^CIDR\s+NAME\s+POOL_NAME\s+ACCOUNT_KEY\s+ID\s+CREATED_AT$/);
-    expect(dataLines(blocks.stdout).map((l) => l.split(/\s+/).slice(0, 4).join(' '))).toEqual([
+    expect(tableLine(blocks.stdout)).toMatch(/^CIDR\s+NAME\s+POOL_NAME\s+ACCOUNT_KEY\s+ID\s+CREATED_AT$/);
+    expect(tableRows(blocks.stdout).map((l) => l.split(/\s+/).slice(0, 4).join(' '))).toEqual([
       `25.1.0.0/24 web ${child} aws:${awsPools}`, `25.1.1.0/24 db ${child} -`, `25.1.5.0/24 - ${child} gcp:${gcpPools}`,
     ]);
     expect(byAccount.map((b) => b.name)).toEqual(['web']);

@@ -13,6 +13,7 @@ import { openOrm, type MikroORM } from '../../db/orm.ts';
 import { issueToken } from '../../db/repositories/tokens.ts';
 import type { Role } from '../../db/entities/index.ts';
 import { createApp } from '../../api/app.ts';
+import type { ContractViolation } from '../../api/contract/response-check.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { TEST_DATA_DIR, testServices } from './services.ts';
 
@@ -53,6 +54,9 @@ export interface TestApi {
   orm: MikroORM;
   temporal: Client;
   config: HangarConfig;
+  /** Responses that did not match their route's declared contract (see api/contract/response-check.ts). */
+  violations: ContractViolation[];
+  /** Closes everything, then fails if any response broke the contract. */
   close: () => Promise<void>;
 }
 
@@ -60,7 +64,9 @@ export async function startApi(config: HangarConfig, logger?: Logger): Promise<T
   const orm = await openOrm({ url: config.database.url, poolSize: 10 });
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ orm, temporal, config, logger: logger ?? pino({ level: 'silent' }) });
+  // Every response the tests receive is checked against the route's declared contract.
+  const violations: ContractViolation[] = [];
+  const app = createApp({ orm, temporal, config, logger: logger ?? pino({ level: 'silent' }) }, { validateResponses: true, violations });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -70,11 +76,15 @@ export async function startApi(config: HangarConfig, logger?: Logger): Promise<T
     orm,
     temporal,
     config,
+    violations,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await connection.close();
       await orm.close();
+      if (violations.length) {
+        throw new Error(`responses broke the API contract:\n${violations.map((v) => `  ${v.method} ${v.path} → ${v.status}: ${v.problem}`).join('\n')}`);
+      }
     },
   };
 }

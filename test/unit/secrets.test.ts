@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HangarError } from '../../domain/errors.ts';
-import { hostSecretKey, keyId, loadOrCreateKeyFile, openSecret, parseSecretKey, sealSecret } from '../../domain/secrets.ts';
+import { keyId, openSecret, parseSecretKey, sealSecret } from '../../domain/secrets.ts';
+import { hostSecretKey, loadOrCreateKeyFile } from '../../keyfiles/host-key.ts';
 
 const key = randomBytes(32);
 
