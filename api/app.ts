@@ -6,6 +6,7 @@ import { authenticate, authorize } from './middleware/auth.ts';
 import { auditMutations } from './middleware/audit.ts';
 import { errorHandler, notFoundHandler } from './middleware/errors.ts';
 import { idempotency } from './middleware/idempotency.ts';
+import { refuseUnstorableInput } from './middleware/input-guard.ts';
 import { createHttpMetrics, requestContext } from './middleware/observability.ts';
 import { healthRouter } from './routes/health.ts';
 import { machinesRouter } from './routes/machines.ts';
@@ -72,6 +73,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   app.use(cloudInit.fastPath);
   app.use(requestContext(deps.logger));
   if (metrics) app.use(metrics.middleware);
+  // Paths and query strings PostgreSQL could not store are refused before any route sees them.
+  app.use(refuseUnstorableInput);
 
   contract.mount(app, '', '', healthRouter(deps, metrics?.registry ?? null));
   contract.mount(app, '', '', documentRouter(contract));
@@ -83,6 +86,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   api.use(authenticate(deps.orm));
   // Bodies are parsed only for authenticated callers.
   api.use(express.json({ limit: deps.config.api.bodyLimit, strict: true }));
+  api.use(refuseUnstorableInput);
   api.use(auditMutations(deps.orm));
   api.use('/tokens', authorize('admin'));
   api.use(authorize());

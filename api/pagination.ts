@@ -1,6 +1,10 @@
 // page_size (capped) and an opaque cursor: base64url JSON of the last row's sort key.
 import { z } from 'zod';
 import { HangarError } from '../domain/errors.ts';
+import { safeText } from '../domain/text.ts';
+
+/** A cursor's contents are input like any other: one storable key (a name, an id, a compound key). */
+const cursorContents = z.object({ k: safeText(512) });
 
 export interface PageRequest {
   pageSize: number;
@@ -31,9 +35,9 @@ export function decodeCursor(cursor: unknown): string {
   const bad = () => new HangarError('validation_failed', 'cursor is not one this server issued; start again without it', { cursor: 'invalid' });
   if (typeof cursor !== 'string' || cursor.length > 1024 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { k?: unknown };
-    if (typeof value?.k !== 'string') throw bad();
-    return value.k;
+    const value = cursorContents.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    if (!value.success) throw bad();
+    return value.data.k;
   } catch {
     throw bad();
   }
@@ -54,5 +58,12 @@ export function cursorParts(key: string, checks: ((part: string) => boolean)[]):
   }
   return parts;
 }
+
+/** A timestamp exactly as this server writes it (toISOString), within what PostgreSQL's timestamptz stores. */
+export const isCursorTimestamp = (s: string): boolean => {
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(s)) return false;
+  const at = new Date(s);
+  return !Number.isNaN(at.getTime()) && at.toISOString() === s && at.getUTCFullYear() >= 1;
+};
 
 export const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

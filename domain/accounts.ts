@@ -1,5 +1,6 @@
 // Cloud accounts: `aws:<12 digits>` or `gcp:<project-id>`, with region names checked per provider.
 import { z } from 'zod';
+import { safeText, VARCHAR } from './text.ts';
 
 // GCP project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter
 // and not ending with a hyphen.
@@ -27,14 +28,14 @@ export function isRegionOf(provider: CloudProvider, region: string): boolean {
 }
 
 const accountFields = {
-  name: z.string().min(1).max(255),
-  platform: z.string().max(255).nullable().optional(),
+  name: safeText(VARCHAR, 1),
+  platform: safeText(VARCHAR).nullable().optional(),
   tier: z.enum(['dev', 'stg', 'sbx', 'prd']).nullable().optional(),
-  environment: z.string().max(255).nullable().optional(),
-  regions: z.array(z.string().max(64)).max(64).optional(),
+  environment: safeText(VARCHAR).nullable().optional(),
+  regions: z.array(safeText(64)).max(64).optional(),
 };
 
-export const createAccountSchema = z.strictObject({ key: z.string().min(1).max(64), ...accountFields }).superRefine((v, ctx) => {
+export const createAccountSchema = z.strictObject({ key: safeText(64, 1), ...accountFields }).superRefine((v, ctx) => {
   const parsed = parseAccountKey(v.key);
   if ('error' in parsed) {
     ctx.addIssue({ code: 'custom', path: ['key'], message: parsed.error });

@@ -1,6 +1,7 @@
 // Clusters: named groups of machines with roles, and the control-plane endpoint and readiness
 // derived from their members.
 import { z } from 'zod';
+import { safeDescription } from './text.ts';
 import { condition, type ConditionUpdate } from './host-state.ts';
 import { hostName } from './host-requests.ts';
 
@@ -15,12 +16,12 @@ export const createClusterSchema = z.strictObject({
   control_plane_vip: address.optional(),
   control_plane_port: z.number().int().min(1).max(65535).optional(),
   machines: z.array(clusterMember).max(1000).optional(),
-  description: z.string().max(1024).optional(),
+  description: safeDescription().optional(),
 });
 export const updateClusterSchema = z.strictObject({
   control_plane_vip: address.nullable().optional(),
   control_plane_port: z.number().int().min(1).max(65535).optional(),
-  description: z.string().max(1024).nullable().optional(),
+  description: safeDescription().nullable().optional(),
 });
 export const clusterMemberSchema = clusterMember;
 

@@ -3,14 +3,15 @@
 import { z } from 'zod';
 import { HangarError } from './errors.ts';
 import { parseBmcAddress } from './bmc-address.ts';
+import { safeDescription, safeJson, safeName, safeRef, safeText, VARCHAR } from './text.ts';
 
 /** A host's (and a cluster's) name. */
-export const hostName = z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
-const tag = z.string().min(1).max(63).regex(/^[A-Za-z0-9]([A-Za-z0-9._:=/-]*[A-Za-z0-9])?$/, 'a tag is letters, digits and . _ : = / -');
+export const hostName = safeName;
+const tag = safeText(63, 1).regex(/^[A-Za-z0-9]([A-Za-z0-9._:=/-]*[A-Za-z0-9])?$/, 'a tag is letters, digits and . _ : = / -');
 const mac = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address aa:bb:cc:dd:ee:ff');
 const fingerprint = z.string().regex(/^(sha256:)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 certificate fingerprint');
-const caPem = z.string().max(64 * 1024).regex(/-----BEGIN CERTIFICATE-----/, 'must be PEM certificate(s)');
-const bmcAddress = z.string().max(2048).superRefine((v, ctx) => {
+const caPem = safeText(64 * 1024).regex(/-----BEGIN CERTIFICATE-----/, 'must be PEM certificate(s)');
+const bmcAddress = safeText(2048).superRefine((v, ctx) => {
   try {
     parseBmcAddress(v);
   } catch (err) {
@@ -18,8 +19,8 @@ const bmcAddress = z.string().max(2048).superRefine((v, ctx) => {
   }
 });
 /** Passwords are write-only; the schema message never repeats the value. */
-const password = z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters');
-const imageUrl = z.string().max(2048).regex(/^(https?|nfs|cifs|smb):\/\/[^\s]+$/i, 'must be a URL the BMC can fetch (http, https, nfs, cifs)');
+const password = safeText(1024, 1);
+const imageUrl = safeText(2048).regex(/^(https?|nfs|cifs|smb):\/\/[^\s]+$/i, 'must be a URL the BMC can fetch (http, https, nfs, cifs)');
 const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration like 90s, 15m or 1h');
 
 /** Milliseconds of a duration like 500ms, 90s, 15m or 2h. */
@@ -32,33 +33,33 @@ export function durationMs(d: string): number {
 export const createHostSchema = z.strictObject({
   name: hostName,
   bmc_address: bmcAddress,
-  username: z.string().min(1).max(255),
+  username: safeText(VARCHAR, 1),
   password,
   verify_tls: z.boolean().optional(),
   ca_pem: caPem.optional(),
   fingerprint: fingerprint.optional(),
   boot_mac: mac.optional(),
   tags: z.array(tag).max(32).optional(),
-  description: z.string().max(1024).optional(),
+  description: safeDescription().optional(),
 });
 export type CreateHostRequest = z.infer<typeof createHostSchema>;
 
 export const updateHostSchema = z.strictObject({
   bmc_address: bmcAddress.optional(),
-  username: z.string().min(1).max(255).optional(),
+  username: safeText(VARCHAR, 1).optional(),
   password: password.optional(),
   verify_tls: z.boolean().optional(),
   ca_pem: caPem.nullable().optional(),
   fingerprint: fingerprint.nullable().optional(),
   boot_mac: mac.nullable().optional(),
   tags: z.array(tag).max(32).optional(),
-  description: z.string().max(1024).nullable().optional(),
+  description: safeDescription().nullable().optional(),
 });
 export type UpdateHostRequest = z.infer<typeof updateHostSchema>;
 
 /** Which host to claim: by name (or id), by tags (all of them), or any available one. */
 export const hostSelectorSchema = z.strictObject({
-  host: z.string().min(1).max(255).optional(),
+  host: safeRef.optional(),
   tags: z.array(tag).min(1).max(32).optional(),
 });
 
@@ -68,7 +69,7 @@ export const provisionHostBaseSchema = z.strictObject({
   /** The installer or live image the BMC mounts; or name a redfish `template` instead. */
   image_url: imageUrl.optional(),
   /** A redfish template (name or id) whose image the BMC mounts. */
-  template: z.string().min(1).max(255).optional(),
+  template: safeRef.optional(),
   ...hostSelectorSchema.shape,
   boot_mode: z.enum(['UEFI', 'Legacy']).optional(),
   wait_for_phone_home: z.boolean().optional(),
@@ -76,7 +77,7 @@ export const provisionHostBaseSchema = z.strictObject({
   network_id: z.uuid().optional(),
   ssh_key_ids: z.array(z.uuid()).max(100).optional(),
   domain: z.string().max(253).regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain').optional(),
-  user_data_extras: z.record(z.string(), z.unknown()).refine((v) => JSON.stringify(v).length <= 64 * 1024, 'must be at most 64 KiB').optional(),
+  user_data_extras: safeJson(64 * 1024).optional(),
   /** With no host available, keep trying for up to this long (at most 10m) before the 409. */
   // The regex check does not stop zod from running this refinement: only measure a valid duration.
   claim_timeout: duration.refine((d) => !/^\d+(ms|s|m|h)$/.test(d) || durationMs(d) <= 600_000, 'must be at most 10m').optional(),

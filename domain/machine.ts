@@ -1,5 +1,6 @@
 // Machine vocabulary and request schemas shared by the API, the CLI and the workflows.
 import { z } from 'zod';
+import { safeJson, safeRef, safeText } from './text.ts';
 
 export const MACHINE_STATES = [
   'pending', 'provisioning', 'ready', 'failed', 'deprovisioning', 'deleted',
@@ -18,7 +19,7 @@ const hostname = z
 
 const dnsDomain = z.string().max(253).regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain');
 // cloud-config merged into the machine's user-data (see domain/cloud-init.ts for what it may not override).
-const userDataExtras = z.record(z.string(), z.unknown()).refine((v) => JSON.stringify(v).length <= 64 * 1024, 'must be at most 64 KiB');
+const userDataExtras = safeJson(64 * 1024);
 
 /** Fields a user may change after creation (inventory only; nothing re-provisions). */
 export const machineMutableSchema = z.strictObject({
@@ -45,7 +46,7 @@ export const createMachineSchema = z.strictObject({
   memory_mb: memoryMbSchema,
   disk_gb: diskGbSchema,
   /** Template name or id (required for qemu and proxmox). */
-  template: z.string().min(1).max(255).optional(),
+  template: safeRef.optional(),
   node: nodeNameSchema.optional(),
   vmid: vmidSchema.optional(),
   clone_mode: z.enum(['full', 'linked']).optional(),
@@ -127,7 +128,7 @@ export const createTemplateSchema = z.strictObject({
    * A local path (absolute) to a qcow2 image or image folder, or an http(s) URL Proxmox downloads
    * from; for redfish (bare metal) the installer or live image URL the BMC mounts as virtual media.
    */
-  image: z.string().min(1).max(2048).refine((v) => v.startsWith('/') || /^(https?|nfs|cifs|smb):\/\/[^\s]+$/i.test(v), 'must be an absolute path or a URL (http, https; nfs, cifs, smb for redfish)'),
+  image: safeText(2048, 1).refine((v) => v.startsWith('/') || /^(https?|nfs|cifs|smb):\/\/[^\s]+$/i.test(v), 'must be an absolute path or a URL (http, https; nfs, cifs, smb for redfish)'),
   checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits>').optional(),
   node: nodeNameSchema.optional(),
   storage: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a storage id').optional(),

@@ -1,5 +1,6 @@
 // /openapi.json and /docs, generated from the route declarations (never kept by hand).
 import { z } from 'zod';
+import { idempotencyKeySchema } from '../../domain/text.ts';
 import { createDocument } from 'zod-openapi';
 import type { ApiContract } from './registry.ts';
 import type { ResponseDecl } from './route.ts';
@@ -18,7 +19,7 @@ const ERROR_MEANING: Record<number, string> = {
 };
 
 const idempotencyHeader = z.object({
-  'Idempotency-Key': z.string().regex(/^[A-Za-z0-9._:-]{1,255}$/).optional()
+  'Idempotency-Key': idempotencyKeySchema.optional()
     .meta({ description: 'retrying with the same key and body replays the first answer instead of doing the work twice' }),
 });
 

@@ -1,6 +1,7 @@
 // Shared pieces of the API contract: the error envelope, pages, path and query parameters, and
 // the operation (workflow run) views most mutations answer with.
 import { z } from 'zod';
+import { safeText, VARCHAR } from '../../domain/text.ts';
 import { ERROR_CODES, type ErrorCode } from '../../domain/errors.ts';
 
 export const timestamp = z.iso.datetime({ offset: true });
@@ -22,15 +23,15 @@ export const page = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.
 /** Paging parameters of every list; page_size is capped by HANGAR_API_MAX_PAGE_SIZE. */
 export const paging = {
   page_size: z.coerce.number().int().min(1).optional().meta({ description: 'items per page (capped by the server)' }),
-  cursor: z.string().optional().meta({ description: 'next_cursor of the previous page' }),
+  cursor: safeText(1024).optional().meta({ description: 'next_cursor of the previous page' }),
 };
 
 /** `?dry_run=true` answers with the plan of provider calls and changes nothing. */
 export const dryRun = { dry_run: z.enum(['true', 'false', '1', '0']).optional().meta({ description: 'true: answer with the plan; change nothing' }) };
 
 /** Ids in paths are not validated as UUIDs: a malformed id is simply not found (404). */
-export const idParam = (what: string) => z.string().meta({ description: `${what} id (uuid)`, format: 'uuid' });
-export const refParam = (what: string) => z.string().meta({ description: `${what} id or name` });
+export const idParam = (what: string) => safeText(VARCHAR).meta({ description: `${what} id (uuid)`, format: 'uuid' });
+export const refParam = (what: string) => safeText(VARCHAR).meta({ description: `${what} id or name` });
 export const byId = (what: string) => z.object({ id: idParam(what) });
 export const byRef = (what: string) => z.object({ ref: refParam(what) });
 

@@ -3,6 +3,7 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { HangarError } from '../../domain/errors.ts';
+import { isStorable } from '../../domain/text.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import { machineTokenById, recordPhoneHome } from '../../db/repositories/metadata.ts';
 import type { ApiDeps } from '../context.ts';
@@ -12,13 +13,15 @@ const PHONE_HOME_MAX_KEYS = 20;
 const PHONE_HOME_MAX_VALUE_BYTES = 4096;
 const PHONE_HOME_MAX_KEY_LENGTH = 64;
 
-/** Keeps at most 20 string fields of ≤ 4 KiB each (cloud-init sends instance_id, hostname, fqdn, pub_key_*). */
+/** Keeps at most 20 storable string fields of ≤ 4 KiB each (cloud-init sends instance_id, hostname, fqdn, pub_key_*). */
 export function phoneHomePayload(body: unknown): Record<string, string> {
   const out: [string, string][] = [];
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return {};
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     if (out.length >= PHONE_HOME_MAX_KEYS) break;
     if (typeof value !== 'string' || key.length > PHONE_HOME_MAX_KEY_LENGTH) continue;
+    // Stored as jsonb: a field PostgreSQL cannot store (NUL, lone surrogate) is dropped like an over-long one.
+    if (!isStorable(key) || !isStorable(value)) continue;
     if (Buffer.byteLength(value, 'utf8') > PHONE_HOME_MAX_VALUE_BYTES) continue;
     out.push([key, value]);
   }

@@ -4,17 +4,16 @@ import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
+import { idempotencyKeySchema } from '../../domain/text.ts';
 import { isMutation } from './auth.ts';
 
 interface StoredRow { id: string; request_hash: string; status_code: number | null; response_body: unknown }
-
-const KEY = /^[A-Za-z0-9._:-]{1,255}$/;
 
 export function idempotency(orm: MikroORM): RequestHandler {
   return async (req, res, next) => {
     const key = req.get('idempotency-key');
     if (!key || !isMutation(req.method) || !req.actor) return next();
-    if (!KEY.test(key)) throw new HangarError('validation_failed', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -', { 'Idempotency-Key': 'invalid' });
+    if (!idempotencyKeySchema.safeParse(key).success) throw new HangarError('validation_failed', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -', { 'Idempotency-Key': 'invalid' });
 
     const hash = createHash('sha256').update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
     const conn = orm.em.getConnection();

@@ -3,13 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+import { requestIdSchema } from '../../domain/text.ts';
 
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
-    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = incoming && requestIdSchema.safeParse(incoming).success ? incoming : randomUUID();
     // The child logger is built on first use: most requests on hot paths never log.
     let child: Logger | undefined;
     Object.defineProperty(req, 'log', {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import { checkRegions, createAccountSchema, parseAccountKey, updateAccountSchema } from '../../domain/accounts.ts';
 import { Account, type IAccount } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
@@ -18,7 +19,7 @@ export function accountView(a: IAccount) {
   };
 }
 
-const listQuery = z.object({ provider: z.enum(['aws', 'gcp']).optional(), q: z.string().max(100).optional().meta({ description: 'substring of the key or name' }), ...paging });
+const listQuery = z.object({ provider: z.enum(['aws', 'gcp']).optional(), q: safeFilter(100).optional().meta({ description: 'substring of the key or name' }), ...paging });
 const createAccountBody = createAccountSchema.meta({ id: 'CreateAccount' });
 const updateAccountBody = updateAccountSchema.meta({ id: 'UpdateAccount' });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuditEvent } from '../../db/entities/index.ts';
+import { safeFilter } from '../../domain/text.ts';
 import type { ApiDeps } from '../context.ts';
 import { cursorParts, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, type ContractRouter } from '../contract/route.ts';
@@ -7,8 +8,8 @@ import { page, paging } from '../contract/schemas.ts';
 import { auditEvent } from '../contract/views.ts';
 
 const listQuery = z.object({
-  actor: z.string().max(255).optional(),
-  resource_id: z.string().max(255).optional(),
+  actor: safeFilter(255).optional(),
+  resource_id: safeFilter(255).optional(),
   ...paging,
 });
 

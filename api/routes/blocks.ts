@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import { formatCidr, parseCidr } from '../../domain/cidr.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
-import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, isCursorTimestamp, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, jsonOr, type ContractRouter } from '../contract/route.ts';
 import { page, paging } from '../contract/schemas.ts';
 import { allocatedBlock } from '../contract/views.ts';
@@ -25,9 +26,9 @@ const csvCell = (v: unknown) => {
 };
 
 const listQuery = z.object({
-  account: z.string().max(64).optional().meta({ description: 'account id or key' }),
+  account: safeFilter(64).optional().meta({ description: 'account id or key' }),
   pool: z.uuid().optional(),
-  within: z.string().max(64).optional().meta({ description: 'a CIDR the blocks lie in (containment, not substring)' }),
+  within: safeFilter(64).optional().meta({ description: 'a CIDR the blocks lie in (containment, not substring)' }),
   format: z.enum(['json', 'csv']).default('json'),
   ...paging,
 });

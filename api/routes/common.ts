@@ -3,11 +3,12 @@ import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
+import { safeName } from '../../domain/text.ts';
 import { enabledProviders, type HangarConfig } from '../../domain/config.ts';
 import { Network, SshKey, Template, type ITemplate } from '../../db/entities/index.ts';
 
 /** Names of inventory objects: what a person types and a URL or hostname can carry. */
-export const resourceName = z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
+export const resourceName = safeName;
 
 const UUID = z.uuid();
 

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter, safeText } from '../../domain/text.ts';
 import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
 import { parseBmcAddress } from '../../domain/bmc-address.ts';
 import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
@@ -39,7 +40,7 @@ const machineBrief = (m: IMachine) => ({ id: m.id, name: m.name, kind: m.kind, p
 
 const listQuery = z.object({
   state: z.enum(HOST_STATES).optional(),
-  tag: z.string().max(63).optional(),
+  tag: safeFilter(63).optional(),
   ...paging,
 });
 
@@ -199,7 +200,7 @@ const createHostBody = createHostSchema.meta({ id: 'CreateHost' });
 const updateHostBody = updateHostSchema.meta({ id: 'UpdateHost' });
 const provisionHostBody = provisionHostSchema.meta({ id: 'ProvisionHost' });
 /** deprovision reads the wipe fields, force-release the reason; other actions take no body. */
-const hostActionBody = deprovisionHostSchema.extend({ reason: z.string().max(512).optional().meta({ description: 'force-release: why (for the audit trail)' }) })
+const hostActionBody = deprovisionHostSchema.extend({ reason: safeText(512).optional().meta({ description: 'force-release: why (for the audit trail)' }) })
   .meta({ id: 'HostActionRequest' });
 const hostAndAction = z.object({ ref: refParam('host'), action: z.string().meta({ enum: [...HOST_ACTIONS] }) });
 const isHostAction = (action: string): action is HostAction => (HOST_ACTIONS as readonly string[]).includes(action);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import {
   MACHINE_STATES, POWER_ACTIONS, PROVIDERS, cloneQueueFor, createDiskSchema, createMachineSchema, deprovisionWorkflowId, diskWorkflowId,
   machineMutableSchema, powerWorkflowId, provisionWorkflowId,
@@ -82,7 +83,7 @@ const listQuery = z.object({
   state: z.enum(MACHINE_STATES).optional(),
   provider: z.enum(PROVIDERS).optional(),
   network: z.uuid().optional(),
-  name_prefix: z.string().max(63).optional(),
+  name_prefix: safeFilter(63).optional(),
   ...paging,
 });
 

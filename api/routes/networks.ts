@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
+import { safeText } from '../../domain/text.ts';
 import { containsAddress, formatCidr, parseAddress } from '../../domain/cidr.ts';
 import { fmt, leasableRange, networkInputSchema, normalizeMac, validateNetwork } from '../../domain/network.ts';
 import { Machine, Network, type INetwork } from '../../db/entities/index.ts';
@@ -33,9 +34,9 @@ export function networkView(n: INetwork) {
 }
 
 export const leaseRequestSchema = z.strictObject({
-  address: z.string().max(64).optional(),
+  address: safeText(64).optional(),
   machine_id: z.uuid().optional(),
-  mac: z.string().max(32).optional(),
+  mac: safeText(32).optional(),
   state: z.enum(['reserved', 'active']).optional(),
 }).meta({ id: 'LeaseRequest', description: 'Every field optional: no address takes the lowest free one.' });
 

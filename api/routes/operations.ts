@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
+import { safeFilter } from '../../domain/text.ts';
 import { Operation } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
 import { describeOperation, operationSummary } from '../operations.ts';
-import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
+import { cursorParts, isCursorTimestamp, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, type ContractRouter } from '../contract/route.ts';
 import { byId, operationDetail, operationSummary as operationSummarySchema, page, paging } from '../contract/schemas.ts';
 
 const listQuery = z.object({
-  resource_id: z.string().max(255).optional(),
-  kind: z.string().max(64).optional(),
+  resource_id: safeFilter(255).optional(),
+  kind: safeFilter(64).optional(),
   ...paging,
 });
 
@@ -26,7 +27,7 @@ export function operationsRouter(deps: ApiDeps): ContractRouter {
       if (query.kind) where.kind = query.kind;
       if (pg.after) {
         // Newest first; the cursor is the last row's (created_at, id), id breaking ties.
-        const [at, id] = cursorParts(pg.after, [(p) => /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(p) && !Number.isNaN(Date.parse(p)), isUuid]);
+        const [at, id] = cursorParts(pg.after, [isCursorTimestamp, isUuid]);
         const when = new Date(at!);
         where.$or = [{ createdAt: { $lt: when } }, { createdAt: when, id: { $lt: id } }];
       }

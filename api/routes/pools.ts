@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
+import { safeDescription, safeTags, safeText } from '../../domain/text.ts';
 import { containsCidr, formatCidr, maxPrefix, parseCidr, usageSummary, type Cidr } from '../../domain/cidr.ts';
 import { countBlocks, enumerateBlocks } from '../../domain/blocks.ts';
 import { Account } from '../../db/entities/index.ts';
@@ -13,27 +14,27 @@ import { byId, idParam, page, paging } from '../contract/schemas.ts';
 import { allocation, blockPage, pool, utilization } from '../contract/views.ts';
 import { iso, resourceName } from './common.ts';
 
-const tags = z.record(z.string().max(63), z.string().max(255)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags');
+const tags = safeTags;
 
 export const createPoolSchema = z.strictObject({
   name: resourceName,
-  cidr: z.string().min(1).max(64),
+  cidr: safeText(64, 1),
   parent_id: z.uuid().nullable().optional(),
   account_id: z.uuid().nullable().optional(),
-  description: z.string().max(1000).nullable().optional(),
+  description: safeDescription(1000).nullable().optional(),
   tags: tags.optional(),
 }).meta({ id: 'CreatePool' });
 export const updatePoolSchema = z.strictObject({
   name: resourceName.optional(),
   account_id: z.uuid().nullable().optional(),
-  description: z.string().max(1000).nullable().optional(),
+  description: safeDescription(1000).nullable().optional(),
   tags: tags.optional(),
 }).meta({ id: 'UpdatePool' });
 export const allocationSchema = z.strictObject({
   prefix_length: z.number().int().min(0).max(128).optional(),
-  cidr: z.string().min(1).max(64).optional(),
+  cidr: safeText(64, 1).optional(),
   account_id: z.uuid().nullable().optional(),
-  name: z.string().min(1).max(255).nullable().optional(),
+  name: safeText(255, 1).nullable().optional(),
 }).refine((v) => (v.prefix_length === undefined) !== (v.cidr === undefined), { message: 'give exactly one of prefix_length or cidr', path: ['prefix_length'] })
   .meta({ id: 'AllocationRequest', description: 'A block by size (prefix_length: the lowest free one) or by value (cidr).' });
 

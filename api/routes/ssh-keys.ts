@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
+import { safeText } from '../../domain/text.ts';
 import { parseSshPublicKey } from '../../domain/ssh-keys.ts';
 import { SshKey, type ISshKey } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
@@ -12,7 +13,7 @@ import { loadById, resourceName } from './common.ts';
 
 export const createSshKeySchema = z.strictObject({
   name: resourceName,
-  public_key: z.string().min(1).max(16_384),
+  public_key: safeText(16_384, 1),
 });
 const updateSshKeySchema = z.strictObject({ name: resourceName }).meta({ id: 'UpdateSshKey', description: 'Only the name changes; a key is replaced by deleting and adding it.' });
 const createSshKeyBody = createSshKeySchema.meta({ id: 'CreateSshKey' });

@@ -9,7 +9,8 @@ export const IdempotencyRecord = defineEntity({
     actor: p.string(),
     key: p.string(),
     method: p.string(),
-    path: p.string(),
+    // The request URL (path and query): any length.
+    path: p.text(),
     requestHash: p.string(),
     statusCode: p.integer().nullable(),
     responseBody: p.json<unknown>().nullable(),
