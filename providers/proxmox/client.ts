@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { HangarError } from '../../domain/errors.ts';
 import type { ProviderHooks } from '../hypervisor.ts';
+import { abortReason, sleep as abortableSleep, throwIfAborted } from '../support/sleep.ts';
 
 /** The logging surface the provider needs; a pino logger fits. */
 export interface ProviderLogger {
@@ -71,6 +72,8 @@ export interface TaskStatus {
 export interface RequestOptions {
   /** Repeating the call after a lost reply is harmless (absolute config values, deletes that tolerate "gone"). */
   idempotent?: boolean;
+  /** Aborts the request (and its quick retries); the call rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface WaitOptions {
@@ -78,9 +81,9 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Overrides the client's hooks (the provider passes its own, so activities heartbeat). */
   hooks?: ProviderHooks;
+  /** Stops watching (the task itself runs on in Proxmox); the wait rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** `AB:cd:..` or `abcd..` → `ABCD..` (hex only). */
 export function normalizeFingerprint(fp: string): string {
@@ -253,8 +256,8 @@ export class ProxmoxClient {
     return this.#hooks;
   }
 
-  sleep(ms: number): Promise<void> {
-    return (this.#hooks.sleep ?? defaultSleep)(ms);
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return (this.#hooks.sleep ?? abortableSleep)(ms, signal);
   }
 
   /** Never let the secret (or a whole auth header) into text that leaves the client. */
@@ -268,20 +271,20 @@ export class ProxmoxClient {
     return { baseUrl: this.baseUrl.toString(), tokenId: this.tokenId, tlsMode: this.tlsMode };
   }
 
-  get<T = unknown>(path: string, params?: Params): Promise<T> {
-    return this.#withRetries(() => this.request<T>('GET', path, params), `GET ${path}`, true);
+  get<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
+    return this.#withRetries(() => this.request<T>('GET', path, params, opts.signal), `GET ${path}`, true, opts.signal);
   }
 
   post<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(() => this.request<T>('POST', path, params), `POST ${path}`, opts.idempotent === true);
+    return this.#withRetries(() => this.request<T>('POST', path, params, opts.signal), `POST ${path}`, opts.idempotent === true, opts.signal);
   }
 
   put<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(() => this.request<T>('PUT', path, params), `PUT ${path}`, opts.idempotent === true);
+    return this.#withRetries(() => this.request<T>('PUT', path, params, opts.signal), `PUT ${path}`, opts.idempotent === true, opts.signal);
   }
 
   delete<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(() => this.request<T>('DELETE', path, params), `DELETE ${path}`, opts.idempotent === true);
+    return this.#withRetries(() => this.request<T>('DELETE', path, params, opts.signal), `DELETE ${path}`, opts.idempotent === true, opts.signal);
   }
 
   /** True when `err` proves Proxmox did nothing with the request (safe to send again). */
@@ -289,19 +292,20 @@ export class ProxmoxClient {
     return err instanceof HangarError && notApplied.has(err);
   }
 
-  async #withRetries<T>(fn: () => Promise<T>, what: string, idempotent: boolean): Promise<T> {
+  async #withRetries<T>(fn: () => Promise<T>, what: string, idempotent: boolean, signal?: AbortSignal): Promise<T> {
     const retries = this.#opts.getRetries ?? 3;
     let delay = this.#opts.getRetryDelayMs ?? 250;
     for (let attempt = 0; ; attempt++) {
+      throwIfAborted(signal);
       try {
         return await fn();
       } catch (err) {
         const retryable =
           err instanceof HangarError && err.code === 'provider_error' && (idempotent || notApplied.has(err));
-        if (!retryable || attempt >= retries) throw err;
+        if (!retryable || attempt >= retries || signal?.aborted) throw err;
         this.#logger.debug({ attempt: attempt + 1, err: err.message }, `proxmox: retrying ${what}`);
         this.#hooks.onWait?.();
-        await this.sleep(delay);
+        await this.sleep(delay, signal);
         delay *= 2;
       }
     }
@@ -323,7 +327,7 @@ export class ProxmoxClient {
   }
 
   /** One HTTP exchange, no retries. Resolves with the response's `data`. */
-  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Params): Promise<T> {
+  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Params, signal?: AbortSignal): Promise<T> {
     const encoded = encodeParams(params);
     const hasBody = method === 'POST' || method === 'PUT';
     const url = this.#target(path, hasBody ? undefined : encoded);
@@ -331,7 +335,7 @@ export class ProxmoxClient {
     const headers = this.#headers(
       body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {},
     );
-    return this.#exchange<T>(method, path, url, headers, (req) => req.end(body));
+    return this.#exchange<T>(method, path, url, headers, (req) => req.end(body), signal);
   }
 
   /**
@@ -342,6 +346,7 @@ export class ProxmoxClient {
     node: string,
     storage: string,
     file: { content: 'iso' | 'vztmpl' | 'import'; filename: string; path: string; sha256?: string },
+    opts: { signal?: AbortSignal } = {},
   ): Promise<string | null> {
     const size = (await stat(file.path)).size;
     const boundary = `----hangar${randomBytes(12).toString('hex')}`;
@@ -371,9 +376,10 @@ export class ProxmoxClient {
           stream.on('error', (err) => fail(err));
           stream.on('end', () => req.end(tailBuf));
           stream.pipe(req, { end: false });
-        }),
+        }, opts.signal),
       `upload ${safeName}`,
       false,
+      opts.signal,
     );
     return isUpid(data) ? data : null;
   }
@@ -384,7 +390,9 @@ export class ProxmoxClient {
     url: URL,
     headers: Record<string, string | number>,
     send: (req: http.ClientRequest, fail: (err: Error) => void) => void,
+    signal?: AbortSignal,
   ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const started = Date.now();
     const timeoutMs = this.#opts.timeoutMs ?? 30_000;
     const mod = url.protocol === 'http:' ? http : https;
@@ -397,10 +405,12 @@ export class ProxmoxClient {
           { method, path, ms: Date.now() - started, ...(err ? { error: err.code } : {}) },
           'proxmox request',
         );
-        if (err) reject(err);
+        // A cancelled call ends with the cancellation, not with the socket error it caused.
+        if (signal?.aborted) reject(abortReason(signal));
+        else if (err) reject(err);
         else resolve(value as T);
       };
-      const req = mod.request(url, { method, headers, agent: this.#agent });
+      const req = mod.request(url, { method, headers, agent: this.#agent, ...(signal ? { signal } : {}) });
       const fail = (err: Error) => {
         req.destroy();
         finish(this.#fromNetworkError(method, path, err));
@@ -510,14 +520,17 @@ export class ProxmoxClient {
     const maxFailures = this.#opts.taskPollFailures ?? 6;
     const started = Date.now();
     const hooks = opts.hooks ?? this.#hooks;
+    const signal = opts.signal;
     let failures = 0;
     for (;;) {
+      throwIfAborted(signal);
       hooks.onWait?.();
       let st: TaskStatus | undefined;
       try {
-        st = await this.get<TaskStatus>(pvePath`/nodes/${taskNode}/tasks/${upid}/status`);
+        st = await this.get<TaskStatus>(pvePath`/nodes/${taskNode}/tasks/${upid}/status`, undefined, { signal });
         failures = 0;
       } catch (err) {
+        throwIfAborted(signal);
         // The task runs on in Proxmox whatever happens to one poll: keep watching it through a
         // flaky API rather than failing (and redoing) the whole step.
         if (!(err instanceof HangarError) || err.code !== 'provider_error' || ++failures >= maxFailures) throw err;
@@ -530,28 +543,28 @@ export class ProxmoxClient {
           this.#logger.warn({ upid, exitstatus: exit }, 'proxmox task finished with warnings');
           return st;
         }
-        throw await this.#taskFailure(taskNode, upid, exit || 'unknown exit status');
+        throw await this.#taskFailure(taskNode, upid, exit || 'unknown exit status', signal);
       }
       if (Date.now() - started > timeoutMs) {
         throw new HangarError('provider_error', `Proxmox task ${upid} still running after ${Math.round(timeoutMs / 1000)} s`);
       }
-      await (hooks.sleep ?? defaultSleep)(delay);
+      await (hooks.sleep ?? abortableSleep)(delay, signal);
       delay = Math.min(delay * 2, maxDelay);
     }
   }
 
   /** The last `lines` lines of a task's log (best effort). */
-  async taskLogTail(node: string, upid: string, lines = 10): Promise<string[]> {
+  async taskLogTail(node: string, upid: string, lines = 10, signal?: AbortSignal): Promise<string[]> {
     try {
-      const log = await this.get<{ n: number; t: string }[]>(pvePath`/nodes/${node}/tasks/${upid}/log`, { start: 0, limit: 1000 });
+      const log = await this.get<{ n: number; t: string }[]>(pvePath`/nodes/${node}/tasks/${upid}/log`, { start: 0, limit: 1000 }, { signal });
       return (Array.isArray(log) ? log : []).map((l) => l.t).filter((t) => t !== 'no content').slice(-lines);
     } catch (err) {
       return [`(task log unavailable: ${err instanceof Error ? err.message : String(err)})`];
     }
   }
 
-  async #taskFailure(node: string, upid: string, exit: string): Promise<HangarError> {
-    const tail = await this.taskLogTail(node, upid);
+  async #taskFailure(node: string, upid: string, exit: string, signal?: AbortSignal): Promise<HangarError> {
+    const tail = await this.taskLogTail(node, upid, 10, signal);
     const detail = this.scrub(`Proxmox task ${upid} failed: ${exit}${tail.length ? `\n${tail.join('\n')}` : ''}`);
     const last = tail.join('\n');
     if (LOCK_TIMEOUT.test(exit) || BUSY.test(exit)) return new HangarError('provider_error', detail);

@@ -14,7 +14,7 @@ import { Disk, Machine, Template } from '../../db/entities/index.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startProxmoxSimulator, type ProxmoxFaults, type ProxmoxSimulator } from '../fakes/proxmox/simulator.ts';
 import { createToken, http, startApi, testConfig, testEnv, waitFor, type TestApi } from '../support/harness.ts';
-import { isCidataIsoOf } from '../../providers/proxmox/provider.ts';
+import { isCidataIsoOf } from '../../providers/proxmox/markers.ts';
 import { unique } from '../support/api-fixture.ts';
 import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import {
