@@ -5,8 +5,8 @@ import { HangarError } from '../../domain/errors.ts';
 import type { VmSpec } from '../hypervisor.ts';
 import { pvePath } from './client.ts';
 import { pvePost, setConfig, settle, vmConfig, type ProxmoxCall } from './context.ts';
-import { findByMarker, resources, scanMarker } from './locator.ts';
-import { MACHINE_MARKER, dnsName, machineTags, markedDescription } from './markers.ts';
+import { configOrUndefined, findByMarker, resources, scanMarker, type MarkedVm } from './locator.ts';
+import { MACHINE_MARKER, dnsName, machineTags, markedDescription, markerValue } from './markers.ts';
 import { activeTasks, waitTasks, waitUnlocked } from './tasks.ts';
 import { deleteVm, withVmid } from './vms.ts';
 
@@ -85,4 +85,28 @@ async function existingMachine(c: ProxmoxCall, spec: VmSpec): Promise<number | u
   const cfg = await waitUnlocked(c, found.ref, found.config);
   if (!cfg) return undefined;
   return found.ref.vmid;
+}
+
+/**
+ * The machine's VM when a clone of it is still running. Until a clone task ends, its target
+ * holds only `lock: clone` (no name, no marker), so a delete that arrives meanwhile (a cancelled
+ * provision's compensation) cannot recognise it by its marker. Every unmarked VM locked for a
+ * clone is waited for (clones of one template run one at a time, so the wait is one clone at
+ * most), and the one that turns out to carry the machine's marker is returned.
+ */
+export async function awaitInFlightClone(c: ProxmoxCall, machineId: string): Promise<MarkedVm | undefined> {
+  const cloning = (await resources(c)).filter((r) => !r.template && r.lock === 'clone');
+  for (const ref of cloning) {
+    const config = await configOrUndefined(c, ref);
+    if (!config) continue;
+    const marker = markerValue(String(config.description ?? ''), MACHINE_MARKER);
+    if (marker !== undefined && marker !== machineId) continue;
+    c.logger.info({ machineId, vmid: ref.vmid }, 'proxmox: waiting for a running clone before deleting');
+    const done = await waitUnlocked(c, ref, config);
+    if (done && markerValue(String(done.description ?? ''), MACHINE_MARKER) === machineId) {
+      c.cache.set(`${MACHINE_MARKER}=${machineId}`, ref.vmid);
+      return { ref, config: done };
+    }
+  }
+  return undefined;
 }

@@ -11,7 +11,7 @@ import type {
   AttachedDisk, CallOptions, DiskSpec, Hypervisor, ProviderHooks, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary,
 } from '../hypervisor.ts';
 import { ProxmoxClient, silentLogger, type ProviderLogger, type ProxmoxConnectionOptions } from './client.ts';
-import { cloneMachine } from './clone.ts';
+import { awaitInFlightClone, cloneMachine } from './clone.ts';
 import { planConfig, planRootDisk, planWrites } from './config-plan.ts';
 import { errCode, pveGet, pvePost, pvePut, setConfig, settle, vmPath, type ProxmoxCall, type ProxmoxSettings } from './context.ts';
 import { attachDisk, detachDisk } from './disks.ts';
@@ -196,9 +196,10 @@ export class ProxmoxProvider implements Hypervisor {
     }
   }
 
+  /** Deletes the machine's VM (waiting for a clone of it still running) and its cidata ISOs. */
   async delete(machineId: string, opts?: CallOptions): Promise<{ deleted: boolean }> {
     const c = this.#call(opts);
-    const found = await findByMarker(c, MACHINE_MARKER, machineId);
+    const found = (await findByMarker(c, MACHINE_MARKER, machineId)) ?? (await awaitInFlightClone(c, machineId));
     let node = this.node;
     if (found) {
       node = found.ref.node;
