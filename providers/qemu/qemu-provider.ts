@@ -38,6 +38,8 @@ export class QemuProvider implements Hypervisor {
   readonly name = 'qemu' as const;
   private readonly ctx: QemuContext;
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** templateId → the end of its import running in this process. */
+  private readonly importing = new Map<string, Promise<void>>();
 
   constructor(opts: QemuProviderOptions) {
     if (opts.network.mode === 'bridge' && !opts.network.bridge) throw new Error('qemu: network.bridge is required in bridge mode');
@@ -84,13 +86,24 @@ export class QemuProvider implements Hypervisor {
 
   // ---------------------------------------------------------------- templates
 
+  /** A cancelled import stops its copy or conversion and removes its partial directory before it ends. */
   async importTemplate(spec: TemplateSpec, opts: CallOptions = {}): Promise<TemplateRef> {
     checkId('template name', spec.name);
-    return this.withLock(`template:${spec.name}`, () => importTemplate(this.ctx, spec, opts.signal));
+    const run = this.withLock(`template:${spec.name}`, () => importTemplate(this.ctx, spec, opts.signal));
+    const settled = run.then(() => undefined, () => undefined);
+    this.importing.set(spec.templateId, settled);
+    void settled.then(() => {
+      if (this.importing.get(spec.templateId) === settled) this.importing.delete(spec.templateId);
+    });
+    return run;
   }
 
-  /** Waits for an import of the same template running in this process (the lock), then deletes. */
+  /**
+   * Waits for an import of the same template running in this process to end first: an import in
+   * flight is not listed yet, and would otherwise finish after the delete and leave the template.
+   */
   async deleteTemplate(templateId: string, _opts?: CallOptions): Promise<{ deleted: boolean }> {
+    await this.importing.get(templateId);
     const found = (await listTemplates(this.ctx)).find((t) => t.rec.templateId === templateId);
     if (!found) return { deleted: false };
     return this.withLock(`template:${found.rec.name}`, async () => deleteTemplate(this.ctx, found, await this.instanceIds()));
