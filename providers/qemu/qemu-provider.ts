@@ -156,7 +156,7 @@ export class QemuProvider implements Hypervisor {
     });
   }
 
-  async configure(providerId: string, spec: VmSpec, _opts?: CallOptions): Promise<void> {
+  async configure(providerId: string, spec: VmSpec, opts: CallOptions = {}): Promise<void> {
     const dir = this.instanceDir(providerId);
     await this.withLock(providerId, async () => {
       const rec = await requireInstance(this.ctx, providerId);
@@ -175,7 +175,7 @@ export class QemuProvider implements Hypervisor {
       if (want > info.virtualSize) {
         const pid = await livePid(dir);
         if (pid) await qmp(dir, (q) => q.execute('block_resize', { 'node-name': ROOT_NODE, size: want }));
-        else await runTool(this.ctx.qemuImg, ['resize', '-q', '-f', 'qcow2', p.disk, String(want)]);
+        else await runTool(this.ctx.qemuImg, ['resize', '-q', '-f', 'qcow2', p.disk, String(want)]); // never killed half-way
         this.logger.info({ machineId: providerId, diskGb: spec.diskGb, live: Boolean(pid) }, 'qemu: disk grown');
       }
       if (rec.diskGb !== spec.diskGb) { rec.diskGb = spec.diskGb; changed = true; }
@@ -199,7 +199,7 @@ export class QemuProvider implements Hypervisor {
         if (ci.networkConfig) files['network-config'] = ci.networkConfig;
         const hash = createHash('sha256').update(JSON.stringify(files)).digest('hex');
         if (rec.cloudInit?.hash !== hash || !(await exists(p.iso))) {
-          await writeCidataIso(p.iso, files);
+          await writeCidataIso(p.iso, files, opts.signal ? { signal: opts.signal } : {});
           await chmod(p.iso, 0o600);
           changed = true;
         }
