@@ -92,10 +92,17 @@ async function existingMachine(c: ProxmoxCall, spec: VmSpec): Promise<number | u
  * holds only `lock: clone` (no name, no marker), so a delete that arrives meanwhile (a cancelled
  * provision's compensation) cannot recognise it by its marker. Every unmarked VM locked for a
  * clone is waited for (clones of one template run one at a time, so the wait is one clone at
- * most), and the one that turns out to carry the machine's marker is returned.
+ * most) while clone tasks of ours run, and the one that turns out to carry the machine's marker is
+ * returned.
  */
 export async function awaitInFlightClone(c: ProxmoxCall, machineId: string): Promise<MarkedVm | undefined> {
-  const cloning = (await resources(c)).filter((r) => !r.template && r.lock === 'clone');
+  const all = await resources(c);
+  const cloning = all.filter((r) => !r.template && r.lock === 'clone');
+  if (cloning.length === 0) return undefined;
+  // Only while clones of ours run: a stale `lock: clone` (a crashed node) must not hold every delete.
+  const nodes = [...new Set(all.map((r) => r.node))];
+  const running = (await Promise.all(nodes.map((node) => activeTasks(c, node, 'qmclone', undefined, true)))).flat();
+  if (running.length === 0) return undefined;
   for (const ref of cloning) {
     const config = await configOrUndefined(c, ref);
     if (!config) continue;

@@ -52,8 +52,6 @@ function provider(extra: Partial<ProxmoxProviderOptions> = {}, conn: Partial<Pro
   return p;
 }
 
-/** A small qcow2 image: `qemu-img` is not installed here, so write a valid version-3 header. */
-
 function spec(extra: Partial<VmSpec> = {}): VmSpec {
   const machineId = randomUUID();
   return {
@@ -328,6 +326,31 @@ describe('VM lifecycle', () => {
 
     await p.delete(s.machineId);
     expect(allVolumes().some((v) => v.volid === d2.volume)).toBe(false);
+  });
+});
+
+describe('cancellation', () => {
+  it('a cancelled create stops watching its clone; delete then waits for the clone and removes it', async () => {
+    const p = provider();
+    const s = spec();
+    sim.setFaults({ taskDelayMs: { qmclone: 1500 } });
+    try {
+      const abort = new AbortController();
+      const reason = new Error('activity cancelled');
+      const cloneStarted = () => [...sim.tasks.values()].some((t) => t.type === 'qmclone' && t.status === 'running');
+      const creating = p.create(s, { signal: abort.signal });
+      while (!cloneStarted()) await new Promise((r) => setTimeout(r, 10));
+      abort.abort(reason);
+      await expect(creating).rejects.toBe(reason);
+      // The clone runs on in Proxmox: its target exists, locked, without the machine's marker yet.
+      expect(cloneStarted()).toBe(true);
+      expect(sim.leftovers(s.machineId).vms).toEqual([]);
+      expect(await p.delete(s.machineId)).toEqual({ deleted: true });
+      expect(cloneStarted()).toBe(false);
+      expect(sim.leftovers(s.machineId)).toEqual({ vms: [], volumes: [] });
+    } finally {
+      sim.setFaults({});
+    }
   });
 });
 
