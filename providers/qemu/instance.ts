@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
 import type { NicSpec, PowerState, ProviderHooks } from '../hypervisor.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from 'pino';
 import type { AccelMode } from './accel.ts';
 import { readJson, writeJsonAtomic } from './tools.ts';
 
