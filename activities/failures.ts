@@ -22,7 +22,8 @@ const HEARTBEAT_EVERY_MS = 5000;
 /**
  * Wraps every activity so thrown HangarErrors cross into Temporal with their code intact, and
  * heartbeats while it runs: providers also beat on every poll, but a 30 s task-poll backoff must
- * not outlast the heartbeat timeout.
+ * not outlast the heartbeat timeout. The heartbeats are also what delivers a cancellation: the
+ * server answers a heartbeat with it, and the SDK then aborts `activitySignal()`.
  */
 export function withFailureMapping<T extends AsyncFns>(fns: T): T {
   const wrapped: Record<string, unknown> = {};
@@ -32,6 +33,10 @@ export function withFailureMapping<T extends AsyncFns>(fns: T): T {
       try {
         return await fn(...args);
       } catch (err) {
+        // Cancelled: leave as the cancellation (the SDK then reports the activity cancelled, not
+        // failed and retried), whatever error the aborted provider call surfaced with.
+        const signal = activitySignal();
+        if (signal?.aborted) throw signal.reason ?? err;
         throw toActivityFailure(err);
       } finally {
         clearInterval(beat);
@@ -48,4 +53,23 @@ export function heartbeatIfInActivity(details?: unknown): void {
   } catch {
     // not inside an activity
   }
+}
+
+/**
+ * The running activity's cancellation signal, handed to providers so that HTTP calls, child
+ * processes, task polls and sleeps stop when the workflow cancels the activity; undefined outside
+ * an activity (plans, provider tests).
+ */
+export function activitySignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `{ signal }` for a provider call (empty outside an activity). */
+export function cancellable(): { signal?: AbortSignal } {
+  const signal = activitySignal();
+  return signal ? { signal } : {};
 }

@@ -19,10 +19,11 @@ import { releaseLease } from '../db/repositories/leases.ts';
 import { sqlFor } from '../db/sql.ts';
 import { redactUrl } from '../domain/logging.ts';
 import { RedfishClient, type RedfishClientOptions, type RedfishInventory } from '../providers/redfish/index.ts';
-import { heartbeatIfInActivity, withFailureMapping } from './failures.ts';
+import { sleep } from '../providers/support/sleep.ts';
+import { activitySignal, cancellable, heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 
 /** What a Redfish client is built from; the factory adds the worker's settings (concurrency, polling, logger). */
-export type RedfishConnection = Pick<RedfishClientOptions, 'endpoint' | 'systemPath' | 'username' | 'password' | 'tls'>;
+export type RedfishConnection = Pick<RedfishClientOptions, 'endpoint' | 'systemPath' | 'username' | 'password' | 'tls' | 'signal'>;
 export type RedfishFactory = (conn: RedfishConnection) => RedfishClient;
 
 export function redfishClientFactory(config: Pick<HangarConfig, 'redfish'>, logger: Logger): RedfishFactory {
@@ -73,7 +74,8 @@ export function createHostActivities(deps: HostActivityDeps) {
     return host;
   };
 
-  const clientFor = (host: IHost): RedfishClient => {
+  /** `cancel: 'finish'`: the client ignores the activity's cancellation (see hostInsertMedia). */
+  const clientFor = (host: IHost, cancel: 'abort' | 'finish' = 'abort'): RedfishClient => {
     const address = parseBmcAddress(host.bmcAddress);
     const tls = {
       verify: host.verifyTls,
@@ -86,6 +88,7 @@ export function createHostActivities(deps: HostActivityDeps) {
       username: host.username,
       password: openSecret(deps.secretKey, host.passwordSealed, `host:${host.id}`),
       tls,
+      ...(cancel === 'abort' ? cancellable() : {}),
     });
   };
 
@@ -93,11 +96,13 @@ export function createHostActivities(deps: HostActivityDeps) {
    * Runs one BMC operation: builds the client, records reachability (and the power state when the
    * operation reports one), and always closes the client.
    */
-  async function withBmc<T>(hostId: string, fn: (client: RedfishClient, host: IHost) => Promise<T>, powerOf?: (result: T) => string | undefined): Promise<T> {
+  async function withBmc<T>(
+    hostId: string, fn: (client: RedfishClient, host: IHost) => Promise<T>, powerOf?: (result: T) => string | undefined, cancel: 'abort' | 'finish' = 'abort',
+  ): Promise<T> {
     const host = await loadHost(hostId);
     let client: RedfishClient | undefined;
     try {
-      client = clientFor(host);
+      client = clientFor(host, cancel);
       const result = await fn(client, host);
       const wasReachable = host.conditions.find((c) => c.type === 'bmc_reachable')?.status === 'True';
       const power = powerOf?.(result);
@@ -213,12 +218,17 @@ export function createHostActivities(deps: HostActivityDeps) {
         if (state === 'Off') return true;
         if (Date.now() >= deadline) return false;
         heartbeatIfInActivity({ powerState: state });
-        await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
+        await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), activitySignal());
       }
     },
 
+    /**
+     * Finished, never aborted, when cancelled: a BMC fetches the image on after the request that
+     * asked for it is gone, so an aborted insert could land after the compensation's eject. The
+     * workflow waits for this activity (WAIT_CANCELLATION_COMPLETED), then ejects.
+     */
     async hostInsertMedia(hostId: string, imageUrl: string): Promise<{ changed: boolean }> {
-      return withBmc(hostId, async (c) => ({ changed: (await c.insertMedia(imageUrl)).changed }));
+      return withBmc(hostId, async (c) => ({ changed: (await c.insertMedia(imageUrl)).changed }), undefined, 'finish');
     },
 
     async hostEjectMedia(hostId: string): Promise<{ changed: boolean }> {

@@ -15,7 +15,7 @@ import { cloudInitMachineFromRow, phoneHomeUrlFor, seedMachineById } from '../db
 import { allocateLease, releaseLease } from '../db/repositories/leases.ts';
 import { checkBootImage } from '../providers/redfish/boot-image.ts';
 import { redactUrl } from '../domain/logging.ts';
-import { heartbeatIfInActivity, withFailureMapping } from './failures.ts';
+import { cancellable, heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 
 export interface MachineActivityDeps {
   orm: MikroORM;
@@ -97,7 +97,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async createVm(spec: MachineSpec): Promise<{ providerId: string }> {
-      const { providerId } = await hypervisor(spec.provider).create(vmSpec(spec));
+      const { providerId } = await hypervisor(spec.provider).create(vmSpec(spec), cancellable());
       const em = deps.orm.em.fork();
       await em.nativeUpdate(Machine, { id: spec.machineId }, { providerId });
       return { providerId };
@@ -110,7 +110,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     async configureVm(spec: MachineSpec, providerId: string): Promise<void> {
       const h = hypervisor(spec.provider);
       if (spec.provider === 'dryrun') {
-        await h.configure(providerId, vmSpec(spec));
+        await h.configure(providerId, vmSpec(spec), cancellable());
         return;
       }
       const em = deps.orm.em.fork();
@@ -139,11 +139,11 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       const nics = spec.networkId || spec.mac || spec.bridge
         ? [{ ...(row.lease_mac ?? spec.mac ? { mac: (row.lease_mac ?? spec.mac)! } : {}), ...(spec.bridge ? { bridge: spec.bridge } : {}), ...(spec.vlan ? { vlan: spec.vlan } : {}) }]
         : undefined;
-      await h.configure(providerId, { ...vmSpec(spec, seed), ...(nics ? { nics } : {}) });
+      await h.configure(providerId, { ...vmSpec(spec, seed), ...(nics ? { nics } : {}) }, cancellable());
     },
 
     async shutdownVm(provider: ProviderName, providerId: string, timeoutSec: number): Promise<void> {
-      await hypervisor(provider).shutdown(providerId, timeoutSec);
+      await hypervisor(provider).shutdown(providerId, timeoutSec, cancellable());
     },
 
     async recordPowerState(machineId: string, powerState: string): Promise<void> {
@@ -151,11 +151,11 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async attachDisk(input: DiskInput): Promise<AttachedDisk> {
-      return hypervisor(input.provider).attachDisk(input.providerId, { diskId: input.diskId, sizeGb: input.sizeGb, ...(input.storage ? { storage: input.storage } : {}) });
+      return hypervisor(input.provider).attachDisk(input.providerId, { diskId: input.diskId, sizeGb: input.sizeGb, ...(input.storage ? { storage: input.storage } : {}) }, cancellable());
     },
 
     async detachDisk(provider: ProviderName, providerId: string, diskId: string): Promise<{ detached: boolean }> {
-      return hypervisor(provider).detachDisk(providerId, diskId);
+      return hypervisor(provider).detachDisk(providerId, diskId, cancellable());
     },
 
     async setDiskState(diskId: string, state: IDisk['state'], change: { slot?: string; volume?: string; lastError?: string | null } = {}): Promise<void> {
@@ -172,6 +172,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         const checked = await checkBootImage(input.image, {
           ...(input.checksum ? { checksum: input.checksum } : {}),
           onProgress: (bytes) => heartbeatIfInActivity({ bytes }),
+          ...cancellable(),
         });
         return { ref: redactUrl(checked.url), created: false };
       }
@@ -180,13 +181,13 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         ...(input.checksum ? { checksum: input.checksum } : {}), ...(input.node ? { node: input.node } : {}),
         ...(input.storage ? { storage: input.storage } : {}), ...(input.vmid ? { vmid: input.vmid } : {}),
         ...(input.cpu ? { cpu: input.cpu } : {}), ...(input.memoryMb ? { memoryMb: input.memoryMb } : {}),
-      });
+      }, cancellable());
     },
 
     async deleteTemplate(provider: ProviderName, templateId: string): Promise<{ deleted: boolean }> {
       // Nothing of a bare-metal template lives anywhere but in its record.
       if (provider === 'redfish') return { deleted: false };
-      return hypervisor(provider).deleteTemplate(templateId);
+      return hypervisor(provider).deleteTemplate(templateId, cancellable());
     },
 
     async setTemplateState(templateId: string, state: 'creating' | 'ready' | 'failed' | 'deleting', change: { providerRef?: string; lastError?: string | null } = {}): Promise<void> {
@@ -198,25 +199,25 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async startVm(provider: ProviderName, providerId: string): Promise<void> {
-      await hypervisor(provider).start(providerId);
+      await hypervisor(provider).start(providerId, cancellable());
     },
 
     async stopVm(provider: ProviderName, providerId: string): Promise<void> {
-      await hypervisor(provider).stop(providerId);
+      await hypervisor(provider).stop(providerId, cancellable());
     },
 
     async deleteVm(provider: ProviderName, machineId: string): Promise<{ deleted: boolean }> {
-      return hypervisor(provider).delete(machineId);
+      return hypervisor(provider).delete(machineId, cancellable());
     },
 
     async vmStatus(provider: ProviderName, machineId: string) {
-      return hypervisor(provider).status(machineId);
+      return hypervisor(provider).status(machineId, cancellable());
     },
 
     /** The evidence for a phone-home timeout: which seed documents were fetched, and power state. */
     async diagnoseBoot(provider: ProviderName, machineId: string): Promise<BootDiagnosis> {
       const machine = await deps.orm.em.fork().findOne(Machine, { id: machineId });
-      const status = await hypervisor(provider).status(machineId);
+      const status = await hypervisor(provider).status(machineId, cancellable());
       return {
         fetched: Object.keys(machine?.metadataFetches ?? {}).sort(),
         phonedHome: !!machine?.phonedHomeAt,

@@ -107,33 +107,42 @@ export interface TemplateRef {
 export interface Hypervisor {
   readonly name: ProviderName;
   /** Creates (clones) the VM for this machine, or returns the one that already exists. */
-  create(spec: VmSpec): Promise<{ providerId: string; created: boolean }>;
+  create(spec: VmSpec, opts?: CallOptions): Promise<{ providerId: string; created: boolean }>;
   /** Applies cpu/memory/disk size/NICs and attaches the cloud-init seed; re-applying is a no-op. */
-  configure(providerId: string, spec: VmSpec): Promise<void>;
-  start(providerId: string): Promise<void>;
+  configure(providerId: string, spec: VmSpec, opts?: CallOptions): Promise<void>;
+  start(providerId: string, opts?: CallOptions): Promise<void>;
   /** Graceful shutdown (ACPI); falls back to a hard stop after `timeoutSec`. */
-  shutdown(providerId: string, timeoutSec: number): Promise<void>;
+  shutdown(providerId: string, timeoutSec: number, opts?: CallOptions): Promise<void>;
   /** Hard stop; stopping a stopped VM succeeds. */
-  stop(providerId: string): Promise<void>;
+  stop(providerId: string, opts?: CallOptions): Promise<void>;
   /** Deletes the machine's VM, its cloud-init ISO and disks no other VM references; "already gone" is success. */
-  delete(machineId: string): Promise<{ deleted: boolean }>;
-  status(machineId: string): Promise<VmStatus>;
+  delete(machineId: string, opts?: CallOptions): Promise<{ deleted: boolean }>;
+  status(machineId: string, opts?: CallOptions): Promise<VmStatus>;
   /** Every VM this provider manages (for reconciliation). */
-  list(): Promise<VmSummary[]>;
+  list(opts?: CallOptions): Promise<VmSummary[]>;
   /** Attaches a new disk (hot-plug when running); attaching the same diskId again returns it. */
-  attachDisk(providerId: string, disk: DiskSpec): Promise<AttachedDisk>;
+  attachDisk(providerId: string, disk: DiskSpec, opts?: CallOptions): Promise<AttachedDisk>;
   /** Detaches and deletes the disk; a disk already gone is success. */
-  detachDisk(providerId: string, diskId: string): Promise<{ detached: boolean }>;
+  detachDisk(providerId: string, diskId: string, opts?: CallOptions): Promise<{ detached: boolean }>;
   /** Imports an image as a template, or returns the template that already exists for templateId. */
-  importTemplate(spec: TemplateSpec): Promise<TemplateRef>;
+  importTemplate(spec: TemplateSpec, opts?: CallOptions): Promise<TemplateRef>;
   /** Deletes a template (and its image); "already gone" is success. */
-  deleteTemplate(templateId: string): Promise<{ deleted: boolean }>;
+  deleteTemplate(templateId: string, opts?: CallOptions): Promise<{ deleted: boolean }>;
 }
 
 /** Injected into providers by the worker. */
 export interface ProviderHooks {
   /** Called at least every few seconds while a provider waits (task polling, shutdown). */
   onWait?: () => void;
-  /** Sleep implementation (tests may shorten waits). */
-  sleep?: (ms: number) => Promise<void>;
+  /** Sleep implementation (tests may shorten waits); must reject when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/**
+ * Per-call options every provider method takes last. `signal` is the activity's cancellation:
+ * providers hand it to HTTP requests, child processes, task polls and sleeps, and make sure that
+ * what the call started is finished or undone before they give up (see each provider).
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
 }

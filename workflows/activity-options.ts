@@ -1,13 +1,21 @@
 // Activity proxies shared by the workflows, with the shared retry presets.
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { MachineActivities } from '../activities/machine-activities.ts';
 import type { HostActivities } from '../activities/host-activities.ts';
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
+
+/**
+ * Provider steps: a cancelled workflow waits until the step has stopped (its provider call sees the
+ * cancellation and ends, or finishes what cannot be interrupted) before compensation runs, so an
+ * undo never races the step it undoes.
+ */
+const WAIT_FOR_STEP = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
 export const machineActs = proxyActivities<MachineActivities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '10s',
   retry: DEFAULT_RETRY,
+  cancellationType: WAIT_FOR_STEP,
 });
 
 export const compensationActs = proxyActivities<MachineActivities>({
@@ -21,6 +29,7 @@ export const templateActs = proxyActivities<MachineActivities>({
   startToCloseTimeout: '2h',
   heartbeatTimeout: '60s',
   retry: DEFAULT_RETRY,
+  cancellationType: WAIT_FOR_STEP,
 });
 
 /** Waiting for another workflow may take long; heartbeats prove the wait is alive. */
@@ -53,6 +62,7 @@ export const hostActs = proxyActivities<HostActivities>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '20s',
   retry: DEFAULT_RETRY,
+  cancellationType: WAIT_FOR_STEP,
 });
 
 export const hostCompensationActs = proxyActivities<HostActivities>({

@@ -1,4 +1,4 @@
-import { ApplicationFailure, isCancellation, setHandler, CancellationScope, condition, defineSignal, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, setHandler, CancellationScope, condition, defineSignal, proxyActivities } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import { explainBoot, type PhoneHomePayload } from '../domain/boot.ts';
 import type { MachineSpec } from '../domain/machine.ts';
@@ -24,7 +24,11 @@ const stepsFor = (spec: MachineSpec) => [
 /** Clones run on their own queue when the spec names one (a worker there caps them per node). */
 function cloneActs(spec: MachineSpec) {
   if (!spec.cloneQueue) return machineActs;
-  return proxyActivities<MachineActivities>({ taskQueue: spec.cloneQueue, startToCloseTimeout: '30m', heartbeatTimeout: '60s', retry: DEFAULT_RETRY });
+  // Heartbeats deliver cancellation, so the timeout bounds how long a cancelled clone runs on unseen.
+  return proxyActivities<MachineActivities>({
+    taskQueue: spec.cloneQueue, startToCloseTimeout: '30m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
 }
 
 /**

@@ -15,11 +15,12 @@ const MAX_BUFFER = 16 * 1024 * 1024;
 
 interface RunResult { stdout: string; stderr: string }
 
-/** Runs a tool without a shell; failures name the tool and carry its stderr tail. */
-function run(tool: string, args: string[]): Promise<RunResult> {
+/** Runs a tool without a shell; failures name the tool and carry its stderr tail. `signal` kills it. */
+function run(tool: string, args: string[], signal?: AbortSignal): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(tool, args, { maxBuffer: MAX_BUFFER, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(tool, args, { maxBuffer: MAX_BUFFER, encoding: 'utf8', killSignal: 'SIGKILL', ...(signal ? { signal } : {}) }, (err, stdout, stderr) => {
       if (!err) return resolve({ stdout, stderr });
+      if (signal?.aborted) return reject(signal.reason ?? err);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return reject(new Error(`${tool} not found on PATH (install it: apt-get install ${tool})`));
       const tail = (stderr || err.message).trim().slice(-STDERR_TAIL);
@@ -36,7 +37,7 @@ function checkName(name: string): void {
 export async function writeCidataIso(
   outPath: string,
   files: Record<string, string>,
-  opts: { tool?: IsoTool } = {},
+  opts: { tool?: IsoTool; signal?: AbortSignal } = {},
 ): Promise<void> {
   const tool = opts.tool ?? 'xorriso';
   const names = Object.keys(files);
@@ -47,7 +48,7 @@ export async function writeCidataIso(
   try {
     for (const name of names) await writeFile(join(dir, name), files[name] ?? '', { mode: 0o600 });
     const mkisofs = ['-output', partial, '-volid', CIDATA_VOLUME_ID, '-joliet', '-rock', dir];
-    await run(tool, tool === 'xorriso' ? ['-as', 'mkisofs', ...mkisofs] : mkisofs);
+    await run(tool, tool === 'xorriso' ? ['-as', 'mkisofs', ...mkisofs] : mkisofs, opts.signal);
     await rename(partial, outPath);
   } finally {
     await rm(dir, { recursive: true, force: true });

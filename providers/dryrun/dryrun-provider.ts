@@ -2,6 +2,7 @@
 // "VMs" in a ledger (PostgreSQL in production, so state survives crashes like a real system's).
 import { HangarError } from '../../domain/errors.ts';
 import type { AttachedDisk, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
+import { sleep as sharedSleep } from '../support/sleep.ts';
 
 export interface DryRunVmRecord {
   id: string;
@@ -31,8 +32,6 @@ export interface DryRunOptions {
   onWait?: () => void;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export class DryRunProvider implements Hypervisor {
   readonly name = 'dryrun' as const;
   private readonly ledger: DryRunLedger;
@@ -45,7 +44,7 @@ export class DryRunProvider implements Hypervisor {
 
   private async pause(): Promise<void> {
     const total = this.options.stepDelayMs ?? 0;
-    const sleep = this.options.sleep ?? defaultSleep;
+    const sleep = this.options.sleep ?? sharedSleep;
     for (let waited = 0; waited < total; waited += 250) {
       this.options.onWait?.();
       await sleep(Math.min(250, total - waited));

@@ -7,11 +7,17 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import { HangarError } from '../../domain/errors.ts';
 import type { ProviderHooks } from '../hypervisor.ts';
+import { abortReason, sleep as abortableSleep, throwIfAborted } from '../support/sleep.ts';
+import { ALREADY_EXISTS, BUSY, classifyFailure, LOCK_TIMEOUT, notApplied, TLS_CODES } from './failures.ts';
+import { normalizeFingerprint, PinnedAgent } from './tls.ts';
+import { taskLogTail, waitForTask } from './task-wait.ts';
+
+export { normalizeFingerprint } from './tls.ts';
+export { encodeParams, isUpid, pvePath, upidNode } from './api-paths.ts';
+import { encodeParams, isUpid, pvePath, upidNode } from './api-paths.ts';
 
 /** The logging surface the provider needs; a pino logger fits. */
 export interface ProviderLogger {
@@ -71,6 +77,8 @@ export interface TaskStatus {
 export interface RequestOptions {
   /** Repeating the call after a lost reply is harmless (absolute config values, deletes that tolerate "gone"). */
   idempotent?: boolean;
+  /** Aborts the request (and its quick retries); the call rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface WaitOptions {
@@ -78,120 +86,10 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Overrides the client's hooks (the provider passes its own, so activities heartbeat). */
   hooks?: ProviderHooks;
+  /** Stops watching (the task itself runs on in Proxmox); the wait rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** `AB:cd:..` or `abcd..` → `ABCD..` (hex only). */
-export function normalizeFingerprint(fp: string): string {
-  return fp.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
-}
-
-function colonFingerprint(hex: string): string {
-  return (hex.match(/.{1,2}/g) ?? []).join(':');
-}
-
-/** Encodes each dynamic segment: `pvePath\`/nodes/${node}/tasks/${upid}/status\``. */
-export function pvePath(strings: TemplateStringsArray, ...values: (string | number)[]): string {
-  let out = strings[0] ?? '';
-  values.forEach((v, i) => {
-    out += encodeURIComponent(String(v)) + (strings[i + 1] ?? '');
-  });
-  return out;
-}
-
-/** `application/x-www-form-urlencoded` (and query strings): booleans as 1/0, spaces as %20. */
-export function encodeParams(params: Params | undefined): string {
-  if (!params) return '';
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(params)) {
-    if (value === undefined || value === null) continue;
-    const v = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
-    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(v)}`);
-  }
-  return parts.join('&');
-}
-
-export function isUpid(value: unknown): value is string {
-  return typeof value === 'string' && value.startsWith('UPID:');
-}
-
-/** The node a UPID belongs to (`UPID:<node>:...`). */
-export function upidNode(upid: string): string | undefined {
-  return upid.split(':')[1] || undefined;
-}
-
-const LOCK_TIMEOUT = /can't lock file .*got timeout|got lock request timeout|lock .*timeout/i;
-const BUSY = /got no worker|temporarily unavailable|too many (open )?connections/i;
-const ALREADY_EXISTS = /already exists/i;
-const NOT_FOUND = /does not exist|no such (vm|volume|file|task|storage)|not found|unable to find configuration file/i;
-/** Connection failures that happen before a request could reach the server. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-/** Errors for which Proxmox provably did nothing, so any request may be sent again. */
-const notApplied = new WeakSet<HangarError>();
-const NETWORK_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE',
-]);
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
-  'INVALID_CA', 'HOSTNAME_MISMATCH', 'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
-
-/** What the client knows about a failed call, before it becomes a HangarError. */
-interface Failure {
-  status?: number;
-  reason?: string;
-  message?: string;
-  errors?: Record<string, string>;
-  networkCode?: string;
-}
-
-/**
- * Agent for pinned-fingerprint mode: the socket is handed to the HTTP request only after the
- * leaf certificate's SHA-256 matched, so not a byte (least of all the token) reaches a server
- * presenting any other certificate.
- */
-class PinnedAgent extends https.Agent {
-  readonly #expected: string;
-
-  constructor(options: https.AgentOptions, expectedHex: string) {
-    super({ ...options, maxCachedSessions: 0 });
-    this.#expected = expectedHex;
-  }
-
-  override createConnection(
-    options: https.RequestOptions,
-    callback?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
-    let settled = false;
-    const settle = (err: Error | null, socket: Duplex) => {
-      if (settled) return;
-      settled = true;
-      callback?.(err, socket);
-    };
-    const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false });
-    socket.once('secureConnect', () => {
-      const presented = socket.getPeerCertificate()?.fingerprint256 ?? '';
-      if (normalizeFingerprint(presented) !== this.#expected) {
-        socket.destroy();
-        settle(
-          new HangarError(
-            'tls_verification_failed',
-            `Proxmox TLS certificate fingerprint mismatch: expected SHA-256 ${colonFingerprint(this.#expected)}, server presented ${presented || '(no certificate)'}`,
-          ),
-          socket,
-        );
-        return;
-      }
-      settle(null, socket);
-    });
-    socket.once('error', (err) => settle(err, socket));
-    return undefined;
-  }
-}
 
 export class ProxmoxClient {
   readonly baseUrl: URL;
@@ -253,9 +151,11 @@ export class ProxmoxClient {
     return this.#hooks;
   }
 
-  sleep(ms: number): Promise<void> {
-    return (this.#hooks.sleep ?? defaultSleep)(ms);
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return (this.#hooks.sleep ?? abortableSleep)(ms, signal);
   }
+
+  readonly #scrubber = (text: string): string => this.scrub(text);
 
   /** Never let the secret (or a whole auth header) into text that leaves the client. */
   scrub(text: string): string {
@@ -268,20 +168,20 @@ export class ProxmoxClient {
     return { baseUrl: this.baseUrl.toString(), tokenId: this.tokenId, tlsMode: this.tlsMode };
   }
 
-  get<T = unknown>(path: string, params?: Params): Promise<T> {
-    return this.#withRetries(() => this.request<T>('GET', path, params), `GET ${path}`, true);
+  get<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
+    return this.#withRetries(() => this.request<T>('GET', path, params, opts.signal), `GET ${path}`, true, opts.signal);
   }
 
   post<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(() => this.request<T>('POST', path, params), `POST ${path}`, opts.idempotent === true);
+    return this.#withRetries(() => this.request<T>('POST', path, params, opts.signal), `POST ${path}`, opts.idempotent === true, opts.signal);
   }
 
   put<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(() => this.request<T>('PUT', path, params), `PUT ${path}`, opts.idempotent === true);
+    return this.#withRetries(() => this.request<T>('PUT', path, params, opts.signal), `PUT ${path}`, opts.idempotent === true, opts.signal);
   }
 
   delete<T = unknown>(path: string, params?: Params, opts: RequestOptions = {}): Promise<T> {
-    return this.#withRetries(() => this.request<T>('DELETE', path, params), `DELETE ${path}`, opts.idempotent === true);
+    return this.#withRetries(() => this.request<T>('DELETE', path, params, opts.signal), `DELETE ${path}`, opts.idempotent === true, opts.signal);
   }
 
   /** True when `err` proves Proxmox did nothing with the request (safe to send again). */
@@ -289,19 +189,20 @@ export class ProxmoxClient {
     return err instanceof HangarError && notApplied.has(err);
   }
 
-  async #withRetries<T>(fn: () => Promise<T>, what: string, idempotent: boolean): Promise<T> {
+  async #withRetries<T>(fn: () => Promise<T>, what: string, idempotent: boolean, signal?: AbortSignal): Promise<T> {
     const retries = this.#opts.getRetries ?? 3;
     let delay = this.#opts.getRetryDelayMs ?? 250;
     for (let attempt = 0; ; attempt++) {
+      throwIfAborted(signal);
       try {
         return await fn();
       } catch (err) {
         const retryable =
           err instanceof HangarError && err.code === 'provider_error' && (idempotent || notApplied.has(err));
-        if (!retryable || attempt >= retries) throw err;
+        if (!retryable || attempt >= retries || signal?.aborted) throw err;
         this.#logger.debug({ attempt: attempt + 1, err: err.message }, `proxmox: retrying ${what}`);
         this.#hooks.onWait?.();
-        await this.sleep(delay);
+        await this.sleep(delay, signal);
         delay *= 2;
       }
     }
@@ -323,7 +224,7 @@ export class ProxmoxClient {
   }
 
   /** One HTTP exchange, no retries. Resolves with the response's `data`. */
-  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Params): Promise<T> {
+  request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params?: Params, signal?: AbortSignal): Promise<T> {
     const encoded = encodeParams(params);
     const hasBody = method === 'POST' || method === 'PUT';
     const url = this.#target(path, hasBody ? undefined : encoded);
@@ -331,7 +232,7 @@ export class ProxmoxClient {
     const headers = this.#headers(
       body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {},
     );
-    return this.#exchange<T>(method, path, url, headers, (req) => req.end(body));
+    return this.#exchange<T>(method, path, url, headers, (req) => req.end(body), signal);
   }
 
   /**
@@ -342,6 +243,7 @@ export class ProxmoxClient {
     node: string,
     storage: string,
     file: { content: 'iso' | 'vztmpl' | 'import'; filename: string; path: string; sha256?: string },
+    opts: { signal?: AbortSignal } = {},
   ): Promise<string | null> {
     const size = (await stat(file.path)).size;
     const boundary = `----hangar${randomBytes(12).toString('hex')}`;
@@ -371,9 +273,10 @@ export class ProxmoxClient {
           stream.on('error', (err) => fail(err));
           stream.on('end', () => req.end(tailBuf));
           stream.pipe(req, { end: false });
-        }),
+        }, opts.signal),
       `upload ${safeName}`,
       false,
+      opts.signal,
     );
     return isUpid(data) ? data : null;
   }
@@ -384,7 +287,9 @@ export class ProxmoxClient {
     url: URL,
     headers: Record<string, string | number>,
     send: (req: http.ClientRequest, fail: (err: Error) => void) => void,
+    signal?: AbortSignal,
   ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const started = Date.now();
     const timeoutMs = this.#opts.timeoutMs ?? 30_000;
     const mod = url.protocol === 'http:' ? http : https;
@@ -397,10 +302,12 @@ export class ProxmoxClient {
           { method, path, ms: Date.now() - started, ...(err ? { error: err.code } : {}) },
           'proxmox request',
         );
-        if (err) reject(err);
+        // A cancelled call ends with the cancellation, not with the socket error it caused.
+        if (signal?.aborted) reject(abortReason(signal));
+        else if (err) reject(err);
         else resolve(value as T);
       };
-      const req = mod.request(url, { method, headers, agent: this.#agent });
+      const req = mod.request(url, { method, headers, agent: this.#agent, ...(signal ? { signal } : {}) });
       const fail = (err: Error) => {
         req.destroy();
         finish(this.#fromNetworkError(method, path, err));
@@ -427,7 +334,7 @@ export class ProxmoxClient {
           }
           if (status >= 200 && status < 300) {
             if (json === undefined && text) {
-              finish(this.#classify(method, path, { status, reason: 'response is not JSON' }));
+              finish(classifyFailure(method, path, { status, reason: 'response is not JSON' }, this.#scrubber, this.tokenId));
               return;
             }
             finish(null, (json?.data ?? null) as T);
@@ -438,12 +345,12 @@ export class ProxmoxClient {
               ? Object.fromEntries(Object.entries(json.errors as Record<string, unknown>).map(([k, v]) => [k, String(v).trim()]))
               : undefined;
           finish(
-            this.#classify(method, path, {
+            classifyFailure(method, path, {
               status,
               reason: res.statusMessage,
               message: typeof json?.message === 'string' ? json.message : undefined,
               errors,
-            }),
+            }, this.#scrubber, this.tokenId),
           );
         });
       });
@@ -461,102 +368,28 @@ export class ProxmoxClient {
         this.scrub(`Proxmox TLS verification failed for ${this.baseUrl.host} (${code || 'TLS'}: ${e?.message ?? 'unknown'}); configure a CA file or the certificate fingerprint`),
       );
     }
-    return this.#classify(method, path, { networkCode: code || 'ECONNRESET', message: e?.message });
+    return classifyFailure(method, path, { networkCode: code || 'ECONNRESET', message: e?.message }, this.#scrubber, this.tokenId);
   }
 
-  #classify(method: string, path: string, f: Failure): HangarError {
-    const where = `Proxmox ${method} ${path}`;
-    const text = [f.reason, f.message].filter((s): s is string => !!s && s.trim() !== '').map((s) => s.trim());
-    const uniq = [...new Set(text)];
-    const paramErrors = f.errors ? Object.entries(f.errors).map(([k, v]) => `${k}: ${v}`).join('; ') : '';
-    const summary = uniq.join(' - ') + (paramErrors ? ` (${paramErrors})` : '');
-    const msg = (code: string) => this.scrub(`${where} failed (${code})${summary ? `: ${summary}` : ''}`);
-    const unapplied = (e: HangarError) => {
-      notApplied.add(e);
-      return e;
-    };
-    if (f.networkCode) {
-      const e = new HangarError('provider_error', msg(f.networkCode));
-      return NOT_SENT_CODES.has(f.networkCode) ? unapplied(e) : e;
-    }
-    const status = f.status ?? 0;
-    const all = summary;
-    if (status === 401) return new HangarError('provider_auth_failed', this.scrub(`${where} failed (HTTP 401): Proxmox rejected API token ${this.tokenId}${uniq.length ? ` (${uniq.join(' - ')})` : ''}`));
-    // A lock timeout answered in the request itself, and pveproxy's "got no worker", mean the
-    // call never ran; the same text from a task (see #taskFailure) is only retryable.
-    if (LOCK_TIMEOUT.test(all)) return unapplied(new HangarError('provider_error', msg(`HTTP ${status}, lock timeout`)));
-    if (BUSY.test(all)) return unapplied(new HangarError('provider_error', msg(`HTTP ${status}, busy`)));
-    if (ALREADY_EXISTS.test(all)) return new HangarError('already_exists', msg(`HTTP ${status}`));
-    // Proxmox answers "no such VM" / "does not exist" with 500 (or 404 on some paths).
-    if (status === 404 || ((status === 500 || (status > 400 && status < 500)) && NOT_FOUND.test(all))) {
-      return new HangarError('not_found', msg(`HTTP ${status}`));
-    }
-    if (status >= 500 || status === 408 || status === 429) return new HangarError('provider_error', msg(`HTTP ${status}`));
-    if (status >= 400) return new HangarError('provider_rejected', msg(`HTTP ${status}`));
-    return new HangarError('provider_error', msg(`HTTP ${status}`));
-  }
 
   /**
    * Polls a task until it stops, with backoff (2 s → 30 s by default), calling `hooks.onWait`
-   * on every poll. A failed task raises `provider_task_failed` with its exit status and the
-   * tail of its log (a lock timeout raises a retryable `provider_error` instead).
+   * on every poll (see task-wait.ts).
    */
-  async waitForTask(node: string | undefined, upid: string, opts: WaitOptions = {}): Promise<TaskStatus> {
-    const taskNode = node ?? upidNode(upid);
-    if (!taskNode) throw new HangarError('internal', `cannot tell the node of task ${upid}`);
-    const maxDelay = this.#opts.taskPollMaxMs ?? 30_000;
-    let delay = Math.min(this.#opts.taskPollInitialMs ?? 2_000, maxDelay);
-    const timeoutMs = opts.timeoutMs ?? this.#opts.taskTimeoutMs ?? 3_600_000;
-    const maxFailures = this.#opts.taskPollFailures ?? 6;
-    const started = Date.now();
-    const hooks = opts.hooks ?? this.#hooks;
-    let failures = 0;
-    for (;;) {
-      hooks.onWait?.();
-      let st: TaskStatus | undefined;
-      try {
-        st = await this.get<TaskStatus>(pvePath`/nodes/${taskNode}/tasks/${upid}/status`);
-        failures = 0;
-      } catch (err) {
-        // The task runs on in Proxmox whatever happens to one poll: keep watching it through a
-        // flaky API rather than failing (and redoing) the whole step.
-        if (!(err instanceof HangarError) || err.code !== 'provider_error' || ++failures >= maxFailures) throw err;
-        this.#logger.debug({ upid, failures, err: err.message }, 'proxmox: task status poll failed; polling on');
-      }
-      if (st && st.status === 'stopped') {
-        const exit = st.exitstatus ?? '';
-        if (exit === 'OK') return st;
-        if (/^WARNINGS: /.test(exit)) {
-          this.#logger.warn({ upid, exitstatus: exit }, 'proxmox task finished with warnings');
-          return st;
-        }
-        throw await this.#taskFailure(taskNode, upid, exit || 'unknown exit status');
-      }
-      if (Date.now() - started > timeoutMs) {
-        throw new HangarError('provider_error', `Proxmox task ${upid} still running after ${Math.round(timeoutMs / 1000)} s`);
-      }
-      await (hooks.sleep ?? defaultSleep)(delay);
-      delay = Math.min(delay * 2, maxDelay);
-    }
+  waitForTask(node: string | undefined, upid: string, opts: WaitOptions = {}): Promise<TaskStatus> {
+    return waitForTask(this, {
+      pollInitialMs: this.#opts.taskPollInitialMs ?? 2_000,
+      pollMaxMs: this.#opts.taskPollMaxMs ?? 30_000,
+      timeoutMs: this.#opts.taskTimeoutMs ?? 3_600_000,
+      maxFailures: this.#opts.taskPollFailures ?? 6,
+      hooks: this.#hooks,
+      logger: this.#logger,
+    }, node, upid, opts);
   }
 
   /** The last `lines` lines of a task's log (best effort). */
-  async taskLogTail(node: string, upid: string, lines = 10): Promise<string[]> {
-    try {
-      const log = await this.get<{ n: number; t: string }[]>(pvePath`/nodes/${node}/tasks/${upid}/log`, { start: 0, limit: 1000 });
-      return (Array.isArray(log) ? log : []).map((l) => l.t).filter((t) => t !== 'no content').slice(-lines);
-    } catch (err) {
-      return [`(task log unavailable: ${err instanceof Error ? err.message : String(err)})`];
-    }
-  }
-
-  async #taskFailure(node: string, upid: string, exit: string): Promise<HangarError> {
-    const tail = await this.taskLogTail(node, upid);
-    const detail = this.scrub(`Proxmox task ${upid} failed: ${exit}${tail.length ? `\n${tail.join('\n')}` : ''}`);
-    const last = tail.join('\n');
-    if (LOCK_TIMEOUT.test(exit) || BUSY.test(exit)) return new HangarError('provider_error', detail);
-    if (ALREADY_EXISTS.test(exit)) return new HangarError('already_exists', detail);
-    return new HangarError('provider_task_failed', detail);
+  taskLogTail(node: string, upid: string, lines = 10, signal?: AbortSignal): Promise<string[]> {
+    return taskLogTail(this, node, upid, lines, signal);
   }
 
   /** Waits for `result` when it is a task id (config POSTs answer null when done at once). */

@@ -1,12 +1,12 @@
 // Runs qemu-img and friends without a shell, mapping failures to HangarErrors that carry the
-// tool's stderr tail; plus small file helpers (atomic JSON writes, sha256, process checks).
+// tool's stderr tail; plus small file helpers (atomic JSON writes, process checks).
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { access, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
+import { abortReason } from '../support/sleep.ts';
 
 const STDERR_TAIL = 2000;
 
@@ -20,10 +20,16 @@ export class ToolError extends HangarError {
   }
 }
 
-export function runTool(tool: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<ToolResult> {
+/** Runs a tool without a shell; `signal` kills it (SIGKILL) and the call rejects with the signal's reason. */
+export function runTool(tool: string, args: string[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ToolResult> {
+  if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal));
   return new Promise((resolve, reject) => {
-    execFile(tool, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(tool, args, {
+      encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL',
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }, (err, stdout, stderr) => {
       if (!err) return resolve({ stdout, stderr });
+      if (opts.signal?.aborted) return reject(abortReason(opts.signal));
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
         return reject(new HangarError('provider_error', `${tool} not found (install it: bash scripts/setup-qemu.sh)`));
@@ -51,16 +57,6 @@ export async function imageInfo(qemuImg: string, file: string): Promise<ImageInf
     backingFilename: j['backing-filename'] as string | undefined,
     fullBackingFilename: j['full-backing-filename'] as string | undefined,
   };
-}
-
-export async function sha256File(path: string, onProgress?: () => void): Promise<string> {
-  const hash = createHash('sha256');
-  let last = Date.now();
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    if (onProgress && Date.now() - last > 2000) { onProgress(); last = Date.now(); }
-  }
-  return hash.digest('hex');
 }
 
 /** Writes JSON next to the target and renames it over, so readers never see half a file. */

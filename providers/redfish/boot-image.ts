@@ -23,6 +23,8 @@ export interface BootImageOptions {
   /** Called while reading (activities heartbeat here). */
   onProgress?: (bytes: number) => void;
   timeoutMs?: number;
+  /** Stops the check (the activity was cancelled); it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function checkBootImage(url: string, opts: BootImageOptions = {}): 
   const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise<BootImageCheck>((resolve, reject) => {
     const mod = url.toLowerCase().startsWith('https:') ? https : http;
-    const req = mod.get(url, { headers: { 'user-agent': 'hangar' } }, (res) => {
+    const req = mod.get(url, { headers: { 'user-agent': 'hangar' }, ...(opts.signal ? { signal: opts.signal } : {}) }, (res) => {
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) {
         res.resume();
@@ -68,7 +70,7 @@ export async function checkBootImage(url: string, opts: BootImageOptions = {}): 
           opts.onProgress?.(bytes);
         }
       });
-      res.on('error', (err) => reject(new HangarError('provider_error', `reading boot image ${shown} failed: ${err.message}`)));
+      res.on('error', (err) => reject(opts.signal?.aborted ? opts.signal.reason : new HangarError('provider_error', `reading boot image ${shown} failed: ${err.message}`)));
       res.on('end', () => {
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== opts.checksum!.toLowerCase()) {
@@ -81,6 +83,7 @@ export async function checkBootImage(url: string, opts: BootImageOptions = {}): 
     // An idle socket for timeoutMs fails the check (a slow but moving download does not).
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no data for ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
     req.on('error', (err: NodeJS.ErrnoException) => {
+      if (opts.signal?.aborted) return reject(opts.signal.reason);
       const transient = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(err.code ?? '');
       reject(new HangarError(transient ? 'provider_error' : 'provider_rejected', `boot image ${shown} is not reachable: ${err.code ?? err.message}`));
     });

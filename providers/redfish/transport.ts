@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HangarError } from '../../domain/errors.ts';
+import { abortReason } from '../support/sleep.ts';
 
 export interface RedfishTlsOptions {
   /** Verify the BMC's certificate (default true). `false` is an explicit, logged opt-in. */
@@ -34,6 +35,8 @@ export interface SendOptions {
   headers: Record<string, string>;
   body?: unknown;
   timeoutMs: number;
+  /** Aborts the request; it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -120,13 +123,15 @@ export function send(opts: SendOptions): Promise<RedfishResponse> {
     ...(payload ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) } : {}),
     ...opts.headers,
   };
+  if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal));
   return new Promise<RedfishResponse>((resolve, reject) => {
     let settled = false;
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(transportError(err, endpoint, method, path));
+      // A cancelled call ends with the cancellation, not with the socket error it caused.
+      reject(opts.signal?.aborted ? abortReason(opts.signal) : transportError(err, endpoint, method, path));
     };
     const req = http.request({
       host: endpoint.hostname.replace(/^\[|\]$/g, ''),
@@ -134,6 +139,7 @@ export function send(opts: SendOptions): Promise<RedfishResponse> {
       method,
       path,
       headers: { Host: endpoint.host, ...headers },
+      ...(opts.signal ? { signal: opts.signal } : {}),
       ...(secure
         ? {
             agent: undefined,

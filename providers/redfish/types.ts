@@ -16,8 +16,10 @@ export interface RedfishClientOptions {
   maxConcurrency?: number;
   hooks?: ProviderHooks;
   logger?: Logger;
-  /** Sleep implementation; defaults to hooks.sleep, then a timer. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Sleep implementation; defaults to hooks.sleep, then a timer. Must reject when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Cancels every request, task poll and wait of this client (the activity's cancellation). */
+  signal?: AbortSignal;
   /** Backoff for retried reads, session creation and re-writes (default 500 ms → 10 s, 4 attempts for reads). */
   retry?: { initialMs?: number; maxMs?: number; attempts?: number };
   /** Power-state / read-back polling interval (default 2 s). */

@@ -32,6 +32,8 @@ interface FaultRule {
   holdMs?: number;
   times: number;
   onHit?: () => void;
+  /** Called when the BMC has answered the forwarded request. */
+  onForwarded?: () => void;
 }
 
 interface ProxyHit { method: string; path: string; body: any; faulted: boolean }
@@ -63,6 +65,7 @@ async function startFaultProxy(target: string): Promise<{ url: string; rules: Fa
           host: upstream.hostname, port: upstream.port, method, path: req.url,
           headers: { ...req.headers, host: upstream.host, 'content-length': String(raw.length) },
         }, (r) => {
+          r.on('end', () => rule?.onForwarded?.());
           res.on('error', () => undefined);
           try { res.writeHead(r.statusCode ?? 502, r.headers); } catch { /* client gone */ }
           r.pipe(res);
@@ -98,7 +101,7 @@ const childOutput: string[] = [];
 beforeAll(async () => {
   [tlsBmc, bmc, images] = await Promise.all([
     startSushy({ tls: true, systems: 1 }),
-    startSushy({ systems: [...Array.from({ length: 7 }, (_, i) => ({ name: `fault-${i + 1}`, powerState: 'On' as const })), { name: 'kill-1' }, { name: 'cancel-1' }, { name: 'template-1' }] }),
+    startSushy({ systems: [...Array.from({ length: 7 }, (_, i) => ({ name: `fault-${i + 1}`, powerState: 'On' as const })), { name: 'kill-1' }, { name: 'cancel-1' }, { name: 'template-1' }, { name: 'cancel-2' }] }),
     serveImage(),
   ]);
   proxy = await startFaultProxy(bmc.url);
@@ -376,6 +379,32 @@ describe('compensation after a failure at each step', () => {
     expect(next.status).toBe(202);
     expect((await waitForOperation(api, operator, next.body.operation.id)).status).toBe('completed');
     expect((await get(`/api/v1/hosts/${host.id}`)).body.state).toBe('provisioned');
+  }, 120_000);
+});
+
+describe('cancellation during a virtual-media insert', () => {
+  it('the insert ends before the compensation runs: host powered off, media ejected, claim released', async () => {
+    const i = 10;
+    const sysPath = (n: number) => bmc.systems[n]!.path;
+    const host = await registerHost(unique('cancel-vm'), `redfish+http://${new URL(proxy.url).host}${sysPath(i)}`, bmc);
+    let hit = false;
+    let answered = false;
+    // A slow BMC: the insert is held, then applied (a BMC goes on fetching an image after its client left).
+    proxy.rules.push({
+      method: 'POST', path: new RegExp(`${bmc.systems[i]!.id}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`), holdMs: 4000, times: 1,
+      onHit: () => { hit = true; }, onForwarded: () => { answered = true; },
+    });
+    const res = await post('/api/v1/hosts/provision', { name: unique('cancel-vm').slice(0, 50), host: host.name, image_url: images.url('slow.iso') });
+    expect(res.status).toBe(202);
+    await waitFor('the insert to reach the BMC', async () => hit, 60_000, 20);
+    await api.temporal.workflow.getHandle(res.body.operation.workflow_id).cancel();
+    const op = await waitForOperation(api, operator, res.body.operation.id, 90_000);
+    expect(op.status).toBe('cancelled');
+    // The compensation ran after the BMC had answered the insert, so its eject saw the image.
+    expect(answered).toBe(true);
+    expect(await hardware(bmc, sysPath(i))).toMatchObject({ power: 'Off', inserted: false, bootTarget: 'None' });
+    expect((await get(`/api/v1/hosts/${host.id}`)).body).toMatchObject({ state: 'available', claimed_by: null });
+    expect((await get(`/api/v1/machines/${res.body.machine.id}`)).body.state).toBe('failed');
   }, 120_000);
 });
 

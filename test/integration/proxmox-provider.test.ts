@@ -3,15 +3,17 @@
 // auth and task failures. Every request the provider sends must pass the simulator's schema
 // validation (checked once for the whole file at the end).
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { HangarError } from '../../domain/errors.ts';
 import { ProxmoxClient, type Params, type ProxmoxConnectionOptions, type ProviderLogger } from '../../providers/proxmox/client.ts';
-import { ProxmoxProvider, cidataHash, cidataIsoName, isCidataIsoOf, type ProxmoxProviderOptions } from '../../providers/proxmox/provider.ts';
+import { ProxmoxProvider, type ProxmoxProviderOptions } from '../../providers/proxmox/provider.ts';
+import { cidataHash, cidataIsoName, isCidataIsoOf } from '../../providers/proxmox/markers.ts';
 import type { VmSpec } from '../../providers/hypervisor.ts';
 import { startProxmoxSimulator, type ProxmoxSimulator } from '../fakes/proxmox/simulator.ts';
+import { writeQcow2 } from '../support/proxmox-sim.ts';
 
 const TOKEN = { id: 'hangar@pve!ci', secret: randomUUID() };
 const NODE = 'pve1';
@@ -48,22 +50,6 @@ function provider(extra: Partial<ProxmoxProviderOptions> = {}, conn: Partial<Pro
   });
   opened.push(p);
   return p;
-}
-
-/** A small qcow2 image: `qemu-img` is not installed here, so write a valid version-3 header. */
-function writeQcow2(path: string, virtualBytes: number): void {
-  const buf = Buffer.alloc(64 * 1024);
-  buf.write('QFI\xfb', 0, 'latin1');
-  buf.writeUInt32BE(3, 4); // version
-  buf.writeUInt32BE(16, 20); // cluster_bits
-  buf.writeBigUInt64BE(BigInt(virtualBytes), 24); // size
-  buf.writeUInt32BE(1, 36); // l1_size
-  buf.writeBigUInt64BE(0x30000n, 40); // l1_table_offset
-  buf.writeBigUInt64BE(0x10000n, 48); // refcount_table_offset
-  buf.writeUInt32BE(1, 56); // refcount_table_clusters
-  buf.writeUInt32BE(4, 96); // refcount_order
-  buf.writeUInt32BE(104, 100); // header_length
-  writeFileSync(path, buf);
 }
 
 function spec(extra: Partial<VmSpec> = {}): VmSpec {
@@ -340,6 +326,31 @@ describe('VM lifecycle', () => {
 
     await p.delete(s.machineId);
     expect(allVolumes().some((v) => v.volid === d2.volume)).toBe(false);
+  });
+});
+
+describe('cancellation', () => {
+  it('a cancelled create stops watching its clone; delete then waits for the clone and removes it', async () => {
+    const p = provider();
+    const s = spec();
+    sim.setFaults({ taskDelayMs: { qmclone: 1500 } });
+    try {
+      const abort = new AbortController();
+      const reason = new Error('activity cancelled');
+      const cloneStarted = () => [...sim.tasks.values()].some((t) => t.type === 'qmclone' && t.status === 'running');
+      const creating = p.create(s, { signal: abort.signal });
+      while (!cloneStarted()) await new Promise((r) => setTimeout(r, 10));
+      abort.abort(reason);
+      await expect(creating).rejects.toBe(reason);
+      // The clone runs on in Proxmox: its target exists, locked, without the machine's marker yet.
+      expect(cloneStarted()).toBe(true);
+      expect(sim.leftovers(s.machineId).vms).toEqual([]);
+      expect(await p.delete(s.machineId)).toEqual({ deleted: true });
+      expect(cloneStarted()).toBe(false);
+      expect(sim.leftovers(s.machineId)).toEqual({ vms: [], volumes: [] });
+    } finally {
+      sim.setFaults({});
+    }
   });
 });
 

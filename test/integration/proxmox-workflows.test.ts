@@ -14,7 +14,7 @@ import { Disk, Machine, Template } from '../../db/entities/index.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startProxmoxSimulator, type ProxmoxFaults, type ProxmoxSimulator } from '../fakes/proxmox/simulator.ts';
 import { createToken, http, startApi, testConfig, testEnv, waitFor, type TestApi } from '../support/harness.ts';
-import { isCidataIsoOf } from '../../providers/proxmox/provider.ts';
+import { isCidataIsoOf } from '../../providers/proxmox/markers.ts';
 import { unique } from '../support/api-fixture.ts';
 import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import {
@@ -399,6 +399,34 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
     for (const m of machines) await expectGone(m.id);
     expect(orphanDisks(sim)).toEqual([]);
   }, 300_000);
+});
+
+describe('a DELETE while the clone is still running', () => {
+  it('cancels the provision, which waits for the clone, so the VM is removed: no VM, no ISO, lease released, machine gone', async () => {
+    const timing = trackTaskTimes(sim);
+    // Slow enough that the cancellation reaches the clone step (heartbeats carry it) mid-clone.
+    sim.setFaults({ taskDelayMs: { qmclone: 12_000 } });
+    try {
+      const m = await postMachine({ network_id: networkId, cloud_init_mode: 'iso' });
+      const clone = await waitFor('the clone task to start', async () => timing.tasks.find((t) => t.type === 'qmclone' && t.id === String(shared.vmid)), 60_000, 50);
+      expect(await liveLeases(m.id)).toBe(1);
+      const delOp = await deprovision(m);
+      expect(clone.endMs).toBeUndefined();
+      const op = await finished(delOp, api, 180_000);
+      expect({ status: op.status, error: op.error }).toEqual({ status: 'completed', error: null });
+      expect((await finished(m.opId)).status).not.toBe('completed');
+      // The clone has ended: a clone left running unseen would leave its VM behind only now.
+      expect(clone.endMs).toBeDefined();
+      expect(clone.exitstatus).toBe('OK');
+      await expectGone(m.id);
+      expect(machineVms(sim, m.id)).toEqual([]);
+      expect(await liveLeases(m.id)).toBe(0);
+      expect(orphanDisks(sim)).toEqual([]);
+    } finally {
+      sim.setFaults({});
+      timing.stop();
+    }
+  }, 240_000);
 });
 
 describe('a worker killed in the middle of a clone', () => {

@@ -4,7 +4,7 @@
 // idempotency of each. Needs `bash scripts/setup-qemu.sh`.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -150,6 +150,45 @@ describe('QemuProvider (real qemu, blank disk)', () => {
     await expectHangarError(provider.importTemplate({ templateId: randomUUID(), name: 'blank', image: blank }), 'already_exists');
     const disk = join(dataDir, 'qemu/templates/blank/disk.qcow2');
     expect(statSync(disk).mode & 0o222).toBe(0); // read-only backing file
+  });
+
+  describe('a template deleted while its import runs', () => {
+    let raw = '';
+    const templatesDir = () => join(dataDir, 'qemu/templates');
+    /** Resolves once the import's partial directory exists (the conversion is under way). */
+    const partialAppears = async (name: string) => {
+      while (!readdirSync(templatesDir()).some((f) => f.startsWith(`.${name}.partial-`))) await new Promise((r) => setTimeout(r, 5));
+    };
+    const leftovers = (name: string) => readdirSync(templatesDir()).filter((f) => f === name || f.startsWith(`.${name}.`));
+
+    beforeAll(() => {
+      // A raw image with real data: qemu-img has to convert it, which takes a moment.
+      raw = join(dataDir, 'data.raw');
+      execFileSync('sh', ['-c', `head -c ${256 * 1024 * 1024} /dev/urandom > "${raw}"`]);
+    });
+
+    it('cancelled (the compensation deletes): the import stops, no partial image is left, the delete finds nothing', async () => {
+      const id = randomUUID();
+      const abort = new AbortController();
+      const reason = new Error('activity cancelled');
+      const importing = provider.importTemplate({ templateId: id, name: 'cancelled', image: raw }, { signal: abort.signal });
+      await partialAppears('cancelled');
+      abort.abort(reason);
+      const deleting = provider.deleteTemplate(id);
+      await expect(importing).rejects.toBe(reason);
+      expect(await deleting).toEqual({ deleted: false });
+      expect(leftovers('cancelled')).toEqual([]);
+    });
+
+    it('not cancelled: the delete waits for the import to finish, then removes the template', async () => {
+      const id = randomUUID();
+      const importing = provider.importTemplate({ templateId: id, name: 'raced', image: raw });
+      await partialAppears('raced');
+      const deleting = provider.deleteTemplate(id);
+      expect(await importing).toEqual({ ref: 'raced', created: true });
+      expect(await deleting).toEqual({ deleted: true });
+      expect(leftovers('raced')).toEqual([]);
+    });
   });
 
   it('reports an absent VM and deletes one idempotently', async () => {

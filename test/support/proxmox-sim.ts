@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isCidataIsoOf } from '../../providers/proxmox/provider.ts';
+import { isCidataIsoOf } from '../../providers/proxmox/markers.ts';
 import type { ProxmoxSimulator, SimTask, SimVm, SimVolume } from '../fakes/proxmox/simulator.ts';
 
 /** A small valid qcow2 (version 3 header; `qemu-img` is not installed here). */

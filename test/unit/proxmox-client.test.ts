@@ -6,9 +6,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HangarError } from '../../domain/errors.ts';
 import { ProxmoxClient, encodeParams, normalizeFingerprint, pvePath, upidNode } from '../../providers/proxmox/client.ts';
-import {
-  ProxmoxProvider, cidataIsoName, diskMarkers, isCidataIsoOf, encodeSshKeys, markerValue, parsePropertyString, parseSize, parseTags, smbiosWithSeed,
-} from '../../providers/proxmox/provider.ts';
+import { ProxmoxProvider } from '../../providers/proxmox/provider.ts';
+import { cidataIsoName, diskMarkers, isCidataIsoOf, markerValue, parseTags } from '../../providers/proxmox/markers.ts';
+import { encodeSshKeys, parsePropertyString, parseSize, smbiosWithSeed } from '../../providers/proxmox/properties.ts';
 
 const SECRET = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 
