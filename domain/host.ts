@@ -323,14 +323,7 @@ export function deriveControlPlane(vip: string | null, port: number, members: Cl
 }
 
 // -------------------------------------------------------------------------------------------------
-// Workflows (ids derive from the resource; inputs carry no secrets)
-
-export const hostInspectWorkflowId = (hostId: string) => `host-inspect/${hostId}`;
-export const hostPowerWorkflowId = (hostId: string) => `host-power/${hostId}`;
-export const hostDeprovisionWorkflowId = (hostId: string) => `deprovision-host/${hostId}`;
-export const hostReleaseWorkflowId = (hostId: string) => `host-release/${hostId}`;
-// provisionHost runs under provisionWorkflowId(machineId) (domain/machine.ts): the metadata
-// service's phone-home signals that id, for VMs and hosts alike.
+// Workflow inputs (inputs carry no secrets; the workflow ids are in workflows/contracts.ts)
 
 export interface ProvisionHostInput {
   hostId: string;

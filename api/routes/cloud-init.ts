@@ -21,7 +21,7 @@ import {
 } from '../../domain/cloud-init.ts';
 import { containsAddress, formatAddress, parseAddress, parseCidr, type Cidr } from '../../domain/cidr.ts';
 import { HangarError } from '../../domain/errors.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
+import { phoneHomeSignal, provisionWorkflowId } from '../../workflows/contracts.ts';
 import {
   cloudInitMachineFromRow, machineTokenById, phoneHomeUrlFor, recordFetches, recordPhoneHome, seedMachineByAddress, seedMachineById,
   type FetchCount, type SeedMachineRow, type SeedParts,
@@ -454,7 +454,7 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
       try {
         // Signalling without a run id reaches the latest run; a closed or missing run answers
         // not-found, which is fine: nothing waits for this phone-home.
-        await deps.temporal.workflow.getHandle(workflowId).signal('phoneHome', payload);
+        await deps.temporal.workflow.getHandle(workflowId).signal(phoneHomeSignal, payload);
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) {
           // Recorded, but a waiting workflow may not know: a 503 makes cloud-init retry.

@@ -4,7 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { DryRunCall, DryRunVm, Machine } from '../../db/entities/index.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { toActivityFailure } from '../../activities/failures.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
+import { phoneHomeSignal, progressQuery, provisionWorkflowId } from '../../workflows/contracts.ts';
 import type { Progress } from '../../domain/progress.ts';
 import { insertMachine, makeWorker, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
 
@@ -24,7 +24,7 @@ async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: 
   // A worker runs once; the query after completion needs it too (queries replay on a worker).
   await worker.runUntil(async () => {
     await handle.result().catch((e: unknown) => { error = e; });
-    progress = await handle.query<Progress>('progress');
+    progress = await handle.query(progressQuery);
   });
   return { error, progress, handle };
 }
@@ -127,12 +127,12 @@ describe('provisionVm phone-home wait', () => {
       let snapshot: Progress;
       do {
         await new Promise((r) => setTimeout(r, 100));
-        snapshot = await handle.query<Progress>('progress');
+        snapshot = await handle.query(progressQuery);
       } while (snapshot.steps.find((s) => s.name === 'wait-phone-home')?.status !== 'running');
       expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('provisioning');
-      await handle.signal('phoneHome', { instance_id: `hangar-${spec.machineId}`, hostname: spec.name });
+      await handle.signal(phoneHomeSignal, { instance_id: `hangar-${spec.machineId}`, hostname: spec.name });
       await handle.result();
-      return handle.query<Progress>('progress');
+      return handle.query(progressQuery);
     });
     expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
       'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'wait-phone-home:completed', 'mark-ready:completed',

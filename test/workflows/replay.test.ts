@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
-import { deprovisionWorkflowId, provisionWorkflowId } from '../../domain/machine.ts';
+import { deprovisionWorkflowId, provisionWorkflowId } from '../../workflows/contracts.ts';
 import { WORKFLOWS_PATH } from '../../workers/worker.ts';
 import { TEMPORAL_BIN } from '../support/services.ts';
 import { insertMachine, makeWorker, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
