@@ -4,7 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { DryRunCall, DryRunVm, Machine } from '../../db/entities/index.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { toActivityFailure } from '../../activities/failures.ts';
-import { phoneHomeSignal, progressQuery, provisionWorkflowId } from '../../workflows/contracts.ts';
+import { phoneHomeSignal, progressQuery, provisionWorkflowId, type WorkflowTypes } from '../../workflows/contracts.ts';
 import type { Progress } from '../../domain/progress.ts';
 import { insertMachine, makeWorker, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
 
@@ -18,7 +18,7 @@ async function effects(machineId: string): Promise<string[]> {
 async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: object) {
   const taskQueue = `wf-${randomUUID()}`;
   const worker = await makeWorker(ctx.env, activities, taskQueue);
-  const handle = await ctx.env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+  const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
   let error: unknown;
   let progress!: Progress;
   // A worker runs once; the query after completion needs it too (queries replay on a worker).
@@ -122,7 +122,7 @@ describe('provisionVm phone-home wait', () => {
     const taskQueue = `wf-${randomUUID()}`;
     const worker = await makeWorker(ctx.env, realActivities(ctx.orm, ctx.env), taskQueue);
     const progress = await worker.runUntil(async () => {
-      const handle = await ctx.env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+      const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
       // Until the signal, the workflow sits in wait-phone-home and the machine is not ready.
       let snapshot: Progress;
       do {
