@@ -5,7 +5,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { HangarError } from '../domain/errors.ts';
-import { parseBmcAddress, type ConditionUpdate, type HostEvent } from '../domain/host.ts';
+import type { ConditionUpdate, HostEvent } from '../domain/host-state.ts';
+import { parseBmcAddress } from '../domain/bmc-address.ts';
 import { normalisePowerState, type BootDiagnosis } from '../domain/boot.ts';
 import { hostWorkflowIds } from '../workflows/contracts.ts';
 import { openSecret } from '../domain/secrets.ts';

@@ -9,7 +9,7 @@ import { openOrm } from '../db/orm.ts';
 import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
-import { hostSecretKey } from '../domain/secrets.ts';
+import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
 import type { Hypervisor } from '../providers/hypervisor.ts';
 import { buildProviders, qemuGuestMetadataUrl } from './providers.ts';

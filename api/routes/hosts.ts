@@ -7,15 +7,15 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
-import {
-  HOST_ACTIONS, HOST_STATES, canTransition, durationMs, createHostSchema, deprovisionHostSchema, parseBmcAddress, provisionHostBaseSchema, provisionHostSchema, updateHostSchema,
-  type CreateHostRequest, type DeprovisionHostInput, type HostAction, type HostPowerAction, type ProvisionHostInput, type ProvisionHostRequest,
-  type UpdateHostRequest,
-} from '../../domain/host.ts';
+import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
+import { parseBmcAddress } from '../../domain/bmc-address.ts';
+import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
+import type { DeprovisionHostInput, HostPowerAction, ProvisionHostInput } from '../../domain/host.ts';
 import {
   hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, provisionWorkflowId,
 } from '../../workflows/contracts.ts';
-import { hostSecretKey, sealSecret } from '../../domain/secrets.ts';
+import { sealSecret } from '../../domain/secrets.ts';
+import { hostSecretKey } from '../../keyfiles/host-key.ts';
 import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
 import { claimHost, loadHost, transitionHost, updateHostObservation } from '../../db/repositories/hosts.ts';
 import { sqlFor } from '../../db/sql.ts';

@@ -20,7 +20,7 @@ import { writeCidataIso } from '../cloud-init/cidata-iso.ts';
 import type {
   AttachedDisk, DiskSpec, Hypervisor, NicSpec, ProviderHooks, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary, PowerState,
 } from '../hypervisor.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from 'pino';
 import { chooseAccel, type AccelChoice, type AccelMode } from './accel.ts';
 import { buildQemuArgs, hotplugPortIds, ROOT_NODE, type NicArg } from './command-line.ts';
 import { QmpClient, QmpCommandError, withQmp } from './qmp.ts';
