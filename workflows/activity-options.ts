@@ -38,9 +38,12 @@ export const vmActs = proxyActivities<VmActivities>({
   startToCloseTimeout: '5m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY, cancellationType: WAIT,
 });
 
-/** Clones run on their own queue when the spec names one (a worker there caps them per node). */
+/**
+ * Clones run on their own queue when the spec names one (a worker there caps them per node).
+ * Heartbeats deliver cancellation, so the timeout bounds how long a cancelled clone runs on unseen.
+ */
 export const cloneActs = (taskQueue: string) => proxyActivities<Pick<MachineActivities, 'createVm'>>({
-  taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: '60s', retry: DEFAULT_RETRY, cancellationType: WAIT,
+  taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY, cancellationType: WAIT,
 });
 
 /** Image imports move gigabytes and wait on provider tasks: long, heartbeating. */
