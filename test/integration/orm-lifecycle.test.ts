@@ -24,8 +24,7 @@ afterAll(async () => {
   await admin.end();
 });
 
-const connections = async () =>
-  (await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [dbName])).rows[0]!.n;
+const connections = async () => (await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [dbName])).rows[0]!.n;
 
 describe('the ORM after close()', () => {
   it('refuses queries instead of opening a new pool', async () => {
