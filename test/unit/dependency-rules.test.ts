@@ -20,6 +20,9 @@ const TREE: Record<string, string> = {
   'domain/uses-helper-folder.ts': "import { log } from '../system/logger.ts';\nexport const l = log;\n",
   'domain/cycle-a.ts': "import { b } from './cycle-b.ts';\nexport const a = () => b;\n",
   'domain/cycle-b.ts': "import { a } from './cycle-a.ts';\nexport const b = () => a;\n",
+  // A cycle through a type-only import vanishes at compile time: allowed.
+  'domain/names-types.ts': "import type { Kinds } from './uses-names.ts';\nexport const first = (k: Kinds) => k[0];\n",
+  'domain/uses-names.ts': "import { first } from './names-types.ts';\nexport type Kinds = string[];\nexport const f1 = first;\n",
   // A folder for side-effecting helpers, unknown to the rules by name: it may write files.
   'system/logger.ts': "import { appendFileSync } from 'node:fs';\nexport const log = (s: string) => appendFileSync('log', s);\n",
   // ...but it ships, so it may not lean on test support.
@@ -45,7 +48,7 @@ const TREE: Record<string, string> = {
   'api/uses-test-support.ts': "import { fixture } from '../test/support.ts';\nexport const f = fixture;\n",
   'test/support.ts': "import { app } from '../api/app.ts';\nexport const fixture = app;\n",
   'test/app.test.ts':
-    "import { fixture } from './support.ts';\nimport { f } from '../api/uses-test-support.ts';\nimport { save } from '../domain/writes-files.ts';\nimport { h } from '../domain/reaches-up.ts';\nimport { l } from '../domain/uses-helper-folder.ts';\nimport { g } from '../system/uses-test-support.ts';\nimport { a } from '../domain/cycle-a.ts';\nimport { run } from '../workflows/calls-activity.ts';\nimport { C } from '../workflows/uses-client.ts';\nimport type { R } from '../workflows/type-from-db.ts';\nimport type { C as K } from '../providers/knows-temporal.ts';\nimport type { X } from '../db/reaches-providers.ts';\nimport { a as r } from '../activities/reaches-api.ts';\nimport { logger } from '../providers/logs-with-dev-package.ts';\nimport { p } from '../api/undeclared-package.ts';\nexport const all = [fixture, f, save, h, l, g, a, run, C, r, logger, p];\nexport type T = [R, K, X];\n",
+    "import { fixture } from './support.ts';\nimport { f } from '../api/uses-test-support.ts';\nimport { save } from '../domain/writes-files.ts';\nimport { h } from '../domain/reaches-up.ts';\nimport { l } from '../domain/uses-helper-folder.ts';\nimport { g } from '../system/uses-test-support.ts';\nimport { a } from '../domain/cycle-a.ts';\nimport { f1 } from '../domain/uses-names.ts';\nimport { run } from '../workflows/calls-activity.ts';\nimport { C } from '../workflows/uses-client.ts';\nimport type { R } from '../workflows/type-from-db.ts';\nimport type { C as K } from '../providers/knows-temporal.ts';\nimport type { X } from '../db/reaches-providers.ts';\nimport { a as r } from '../activities/reaches-api.ts';\nimport { logger } from '../providers/logs-with-dev-package.ts';\nimport { p } from '../api/undeclared-package.ts';\nexport const all = [fixture, f, save, h, l, g, a, f1, run, C, r, logger, p];\nexport type T = [R, K, X];\n",
 };
 
 const EXPECTED = [
