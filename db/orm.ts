@@ -28,7 +28,29 @@ export function ormConfig(options: OrmOptions) {
 }
 
 export async function openOrm(options: OrmOptions): Promise<MikroORM> {
-  return MikroORM.init(ormConfig(options));
+  return stayClosedAfterClose(await MikroORM.init(ormConfig(options)));
+}
+
+/**
+ * MikroORM reconnects lazily: a query after `close()` (a deferred write that outlives shutdown,
+ * such as the metadata fetch counter's sweep) silently opens a fresh pool, whose idle connection
+ * then keeps the process alive for the pool's idle timeout and is never closed. Closed means
+ * closed: such a query fails (its caller logs it) and the process can exit.
+ */
+function stayClosedAfterClose(orm: MikroORM): MikroORM {
+  const connection = orm.em.getConnection();
+  const close = orm.close.bind(orm);
+  const ensureConnection = connection.ensureConnection.bind(connection);
+  let closed = false;
+  orm.close = async (force?: boolean) => {
+    closed = true;
+    await close(force);
+  };
+  connection.ensureConnection = async () => {
+    if (closed) throw new Error('the database connection was closed (the process is shutting down)');
+    await ensureConnection();
+  };
+  return orm;
 }
 
 export async function migrateUp(orm: MikroORM): Promise<string[]> {

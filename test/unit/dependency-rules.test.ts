@@ -20,8 +20,13 @@ const TREE: Record<string, string> = {
   'domain/uses-helper-folder.ts': "import { log } from '../system/logger.ts';\nexport const l = log;\n",
   'domain/cycle-a.ts': "import { b } from './cycle-b.ts';\nexport const a = () => b;\n",
   'domain/cycle-b.ts': "import { a } from './cycle-a.ts';\nexport const b = () => a;\n",
+  // A cycle through a type-only import vanishes at compile time: allowed.
+  'domain/names-types.ts': "import type { Kinds } from './uses-names.ts';\nexport const first = (k: Kinds) => k[0];\n",
+  'domain/uses-names.ts': "import { first } from './names-types.ts';\nexport type Kinds = string[];\nexport const f1 = first;\n",
   // A folder for side-effecting helpers, unknown to the rules by name: it may write files.
   'system/logger.ts': "import { appendFileSync } from 'node:fs';\nexport const log = (s: string) => appendFileSync('log', s);\n",
+  // ...but it ships, so it may not lean on test support.
+  'system/uses-test-support.ts': "import { fixture } from '../test/support.ts';\nexport const g = fixture;\n",
   'workflows/obeys.ts':
     "import { proxyActivities } from '@temporalio/workflow';\nimport type { Duration } from '@temporalio/common';\nimport type { Acts } from '../activities/acts.ts';\nimport { hash } from '../domain/pure.ts';\nexport const acts = proxyActivities<Acts>({ startToCloseTimeout: '1m' as Duration });\nexport const h = hash;\n",
   'workflows/calls-activity.ts': "import { createActs } from '../activities/acts.ts';\nexport const run = createActs;\n",
@@ -43,7 +48,7 @@ const TREE: Record<string, string> = {
   'api/uses-test-support.ts': "import { fixture } from '../test/support.ts';\nexport const f = fixture;\n",
   'test/support.ts': "import { app } from '../api/app.ts';\nexport const fixture = app;\n",
   'test/app.test.ts':
-    "import { fixture } from './support.ts';\nimport { f } from '../api/uses-test-support.ts';\nimport { save } from '../domain/writes-files.ts';\nimport { h } from '../domain/reaches-up.ts';\nimport { l } from '../domain/uses-helper-folder.ts';\nimport { a } from '../domain/cycle-a.ts';\nimport { run } from '../workflows/calls-activity.ts';\nimport { C } from '../workflows/uses-client.ts';\nimport type { R } from '../workflows/type-from-db.ts';\nimport type { C as K } from '../providers/knows-temporal.ts';\nimport type { X } from '../db/reaches-providers.ts';\nimport { a as r } from '../activities/reaches-api.ts';\nimport { logger } from '../providers/logs-with-dev-package.ts';\nimport { p } from '../api/undeclared-package.ts';\nexport const all = [fixture, f, save, h, l, a, run, C, r, logger, p];\nexport type T = [R, K, X];\n",
+    "import { fixture } from './support.ts';\nimport { f } from '../api/uses-test-support.ts';\nimport { save } from '../domain/writes-files.ts';\nimport { h } from '../domain/reaches-up.ts';\nimport { l } from '../domain/uses-helper-folder.ts';\nimport { g } from '../system/uses-test-support.ts';\nimport { a } from '../domain/cycle-a.ts';\nimport { f1 } from '../domain/uses-names.ts';\nimport { run } from '../workflows/calls-activity.ts';\nimport { C } from '../workflows/uses-client.ts';\nimport type { R } from '../workflows/type-from-db.ts';\nimport type { C as K } from '../providers/knows-temporal.ts';\nimport type { X } from '../db/reaches-providers.ts';\nimport { a as r } from '../activities/reaches-api.ts';\nimport { logger } from '../providers/logs-with-dev-package.ts';\nimport { p } from '../api/undeclared-package.ts';\nexport const all = [fixture, f, save, h, l, g, a, f1, run, C, r, logger, p];\nexport type T = [R, K, X];\n",
 };
 
 const EXPECTED = [
@@ -57,6 +62,7 @@ const EXPECTED = [
   'no-undeclared-packages api/undeclared-package.ts → node_modules/yaml',
   'product-never-imports-dev-dependencies providers/logs-with-dev-package.ts → node_modules/pino',
   'product-never-imports-tests api/uses-test-support.ts → test/support.ts',
+  'product-never-imports-tests system/uses-test-support.ts → test/support.ts',
   'providers-know-no-temporal providers/knows-temporal.ts → node_modules/@temporalio/activity',
   'providers-stay-below-activities providers/reaches-db.ts → db/rows.ts',
   'workflows-are-deterministic workflows/calls-activity.ts → activities/acts.ts',
