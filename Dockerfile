@@ -10,6 +10,8 @@ COPY activities ./activities
 COPY cli ./cli
 COPY db ./db
 COPY domain ./domain
+COPY keyfiles ./keyfiles
+COPY logging ./logging
 COPY providers ./providers
 COPY workers ./workers
 COPY workflows ./workflows

@@ -14,7 +14,7 @@ import { tokensRouter } from './routes/tokens.ts';
 import { auditRouter } from './routes/audit.ts';
 import { sshKeysRouter } from './routes/ssh-keys.ts';
 import { networksRouter } from './routes/networks.ts';
-import { cloudInitService } from './routes/cloud-init.ts';
+import { cloudInitService } from './metadata/router.ts';
 import { accountsRouter } from './routes/accounts.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';

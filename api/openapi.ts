@@ -2,9 +2,8 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../domain/errors.ts';
 import { createAccountSchema, updateAccountSchema } from '../domain/accounts.ts';
-import {
-  HOST_ACTIONS, clusterMemberSchema, createClusterSchema, createHostSchema, deprovisionHostSchema, provisionHostSchema, updateClusterSchema, updateHostSchema,
-} from '../domain/host.ts';
+import { HOST_ACTIONS, createHostSchema, deprovisionHostSchema, provisionHostSchema, updateHostSchema } from '../domain/host-requests.ts';
+import { clusterMemberSchema, createClusterSchema, updateClusterSchema } from '../domain/cluster.ts';
 import { createDiskSchema, createMachineSchema, createTemplateSchema, machineMutableSchema } from '../domain/machine.ts';
 import { networkInputSchema } from '../domain/network.ts';
 import { createRedfishMachineSchema } from './routes/hosts.ts';

@@ -80,3 +80,9 @@ export class ApiClient {
   patch<T>(path: string, body: unknown, headers?: Record<string, string>) { return this.request<T>('PATCH', path, body, headers); }
   delete<T>(path: string) { return this.request<T>('DELETE', path); }
 }
+
+/** Builds the client when a command runs, not when the commands are registered. */
+export type ApiFactory = () => ApiClient;
+
+/** The operation a mutation answers with. */
+export interface OperationRef { id: string; links: { history: string } }

@@ -4,33 +4,19 @@
 // (--password-file), standard input (--password-stdin) or HANGAR_BMC_PASSWORD.
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ApiClient, CliError } from './api-client.ts';
+import { CliError, type ApiClient, type ApiFactory, type OperationRef } from './api-client.ts';
 import { table } from './render.ts';
-import { oneOf, opsWatch, resolveMachineId } from './resource-commands.ts';
+import { collect, oneOf } from './flags.ts';
+import { listAll } from './lists.ts';
+import { fieldsTable, print } from './output.ts';
+import { machineId } from './resolve.ts';
+import { opsWatch } from './resource-commands.ts';
 
 type Json = Record<string, unknown>;
-type ApiFactory = () => ApiClient;
-interface Page<T> { items: T[]; next_cursor: string | null }
-interface OperationRef { id: string; links: { history: string } }
 interface HostJson { id: string; name: string; state: string; conditions: { type: string; status: string; reason: string; message: string }[]; [k: string]: unknown }
 interface ClusterJson { id: string; name: string; ready: boolean; control_plane_endpoint: { url: string } | null; machines: { name: string; role: string; state: string; addresses: string[] }[]; [k: string]: unknown }
 
-const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 const enc = encodeURIComponent;
-const collect = (v: string, prev: unknown): string[] => [...(Array.isArray(prev) ? (prev as string[]) : []), v];
-const fieldsTable = (obj: Json) => table(Object.entries(obj).map(([field, value]) => ({ field, value })), ['field', 'value']);
-
-async function listAll<T>(api: ApiClient, path: string): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const { body }: { body: Page<T> } = await api.get(cursor ? `${path}${sep}cursor=${enc(cursor)}` : path);
-    items.push(...body.items);
-    cursor = body.next_cursor;
-  } while (cursor);
-  return items;
-}
 
 /** The password from a 0600 file, stdin or HANGAR_BMC_PASSWORD; never from argv. */
 function readPassword(o: { passwordFile?: string; passwordStdin?: boolean }, required: boolean): string | undefined {
@@ -97,10 +83,7 @@ export async function hostsRegister(api: ApiClient, o: HostWriteOpts & { name: s
 }
 
 export async function hostsList(api: ApiClient, o: { state?: string; tag?: string; json?: boolean }) {
-  const q = new URLSearchParams();
-  if (o.state) q.set('state', o.state);
-  if (o.tag) q.set('tag', o.tag);
-  const items = await listAll<HostJson>(api, `/api/v1/hosts${q.size ? `?${q}` : ''}`);
+  const items = await listAll<HostJson>(api, '/api/v1/hosts', { state: o.state, tag: o.tag });
   if (o.json) return print(items);
   console.log(table(items.map((h) => ({ ...h, conditions: conditionSummary(h) })), ['name', 'state', 'power_state', 'vendor', 'model', 'bmc_address', 'claimed_by', 'conditions']));
 }
@@ -173,8 +156,8 @@ export async function hostsProvision(api: ApiClient, o: {
 
 export async function clustersCreate(api: ApiClient, o: { name: string; vip?: string; port?: string; controlPlane?: string[]; worker?: string[]; json?: boolean }) {
   const machines = [
-    ...await Promise.all((o.controlPlane ?? []).map(async (m) => ({ machine_id: await resolveMachineId(api, m), role: 'control-plane' }))),
-    ...await Promise.all((o.worker ?? []).map(async (m) => ({ machine_id: await resolveMachineId(api, m), role: 'worker' }))),
+    ...await Promise.all((o.controlPlane ?? []).map(async (m) => ({ machine_id: await machineId(api, m), role: 'control-plane' }))),
+    ...await Promise.all((o.worker ?? []).map(async (m) => ({ machine_id: await machineId(api, m), role: 'worker' }))),
   ];
   const body: Json = { name: o.name, machines };
   if (o.vip) body.control_plane_vip = o.vip;
@@ -208,13 +191,13 @@ export async function clustersGet(api: ApiClient, ref: string, o: { json?: boole
 
 export async function clustersAddMachine(api: ApiClient, ref: string, machine: string, o: { role: string; json?: boolean }) {
   const role = oneOf('--role', o.role, ['control-plane', 'worker'] as const);
-  const { body } = await api.post<ClusterJson>(`/api/v1/clusters/${enc(ref)}/machines`, { machine_id: await resolveMachineId(api, machine), role });
+  const { body } = await api.post<ClusterJson>(`/api/v1/clusters/${enc(ref)}/machines`, { machine_id: await machineId(api, machine), role });
   if (o.json) return print(body);
   printCluster(body);
 }
 
 export async function clustersRemoveMachine(api: ApiClient, ref: string, machine: string, o: { json?: boolean }) {
-  const id = await resolveMachineId(api, machine);
+  const id = await machineId(api, machine);
   const { body } = await api.delete<ClusterJson>(`/api/v1/clusters/${enc(ref)}/machines/${id}`);
   if (o.json) return print(body);
   printCluster(body);

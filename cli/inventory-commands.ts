@@ -1,147 +1,22 @@
-// Inventory commands over the REST API: SSH keys, networks and leases, machine links, cloud
-// accounts, address pools, allocations and blocks. Ids or (unique) names are accepted wherever a
-// resource is referred to; names are resolved through the list endpoints.
+// Inventory commands over the REST API: SSH keys, networks and leases, and a machine's links to
+// them. Ids or (unique) names are accepted wherever a resource is referred to; names are resolved
+// through the list endpoints. Accounts, pools and blocks are in ipam-commands.ts.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ApiClient, CliError } from './api-client.ts';
-import { table } from './render.ts';
+import { CliError, type ApiClient, type ApiFactory } from './api-client.ts';
+import { collect, oneOf, usage, wholeNumber } from './flags.ts';
+import { emitList, fetchList, listAll, listOptions, type ListOpts } from './lists.ts';
+import { print, readableFieldsTable as fieldsTable, readableRowsTable as rowsTable } from './output.ts';
+import { machineId, networkId, sshKeyId, UUID } from './resolve.ts';
 
 type Json = Record<string, unknown>;
-interface Page<T> { items: T[]; next_cursor: string | null }
-type ApiFactory = () => ApiClient;
 
 interface SshKeyJson { id: string; name: string; type: string; bits: number | null; fingerprint: string; [k: string]: unknown }
 interface NetworkJson { id: string; name: string; cidr: string; [k: string]: unknown }
 interface LeaseJson { id: string; address: string; state: string; [k: string]: unknown }
 interface MachineJson { id: string; name: string; [k: string]: unknown }
-interface AccountJson { id: string; key: string; name: string; provider: string; [k: string]: unknown }
-interface PoolJson { id: string; name: string; cidr: string; parent_id: string | null; [k: string]: unknown }
-interface AllocationJson { id: string; pool_id: string; cidr: string; name: string | null; [k: string]: unknown }
-interface BlockJson { cidr: string; status: string; owners: { kind: string; id: string; name: string | null; account_id: string | null }[] }
-interface UtilizationJson {
-  cidr: string; total: string; used: string; free: string; percent_used: number;
-  by_account: { account_id: string | null; account_key: string | null; addresses: string; allocations: number }[];
-}
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 const enc = encodeURIComponent;
-
-// ---------------------------------------------------------------------------------------------
-// Flag checks (exit code 2)
-
-function usage(message: string): never {
-  throw new CliError(message, 2);
-}
-
-function wholeNumber(flag: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(v)) usage(`${flag} must be a whole number, got "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max) usage(`${flag} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) usage(`${flag} must be one of ${allowed.join(', ')}, got "${v}"`);
-  return v as T;
-}
-
-/** Repeatable options: each use appends; `--no-x` (false) before a use is forgotten. */
-export const collect = (v: string, prev: unknown): string[] => [...(Array.isArray(prev) ? (prev as string[]) : []), v];
-
-function queryString(params: Record<string, string | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, v);
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lists and output
-
-export interface ListOpts { json?: boolean; pageSize?: string; cursor?: string }
-
-/**
- * Follows next_cursor to the end, unless --page-size or --cursor asks for one page. With --json a
- * full list prints the items, a single page prints {items, next_cursor}.
- */
-async function fetchList<T>(api: ApiClient, path: string, params: Record<string, string | undefined>, opts: ListOpts): Promise<{ items: T[]; nextCursor: string | null; single: boolean }> {
-  const single = opts.pageSize !== undefined || opts.cursor !== undefined;
-  const pageSize = opts.pageSize !== undefined ? String(wholeNumber('--page-size', opts.pageSize, 1)) : undefined;
-  if (single) {
-    const { body } = await api.get<Page<T>>(`${path}${queryString({ ...params, page_size: pageSize, cursor: opts.cursor })}`);
-    return { items: body.items, nextCursor: body.next_cursor, single };
-  }
-  return { items: await listAll<T>(api, path, params), nextCursor: null, single };
-}
-
-async function listAll<T>(api: ApiClient, path: string, params: Record<string, string | undefined> = {}): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  do {
-    const { body } = await api.get<Page<T>>(`${path}${queryString({ ...params, cursor })}`);
-    items.push(...body.items);
-    cursor = body.next_cursor ?? undefined;
-  } while (cursor);
-  return items;
-}
-
-function emitList<T extends object>(list: { items: T[]; nextCursor: string | null; single: boolean }, opts: ListOpts, render: () => string) {
-  if (opts.json) print(list.single ? { items: list.items, next_cursor: list.nextCursor } : list.items);
-  else console.log(render());
-  if (list.nextCursor && !opts.json) process.stderr.write(`more results: repeat with --cursor ${list.nextCursor}\n`);
-}
-
-/** A readable cell: arrays joined, objects as k=v, null as "-". */
-function cell(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x))).join(', ') : null;
-  if (typeof v === 'object') {
-    const entries = Object.entries(v as Json);
-    return entries.length ? entries.map(([k, x]) => `${k}=${typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x)}`).join(', ') : null;
-  }
-  return v;
-}
-
-const cells = (row: object): Json => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)]));
-const rowsTable = (rows: object[], columns: string[]) => table(rows.map(cells), columns);
-const fieldsTable = (obj: object) => table(Object.entries(obj).map(([field, value]) => ({ field, value: cell(value) })), ['field', 'value']);
-
-// ---------------------------------------------------------------------------------------------
-// Resolving ids and names
-
-interface Resolvable { id: string; name?: string | null }
-
-async function byName<T extends Resolvable>(api: ApiClient, label: string, path: string, ref: string, params: Record<string, string | undefined> = {}, match: (item: T) => boolean = (i) => i.name === ref): Promise<T> {
-  const hits = (await listAll<T>(api, path, params)).filter(match);
-  if (!hits.length) throw new CliError(`error: not_found: no ${label} named "${ref}"`, 1);
-  if (hits.length > 1) usage(`"${ref}" names ${hits.length} ${label}s; use the id (${hits.map((h) => h.id).join(', ')})`);
-  return hits[0]!;
-}
-
-const idOf = async (ref: string, find: () => Promise<Resolvable>) => (UUID.test(ref) ? ref : (await find()).id);
-
-const sshKeyId = (api: ApiClient, ref: string) => idOf(ref, () => byName<SshKeyJson>(api, 'SSH key', '/api/v1/ssh-keys', ref));
-const networkId = (api: ApiClient, ref: string) => idOf(ref, () => byName<NetworkJson>(api, 'network', '/api/v1/networks', ref));
-const poolId = (api: ApiClient, ref: string) => idOf(ref, () => byName<PoolJson>(api, 'pool', '/api/v1/pools', ref));
-const machineId = (api: ApiClient, ref: string) => idOf(ref, async () => {
-  const { body } = await api.get<Page<MachineJson>>(`/api/v1/machines${queryString({ name_prefix: ref })}`);
-  const hit = body.items.find((m) => m.name === ref)
-    ?? (body.next_cursor ? (await listAll<MachineJson>(api, '/api/v1/machines', { name_prefix: ref })).find((m) => m.name === ref) : undefined);
-  if (!hit) throw new CliError(`error: not_found: no machine named "${ref}"`, 1);
-  return hit;
-});
-/** Accounts are referred to by id, key (aws:123456789012, gcp:project) or a unique name. */
-const accountId = (api: ApiClient, ref: string) => idOf(ref, async () => {
-  const provider = /^(aws|gcp):/.exec(ref)?.[1];
-  const all = await listAll<AccountJson>(api, '/api/v1/accounts', { provider });
-  const byKey = all.find((a) => a.key === ref);
-  if (byKey) return byKey;
-  const named = all.filter((a) => a.name === ref);
-  if (!named.length) throw new CliError(`error: not_found: no account with key or name "${ref}"`, 1);
-  if (named.length > 1) usage(`"${ref}" names ${named.length} accounts; use the key or the id`);
-  return named[0]!;
-});
 
 // ---------------------------------------------------------------------------------------------
 // SSH keys
@@ -291,151 +166,7 @@ export async function leasesRelease(api: ApiClient, network: string, address: st
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cloud accounts
-
-const TIERS = ['dev', 'stg', 'sbx', 'prd'] as const;
-/** The shape only; the API checks the id itself (12 digits for AWS, a project id for GCP). */
-const ACCOUNT_KEY = /^(aws|gcp):\S+$/;
-
-export async function accountsCreate(api: ApiClient, o: { key: string; name: string; platform?: string; tier?: string; environment?: string; region?: string[]; json?: boolean }) {
-  if (!ACCOUNT_KEY.test(o.key)) usage(`--key must be aws:<12-digit account id> or gcp:<project id>, got "${o.key}"`);
-  const body: Json = { key: o.key, name: o.name };
-  if (o.platform !== undefined) body.platform = o.platform;
-  if (o.tier !== undefined) body.tier = oneOf('--tier', o.tier, TIERS);
-  if (o.environment !== undefined) body.environment = o.environment;
-  if (o.region !== undefined) body.regions = o.region;
-  const { body: account } = await api.post<AccountJson>('/api/v1/accounts', body);
-  if (o.json) return print(account);
-  console.log(`account ${account.key} (${account.id}) created: ${account.name}`);
-}
-
-export async function accountsList(api: ApiClient, o: ListOpts & { provider?: string; search?: string }) {
-  const provider = o.provider === undefined ? undefined : oneOf('--provider', o.provider, ['aws', 'gcp'] as const);
-  const list = await fetchList<AccountJson>(api, '/api/v1/accounts', { provider, q: o.search }, o);
-  emitList(list, o, () => rowsTable(list.items, ['key', 'name', 'provider', 'platform', 'tier', 'environment', 'regions', 'id']));
-}
-
-export async function accountsGet(api: ApiClient, ref: string, o: { json?: boolean }) {
-  const { body } = await api.get<AccountJson>(`/api/v1/accounts/${enc(await accountId(api, ref))}`);
-  if (o.json) return print(body);
-  console.log(fieldsTable(body));
-}
-
-export async function accountsRm(api: ApiClient, ref: string) {
-  const id = await accountId(api, ref);
-  await api.delete(`/api/v1/accounts/${enc(id)}`);
-  console.log(`removed account ${ref}${ref === id ? '' : ` (${id})`}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pools, allocations and blocks
-
-function tags(list: string[] | undefined): Record<string, string> | undefined {
-  if (list === undefined) return undefined;
-  const out: Record<string, string> = {};
-  for (const t of list) {
-    const eq = t.indexOf('=');
-    if (eq <= 0) usage(`--tag must be key=value, got "${t}"`);
-    out[t.slice(0, eq)] = t.slice(eq + 1);
-  }
-  return out;
-}
-
-export async function poolsCreate(api: ApiClient, o: { name: string; cidr: string; parent?: string; account?: string; description?: string; tag?: string[]; json?: boolean }) {
-  const body: Json = { name: o.name, cidr: o.cidr };
-  const t = tags(o.tag);
-  if (o.parent !== undefined) body.parent_id = await poolId(api, o.parent);
-  if (o.account !== undefined) body.account_id = await accountId(api, o.account);
-  if (o.description !== undefined) body.description = o.description;
-  if (t) body.tags = t;
-  const { body: pool } = await api.post<PoolJson>('/api/v1/pools', body);
-  if (o.json) return print(pool);
-  console.log(`pool ${pool.name} (${pool.id}) created: ${pool.cidr}`);
-}
-
-export async function poolsList(api: ApiClient, o: ListOpts & { parent?: string; roots?: boolean }) {
-  if (o.parent !== undefined && o.roots) usage('--parent and --roots exclude each other');
-  const params = { parent_id: o.parent !== undefined ? await poolId(api, o.parent) : undefined, root: o.roots ? 'true' : undefined };
-  const list = await fetchList<PoolJson>(api, '/api/v1/pools', params, o);
-  emitList(list, o, () => rowsTable(list.items, ['name', 'id', 'cidr', 'parent_id', 'account_id', 'description', 'tags']));
-}
-
-export async function poolsGet(api: ApiClient, ref: string, o: { json?: boolean }) {
-  const { body } = await api.get<PoolJson>(`/api/v1/pools/${enc(await poolId(api, ref))}`);
-  if (o.json) return print(body);
-  console.log(fieldsTable(body));
-}
-
-export async function poolsRm(api: ApiClient, ref: string, o: { cascade?: boolean }) {
-  const id = await poolId(api, ref);
-  await api.delete(`/api/v1/pools/${enc(id)}${o.cascade ? '?cascade=true' : ''}`);
-  console.log(`removed pool ${ref}${ref === id ? '' : ` (${id})`}`);
-}
-
-export async function poolsAllocate(api: ApiClient, pool: string, o: { prefixLength?: string; cidr?: string; name?: string; account?: string; json?: boolean }) {
-  if ((o.prefixLength === undefined) === (o.cidr === undefined)) usage('give exactly one of --prefix-length and --cidr');
-  const body: Json = {};
-  if (o.prefixLength !== undefined) body.prefix_length = wholeNumber('--prefix-length', o.prefixLength, 0, 128);
-  if (o.cidr !== undefined) body.cidr = o.cidr;
-  if (o.name !== undefined) body.name = o.name;
-  if (o.account !== undefined) body.account_id = await accountId(api, o.account);
-  const { body: allocation } = await api.post<AllocationJson>(`/api/v1/pools/${enc(await poolId(api, pool))}/allocations`, body);
-  if (o.json) return print(allocation);
-  console.log(`allocated ${allocation.cidr} from ${pool}${allocation.name ? ` as ${allocation.name}` : ''} (allocation ${allocation.id})`);
-}
-
-/** One page only, whatever the pool's size; the next cursor is printed for --cursor. */
-export async function poolsBlocks(api: ApiClient, pool: string, o: { prefixLength: string; status?: string; pageSize?: string; cursor?: string; json?: boolean }) {
-  const params = {
-    prefix_length: String(wholeNumber('--prefix-length', o.prefixLength, 0, 128)),
-    status: o.status === undefined ? undefined : oneOf('--status', o.status, ['free', 'used', 'all'] as const),
-    page_size: o.pageSize === undefined ? undefined : String(wholeNumber('--page-size', o.pageSize, 1)),
-    cursor: o.cursor,
-  };
-  const { body } = await api.get<Page<BlockJson> & { counts?: { total: string; used: string; free: string } }>(`/api/v1/pools/${enc(await poolId(api, pool))}/blocks${queryString(params)}`);
-  if (o.json) return print(body);
-  const rows = body.items.map((b) => ({ cidr: b.cidr, status: b.status, owners: b.owners.map((w) => `${w.kind}:${w.name ?? w.id}`) }));
-  console.log(rowsTable(rows, ['cidr', 'status', 'owners']));
-  if (body.counts) console.log(`/${params.prefix_length} blocks: ${body.counts.total} in all, ${body.counts.used} used, ${body.counts.free} free`);
-  if (body.next_cursor) process.stderr.write(`more blocks: repeat with --cursor ${body.next_cursor}\n`);
-}
-
-export async function poolsUtilization(api: ApiClient, pool: string, o: { json?: boolean }) {
-  const { body } = await api.get<UtilizationJson>(`/api/v1/pools/${enc(await poolId(api, pool))}/utilization`);
-  if (o.json) return print(body);
-  console.log(table([
-    { field: 'cidr', value: body.cidr },
-    { field: 'total', value: body.total },
-    { field: 'used', value: `${body.used} (${body.percent_used}%)` },
-    { field: 'free', value: body.free },
-  ], ['field', 'value']));
-  console.log('');
-  console.log(rowsTable(body.by_account, ['account_key', 'account_id', 'addresses', 'allocations']));
-}
-
-export async function blocksList(api: ApiClient, o: ListOpts & { account?: string; pool?: string; within?: string; csv?: boolean }) {
-  if (o.csv && o.json) usage('--csv and --json exclude each other');
-  const params = {
-    account: o.account !== undefined ? await accountId(api, o.account) : undefined,
-    pool: o.pool !== undefined ? await poolId(api, o.pool) : undefined,
-    within: o.within,
-  };
-  if (o.csv) {
-    const { text } = await api.getText(`/api/v1/blocks${queryString({ ...params, format: 'csv' })}`);
-    process.stdout.write(text);
-    return;
-  }
-  const list = await fetchList<Json>(api, '/api/v1/blocks', params, o);
-  emitList(list, o, () => rowsTable(list.items, ['cidr', 'name', 'pool_name', 'account_key', 'id', 'created_at']));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Registration: `machines` gains update and seed-url; the other groups are new.
-
-const listOptions = (c: Command) => c
-  .option('--page-size <n>', 'fetch one page of this size instead of every page')
-  .option('--cursor <cursor>', 'continue from a next_cursor (fetches one page)')
-  .option('--json', 'print JSON');
+// Registration: `machines` gains update and seed-url; keys, networks and leases are new.
 
 function networkOptions(c: Command, update: boolean): Command {
   c.option('--gateway <address>', 'default gateway');
@@ -494,37 +225,4 @@ export function registerInventoryCommands(program: Command, api: ApiFactory): vo
   leases.command('release').argument('<network>', 'network id or name').argument('<address>').option('--json', 'print JSON')
     .action((network: string, address: string, o) => leasesRelease(api(), network, address, o));
 
-  const accounts = program.command('accounts').alias('account').description('cloud accounts (AWS accounts, GCP projects)');
-  accounts.command('create').requiredOption('--key <key>', 'aws:<12-digit account id> or gcp:<project id>').requiredOption('--name <name>')
-    .option('--platform <platform>').option('--tier <tier>', 'dev, stg, sbx or prd').option('--environment <environment>')
-    .option('--region <region>', 'region (repeatable)', collect).option('--json', 'print JSON')
-    .action((o) => accountsCreate(api(), o));
-  listOptions(accounts.command('list').option('--provider <provider>', 'aws or gcp').option('--search <text>', 'search key and name'))
-    .action((o) => accountsList(api(), o));
-  accounts.command('get').argument('<id-or-key>').option('--json', 'print JSON').action((ref: string, o) => accountsGet(api(), ref, o));
-  accounts.command('rm').alias('delete').argument('<id-or-key>').action((ref: string) => accountsRm(api(), ref));
-
-  const pools = program.command('pools').alias('pool').description('address pools and their allocations');
-  pools.command('create').requiredOption('--name <name>').requiredOption('--cidr <cidr>').option('--parent <id-or-name>', 'parent pool')
-    .option('--account <id-or-key>').option('--description <text>').option('--tag <key=value>', 'tag (repeatable)', collect).option('--json', 'print JSON')
-    .action((o) => poolsCreate(api(), o));
-  listOptions(pools.command('list').option('--parent <id-or-name>', 'only children of this pool').option('--roots', 'only top-level pools'))
-    .action((o) => poolsList(api(), o));
-  pools.command('get').argument('<id-or-name>').option('--json', 'print JSON').action((ref: string, o) => poolsGet(api(), ref, o));
-  pools.command('rm').alias('delete').argument('<id-or-name>').option('--cascade', 'also remove child pools and allocations')
-    .action((ref: string, o) => poolsRm(api(), ref, o));
-  pools.command('allocate').description('allocate a block from a pool (best fit, or exactly --cidr)').argument('<pool>', 'pool id or name')
-    .option('--prefix-length <n>').option('--cidr <cidr>').option('--name <name>').option('--account <id-or-key>').option('--json', 'print JSON')
-    .action((pool: string, o) => poolsAllocate(api(), pool, o));
-  pools.command('blocks').description('one page of the aligned blocks of a pool at a prefix length').argument('<pool>', 'pool id or name')
-    .requiredOption('--prefix-length <n>').option('--status <status>', 'free, used or all').option('--page-size <n>').option('--cursor <cursor>')
-    .option('--json', 'print JSON')
-    .action((pool: string, o) => poolsBlocks(api(), pool, o));
-  pools.command('utilization').argument('<pool>', 'pool id or name').option('--json', 'print JSON')
-    .action((pool: string, o) => poolsUtilization(api(), pool, o));
-
-  const blocks = program.command('blocks').description('allocated blocks across pools');
-  listOptions(blocks.command('list').option('--account <id-or-key>').option('--pool <id-or-name>').option('--within <cidr>', 'only blocks inside this CIDR')
-    .option('--csv', 'print the CSV export as-is'))
-    .action((o) => blocksList(api(), o));
 }

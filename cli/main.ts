@@ -8,6 +8,8 @@ import { loadConfig } from './config.ts';
 import { ApiClient, CliError } from './api-client.ts';
 import * as res from './resource-commands.ts';
 import * as inv from './inventory-commands.ts';
+import { collect } from './flags.ts';
+import { registerIpamCommands } from './ipam-commands.ts';
 import { registerVmCommands } from './vm-commands.ts';
 import { registerHostCommands } from './host-commands.ts';
 
@@ -61,7 +63,7 @@ export function buildProgram(): Command {
     .option('--clone-mode <mode>', 'full or linked (Proxmox)').option('--cloud-init-mode <mode>', 'iso or native (native: Proxmox only)')
     .option('--network <id-or-name>', 'network to lease an address in').option('--mac <mac>', 'NIC MAC address')
     .option('--bridge <name>', 'bridge the NIC attaches to').option('--vlan <id>', 'VLAN tag (1-4094)')
-    .option('--ssh-key <id-or-name>', 'SSH key (repeatable)', inv.collect).option('--domain <domain>', 'DNS domain')
+    .option('--ssh-key <id-or-name>', 'SSH key (repeatable)', collect).option('--domain <domain>', 'DNS domain')
     .option('--wait-phone-home', 'hold provisioning until cloud-init phones home (default: yes for qemu and proxmox)')
     .option('--no-wait-phone-home', 'do not wait for cloud-init to phone home')
     .option('--idempotency-key <key>').option('--wait', 'watch the operation until it ends')
@@ -81,6 +83,7 @@ export function buildProgram(): Command {
     .action((id: string, o: { json?: boolean; intervalMs: string }) => res.opsWatch(api(), id, { json: o.json, intervalMs: Number(o.intervalMs) }));
 
   inv.registerInventoryCommands(program, api);
+  registerIpamCommands(program, api);
   registerVmCommands(program, api);
   registerHostCommands(program, api);
 

@@ -1,58 +1,14 @@
 // Resource commands over the REST API: machines and operations.
 import type { Progress } from '../domain/progress.ts';
-import { ApiClient, CliError } from './api-client.ts';
+import { CliError, type ApiClient } from './api-client.ts';
 import { renderProgress, table } from './render.ts';
+import { oneOf, wholeNumber } from './flags.ts';
+import { listAll } from './lists.ts';
+import { print } from './output.ts';
+import { machineId, networkId, UUID } from './resolve.ts';
 
 interface MachineJson { id: string; name: string; state: string; provider: string; [k: string]: unknown }
 interface OperationJson { id: string; status: string; progress: Progress | null; error: { code: string; message: string } | null; links: { history: string } }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
-
-/** A machine id from an id or an exact name. */
-export async function resolveMachineId(api: ApiClient, ref: string): Promise<string> {
-  if (UUID.test(ref)) return ref;
-  const { body } = await api.get<{ items: MachineJson[] }>(`/api/v1/machines?name_prefix=${encodeURIComponent(ref)}&page_size=100`);
-  const hit = body.items.find((m) => m.name === ref);
-  if (!hit) throw new CliError(`error: not_found: no machine named "${ref}"`, 1);
-  return hit.id;
-}
-
-/** Follows next_cursor to the end of a list endpoint. */
-async function listAll<T>(api: ApiClient, path: string): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const { body }: { body: { items: T[]; next_cursor: string | null } } = await api.get(cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path);
-    items.push(...body.items);
-    cursor = body.next_cursor;
-  } while (cursor);
-  return items;
-}
-
-/** An id from an id or a unique name, looked up in a list endpoint. */
-async function resolveByName(api: ApiClient, label: string, path: string, ref: string): Promise<string> {
-  if (UUID.test(ref)) return ref;
-  const hits = (await listAll<{ id: string; name?: string | null }>(api, path)).filter((i) => i.name === ref);
-  if (!hits.length) throw new CliError(`error: not_found: no ${label} named "${ref}"`, 1);
-  if (hits.length > 1) throw new CliError(`"${ref}" names ${hits.length} ${label}s; use the id (${hits.map((h) => h.id).join(', ')})`, 2);
-  return hits[0]!.id;
-}
-
-/** A whole number within bounds, or a usage error (exit code 2) naming the flag. */
-export function wholeNumber(flag: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(v)) throw new CliError(`${flag} must be a whole number, got "${v}"`, 2);
-  const n = Number(v);
-  if (n < min || n > max) throw new CliError(`${flag} must be between ${min} and ${max}, got ${n}`, 2);
-  return n;
-}
-
-/** One of a fixed set of values, or a usage error (exit code 2). */
-export function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${v}"`, 2);
-  return v as T;
-}
 
 export interface PlanJson { dry_run: true; workflow: string; workflow_id: string; calls: { step: string; call: string; args: Record<string, unknown> }[] }
 
@@ -84,7 +40,7 @@ export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
   if (opts.vlan !== undefined) payload.vlan = wholeNumber('--vlan', opts.vlan, 1, 4094);
   if (opts.domain !== undefined) payload.domain = opts.domain;
   if (opts.waitPhoneHome !== undefined) payload.wait_for_phone_home = opts.waitPhoneHome;
-  if (opts.network !== undefined) payload.network_id = await resolveByName(api, 'network', '/api/v1/networks', opts.network);
+  if (opts.network !== undefined) payload.network_id = await networkId(api, opts.network);
   if (opts.sshKey?.length) {
     const keys = opts.sshKey.some((r) => !UUID.test(r)) ? await listAll<{ id: string; name: string }>(api, '/api/v1/ssh-keys') : [];
     payload.ssh_key_ids = opts.sshKey.map((r) => {
@@ -111,23 +67,13 @@ export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
 }
 
 export async function machinesList(api: ApiClient, opts: { state?: string; provider?: string; json?: boolean }) {
-  const q = new URLSearchParams();
-  if (opts.state) q.set('state', opts.state);
-  if (opts.provider) q.set('provider', opts.provider);
-  const items: MachineJson[] = [];
-  let cursor: string | null = null;
-  do {
-    if (cursor) q.set('cursor', cursor);
-    const { body }: { body: { items: MachineJson[]; next_cursor: string | null } } = await api.get(`/api/v1/machines?${q}`);
-    items.push(...body.items);
-    cursor = body.next_cursor;
-  } while (cursor);
+  const items = await listAll<MachineJson>(api, '/api/v1/machines', { state: opts.state, provider: opts.provider });
   if (opts.json) return print(items);
   console.log(table(items, ['name', 'id', 'provider', 'state', 'cpu', 'memory_mb', 'disk_gb']));
 }
 
 export async function machinesGet(api: ApiClient, ref: string, opts: { json?: boolean }) {
-  const id = await resolveMachineId(api, ref);
+  const id = await machineId(api, ref);
   const { body } = await api.get<MachineJson>(`/api/v1/machines/${id}`);
   if (opts.json) return print(body);
   const { operations: _ops, ...rest } = body;
@@ -135,7 +81,7 @@ export async function machinesGet(api: ApiClient, ref: string, opts: { json?: bo
 }
 
 export async function machinesDelete(api: ApiClient, ref: string, opts: { wait?: boolean; json?: boolean; dryRun?: boolean }) {
-  const id = await resolveMachineId(api, ref);
+  const id = await machineId(api, ref);
   if (opts.dryRun) return printPlan((await api.delete<PlanJson>(`/api/v1/machines/${id}?dry_run=true`)).body, opts.json);
   const { body } = await api.delete<{ operation: { id: string } }>(`/api/v1/machines/${id}`);
   if (opts.json && !opts.wait) return print(body);

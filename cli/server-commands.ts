@@ -9,7 +9,7 @@ import { ApiToken, ROLES, type Role } from '../db/entities/index.ts';
 import { ensureToken, issueToken, tokenView } from '../db/repositories/tokens.ts';
 import { createApp } from '../api/app.ts';
 import { apiTemporalClient } from '../api/temporal.ts';
-import { createLogger } from '../providers/logger.ts';
+import { createLogger } from '../logging/logger.ts';
 import { startWorker } from '../workers/worker.ts';
 import { CliError } from './api-client.ts';
 import { table } from './render.ts';

@@ -2,25 +2,21 @@
 // Every mutation answers with an operation (`--wait` watches it to the end) or, with
 // `--dry-run`, with the plan of provider calls it would make (nothing is changed).
 import type { Command } from 'commander';
-import { ApiClient, CliError } from './api-client.ts';
+import { CliError, type ApiClient, type ApiFactory, type OperationRef } from './api-client.ts';
 import { table } from './render.ts';
-import { oneOf, opsWatch, printPlan, resolveMachineId, wholeNumber, type PlanJson } from './resource-commands.ts';
+import { oneOf, wholeNumber } from './flags.ts';
+import { listAll, withQuery, type Page } from './lists.ts';
+import { fieldsTable, print } from './output.ts';
+import { machineId, UUID } from './resolve.ts';
+import { opsWatch, printPlan, type PlanJson } from './resource-commands.ts';
 
 type Json = Record<string, unknown>;
-type ApiFactory = () => ApiClient;
-interface Page<T> { items: T[]; next_cursor: string | null }
-interface OperationRef { id: string; links: { history: string } }
 interface TemplateJson { id: string; name: string; provider: string; state: string; [k: string]: unknown }
 interface MachineJson { id: string; name: string; state: string; [k: string]: unknown }
 interface DiskJson { id: string; machine_id: string; size_gb: number; state: string; [k: string]: unknown }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TEMPLATE_PROVIDERS = ['dryrun', 'qemu', 'proxmox', 'redfish'] as const;
-const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 const enc = encodeURIComponent;
-
-/** Field/value rows; render.table shows objects as compact JSON and null as "-". */
-const fieldsTable = (obj: Json) => table(Object.entries(obj).map(([field, value]) => ({ field, value })), ['field', 'value']);
 
 interface MutationOpts { wait?: boolean; dryRun?: boolean; json?: boolean }
 
@@ -47,7 +43,7 @@ async function mutate<T extends { operation: OperationRef }>(
   if (opts.wait) await opsWatch(api, body.operation.id, { json: opts.json });
 }
 
-const dry = (path: string, dryRun: boolean) => (dryRun ? `${path}${path.includes('?') ? '&' : '?'}dry_run=true` : path);
+const dry = (path: string, dryRun: boolean) => (dryRun ? withQuery(path, { dry_run: 'true' }) : path);
 
 // ---------------------------------------------------------------------------------------------
 // Templates (the API takes an id or a name wherever one is referred to)
@@ -71,18 +67,7 @@ export async function templatesCreate(api: ApiClient, o: TemplateCreateOpts) {
 }
 
 export async function templatesList(api: ApiClient, o: { provider?: string; state?: string; json?: boolean }) {
-  const q = new URLSearchParams();
-  if (o.provider !== undefined) q.set('provider', o.provider);
-  if (o.state !== undefined) q.set('state', o.state);
-  const items: TemplateJson[] = [];
-  let cursor: string | null = null;
-  do {
-    if (cursor) q.set('cursor', cursor);
-    const qs = q.toString();
-    const { body }: { body: Page<TemplateJson> } = await api.get(`/api/v1/templates${qs ? `?${qs}` : ''}`);
-    items.push(...body.items);
-    cursor = body.next_cursor;
-  } while (cursor);
+  const items = await listAll<TemplateJson>(api, '/api/v1/templates', { provider: o.provider, state: o.state });
   if (o.json) return print(items);
   console.log(table(items, ['name', 'id', 'provider', 'state', 'node', 'vmid', 'provider_ref', 'image']));
 }
@@ -112,7 +97,7 @@ const POWER_VERBS = { start: 'starting', stop: 'stopping', restart: 'restarting'
 type PowerAction = keyof typeof POWER_VERBS;
 
 export async function machinesPower(api: ApiClient, action: PowerAction, ref: string, o: MutationOpts) {
-  const id = await resolveMachineId(api, ref);
+  const id = await machineId(api, ref);
   await mutate<{ machine: MachineJson; operation: OperationRef }>(o,
     async (dryRun) => (await api.post(dry(`/api/v1/machines/${enc(id)}/actions/${action}`, dryRun), {})).body,
     (r) => `${POWER_VERBS[action]} ${r.machine.name} (${r.machine.id})`, api);
@@ -122,7 +107,7 @@ export async function machinesPower(api: ApiClient, action: PowerAction, ref: st
 // Disks
 
 export async function disksList(api: ApiClient, machine: string, o: { json?: boolean }) {
-  const id = await resolveMachineId(api, machine);
+  const id = await machineId(api, machine);
   const { body } = await api.get<Page<DiskJson>>(`/api/v1/machines/${enc(id)}/disks`);
   if (o.json) return print(body.items);
   console.log(table(body.items, ['id', 'size_gb', 'storage', 'slot', 'volume', 'state', 'last_error', 'created_at']));
@@ -131,7 +116,7 @@ export async function disksList(api: ApiClient, machine: string, o: { json?: boo
 export async function disksAttach(api: ApiClient, machine: string, o: MutationOpts & { sizeGb: string; storage?: string }) {
   const body: Json = { size_gb: wholeNumber('--size-gb', o.sizeGb, 1, 64 * 1024) };
   if (o.storage !== undefined) body.storage = o.storage;
-  const id = await resolveMachineId(api, machine);
+  const id = await machineId(api, machine);
   await mutate<{ disk: DiskJson; operation: OperationRef }>(o,
     async (dryRun) => (await api.post(dry(`/api/v1/machines/${enc(id)}/disks`, dryRun), body)).body,
     (r) => `attaching a ${r.disk.size_gb} GiB disk (${r.disk.id}) to ${machine}`, api);
@@ -139,7 +124,7 @@ export async function disksAttach(api: ApiClient, machine: string, o: MutationOp
 
 export async function disksDetach(api: ApiClient, machine: string, diskId: string, o: MutationOpts) {
   if (!UUID.test(diskId)) throw new CliError(`<disk-id> must be a disk id (a UUID; see hangar disks list ${machine}), got "${diskId}"`, 2);
-  const id = await resolveMachineId(api, machine);
+  const id = await machineId(api, machine);
   await mutate<{ disk: DiskJson; operation: OperationRef }>(o,
     async (dryRun) => (await api.delete(dry(`/api/v1/machines/${enc(id)}/disks/${enc(diskId)}`, dryRun))).body,
     (r) => `detaching disk ${r.disk.id} from ${machine}`, api);

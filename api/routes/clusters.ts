@@ -6,10 +6,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
-import {
-  clusterMemberSchema, createClusterSchema, deriveControlPlane, updateClusterSchema,
-  type ClusterMemberView, type ClusterRole,
-} from '../../domain/host.ts';
+import { clusterMemberSchema, createClusterSchema, deriveControlPlane, updateClusterSchema, type ClusterMemberView, type ClusterRole } from '../../domain/cluster.ts';
 import { Cluster, ClusterMachine, Machine, type ICluster } from '../../db/entities/index.ts';
 import { iso, sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';

@@ -7,14 +7,15 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
+import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
+import { parseBmcAddress } from '../../domain/bmc-address.ts';
+import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
+import type { DeprovisionHostInput, HostPowerAction, ProvisionHostInput } from '../../domain/host.ts';
 import {
-  HOST_ACTIONS, HOST_STATES, canTransition, durationMs, createHostSchema, deprovisionHostSchema, hostDeprovisionWorkflowId, hostInspectWorkflowId,
-  hostPowerWorkflowId, hostReleaseWorkflowId, parseBmcAddress, provisionHostBaseSchema, provisionHostSchema, updateHostSchema,
-  type CreateHostRequest, type DeprovisionHostInput, type HostAction, type HostPowerAction, type ProvisionHostInput, type ProvisionHostRequest,
-  type UpdateHostRequest,
-} from '../../domain/host.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
-import { hostSecretKey, sealSecret } from '../../domain/secrets.ts';
+  hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, provisionWorkflowId,
+} from '../../workflows/contracts.ts';
+import { sealSecret } from '../../domain/secrets.ts';
+import { hostSecretKey } from '../../keyfiles/host-key.ts';
 import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
 import { claimHost, loadHost, transitionHost, updateHostObservation } from '../../db/repositories/hosts.ts';
 import { sqlFor } from '../../db/sql.ts';
@@ -116,7 +117,7 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
   let operation;
   try {
     operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-      kind: 'provision-host', workflowType: 'provisionHost', workflowId: provisionWorkflowId(machineId), args: [input],
+      kind: 'provision-host', workflow: 'provisionHost', workflowId: provisionWorkflowId(machineId), args: [input],
       resourceType: 'machine', resourceId: machineId, requestedBy,
     });
   } catch (err) {
@@ -173,7 +174,7 @@ export async function startHostDeprovision(deps: ApiDeps, host: IHost, requested
     ...(opts.wipeImageUrl ? { wipeImageUrl: opts.wipeImageUrl } : {}), ...(opts.wipeTimeout ? { wipeTimeout: opts.wipeTimeout } : {}),
   };
   return startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-    kind: 'deprovision-host', workflowType: 'deprovisionHost', workflowId: hostDeprovisionWorkflowId(host.id), args: [input],
+    kind: 'deprovision-host', workflow: 'deprovisionHost', workflowId: hostDeprovisionWorkflowId(host.id), args: [input],
     resourceType: 'host', resourceId: host.id, requestedBy, onConflict: 'fail',
   });
 }
@@ -197,7 +198,7 @@ export async function deprovisionBaremetalMachine(deps: ApiDeps, machine: IMachi
 
 async function startInspection(deps: ApiDeps, host: IHost, requestedBy: string) {
   return startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-    kind: 'inspect-host', workflowType: 'inspectHost', workflowId: hostInspectWorkflowId(host.id), args: [{ hostId: host.id }],
+    kind: 'inspect-host', workflow: 'inspectHost', workflowId: hostInspectWorkflowId(host.id), args: [{ hostId: host.id }],
     resourceType: 'host', resourceId: host.id, requestedBy,
   });
 }
@@ -320,7 +321,7 @@ export function hostsRouter(deps: ApiDeps): Router {
           throw new HangarError('invalid_state', `host ${host.name} is ${host.state}; power actions would fight the running workflow (cancel it or force-release the host)`, { state: host.state });
         }
         operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-          kind: action, workflowType: 'hostPower', workflowId: hostPowerWorkflowId(host.id),
+          kind: action, workflow: 'hostPower', workflowId: hostPowerWorkflowId(host.id),
           args: [{ hostId: host.id, action: action as HostPowerAction, shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec }],
           resourceType: 'host', resourceId: host.id, requestedBy: actor.name, onConflict: 'fail',
         });
@@ -340,7 +341,7 @@ export function hostsRouter(deps: ApiDeps): Router {
         }
         const reason = typeof body.reason === 'string' && body.reason.length <= 512 ? body.reason : `requested by ${actor.name}`;
         operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-          kind: 'force-release', workflowType: 'forceReleaseHost', workflowId: hostReleaseWorkflowId(host.id),
+          kind: 'force-release', workflow: 'forceReleaseHost', workflowId: hostReleaseWorkflowId(host.id),
           args: [{ hostId: host.id, reason }], resourceType: 'host', resourceId: host.id, requestedBy: actor.name,
         });
         break;

@@ -3,11 +3,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
-import { PROVIDERS, createTemplateSchema, templateWorkflowId, type CreateTemplateRequest, type TemplateInput } from '../../domain/machine.ts';
+import { PROVIDERS, createTemplateSchema, type CreateTemplateRequest, type TemplateInput } from '../../domain/machine.ts';
 import { planTemplate } from '../../domain/plan.ts';
 import { Machine, Operation, Template, TEMPLATE_STATES, type ITemplate } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
 import { operationSummary, startOperation } from '../operations.ts';
+import { templateWorkflowId } from '../../workflows/contracts.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow, validateBody } from '../middleware/validate.ts';
 import { redactUrl } from '../../domain/logging.ts';
@@ -84,7 +85,7 @@ export function templatesRouter(deps: ApiDeps): Router {
     let operation;
     try {
       operation = await startOperation(em, deps.temporal, deps.config, {
-        kind: 'create-template', workflowType: 'createTemplate', workflowId: templateWorkflowId(id), args: [input],
+        kind: 'create-template', workflow: 'createTemplate', workflowId: templateWorkflowId(id), args: [input],
         resourceType: 'template', resourceId: id, requestedBy: req.actor!.name,
       });
     } catch (err) {
@@ -136,7 +137,7 @@ export function templatesRouter(deps: ApiDeps): Router {
       return;
     }
     const operation = await startOperation(em, deps.temporal, deps.config, {
-      kind: 'delete-template', workflowType: 'deleteTemplate', workflowId: templateWorkflowId(template.id), args: [input],
+      kind: 'delete-template', workflow: 'deleteTemplate', workflowId: templateWorkflowId(template.id), args: [input],
       resourceType: 'template', resourceId: template.id, requestedBy: req.actor!.name, onConflict: 'fail',
     });
     res.locals.audit = { action: 'templates.delete', resourceType: 'template', resourceId: template.id, detail: { name: template.name } };

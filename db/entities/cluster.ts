@@ -1,5 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
-import { CLUSTER_ROLES } from '../../domain/host.ts';
+import { CLUSTER_ROLES } from '../../domain/cluster.ts';
 import { Machine } from './machine.ts';
 
 /** A group of machines with roles; its control-plane endpoint is derived (domain/host.ts deriveControlPlane). */

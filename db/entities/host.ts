@@ -1,5 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
-import { HOST_STATES, type HostCondition } from '../../domain/host.ts';
+import { HOST_STATES, type HostCondition } from '../../domain/host-state.ts';
 import { Machine } from './machine.ts';
 
 /**

@@ -6,10 +6,7 @@
 //    UPDATE ... WHERE id = ? AND state = <the state it was read in>, under a row lock.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
-import {
-  HOST_TRANSITIONS, mergeConditions, transition, transitionConditions, transitionSources,
-  type ConditionUpdate, type HostCondition, type HostEvent, type HostState,
-} from '../../domain/host.ts';
+import { HOST_TRANSITIONS, mergeConditions, transition, transitionConditions, transitionSources, type ConditionUpdate, type HostCondition, type HostEvent, type HostState } from '../../domain/host-state.ts';
 import { Host, type IHost } from '../entities/index.ts';
 import { sqlFor } from '../sql.ts';
 

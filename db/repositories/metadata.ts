@@ -1,4 +1,4 @@
-// Queries behind the NoCloud metadata service (api/routes/cloud-init.ts). That service is on a
+// Queries behind the NoCloud metadata service (api/metadata/). That service is on a
 // hot path (≥ 5,000 req/s), so a document costs one lookup — machine, SSH keys, lease and
 // network in a single statement — plus at most one write to record the fetch.
 import type { EntityManager } from '@mikro-orm/postgresql';

@@ -9,7 +9,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from 'pino';
 import { opt } from './command-line.ts';
 
 export type AccelMode = 'auto' | 'kvm' | 'tcg';

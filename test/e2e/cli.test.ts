@@ -1,25 +1,13 @@
 // The `hangar` command as a user runs it: the real launcher against a real API and worker.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { createToken, startApi, startInProcessWorker, testConfig, testEnv, type TestApi } from '../support/harness.ts';
-import { ROOT, TEST_DATA_DIR } from '../support/services.ts';
+import { hangarCli } from '../support/hangar-cli.ts';
 
-const HANGAR = resolve(ROOT, 'cli/hangar');
 let api: TestApi;
 let worker: RunningWorker;
 let env: Record<string, string>;
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function hangar(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolvePromise) => {
-    execFile(HANGAR, args, { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...extraEnv }, timeout: 90_000 }, (err, stdout, stderr) => {
-      resolvePromise({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const { run: hangar } = hangarCli(() => env);
 
 beforeAll(async () => {
   const base = testEnv();

@@ -1,41 +1,22 @@
 // `hangar hosts` and `hangar clusters` as a user runs them: the real launcher against a real API, an
 // in-process worker and a sushy-tools BMC. The password goes in through a 0600 file (never argv).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { createToken, startApi, startInProcessWorker, testConfig, testEnv, type TestApi } from '../support/harness.ts';
-import { ROOT, TEST_DATA_DIR } from '../support/services.ts';
+import { hangarCli } from '../support/hangar-cli.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
 import { unique } from '../support/api-fixture.ts';
 
-const HANGAR = resolve(ROOT, 'cli/hangar');
 let api: TestApi;
 let worker: RunningWorker;
 let bmc: SushyEmulator;
 let images: ImageServer;
 let env: Record<string, string>;
+const { run: hangar, ok, json } = hangarCli(() => env);
 let tmp: string;
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function hangar(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((res) => {
-    execFile(HANGAR, args, { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...extraEnv }, timeout: 90_000 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(args: string[]): Promise<Run> {
-  const run = await hangar(args);
-  if (run.code !== 0) throw new Error(`hangar ${args.join(' ')} exited ${run.code}:\n${run.stderr}${run.stdout}`);
-  return run;
-}
-
-const json = async <T = any>(args: string[]): Promise<T> => JSON.parse((await ok([...args, '--json'])).stdout) as T;
 
 beforeAll(async () => {
   [bmc, images] = await Promise.all([startSushy({ systems: 1 }), serveImage()]);

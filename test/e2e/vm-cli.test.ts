@@ -2,52 +2,24 @@
 // template, power actions and data disks, with --wait and --dry-run. The real launcher against a
 // real API and an in-process worker, on the dry-run provider.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { createToken, http, startApi, startInProcessWorker, testConfig, testEnv, type TestApi } from '../support/harness.ts';
-import { ROOT, TEST_DATA_DIR } from '../support/services.ts';
+import { hangarCli, tableLine } from '../support/hangar-cli.ts';
 
-const HANGAR = resolve(ROOT, 'cli/hangar');
 const sfx = Date.now().toString(36);
 let api: TestApi;
 let worker: RunningWorker;
 let token: string;
 let env: Record<string, string>;
+const { ok, json, fails } = hangarCli(() => env);
 let tmp: string;
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function hangar(args: string[]): Promise<Run> {
-  return new Promise((resolvePromise) => {
-    execFile(HANGAR, args, { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
-      resolvePromise({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(args: string[]): Promise<Run> {
-  const run = await hangar(args);
-  if (run.code !== 0) throw new Error(`hangar ${args.join(' ')} exited ${run.code}:\n${run.stderr}${run.stdout}`);
-  return run;
-}
-
-async function json<T = any>(args: string[]): Promise<T> {
-  return JSON.parse((await ok([...args, '--json'])).stdout) as T;
-}
-
-/** Runs a command that must fail with `code`; returns its stderr. */
-async function fails(code: number, args: string[]): Promise<string> {
-  const run = await hangar(args);
-  if (run.code !== code) throw new Error(`hangar ${args.join(' ')}: expected exit ${code}, got ${run.code}:\n${run.stderr}${run.stdout}`);
-  return run.stderr;
-}
 
 const apiGet = async (path: string) => (await http(api.url, 'GET', path, { token })).body;
 const machineNamed = async (name: string) => ((await apiGet(`/api/v1/machines?name_prefix=${name}`)).items as { name: string; id: string }[]).find((m) => m.name === name);
-const header = (out: string, at = 0) => out.split('\n')[at] ?? '';
 
 const SLOW = 120_000;
 const tpl = `tpl-${sfx}`;
@@ -75,7 +47,7 @@ describe('hangar templates', () => {
   it('plans, creates (watching the workflow), lists and shows a template', async () => {
     const plan = await ok(['templates', 'create', '--name', tpl, '--provider', 'dryrun', '--image', '/var/lib/images/debian.qcow2', '--dry-run']);
     expect(plan.stdout).toMatch(/^dry run: createTemplate \(workflow template\/[0-9a-f-]{36}\)/);
-    expect(header(plan.stdout, 1)).toMatch(/^STEP\s+CALL\s+ARGS$/);
+    expect(tableLine(plan.stdout, 1)).toMatch(/^STEP\s+CALL\s+ARGS$/);
     expect(plan.stdout).toMatch(/import\s+dryrun\.importTemplate\s+\{"image":"\/var\/lib\/images\/debian\.qcow2","checksum":null/);
     expect(await fails(1, ['templates', 'get', tpl])).toContain('error: not_found');
 
@@ -92,7 +64,7 @@ describe('hangar templates', () => {
       ok(['templates', 'get', tpl]),
       fails(1, ['templates', 'create', '--name', tpl, '--provider', 'dryrun', '--image', '/x.qcow2']),
     ]);
-    expect(header(list.stdout)).toMatch(/^NAME\s+ID\s+PROVIDER\s+STATE\s+NODE\s+VMID\s+PROVIDER_REF\s+IMAGE$/);
+    expect(tableLine(list.stdout)).toMatch(/^NAME\s+ID\s+PROVIDER\s+STATE\s+NODE\s+VMID\s+PROVIDER_REF\s+IMAGE$/);
     expect(list.stdout).toMatch(new RegExp(`${tpl}\\s+[0-9a-f-]{36}\\s+dryrun\\s+ready\\s+-\\s+-\\s+dry-template-`));
     expect(listJson.find((t) => t.name === tpl)?.state).toBe('ready');
     expect(got).toMatchObject({ name: tpl, provider: 'dryrun', state: 'ready', cpu: 2, memory_mb: 1024, checksum: `sha256:${'ab'.repeat(32)}`, provider_ref: expect.stringMatching(/^dry-template-/) });
@@ -167,7 +139,7 @@ describe('hangar machines from a template', () => {
     expect(attached.stdout).toMatch(/attachDisk .* completed/);
 
     const [list, listJson] = await Promise.all([ok(['disks', 'list', vm]), json<{ id: string; state: string; size_gb: number }[]>(['disks', 'list', machineId])]);
-    expect(header(list.stdout)).toMatch(/^ID\s+SIZE_GB\s+STORAGE\s+SLOT\s+VOLUME\s+STATE/);
+    expect(tableLine(list.stdout)).toMatch(/^ID\s+SIZE_GB\s+STORAGE\s+SLOT\s+VOLUME\s+STATE/);
     expect(list.stdout).toMatch(new RegExp(`${diskId}\\s+8\\s+-\\s+dry-disk-\\S+\\s+dryrun:${diskId}\\s+attached`));
     expect(listJson).toEqual([expect.objectContaining({ id: diskId, state: 'attached', size_gb: 8 })]);
 

@@ -11,7 +11,8 @@ import { useApi, unique } from '../support/api-fixture.ts';
 import { capturingLogger, http, startApi, testConfig, waitFor, type TestApi } from '../support/harness.ts';
 import { blkidProbe, extractIso, netConvert, nocloudFetch, validateUserData } from '../support/cloud-init-tools.ts';
 import { Machine } from '../../db/entities/index.ts';
-import { clientAddress, parseTrustedProxies, phoneHomePayload } from '../../api/routes/cloud-init.ts';
+import { clientAddress, parseTrustedProxies } from '../../api/metadata/client-address.ts';
+import { phoneHomePayload } from '../../api/metadata/phone-home.ts';
 
 const f = useApi({ beforeAll, afterAll });
 const NOT_FOUND = { error: 'not_found', detail: 'not found' };

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { inspect } from 'node:util';
 import { HangarError } from '../../domain/errors.ts';
-import { createLogger } from '../../providers/logger.ts';
+import { createLogger } from '../../logging/logger.ts';
 import { RedfishClient, type RedfishClientOptions } from '../../providers/redfish/index.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
 

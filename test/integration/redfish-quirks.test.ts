@@ -3,7 +3,7 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { inspect } from 'node:util';
 import { HangarError } from '../../domain/errors.ts';
-import { createLogger } from '../../providers/logger.ts';
+import { createLogger } from '../../logging/logger.ts';
 import { RedfishClient, RedfishHttpError, type RedfishClientOptions } from '../../providers/redfish/index.ts';
 import { startRedfishFixture, type RedfishFixture, type RedfishFixtureOptions } from '../fakes/redfish/server.ts';
 

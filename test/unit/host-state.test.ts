@@ -2,10 +2,10 @@
 // naming the current state, conditions kept per type with their transition times, BMC addresses.
 import { describe, expect, it } from '@jest/globals';
 import { HangarError } from '../../domain/errors.ts';
-import {
-  HOST_STATES, HOST_TRANSITIONS, canTransition, deriveControlPlane, mergeConditions, parseBmcAddress, provisionHostSchema,
-  transition, transitionConditions, createHostSchema, type HostEvent, type HostState,
-} from '../../domain/host.ts';
+import { HOST_STATES, HOST_TRANSITIONS, canTransition, mergeConditions, transition, transitionConditions, type HostEvent, type HostState } from '../../domain/host-state.ts';
+import { parseBmcAddress } from '../../domain/bmc-address.ts';
+import { provisionHostSchema, createHostSchema } from '../../domain/host-requests.ts';
+import { deriveControlPlane } from '../../domain/cluster.ts';
 
 const events = Object.keys(HOST_TRANSITIONS) as HostEvent[];
 

@@ -1,3 +1,4 @@
+// The process logger (pino writing to stderr): one per process, built by the composition root.
 import { pino, type Logger } from 'pino';
 import { REDACT_PATHS } from '../domain/logging.ts';
 
