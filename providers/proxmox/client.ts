@@ -11,13 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { HangarError } from '../../domain/errors.ts';
 import type { ProviderHooks } from '../hypervisor.ts';
 import { abortReason, sleep as abortableSleep, throwIfAborted } from '../support/sleep.ts';
-import { ALREADY_EXISTS, BUSY, classifyFailure, LOCK_TIMEOUT, notApplied, TLS_CODES } from './failures.ts';
+import { classifyFailure, notApplied, TLS_CODES } from './failures.ts';
 import { normalizeFingerprint, PinnedAgent } from './tls.ts';
 import { taskLogTail, waitForTask } from './task-wait.ts';
 
 export { normalizeFingerprint } from './tls.ts';
 export { encodeParams, isUpid, pvePath, upidNode } from './api-paths.ts';
-import { encodeParams, isUpid, pvePath, upidNode } from './api-paths.ts';
+import { encodeParams, isUpid, pvePath } from './api-paths.ts';
 
 /** The logging surface the provider needs; a pino logger fits. */
 export interface ProviderLogger {
@@ -89,7 +89,6 @@ export interface WaitOptions {
   /** Stops watching (the task itself runs on in Proxmox); the wait rejects with the signal's reason. */
   signal?: AbortSignal;
 }
-
 
 export class ProxmoxClient {
   readonly baseUrl: URL;
@@ -197,8 +196,7 @@ export class ProxmoxClient {
       try {
         return await fn();
       } catch (err) {
-        const retryable =
-          err instanceof HangarError && err.code === 'provider_error' && (idempotent || notApplied.has(err));
+        const retryable = err instanceof HangarError && err.code === 'provider_error' && (idempotent || notApplied.has(err));
         if (!retryable || attempt >= retries || signal?.aborted) throw err;
         this.#logger.debug({ attempt: attempt + 1, err: err.message }, `proxmox: retrying ${what}`);
         this.#hooks.onWait?.();
@@ -229,9 +227,7 @@ export class ProxmoxClient {
     const hasBody = method === 'POST' || method === 'PUT';
     const url = this.#target(path, hasBody ? undefined : encoded);
     const body = hasBody ? Buffer.from(encoded, 'utf8') : undefined;
-    const headers = this.#headers(
-      body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {},
-    );
+    const headers = this.#headers(body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } : {});
     return this.#exchange<T>(method, path, url, headers, (req) => req.end(body), signal);
   }
 
@@ -267,13 +263,20 @@ export class ProxmoxClient {
     // Only failures that prove nothing was stored are retried: the file is streamed afresh.
     const data = await this.#withRetries(
       () =>
-        this.#exchange<unknown>('POST', path, url, headers, (req, fail) => {
-          req.write(headBuf);
-          const stream = createReadStream(file.path);
-          stream.on('error', (err) => fail(err));
-          stream.on('end', () => req.end(tailBuf));
-          stream.pipe(req, { end: false });
-        }, opts.signal),
+        this.#exchange<unknown>(
+          'POST',
+          path,
+          url,
+          headers,
+          (req, fail) => {
+            req.write(headBuf);
+            const stream = createReadStream(file.path);
+            stream.on('error', (err) => fail(err));
+            stream.on('end', () => req.end(tailBuf));
+            stream.pipe(req, { end: false });
+          },
+          opts.signal,
+        ),
       `upload ${safeName}`,
       false,
       opts.signal,
@@ -298,10 +301,7 @@ export class ProxmoxClient {
       const finish = (err: HangarError | null, value?: T) => {
         if (done) return;
         done = true;
-        this.#logger.debug(
-          { method, path, ms: Date.now() - started, ...(err ? { error: err.code } : {}) },
-          'proxmox request',
-        );
+        this.#logger.debug({ method, path, ms: Date.now() - started, ...(err ? { error: err.code } : {}) }, 'proxmox request');
         // A cancelled call ends with the cancellation, not with the socket error it caused.
         if (signal?.aborted) reject(abortReason(signal));
         else if (err) reject(err);
@@ -345,12 +345,18 @@ export class ProxmoxClient {
               ? Object.fromEntries(Object.entries(json.errors as Record<string, unknown>).map(([k, v]) => [k, String(v).trim()]))
               : undefined;
           finish(
-            classifyFailure(method, path, {
-              status,
-              reason: res.statusMessage,
-              message: typeof json?.message === 'string' ? json.message : undefined,
-              errors,
-            }, this.#scrubber, this.tokenId),
+            classifyFailure(
+              method,
+              path,
+              {
+                status,
+                reason: res.statusMessage,
+                message: typeof json?.message === 'string' ? json.message : undefined,
+                errors,
+              },
+              this.#scrubber,
+              this.tokenId,
+            ),
           );
         });
       });
@@ -365,26 +371,33 @@ export class ProxmoxClient {
     if (TLS_CODES.has(code) || /certificate|self[- ]signed|unable to verify/i.test(e?.message ?? '')) {
       return new HangarError(
         'tls_verification_failed',
-        this.scrub(`Proxmox TLS verification failed for ${this.baseUrl.host} (${code || 'TLS'}: ${e?.message ?? 'unknown'}); configure a CA file or the certificate fingerprint`),
+        this.scrub(
+          `Proxmox TLS verification failed for ${this.baseUrl.host} (${code || 'TLS'}: ${e?.message ?? 'unknown'}); configure a CA file or the certificate fingerprint`,
+        ),
       );
     }
     return classifyFailure(method, path, { networkCode: code || 'ECONNRESET', message: e?.message }, this.#scrubber, this.tokenId);
   }
-
 
   /**
    * Polls a task until it stops, with backoff (2 s → 30 s by default), calling `hooks.onWait`
    * on every poll (see task-wait.ts).
    */
   waitForTask(node: string | undefined, upid: string, opts: WaitOptions = {}): Promise<TaskStatus> {
-    return waitForTask(this, {
-      pollInitialMs: this.#opts.taskPollInitialMs ?? 2_000,
-      pollMaxMs: this.#opts.taskPollMaxMs ?? 30_000,
-      timeoutMs: this.#opts.taskTimeoutMs ?? 3_600_000,
-      maxFailures: this.#opts.taskPollFailures ?? 6,
-      hooks: this.#hooks,
-      logger: this.#logger,
-    }, node, upid, opts);
+    return waitForTask(
+      this,
+      {
+        pollInitialMs: this.#opts.taskPollInitialMs ?? 2_000,
+        pollMaxMs: this.#opts.taskPollMaxMs ?? 30_000,
+        timeoutMs: this.#opts.taskTimeoutMs ?? 3_600_000,
+        maxFailures: this.#opts.taskPollFailures ?? 6,
+        hooks: this.#hooks,
+        logger: this.#logger,
+      },
+      node,
+      upid,
+      opts,
+    );
   }
 
   /** The last `lines` lines of a task's log (best effort). */

@@ -54,7 +54,10 @@ export async function cloneMachine(c: ProxmoxCall, spec: VmSpec): Promise<{ prov
   const winner = twins[0]?.ref;
   if (winner && winner.vmid !== vmid) {
     const mine = twins.find((t) => t.ref.vmid === vmid);
-    c.logger.warn({ machineId: spec.machineId, kept: winner.vmid, removed: vmid }, 'proxmox: a concurrent attempt cloned the same machine; removing the duplicate');
+    c.logger.warn(
+      { machineId: spec.machineId, kept: winner.vmid, removed: vmid },
+      'proxmox: a concurrent attempt cloned the same machine; removing the duplicate',
+    );
     if (mine) await deleteVm(c, mine.ref);
     c.cache.set(`${MACHINE_MARKER}=${spec.machineId}`, winner.vmid);
     return { providerId: String(winner.vmid), created: false };

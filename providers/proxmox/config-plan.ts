@@ -6,9 +6,7 @@ import { HangarError } from '../../domain/errors.ts';
 import type { Params } from './client.ts';
 import type { VmSpec } from '../hypervisor.ts';
 import { cidataHash, cidataIsoName, isCidataIsoOf, machineTags } from './markers.ts';
-import {
-  encodeSshKeys, isDiskKey, parsePropertyString, parseSize, safeDecode, sameProperties, smbiosWithSeed, volumeOf,
-} from './properties.ts';
+import { encodeSshKeys, isDiskKey, parsePropertyString, parseSize, safeDecode, sameProperties, smbiosWithSeed, volumeOf } from './properties.ts';
 
 export type CurrentConfig = Record<string, string | number | undefined>;
 
@@ -133,7 +131,10 @@ export function planConfig(cfg: CurrentConfig, spec: VmSpec, isos: string[], set
   }
 
   return {
-    set, delete: del, freeFirst, staleIsos,
+    set,
+    delete: del,
+    freeFirst,
+    staleIsos,
     ...(uploadIso ? { uploadIso } : {}),
     ...(typeof cfg.digest === 'string' ? { digest: cfg.digest } : {}),
   };
@@ -154,10 +155,7 @@ export function planWrites(plan: ConfigPlan): Params[] {
   return writes;
 }
 
-export type RootDiskPlan =
-  | { action: 'none' }
-  | { action: 'larger'; disk: string; currentBytes: number }
-  | { action: 'resize'; disk: string; size: string };
+export type RootDiskPlan = { action: 'none' } | { action: 'larger'; disk: string; currentBytes: number } | { action: 'resize'; disk: string; size: string };
 
 /** Whether the root disk (first boot disk that is not a CD-ROM) must grow to `diskGb`; disks never shrink. */
 export function planRootDisk(cfg: CurrentConfig, diskGb: number, vmid: number | string): RootDiskPlan {

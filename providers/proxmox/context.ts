@@ -44,8 +44,7 @@ export const vmPath = (ref: VmId, suffix = ''): string => pvePath`/nodes/${ref.n
 
 const withSignal = (c: ProxmoxCall, opts: RequestOptions = {}): RequestOptions => (c.signal ? { ...opts, signal: c.signal } : opts);
 
-export const pveGet = <T = unknown>(c: ProxmoxCall, path: string, params?: Params): Promise<T> =>
-  c.client.get<T>(path, params, withSignal(c));
+export const pveGet = <T = unknown>(c: ProxmoxCall, path: string, params?: Params): Promise<T> => c.client.get<T>(path, params, withSignal(c));
 export const pvePost = <T = unknown>(c: ProxmoxCall, path: string, params?: Params, opts?: RequestOptions): Promise<T> =>
   c.client.post<T>(path, params, withSignal(c, opts));
 export const pvePut = <T = unknown>(c: ProxmoxCall, path: string, params?: Params, opts?: RequestOptions): Promise<T> =>

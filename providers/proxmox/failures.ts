@@ -11,14 +11,34 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
 /** Errors for which Proxmox provably did nothing, so any request may be sent again. */
 export const notApplied = new WeakSet<HangarError>();
 export const NETWORK_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 export const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE',
-  'INVALID_CA', 'HOSTNAME_MISMATCH', 'ERR_SSL_WRONG_VERSION_NUMBER',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
 /** What the client knows about a failed call, before it becomes a HangarError. */
@@ -34,7 +54,11 @@ export function classifyFailure(method: string, path: string, f: Failure, scrub:
   const where = `Proxmox ${method} ${path}`;
   const text = [f.reason, f.message].filter((s): s is string => !!s && s.trim() !== '').map((s) => s.trim());
   const uniq = [...new Set(text)];
-  const paramErrors = f.errors ? Object.entries(f.errors).map(([k, v]) => `${k}: ${v}`).join('; ') : '';
+  const paramErrors = f.errors
+    ? Object.entries(f.errors)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')
+    : '';
   const summary = uniq.join(' - ') + (paramErrors ? ` (${paramErrors})` : '');
   const msg = (code: string) => scrub(`${where} failed (${code})${summary ? `: ${summary}` : ''}`);
   const unapplied = (e: HangarError) => {
@@ -47,7 +71,11 @@ export function classifyFailure(method: string, path: string, f: Failure, scrub:
   }
   const status = f.status ?? 0;
   const all = summary;
-  if (status === 401) return new HangarError('provider_auth_failed', scrub(`${where} failed (HTTP 401): Proxmox rejected API token ${tokenId}${uniq.length ? ` (${uniq.join(' - ')})` : ''}`));
+  if (status === 401)
+    return new HangarError(
+      'provider_auth_failed',
+      scrub(`${where} failed (HTTP 401): Proxmox rejected API token ${tokenId}${uniq.length ? ` (${uniq.join(' - ')})` : ''}`),
+    );
   // A lock timeout answered in the request itself, and pveproxy's "got no worker", mean the
   // call never ran; the same text from a task (see #taskFailure) is only retryable.
   if (LOCK_TIMEOUT.test(all)) return unapplied(new HangarError('provider_error', msg(`HTTP ${status}, lock timeout`)));

@@ -10,7 +10,10 @@ export const TEMPLATE_MARKER = 'hangar-template';
 export const DISK_MARKER = 'hangar-disk';
 
 export function parseTags(tags: string | undefined): string[] {
-  return (tags ?? '').split(/[;, ]+/).map((t) => t.trim()).filter(Boolean);
+  return (tags ?? '')
+    .split(/[;, ]+/)
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /** Hangar's tags for a machine VM (clones inherit `template` from their template). */
@@ -44,7 +47,10 @@ export function diskMarkers(description: string | undefined): Map<string, string
 export function withDiskMarker(description: string | undefined, diskId: string, slot: string | null): string {
   const lines = (description ?? '').split('\n').filter((l) => !l.trim().startsWith(`${DISK_MARKER}=${diskId}:`));
   if (slot) lines.push(`${DISK_MARKER}=${diskId}:${slot}`);
-  return lines.filter((l, i) => l !== '' || i < lines.length - 1).join('\n').replace(/\n+$/, '');
+  return lines
+    .filter((l, i) => l !== '' || i < lines.length - 1)
+    .join('\n')
+    .replace(/\n+$/, '');
 }
 
 export function safeId(id: string): string {
@@ -53,7 +59,10 @@ export function safeId(id: string): string {
 
 /** Proxmox `dns-name` for VM names. */
 export function dnsName(name: string): string {
-  const n = name.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '');
+  const n = name
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
   return n || 'hangar';
 }
 

@@ -44,7 +44,12 @@ export function volumeOf(driveValue: string): string {
 
 /** Proxmox's `sshkeys` takes the URL-encoded key list (spaces as %20, one key per line). */
 export function encodeSshKeys(keys: string[]): string {
-  return encodeURIComponent(keys.map((k) => k.trim()).filter(Boolean).join('\n'));
+  return encodeURIComponent(
+    keys
+      .map((k) => k.trim())
+      .filter(Boolean)
+      .join('\n'),
+  );
 }
 
 export function safeDecode(v: string): string {

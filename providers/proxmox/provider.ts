@@ -7,9 +7,7 @@
 // No Temporal imports: waits call `hooks.onWait` so activities can heartbeat.
 import { HangarError } from '../../domain/errors.ts';
 import type { IsoTool } from '../cloud-init/cidata-iso.ts';
-import type {
-  AttachedDisk, CallOptions, DiskSpec, Hypervisor, ProviderHooks, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary,
-} from '../hypervisor.ts';
+import type { AttachedDisk, CallOptions, DiskSpec, Hypervisor, ProviderHooks, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
 import { ProxmoxClient, silentLogger, type ProviderLogger, type ProxmoxConnectionOptions } from './client.ts';
 import { awaitInFlightClone, cloneMachine } from './clone.ts';
 import { planConfig, planRootDisk, planWrites } from './config-plan.ts';
@@ -74,6 +72,10 @@ export class ProxmoxProvider implements Hypervisor {
     return `proxmox/${spec.node ?? defaultNode}/${spec.template ?? 'none'}`;
   }
 
+  lockKey(spec: { node?: string; template?: string }): string {
+    return ProxmoxProvider.lockKey(spec, this.node);
+  }
+
   constructor(opts: ProxmoxProviderOptions) {
     this.#hooks = opts.hooks ?? {};
     this.#logger = opts.logger ?? silentLogger;
@@ -93,10 +95,17 @@ export class ProxmoxProvider implements Hypervisor {
     this.importStorage = opts.importStorage ?? this.isoStorage;
     this.bridge = opts.bridge ?? 'vmbr0';
     this.#settings = {
-      node: this.node, storage: this.storage, isoStorage: this.isoStorage, importStorage: this.importStorage, bridge: this.bridge,
-      pollInitialMs: opts.pollInitialMs ?? 2_000, pollMaxMs: opts.pollMaxMs ?? 30_000, lockWaitMs: opts.lockWaitMs ?? 600_000,
+      node: this.node,
+      storage: this.storage,
+      isoStorage: this.isoStorage,
+      importStorage: this.importStorage,
+      bridge: this.bridge,
+      pollInitialMs: opts.pollInitialMs ?? 2_000,
+      pollMaxMs: opts.pollMaxMs ?? 30_000,
+      lockWaitMs: opts.lockWaitMs ?? 600_000,
       vmidAttempts: opts.vmidAttempts ?? 5,
-      ...(opts.tmpDir ? { tmpDir: opts.tmpDir } : {}), ...(opts.isoTool ? { isoTool: opts.isoTool } : {}),
+      ...(opts.tmpDir ? { tmpDir: opts.tmpDir } : {}),
+      ...(opts.isoTool ? { isoTool: opts.isoTool } : {}),
     };
     if (this.client.insecure) {
       this.#logger.warn(
@@ -110,13 +119,13 @@ export class ProxmoxProvider implements Hypervisor {
     if (this.#ownsClient) this.client.close();
   }
 
-  lockKey(spec: { node?: string; template?: string }): string {
-    return ProxmoxProvider.lockKey(spec, this.node);
-  }
-
   #call(opts: CallOptions = {}): ProxmoxCall {
     return {
-      client: this.client, settings: this.#settings, hooks: this.#hooks, logger: this.#logger, cache: this.#cache,
+      client: this.client,
+      settings: this.#settings,
+      hooks: this.#hooks,
+      logger: this.#logger,
+      cache: this.#cache,
       ...(opts.signal ? { signal: opts.signal } : {}),
     };
   }
@@ -142,7 +151,10 @@ export class ProxmoxProvider implements Hypervisor {
 
     const disk = planRootDisk(cfg, spec.diskGb, ref.vmid);
     if (disk.action === 'larger') {
-      this.#logger.warn({ vmid: ref.vmid, disk: disk.disk, currentBytes: disk.currentBytes, wantedGb: spec.diskGb }, 'proxmox: disk is larger than requested; disks never shrink');
+      this.#logger.warn(
+        { vmid: ref.vmid, disk: disk.disk, currentBytes: disk.currentBytes, wantedGb: spec.diskGb },
+        'proxmox: disk is larger than requested; disks never shrink',
+      );
     } else if (disk.action === 'resize') {
       const upid = await pvePut(c, vmPath(ref, '/resize'), { disk: disk.disk, size: disk.size }, { idempotent: true });
       await settle(c, ref.node, upid);

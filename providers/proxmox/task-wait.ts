@@ -22,7 +22,13 @@ export interface TaskWaitSettings {
  * on every poll. A failed task raises `provider_task_failed` with its exit status and the
  * tail of its log (a lock timeout raises a retryable `provider_error` instead).
  */
-export async function waitForTask(client: ProxmoxClient, settings: TaskWaitSettings, node: string | undefined, upid: string, opts: WaitOptions = {}): Promise<TaskStatus> {
+export async function waitForTask(
+  client: ProxmoxClient,
+  settings: TaskWaitSettings,
+  node: string | undefined,
+  upid: string,
+  opts: WaitOptions = {},
+): Promise<TaskStatus> {
   const taskNode = node ?? upidNode(upid);
   if (!taskNode) throw new HangarError('internal', `cannot tell the node of task ${upid}`);
   const maxDelay = settings.pollMaxMs;
@@ -68,7 +74,10 @@ export async function waitForTask(client: ProxmoxClient, settings: TaskWaitSetti
 export async function taskLogTail(client: ProxmoxClient, node: string, upid: string, lines = 10, signal?: AbortSignal): Promise<string[]> {
   try {
     const log = await client.get<{ n: number; t: string }[]>(pvePath`/nodes/${node}/tasks/${upid}/log`, { start: 0, limit: 1000 }, { signal });
-    return (Array.isArray(log) ? log : []).map((l) => l.t).filter((t) => t !== 'no content').slice(-lines);
+    return (Array.isArray(log) ? log : [])
+      .map((l) => l.t)
+      .filter((t) => t !== 'no content')
+      .slice(-lines);
   } catch (err) {
     return [`(task log unavailable: ${err instanceof Error ? err.message : String(err)})`];
   }
@@ -77,9 +86,7 @@ export async function taskLogTail(client: ProxmoxClient, node: string, upid: str
 async function taskFailure(client: ProxmoxClient, node: string, upid: string, exit: string, signal?: AbortSignal): Promise<HangarError> {
   const tail = await taskLogTail(client, node, upid, 10, signal);
   const detail = client.scrub(`Proxmox task ${upid} failed: ${exit}${tail.length ? `\n${tail.join('\n')}` : ''}`);
-  const last = tail.join('\n');
   if (LOCK_TIMEOUT.test(exit) || BUSY.test(exit)) return new HangarError('provider_error', detail);
   if (ALREADY_EXISTS.test(exit)) return new HangarError('already_exists', detail);
   return new HangarError('provider_task_failed', detail);
 }
-

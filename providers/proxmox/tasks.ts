@@ -8,7 +8,10 @@ import type { VmRef } from './locator.ts';
 /** Running tasks of a type (optionally about one VMID) on a node; `ownOnly`: started with our token. */
 export async function activeTasks(c: ProxmoxCall, node: string, typefilter: string | undefined, vmid?: number, ownOnly = false): Promise<string[]> {
   const rows = await pveGet<{ upid: string; user?: string }[]>(c, pvePath`/nodes/${node}/tasks`, {
-    source: 'active', typefilter, vmid, limit: 500,
+    source: 'active',
+    typefilter,
+    vmid,
+    limit: 500,
   });
   return (Array.isArray(rows) ? rows : [])
     .filter((r) => isUpid(r.upid) && (!ownOnly || r.user === undefined || r.user === c.client.tokenId))

@@ -112,9 +112,11 @@ async function ensureImage(c: ProxmoxCall, node: string, spec: TemplateSpec): Pr
     return volid;
   }
 
-  const size = (await stat(image).catch(() => {
-    throw new HangarError('provider_rejected', `template image ${image} is not readable`);
-  })).size;
+  const size = (
+    await stat(image).catch(() => {
+      throw new HangarError('provider_rejected', `template image ${image} is not readable`);
+    })
+  ).size;
   if (expected) {
     const actual = await sha256File(image, { onProgress: () => c.hooks.onWait?.(), ...(c.signal ? { signal: c.signal } : {}) });
     if (actual !== expected) {

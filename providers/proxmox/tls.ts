@@ -27,10 +27,7 @@ export class PinnedAgent extends https.Agent {
     this.#expected = expectedHex;
   }
 
-  override createConnection(
-    options: https.RequestOptions,
-    callback?: (err: Error | null, stream: Duplex) => void,
-  ): Duplex | null | undefined {
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
     let settled = false;
     const settle = (err: Error | null, socket: Duplex) => {
       if (settled) return;
@@ -57,4 +54,3 @@ export class PinnedAgent extends https.Agent {
     return undefined;
   }
 }
-

@@ -59,7 +59,13 @@ export async function attachDisk(ctx: QemuContext, dir: string, rec: InstanceRec
         await q.execute('blockdev-add', { driver: 'qcow2', 'node-name': added.nodeName, file: `${added.nodeName}-f` });
       }
       if (!(await peripheralIds(q)).has(added.deviceId)) {
-        await q.execute('device_add', { driver: 'virtio-blk-pci', id: added.deviceId, drive: added.nodeName, bus: added.port, serial: added.diskId.slice(0, 20) });
+        await q.execute('device_add', {
+          driver: 'virtio-blk-pci',
+          id: added.deviceId,
+          drive: added.nodeName,
+          bus: added.port,
+          serial: added.diskId.slice(0, 20),
+        });
       }
     });
     ctx.logger.info({ machineId: providerId, diskId: disk.diskId, device: d.deviceId }, 'qemu: disk hot-plugged');
@@ -122,7 +128,10 @@ async function unplug(ctx: QemuContext, q: QmpClient, providerId: string, device
     ctx.opts.hooks.onWait?.();
     if (!(await peripheralIds(q)).has(deviceId)) return;
     if (Date.now() >= deadline) {
-      throw new HangarError('provider_error', `qemu: the guest of ${providerId} did not release disk device ${deviceId} within ${timeoutSec} s; it is left out of the next start, retry the detach later or power-cycle the VM`);
+      throw new HangarError(
+        'provider_error',
+        `qemu: the guest of ${providerId} did not release disk device ${deviceId} within ${timeoutSec} s; it is left out of the next start, retry the detach later or power-cycle the VM`,
+      );
     }
   }
 }

@@ -179,10 +179,12 @@ function derivedMac(machineId: string, index: number): string {
 export function nicRecords(machineId: string, nics: NicSpec[] | undefined): InstanceRecord['nics'] {
   const list = nics && nics.length > 0 ? nics : [{}];
   return list.map((n: NicSpec, i) => {
-    if (n.vlan !== undefined) throw new HangarError('provider_rejected', 'qemu: VLAN tags on NICs are not supported by the QEMU provider (use a bridge per VLAN)');
+    if (n.vlan !== undefined)
+      throw new HangarError('provider_rejected', 'qemu: VLAN tags on NICs are not supported by the QEMU provider (use a bridge per VLAN)');
     const mac = (n.mac ?? derivedMac(machineId, i)).toLowerCase();
     if (!MAC.test(mac)) throw new HangarError('provider_rejected', `qemu: invalid MAC ${JSON.stringify(n.mac)}`);
-    if (n.bridge !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(n.bridge)) throw new HangarError('provider_rejected', `qemu: invalid bridge ${JSON.stringify(n.bridge)}`);
+    if (n.bridge !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(n.bridge))
+      throw new HangarError('provider_rejected', `qemu: invalid bridge ${JSON.stringify(n.bridge)}`);
     return n.bridge ? { mac, bridge: n.bridge } : { mac };
   });
 }

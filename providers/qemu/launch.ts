@@ -17,7 +17,10 @@ export async function createRootDisk(ctx: QemuContext, templateDisk: string, dis
   const beat = setInterval(() => ctx.opts.hooks.onWait?.(), 2000);
   try {
     if (mode === 'full') {
-      await runTool(ctx.qemuImg, ['convert', '-q', '-f', 'qcow2', '-O', 'qcow2', templateDisk, partial], { timeoutMs: 3_600_000, ...(signal ? { signal } : {}) });
+      await runTool(ctx.qemuImg, ['convert', '-q', '-f', 'qcow2', '-O', 'qcow2', templateDisk, partial], {
+        timeoutMs: 3_600_000,
+        ...(signal ? { signal } : {}),
+      });
     } else {
       await runTool(ctx.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', templateDisk, '-F', 'qcow2', partial], signal ? { signal } : {});
     }
@@ -74,9 +77,15 @@ export async function launch(ctx: QemuContext, dir: string, rec: InstanceRecord,
       smbiosFile: seedUrl ? p.smbios : undefined,
       kernel: rec.kernel,
       nics,
-      dataDisks: rec.disks.filter((d) => d.state === 'attached').map((d) => ({
-        file: d.file, nodeName: d.nodeName, deviceId: d.deviceId, port: d.port, serial: d.diskId.slice(0, 20),
-      })),
+      dataDisks: rec.disks
+        .filter((d) => d.state === 'attached')
+        .map((d) => ({
+          file: d.file,
+          nodeName: d.nodeName,
+          deviceId: d.deviceId,
+          port: d.port,
+          serial: d.diskId.slice(0, 20),
+        })),
       hotplugPorts: ports,
       serialLog: p.serialLog,
       qmpSocket: p.qmpSocket,

@@ -17,14 +17,24 @@ import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
 import { writeCidataIso } from '../cloud-init/cidata-iso.ts';
-import type {
-  AttachedDisk, CallOptions, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary,
-} from '../hypervisor.ts';
+import type { AttachedDisk, CallOptions, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
 import { ROOT_NODE } from './command-line.ts';
 import { attachDisk, detachDisk } from './disks.ts';
 import {
-  checkId, GiB, instanceDir, instancePaths, loadInstance, nicRecords, requireInstance, SAFE_ID, saveInstance,
-  type InstanceRecord, type QemuContext, type QemuInstanceInfo, type QemuProviderOptions, type TemplateRecord,
+  checkId,
+  GiB,
+  instanceDir,
+  instancePaths,
+  loadInstance,
+  nicRecords,
+  requireInstance,
+  SAFE_ID,
+  saveInstance,
+  type InstanceRecord,
+  type QemuContext,
+  type QemuInstanceInfo,
+  type QemuProviderOptions,
+  type TemplateRecord,
 } from './instance.ts';
 import { createRootDisk, launch } from './launch.ts';
 import { cleanRuntimeFiles, hardStop, livePid, powerState, qmp, waitExit } from './process.ts';
@@ -63,7 +73,10 @@ export class QemuProvider implements Hypervisor {
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(key) ?? Promise.resolve();
     const run = prev.then(fn, fn);
-    const tail = run.then(() => undefined, () => undefined);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     this.locks.set(key, tail);
     try {
       return await run;
@@ -90,7 +103,10 @@ export class QemuProvider implements Hypervisor {
   async importTemplate(spec: TemplateSpec, opts: CallOptions = {}): Promise<TemplateRef> {
     checkId('template name', spec.name);
     const run = this.withLock(`template:${spec.name}`, () => importTemplate(this.ctx, spec, opts.signal));
-    const settled = run.then(() => undefined, () => undefined);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
     this.importing.set(spec.templateId, settled);
     void settled.then(() => {
       if (this.importing.get(spec.templateId) === settled) this.importing.delete(spec.templateId);
@@ -170,7 +186,10 @@ export class QemuProvider implements Hypervisor {
       const info = await imageInfo(this.ctx.qemuImg, p.disk);
       const want = spec.diskGb * GiB;
       if (want < info.virtualSize) {
-        throw new HangarError('provider_rejected', `qemu: cannot shrink the disk of ${providerId} from ${(info.virtualSize / GiB).toFixed(1)} GiB to ${spec.diskGb} GiB`);
+        throw new HangarError(
+          'provider_rejected',
+          `qemu: cannot shrink the disk of ${providerId} from ${(info.virtualSize / GiB).toFixed(1)} GiB to ${spec.diskGb} GiB`,
+        );
       }
       if (want > info.virtualSize) {
         const pid = await livePid(dir);
@@ -178,7 +197,10 @@ export class QemuProvider implements Hypervisor {
         else await runTool(this.ctx.qemuImg, ['resize', '-q', '-f', 'qcow2', p.disk, String(want)]); // never killed half-way
         this.logger.info({ machineId: providerId, diskGb: spec.diskGb, live: Boolean(pid) }, 'qemu: disk grown');
       }
-      if (rec.diskGb !== spec.diskGb) { rec.diskGb = spec.diskGb; changed = true; }
+      if (rec.diskGb !== spec.diskGb) {
+        rec.diskGb = spec.diskGb;
+        changed = true;
+      }
 
       const nics = nicRecords(rec.machineId, spec.nics);
       if (rec.cpu !== spec.cpu || rec.memoryMb !== spec.memoryMb || JSON.stringify(rec.nics) !== JSON.stringify(nics)) {
@@ -188,7 +210,10 @@ export class QemuProvider implements Hypervisor {
         changed = true;
         if (await livePid(dir)) this.logger.info({ machineId: providerId }, 'qemu: cpu/memory/NIC changes apply at the next start');
       }
-      if (spec.name && rec.name !== spec.name) { rec.name = spec.name; changed = true; }
+      if (spec.name && rec.name !== spec.name) {
+        rec.name = spec.name;
+        changed = true;
+      }
 
       // Cloud-init seed: always an ISO for QEMU (`native` is a Proxmox feature); the seed URL
       // goes to the guest through SMBIOS at start. Absent: the existing seed stays.
@@ -330,8 +355,8 @@ export class QemuProvider implements Hypervisor {
         dir,
         pid,
         powerState: state,
-        sshPort: pid ? rec.runtime?.sshPort ?? null : null,
-        accel: pid ? rec.runtime?.accel ?? null : null,
+        sshPort: pid ? (rec.runtime?.sshPort ?? null) : null,
+        accel: pid ? (rec.runtime?.accel ?? null) : null,
         serialLog: p.serialLog,
         qmpSocket: p.qmpSocket,
         disk: p.disk,

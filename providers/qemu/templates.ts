@@ -30,7 +30,9 @@ export async function listTemplates(ctx: QemuContext): Promise<{ dir: string; re
 }
 
 /** Resolves `spec.image` (a disk image, an image dir with manifest.json, or the manifest itself). */
-async function resolveImage(image: string): Promise<{ disk: string; kernel?: string; initrd?: string; cmdline?: string; checksums?: ImageManifest['checksums'] }> {
+async function resolveImage(
+  image: string,
+): Promise<{ disk: string; kernel?: string; initrd?: string; cmdline?: string; checksums?: ImageManifest['checksums'] }> {
   if (!isAbsolute(image)) throw new HangarError('provider_rejected', `qemu: template image must be an absolute local path, got ${JSON.stringify(image)}`);
   let st;
   try {
@@ -76,7 +78,11 @@ export async function importTemplate(ctx: QemuContext, spec: TemplateSpec, signa
 
   const src = await resolveImage(spec.image);
   if (spec.checksum) await verifyChecksum(ctx, src.disk, spec.checksum, 'image', signal);
-  for (const [what, file] of [['disk', src.disk], ['kernel', src.kernel], ['initrd', src.initrd]] as const) {
+  for (const [what, file] of [
+    ['disk', src.disk],
+    ['kernel', src.kernel],
+    ['initrd', src.initrd],
+  ] as const) {
     const sum = src.checksums?.[what];
     if (file && sum && sum !== spec.checksum) await verifyChecksum(ctx, file, sum, what, signal);
   }

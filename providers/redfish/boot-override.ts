@@ -20,14 +20,20 @@ export async function setBootOverride(conn: BmcConnection, ctx: SystemContext, r
   const enabled = req.enabled ?? 'Once';
   const boot = obj(sys.body.Boot);
   if (state.allowableTargets && !state.allowableTargets.includes(req.target) && req.target !== 'None') {
-    throw new HangarError('provider_rejected', `boot target ${req.target} is not allowed by this BMC (allowable: ${state.allowableTargets.join(', ')})`, { target: req.target });
+    throw new HangarError('provider_rejected', `boot target ${req.target} is not allowed by this BMC (allowable: ${state.allowableTargets.join(', ')})`, {
+      target: req.target,
+    });
   }
   const enabledAllowed = strings(boot['BootSourceOverrideEnabled@Redfish.AllowableValues']);
   if (enabledAllowed && !enabledAllowed.includes(enabled)) {
-    throw new HangarError('provider_rejected', `BootSourceOverrideEnabled=${enabled} is not allowed by this BMC (allowable: ${enabledAllowed.join(', ')})`, { enabled });
+    throw new HangarError('provider_rejected', `BootSourceOverrideEnabled=${enabled} is not allowed by this BMC (allowable: ${enabledAllowed.join(', ')})`, {
+      enabled,
+    });
   }
   if (req.mode && state.allowableModes && !state.allowableModes.includes(req.mode)) {
-    throw new HangarError('provider_rejected', `boot mode ${req.mode} is not allowed by this BMC (allowable: ${state.allowableModes.join(', ')})`, { mode: req.mode });
+    throw new HangarError('provider_rejected', `boot mode ${req.mode} is not allowed by this BMC (allowable: ${state.allowableModes.join(', ')})`, {
+      mode: req.mode,
+    });
   }
   const want: Json = { BootSourceOverrideEnabled: enabled, BootSourceOverrideTarget: req.target };
   if (req.mode) want.BootSourceOverrideMode = req.mode;
@@ -35,10 +41,10 @@ export async function setBootOverride(conn: BmcConnection, ctx: SystemContext, r
   if (req.httpBootUri) want.HttpBootUri = req.httpBootUri;
   const checkEnabled = ctx.profile.bootOverride.enabledReadBack === 'reliable';
   const matches = (b: BootOverrideState) =>
-    (!checkEnabled || b.enabled === enabled)
-    && b.target === req.target
-    && (!req.mode || b.mode === req.mode)
-    && (!req.uefiTargetPath || b.uefiTarget === req.uefiTargetPath);
+    (!checkEnabled || b.enabled === enabled) &&
+    b.target === req.target &&
+    (!req.mode || b.mode === req.mode) &&
+    (!req.uefiTargetPath || b.uefiTarget === req.uefiTargetPath);
   if (matches(state)) return { changed: false, writes: 0 };
   const result = await writeVerified(conn, {
     what: 'boot override',
@@ -47,8 +53,11 @@ export async function setBootOverride(conn: BmcConnection, ctx: SystemContext, r
     },
     read: async () => bootStateOf((await conn.get(ctx.systemPath)).body),
     matches,
-    describe: (b) => `BootSourceOverrideEnabled=${b.enabled ?? 'unset'}, BootSourceOverrideTarget=${b.target ?? 'unset'}, BootSourceOverrideMode=${b.mode ?? 'unset'}`
-      + `; wanted ${Object.entries(want).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`,
+    describe: (b) =>
+      `BootSourceOverrideEnabled=${b.enabled ?? 'unset'}, BootSourceOverrideTarget=${b.target ?? 'unset'}, BootSourceOverrideMode=${b.mode ?? 'unset'}` +
+      `; wanted ${Object.entries(want)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ')}`,
     fields: (b) => ({ BootSourceOverrideEnabled: b.enabled ?? '', BootSourceOverrideTarget: b.target ?? '', BootSourceOverrideMode: b.mode ?? '' }),
   });
   conn.log.info({ ...want, writes: result.writes }, 'boot override set and verified');
@@ -84,7 +93,9 @@ export async function clearBootOverride(conn: BmcConnection, ctx: SystemContext)
  * standard `Cd` override, or (Dell iDRAC) the OEM `ServerBoot.1#FirstBootDevice=VCD-DVD` attributes.
  */
 export function bootFromVirtualMedia(
-  conn: BmcConnection, ctx: SystemContext, opts: { enabled?: 'Once' | 'Continuous'; mode?: 'UEFI' | 'Legacy' },
+  conn: BmcConnection,
+  ctx: SystemContext,
+  opts: { enabled?: 'Once' | 'Continuous'; mode?: 'UEFI' | 'Legacy' },
 ): Promise<WriteResult> {
   const how = ctx.profile.virtualCdBoot;
   if (how.kind === 'standard') {

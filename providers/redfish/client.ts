@@ -18,8 +18,14 @@ import { QUIRK_PROFILES, type QuirkProfile } from './quirks.ts';
 import { bmcAuth } from './session.ts';
 import { allowedResetTypes, bootStateOf, cdSlot, discoverSystem, managersOf, powerStateOf, virtualMediaSlots, type SystemContext } from './system.ts';
 import type {
-  BootOverrideRequest, BootOverrideState, PowerResult, RedfishClientOptions, RedfishInventory, RedfishPowerState,
-  VirtualMediaSlot, WriteResult,
+  BootOverrideRequest,
+  BootOverrideState,
+  PowerResult,
+  RedfishClientOptions,
+  RedfishInventory,
+  RedfishPowerState,
+  VirtualMediaSlot,
+  WriteResult,
 } from './types.ts';
 import { checkImageUrl, ejectMedia, insertMedia, type InsertShape } from './virtual-media.ts';
 
@@ -159,7 +165,11 @@ export class RedfishClient {
 
   /** Inserts an image into the virtual CD/DVD, read back to verify; the same image already inserted is a no-op. */
   insertMedia(image: string, opts: { writeProtected?: boolean } = {}): Promise<WriteResult> {
-    return this.#op('insert virtual media', (conn, ctx) => insertMedia(conn, ctx, image, opts.writeProtected ?? true, this.#insertShape), () => checkImageUrl(image));
+    return this.#op(
+      'insert virtual media',
+      (conn, ctx) => insertMedia(conn, ctx, image, opts.writeProtected ?? true, this.#insertShape),
+      () => checkImageUrl(image),
+    );
   }
 
   /** Ejects the virtual CD/DVD, read back to verify; nothing inserted is a no-op. */
@@ -204,14 +214,24 @@ export class RedfishClient {
       // The caller cancelled: that is not a BMC failure, and leaves as the cancellation.
       if (conn.signal?.aborted && (isAbortError(err) || err === conn.signal.reason)) throw err;
       if (err instanceof RedfishHttpError) {
-        const scrubbed = new RedfishHttpError(err.code, conn.scrub(err.message), err.httpStatus, err.messageIds, err.messages.map((m) => conn.scrub(m)), err.fields);
+        const scrubbed = new RedfishHttpError(
+          err.code,
+          conn.scrub(err.message),
+          err.httpStatus,
+          err.messageIds,
+          err.messages.map((m) => conn.scrub(m)),
+          err.fields,
+        );
         conn.log.warn({ op: what, code: err.code }, conn.scrub(err.message));
         throw scrubbed;
       }
       if (err instanceof HangarError) {
         conn.log.warn({ op: what, code: err.code }, conn.scrub(err.message));
-        throw new HangarError(err.code, conn.scrub(err.message), err.fields
-          ? Object.fromEntries(Object.entries(err.fields).map(([k, v]) => [k, conn.scrub(v)])) : undefined);
+        throw new HangarError(
+          err.code,
+          conn.scrub(err.message),
+          err.fields ? Object.fromEntries(Object.entries(err.fields).map(([k, v]) => [k, conn.scrub(v)])) : undefined,
+        );
       }
       const message = conn.scrub(err instanceof Error ? err.message : String(err));
       conn.log.error({ op: what }, message);

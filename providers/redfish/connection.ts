@@ -154,11 +154,18 @@ export class BmcConnection {
       }
       let res: RedfishResponse;
       try {
-        res = await this.#s.limiter.run(() => send({
-          endpoint: this.url, tls: this.#s.tls, method, path: current, timeoutMs: this.#s.timeoutMs,
-          headers: { ...auth.headers, ...(opts.headers ?? {}) }, ...(opts.body !== undefined ? { body: opts.body } : {}),
-          ...(this.#s.signal ? { signal: this.#s.signal } : {}),
-        }));
+        res = await this.#s.limiter.run(() =>
+          send({
+            endpoint: this.url,
+            tls: this.#s.tls,
+            method,
+            path: current,
+            timeoutMs: this.#s.timeoutMs,
+            headers: { ...auth.headers, ...(opts.headers ?? {}) },
+            ...(opts.body !== undefined ? { body: opts.body } : {}),
+            ...(this.#s.signal ? { signal: this.#s.signal } : {}),
+          }),
+        );
       } catch (err) {
         throwIfAborted(this.#s.signal);
         const e = err instanceof HangarError ? err : new HangarError('bmc_unreachable', String(err));
@@ -211,7 +218,10 @@ export class BmcConnection {
       }
       const previous = etag;
       etag = (await this.get(path)).etag;
-      this.log.info({ status: res.status, path, hadEtag: !!previous, hasEtag: !!etag }, 'BMC refused the PATCH precondition; re-read the resource for a fresh ETag');
+      this.log.info(
+        { status: res.status, path, hadEtag: !!previous, hasEtag: !!etag },
+        'BMC refused the PATCH precondition; re-read the resource for a fresh ETag',
+      );
       if (etag && etag === previous && /^W\//.test(etag) && !strippedWeak) {
         // Some BMCs refuse weak validators in If-Match: try the strong form once.
         etag = etag.slice(2);
@@ -233,7 +243,9 @@ export class BmcConnection {
     let delay = retryAfterMs(res.headers) ?? this.pollMs;
     for (;;) {
       if (Date.now() > deadline) {
-        throw new HangarError('provider_task_failed', `${what}: task ${location} did not finish within ${Math.round(this.#s.taskTimeoutMs / 1000)} s`, { task: location });
+        throw new HangarError('provider_task_failed', `${what}: task ${location} did not finish within ${Math.round(this.#s.taskTimeoutMs / 1000)} s`, {
+          task: location,
+        });
       }
       await this.wait(delay);
       const poll = await this.exchange('GET', location, { idempotent: true, allow: [404] });
@@ -246,8 +258,10 @@ export class BmcConnection {
       }
       if (state && FAILED_TASK_STATES.has(state)) {
         const messages = extendedMessages(body).map((m) => this.scrub(m));
-        throw new HangarError('provider_task_failed',
-          `${what}: task ${location} ended ${state}${messages.length ? `: ${messages.join('; ')}` : ''}`, { task: location, TaskState: state });
+        throw new HangarError('provider_task_failed', `${what}: task ${location} ended ${state}${messages.length ? `: ${messages.join('; ')}` : ''}`, {
+          task: location,
+          TaskState: state,
+        });
       }
       if (poll.status === 202 || (state && RUNNING_TASK_STATES.has(state))) {
         this.#s.onWait?.();
@@ -256,7 +270,11 @@ export class BmcConnection {
       }
       if (state === 'Completed' && str(body.TaskStatus) === 'Critical') {
         const messages = extendedMessages(body).map((m) => this.scrub(m));
-        throw new HangarError('provider_task_failed', `${what}: task ${location} completed with status Critical${messages.length ? `: ${messages.join('; ')}` : ''}`, { task: location });
+        throw new HangarError(
+          'provider_task_failed',
+          `${what}: task ${location} completed with status Critical${messages.length ? `: ${messages.join('; ')}` : ''}`,
+          { task: location },
+        );
       }
       return poll;
     }
@@ -298,8 +316,14 @@ export class BmcConnection {
     const fields = { bmc: this.endpoint, status: String(res.status) };
     const s = res.status;
     if (s === 401 || s === 403) {
-      return new RedfishHttpError('provider_auth_failed',
-        `BMC ${this.url.host} refused ${method} ${path} for user ${this.auth.username} (HTTP ${s})${said}`, s, ids, messages, fields);
+      return new RedfishHttpError(
+        'provider_auth_failed',
+        `BMC ${this.url.host} refused ${method} ${path} for user ${this.auth.username} (HTTP ${s})${said}`,
+        s,
+        ids,
+        messages,
+        fields,
+      );
     }
     if (s === 408 || s === 502 || s === 503 || s === 504) {
       return new RedfishHttpError('bmc_unreachable', `BMC ${this.url.host} unavailable for ${method} ${path} (HTTP ${s})${said}`, s, ids, messages, fields);

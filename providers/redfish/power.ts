@@ -13,8 +13,8 @@ export async function reset(conn: BmcConnection, ctx: SystemContext, resetType: 
   if (allowed && !allowed.includes(resetType)) {
     throw new HangarError('provider_rejected', `ResetType ${resetType} is not allowed by this BMC (allowable: ${allowed.join(', ')})`, { resetType });
   }
-  const expect = /^(On|ForceOn)$/.test(resetType) || /Restart|PowerCycle/.test(resetType) ? 'On'
-    : /^(ForceOff|GracefulShutdown)$/.test(resetType) ? 'Off' : undefined;
+  const expect =
+    /^(On|ForceOn)$/.test(resetType) || /Restart|PowerCycle/.test(resetType) ? 'On' : /^(ForceOff|GracefulShutdown)$/.test(resetType) ? 'Off' : undefined;
   const state = await resetAndWait(conn, ctx, sys.body, resetType, expect, timeoutSec * 1000);
   return { changed: true, resetTypes: [resetType], powerState: state };
 }
@@ -36,7 +36,11 @@ export async function powerOn(conn: BmcConnection, ctx: SystemContext, timeoutSe
  * Powers the system off: GracefulShutdown (when `graceful`, the default, and allowable), polling the
  * power state up to `timeoutSec`, then ForceOff.
  */
-export async function powerOff(conn: BmcConnection, ctx: SystemContext, opts: { graceful?: boolean; timeoutSec?: number; forceTimeoutSec?: number }): Promise<PowerResult> {
+export async function powerOff(
+  conn: BmcConnection,
+  ctx: SystemContext,
+  opts: { graceful?: boolean; timeoutSec?: number; forceTimeoutSec?: number },
+): Promise<PowerResult> {
   const sys = await conn.get(ctx.systemPath);
   if (powerStateOf(sys.body) === 'Off') return { changed: false, resetTypes: [], powerState: 'Off' };
   const allowed = await allowedResetTypes(conn, sys.body);
@@ -78,7 +82,13 @@ export async function reboot(conn: BmcConnection, ctx: SystemContext, timeoutSec
 }
 
 async function resetAndWait(
-  conn: BmcConnection, ctx: SystemContext, system: Json, resetType: string, expect: 'On' | 'Off' | undefined, timeoutMs: number, mustReach = true,
+  conn: BmcConnection,
+  ctx: SystemContext,
+  system: Json,
+  resetType: string,
+  expect: 'On' | 'Off' | undefined,
+  timeoutMs: number,
+  mustReach = true,
 ): Promise<RedfishPowerState> {
   const action = obj(obj(system.Actions)['#ComputerSystem.Reset']);
   const target = str(action.target) ?? `${ctx.systemPath}/Actions/ComputerSystem.Reset`;
@@ -105,9 +115,11 @@ async function waitPower(conn: BmcConnection, ctx: SystemContext, want: 'On' | '
     if (state === want) return state;
     if (Date.now() >= deadline) {
       if (!mustReach) return state;
-      throw new HangarError('bmc_write_not_persisted',
+      throw new HangarError(
+        'bmc_write_not_persisted',
         `the system did not reach PowerState ${want} within ${Math.round(timeoutMs / 1000)} s (BMC reports PowerState=${state})`,
-        { PowerState: state });
+        { PowerState: state },
+      );
     }
     await conn.wait(Math.min(conn.pollMs, Math.max(0, deadline - Date.now())));
   }

@@ -23,11 +23,13 @@ export async function discoverSystem(conn: BmcConnection, configuredPath: string
     const collection = link(root.Systems) ?? '/redfish/v1/Systems';
     const members = links((await conn.get(collection)).body.Members);
     if (members.length !== 1) {
-      throw new HangarError('validation_failed',
+      throw new HangarError(
+        'validation_failed',
         members.length === 0
           ? `BMC ${conn.url.host} lists no systems in ${collection}`
           : `BMC ${conn.url.host} manages ${members.length} systems (${members.join(', ')}); give the system path explicitly`,
-        { systemPath: members.length === 0 ? 'no systems' : 'ambiguous' });
+        { systemPath: members.length === 0 ? 'no systems' : 'ambiguous' },
+      );
     }
     systemPath = members[0]!.replace(/\/$/, '');
   }
@@ -90,9 +92,11 @@ export async function cdSlot(conn: BmcConnection, ctx: SystemContext): Promise<{
   const sys = await conn.get(ctx.systemPath);
   const slot = (await virtualMediaSlots(conn, ctx, sys.body)).find((s) => s.cdCapable);
   if (!slot) {
-    throw new HangarError('provider_rejected',
+    throw new HangarError(
+      'provider_rejected',
       `BMC ${conn.url.host} offers no CD/DVD virtual media for ${ctx.systemPath} (looked under ${ctx.profile.virtualMediaLocations.join(' and ')}; profile ${ctx.profile.name})`,
-      { systemPath: ctx.systemPath });
+      { systemPath: ctx.systemPath },
+    );
   }
   return { slot, res: await conn.get(slot.path) };
 }
@@ -122,7 +126,10 @@ export async function mustPickReset(conn: BmcConnection, system: Json, prefs: st
   const allowed = await allowedResetTypes(conn, system);
   const type = pickResetType(allowed, prefs);
   if (!type) {
-    throw new HangarError('provider_rejected', `BMC offers no ResetType to ${what} (wanted one of ${prefs.join(', ')}; allowable: ${(allowed ?? []).join(', ')})`);
+    throw new HangarError(
+      'provider_rejected',
+      `BMC offers no ResetType to ${what} (wanted one of ${prefs.join(', ')}; allowable: ${(allowed ?? []).join(', ')})`,
+    );
   }
   return type;
 }
@@ -149,9 +156,7 @@ export function slotOf(profile: QuirkProfile, res: Resource, location: VirtualMe
   const mediaTypes = strings(b.MediaTypes) ?? [];
   const id = str(b.Id) ?? res.path.split('/').filter(Boolean).pop()!;
   const name = str(b.Name);
-  const cdCapable = mediaTypes.length > 0
-    ? mediaTypes.some((t) => /^(CD|DVD)$/i.test(t))
-    : /cd|dvd|optical/i.test(`${id} ${name ?? ''}`);
+  const cdCapable = mediaTypes.length > 0 ? mediaTypes.some((t) => /^(CD|DVD)$/i.test(t)) : /cd|dvd|optical/i.test(`${id} ${name ?? ''}`);
   const actions = obj(b.Actions);
   const image = str(b.Image);
   const connectedVia = str(b.ConnectedVia);

@@ -41,7 +41,9 @@ export async function writeVerified<T>(conn: BmcConnection, w: VerifiedWrite<T>)
     if (attempt < WRITE_ATTEMPTS) await conn.wait(conn.backoffMs(attempt));
   }
   if (lastError && !anyWriteAccepted) throw lastError;
-  throw new HangarError('bmc_write_not_persisted',
+  throw new HangarError(
+    'bmc_write_not_persisted',
     `${w.what} did not persist after ${WRITE_ATTEMPTS} writes: BMC reports ${w.describe(last!)}`,
-    w.fields(last!));
+    w.fields(last!),
+  );
 }

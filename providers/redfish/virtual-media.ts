@@ -35,7 +35,11 @@ export function checkImageUrl(image: string): void {
 
 /** Inserts an image into the virtual CD/DVD, read back to verify; the same image already inserted is a no-op. */
 export async function insertMedia(
-  conn: BmcConnection, ctx: SystemContext, image: string, writeProtected: boolean, shape: { current?: InsertShape },
+  conn: BmcConnection,
+  ctx: SystemContext,
+  image: string,
+  writeProtected: boolean,
+  shape: { current?: InsertShape },
 ): Promise<WriteResult> {
   checkImageUrl(image);
   let { slot, res } = await cdSlot(conn, ctx);
@@ -100,7 +104,12 @@ async function ejectSlot(conn: BmcConnection, ctx: SystemContext, slot: VirtualM
  * TransferProtocolType), at most once per adjustment; what worked is remembered for this client.
  */
 async function insertAction(
-  conn: BmcConnection, ctx: SystemContext, res: Resource, image: string, writeProtected: boolean, remembered: { current?: InsertShape },
+  conn: BmcConnection,
+  ctx: SystemContext,
+  res: Resource,
+  image: string,
+  writeProtected: boolean,
+  remembered: { current?: InsertShape },
 ): Promise<void> {
   const target = str(obj(obj(res.body.Actions)['#VirtualMedia.InsertMedia']).target)!;
   const cfg = ctx.profile.insertMedia;
@@ -126,8 +135,10 @@ async function insertAction(
       else if (shape.protocol && /TransferProtocolType/i.test(text) && refused.test(text)) shape.protocol = false;
       else if (shape.optional && /(Inserted|WriteProtected|TransferMethod)/i.test(text) && refused.test(text)) shape.optional = false;
       if (tried.has(`${shape.optional}/${shape.protocol}`)) throw err;
-      conn.log.info({ messages: err.messages.map((m) => conn.scrub(m)), sendOptional: shape.optional, sendProtocol: shape.protocol },
-        'BMC refused the InsertMedia parameters; retrying with the parameters it asks for');
+      conn.log.info(
+        { messages: err.messages.map((m) => conn.scrub(m)), sendOptional: shape.optional, sendProtocol: shape.protocol },
+        'BMC refused the InsertMedia parameters; retrying with the parameters it asks for',
+      );
     }
   }
 }

@@ -36,10 +36,15 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-const client = () => new ProxmoxClient({
-  url: base, tokenId: 'hangar@pve!ci', tokenSecret: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
-  taskPollInitialMs: 5, taskPollMaxMs: 5, taskTimeoutMs: 3_600_000,
-});
+const client = () =>
+  new ProxmoxClient({
+    url: base,
+    tokenId: 'hangar@pve!ci',
+    tokenSecret: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+    taskPollInitialMs: 5,
+    taskPollMaxMs: 5,
+    taskTimeoutMs: 3_600_000,
+  });
 
 /** Processes whose command line contains `marker`. */
 function processesWith(marker: string): number[] {
@@ -60,7 +65,14 @@ describe('an aborted signal', () => {
     const c = client();
     const abort = new AbortController();
     const reason = new Error('activity cancelled');
-    const wait = c.waitForTask('pve1', UPID, { signal: abort.signal, hooks: { onWait: () => { if (statusPolls >= 3) abort.abort(reason); } } });
+    const wait = c.waitForTask('pve1', UPID, {
+      signal: abort.signal,
+      hooks: {
+        onWait: () => {
+          if (statusPolls >= 3) abort.abort(reason);
+        },
+      },
+    });
     await expect(wait).rejects.toBe(reason);
     expect(statusPolls).toBeGreaterThanOrEqual(3);
     c.close();

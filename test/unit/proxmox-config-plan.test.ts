@@ -50,7 +50,13 @@ describe('planConfig', () => {
     expect(plan.set).toEqual({ ide2: `${isoVolid(seed)},media=cdrom` });
     expect(plan.staleIsos).toEqual([old]);
     // The ISO already in storage and attached: no upload, no write.
-    const again = planConfig({ ...base, ide2: `${isoVolid(seed)},media=cdrom` }, spec({ cloudInit: { ...seed, seedUrl: undefined } }), [isoVolid(seed)], settings, 100);
+    const again = planConfig(
+      { ...base, ide2: `${isoVolid(seed)},media=cdrom` },
+      spec({ cloudInit: { ...seed, seedUrl: undefined } }),
+      [isoVolid(seed)],
+      settings,
+      100,
+    );
     expect(again.uploadIso).toBeUndefined();
     expect(planWrites(again)).toEqual([]);
   });
@@ -58,7 +64,20 @@ describe('planConfig', () => {
   it('native mode frees the ISO drive first, adds a cloud-init drive and the native fields, and drops all ISOs', () => {
     const iso = isoVolid(seed);
     const cfg = { ...base, ide2: `${iso},media=cdrom` };
-    const plan = planConfig(cfg, spec({ cloudInit: { ...seed, mode: 'native', seedUrl: undefined, native: { user: 'ops', sshKeys: ['ssh-ed25519 AAA a@b'], ipconfig0: 'ip=dhcp', nameservers: ['1.1.1.1'] } } }), [iso], settings, 100);
+    const plan = planConfig(
+      cfg,
+      spec({
+        cloudInit: {
+          ...seed,
+          mode: 'native',
+          seedUrl: undefined,
+          native: { user: 'ops', sshKeys: ['ssh-ed25519 AAA a@b'], ipconfig0: 'ip=dhcp', nameservers: ['1.1.1.1'] },
+        },
+      }),
+      [iso],
+      settings,
+      100,
+    );
     expect(plan.freeFirst).toEqual(['ide2']);
     expect(plan.set).toEqual({ ide2: 'local-lvm:cloudinit', ciuser: 'ops', sshkeys: 'ssh-ed25519%20AAA%20a%40b', ipconfig0: 'ip=dhcp', nameserver: '1.1.1.1' });
     expect(plan.staleIsos).toEqual([iso]);
@@ -77,7 +96,11 @@ describe('planRootDisk', () => {
     expect(planRootDisk(base, 10, 100)).toEqual({ action: 'resize', disk: 'scsi0', size: '10G' });
     expect(planRootDisk(base, 4, 100)).toEqual({ action: 'none' });
     expect(planRootDisk(base, 2, 100)).toEqual({ action: 'larger', disk: 'scsi0', currentBytes: 4 * 1024 ** 3 });
-    expect(planRootDisk({ ide2: 'x,media=cdrom', boot: 'order=ide2;virtio0', virtio0: 'local-lvm:d,size=1G' }, 2, 100)).toEqual({ action: 'resize', disk: 'virtio0', size: '2G' });
+    expect(planRootDisk({ ide2: 'x,media=cdrom', boot: 'order=ide2;virtio0', virtio0: 'local-lvm:d,size=1G' }, 2, 100)).toEqual({
+      action: 'resize',
+      disk: 'virtio0',
+      size: '2G',
+    });
     expect(() => planRootDisk({ ide2: 'x,media=cdrom' }, 2, 100)).toThrow(/no root disk/);
   });
 });

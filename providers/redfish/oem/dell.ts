@@ -49,17 +49,25 @@ async function setAttributes(conn: BmcConnection, ctx: SystemContext, how: DellS
   const target = (key && str(obj(oem[key]).target)) ?? `${manager.path.replace(/\/$/, '')}${how.fallbackActionPath}`;
   const fqdd = str(manager.body.Id) ?? 'iDRAC.Embedded.1';
   const xmlAttrs = Object.entries(want)
-    .map(([k, v]) => `<Attribute Name="${xmlEscape(k.replace(/\.(?=[^.]*$)/, '#'))}">${xmlEscape(v)}</Attribute>`).join('');
+    .map(([k, v]) => `<Attribute Name="${xmlEscape(k.replace(/\.(?=[^.]*$)/, '#'))}">${xmlEscape(v)}</Attribute>`)
+    .join('');
   const buffer = `<SystemConfiguration><Component FQDD="${xmlEscape(fqdd)}">${xmlAttrs}</Component></SystemConfiguration>`;
   return writeVerified(conn, {
-    what: `iDRAC attributes ${Object.entries(want).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    what: `iDRAC attributes ${Object.entries(want)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
     write: async () => {
       const res = await conn.exchange('POST', target, { body: { ShareParameters: { Target: 'IDRAC' }, ImportBuffer: buffer } });
       await conn.followTask(res, 'ImportSystemConfiguration');
     },
     read: async () => readAttributes(conn, manager),
     matches: (attrs) => (attrs === null ? true : matches(attrs)),
-    describe: (attrs) => (attrs ? Object.keys(want).map((k) => `${k}=${String(attrs[k] ?? 'unset')}`).join(', ') : 'no attributes'),
+    describe: (attrs) =>
+      attrs
+        ? Object.keys(want)
+            .map((k) => `${k}=${String(attrs[k] ?? 'unset')}`)
+            .join(', ')
+        : 'no attributes',
     fields: (attrs) => Object.fromEntries(Object.keys(want).map((k) => [k, String(attrs?.[k] ?? '')])),
   });
 }
