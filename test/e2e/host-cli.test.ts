@@ -1,45 +1,30 @@
 // `hangar hosts` and `hangar clusters` as a user runs them: the real launcher against a real API, an
 // in-process worker and a sushy-tools BMC. The password goes in through a 0600 file (never argv).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunningWorker } from '../../workers/worker.ts';
-import { createToken, startApi, startInProcessWorker, testConfig, testEnv, type TestApi } from '../support/harness.ts';
-import { hangarCli } from '../support/hangar-cli.ts';
+import { useCliSuite } from '../support/hangar-cli.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
 import { unique } from '../support/api-fixture.ts';
 
-let api: TestApi;
-let worker: RunningWorker;
 let bmc: SushyEmulator;
 let images: ImageServer;
-let env: Record<string, string>;
-const { run: hangar, ok, json } = hangarCli(() => env);
-let tmp: string;
+const cli = useCliSuite({ beforeAll, afterAll }, { worker: true, config: { HANGAR_REDFISH_POLL_INTERVAL_MS: '200' } });
+const { run: hangar, ok, json } = cli;
 
 beforeAll(async () => {
   [bmc, images] = await Promise.all([startSushy({ systems: 1 }), serveImage()]);
-  const base = testEnv();
-  const config = testConfig({ HANGAR_TASK_QUEUE: base.HANGAR_TASK_QUEUE!, HANGAR_REDFISH_POLL_INTERVAL_MS: '200' });
-  api = await startApi(config);
-  worker = await startInProcessWorker(config);
-  tmp = mkdtempSync(join(tmpdir(), 'hangar-host-cli-'));
-  env = { HANGAR_API_URL: api.url, HANGAR_TOKEN: await createToken(api.orm, 'operator'), HANGAR_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: join(tmp, 'node-cache') };
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.shutdown();
-  await api?.close();
   await Promise.all([bmc?.stop(), images?.close()]);
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('hangar hosts and clusters', () => {
   it('registers, provisions with --wait, groups into a cluster, deprovisions', async () => {
     const name = unique('cli-host');
     const address = `redfish+http://${new URL(bmc.url).host}${bmc.systems[0]!.path}`;
-    const pwFile = join(tmp, 'bmc-password');
+    const pwFile = join(cli.tmp, 'bmc-password');
     writeFileSync(pwFile, `${bmc.password}\n`, { mode: 0o644 });
     const loose = await hangar(['hosts', 'register', '--name', name, '--bmc-address', address, '--username', bmc.username, '--password-file', pwFile]);
     expect(loose.code).toBe(2);

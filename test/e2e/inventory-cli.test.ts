@@ -3,39 +3,24 @@
 // (no worker: machines stay in `pending`, which is all the links and the seed URL need).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createToken, startApi, testConfig, type TestApi } from '../support/harness.ts';
-import { hangarCli, tableLine, tableRows } from '../support/hangar-cli.ts';
+import { createToken } from '../support/harness.ts';
+import { useCliSuite, tableLine, tableRows } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
-let api: TestApi;
-let env: Record<string, string>;
-const { run: hangar, ok, json, fails } = hangarCli(() => env);
-let tmp: string;
+const cli = useCliSuite({ beforeAll, afterAll });
+const { run: hangar, ok, json, fails } = cli;
 
 // Each test starts dozens of CLI processes; on a loaded two-core machine that takes a while.
 const SLOW = 300_000;
 
 function keygen(name: string, comment: string): { path: string; line: string; fingerprint: string } {
-  const path = join(tmp, name);
+  const path = join(cli.tmp, name);
   execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', comment, '-f', path]);
   const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
   return { path: `${path}.pub`, line: readFileSync(`${path}.pub`, 'utf8').trim(), fingerprint };
 }
-
-beforeAll(async () => {
-  api = await startApi(testConfig());
-  tmp = mkdtempSync(join(tmpdir(), 'hangar-inv-cli-'));
-  // Every command is a fresh Node process; a compile cache shared by them saves about a quarter of each start.
-  env = { HANGAR_API_URL: api.url, HANGAR_TOKEN: await createToken(api.orm, 'operator'), HANGAR_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: join(tmp, 'node-cache') };
-});
-
-afterAll(async () => {
-  await api?.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
 
 describe('hangar keys', () => {
   it('adds from a file or a flag, lists, gets and removes SSH keys by name or id', async () => {
@@ -53,7 +38,7 @@ describe('hangar keys', () => {
       fails(1, ['keys', 'add', '--name', `again-${sfx}`, '--file', a.path]),
       fails(2, ['keys', 'add', '--name', `x-${sfx}`, '--file', a.path, '--public-key', b.line]),
       fails(2, ['keys', 'add', '--name', `x-${sfx}`]),
-      fails(2, ['keys', 'add', '--name', `x-${sfx}`, '--file', join(tmp, 'nope.pub')]),
+      fails(2, ['keys', 'add', '--name', `x-${sfx}`, '--file', join(cli.tmp, 'nope.pub')]),
     ]);
     expect(tableLine(list.stdout)).toMatch(/^NAME\s+ID\s+TYPE\s+BITS\s+FINGERPRINT\s+COMMENT$/);
     expect(list.stdout).toContain(`alice-${sfx}`);
@@ -201,7 +186,7 @@ describe('hangar machines update and seed-url', () => {
     const [seed, seedJson, viewerSeed, nothing, unknownKey, unknownNet, unknownMachine] = await Promise.all([
       ok(['machines', 'seed-url', m]),
       json<{ url: string }>(['machines', 'seed-url', id]),
-      hangar(['machines', 'seed-url', id], { HANGAR_TOKEN: await createToken(api.orm, 'viewer') }),
+      hangar(['machines', 'seed-url', id], { HANGAR_TOKEN: await createToken(cli.api.orm, 'viewer') }),
       fails(2, ['machines', 'update', m]),
       fails(1, ['machines', 'update', m, '--ssh-key', `nope-${sfx}`]),
       fails(1, ['machines', 'update', m, '--network', `nope-${sfx}`]),

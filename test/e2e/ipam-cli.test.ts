@@ -1,32 +1,14 @@
 // The address management commands of `hangar` as a user runs them (accounts, pools, allocations
 // and blocks): the real launcher against a real API; no worker is needed.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createToken, startApi, testConfig, type TestApi } from '../support/harness.ts';
-import { hangarCli, tableLine, tableRows } from '../support/hangar-cli.ts';
+import { useCliSuite, tableLine, tableRows } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
-let api: TestApi;
-let env: Record<string, string>;
-const { run: hangar, ok, json, fails } = hangarCli(() => env);
-let tmp: string;
+const cli = useCliSuite({ beforeAll, afterAll });
+const { run: hangar, ok, json, fails } = cli;
 
 // Each test starts dozens of CLI processes; on a loaded two-core machine that takes a while.
 const SLOW = 300_000;
-
-beforeAll(async () => {
-  api = await startApi(testConfig());
-  tmp = mkdtempSync(join(tmpdir(), 'hangar-ipam-cli-'));
-  // Every command is a fresh Node process; a compile cache shared by them saves about a quarter of each start.
-  env = { HANGAR_API_URL: api.url, HANGAR_TOKEN: await createToken(api.orm, 'operator'), HANGAR_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: join(tmp, 'node-cache') };
-});
-
-afterAll(async () => {
-  await api?.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
 
 describe('hangar accounts, pools and blocks', () => {
   // Keys and ranges other suites of the same jest run do not use.

@@ -3,45 +3,22 @@
 // real API and an in-process worker, on the dry-run provider.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunningWorker } from '../../workers/worker.ts';
-import { createToken, http, startApi, startInProcessWorker, testConfig, testEnv, type TestApi } from '../support/harness.ts';
-import { hangarCli, tableLine } from '../support/hangar-cli.ts';
+import { http } from '../support/harness.ts';
+import { useCliSuite, tableLine } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
-let api: TestApi;
-let worker: RunningWorker;
-let token: string;
-let env: Record<string, string>;
-const { ok, json, fails } = hangarCli(() => env);
-let tmp: string;
+const cli = useCliSuite({ beforeAll, afterAll }, { worker: true });
+const { ok, json, fails } = cli;
 
-const apiGet = async (path: string) => (await http(api.url, 'GET', path, { token })).body;
+const apiGet = async (path: string) => (await http(cli.api.url, 'GET', path, { token: cli.token })).body;
 const machineNamed = async (name: string) => ((await apiGet(`/api/v1/machines?name_prefix=${name}`)).items as { name: string; id: string }[]).find((m) => m.name === name);
 
 const SLOW = 120_000;
 const tpl = `tpl-${sfx}`;
 const vm = `vm-${sfx}`;
 let machineId = '';
-
-beforeAll(async () => {
-  const base = testEnv();
-  const config = testConfig({ HANGAR_TASK_QUEUE: base.HANGAR_TASK_QUEUE! });
-  api = await startApi(config);
-  worker = await startInProcessWorker(config);
-  token = await createToken(api.orm, 'operator');
-  tmp = mkdtempSync(join(tmpdir(), 'hangar-vm-cli-'));
-  // Every command is a fresh Node process; a shared compile cache shortens each start.
-  env = { HANGAR_API_URL: api.url, HANGAR_TOKEN: token, HANGAR_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: join(tmp, 'node-cache') };
-}, SLOW);
-
-afterAll(async () => {
-  await worker?.shutdown();
-  await api?.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
 
 describe('hangar templates', () => {
   it('plans, creates (watching the workflow), lists and shows a template', async () => {
@@ -76,10 +53,10 @@ describe('hangar templates', () => {
 
 describe('hangar machines from a template', () => {
   it('plans a machine without creating it, then creates it with its links and waits', async () => {
-    const keyPath = join(tmp, 'id');
+    const keyPath = join(cli.tmp, 'id');
     execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', `vm@${sfx}`, '-f', keyPath]);
-    const key = await http(api.url, 'POST', '/api/v1/ssh-keys', { token, body: { name: `key-${sfx}`, public_key: readFileSync(`${keyPath}.pub`, 'utf8').trim() } });
-    const net = await http(api.url, 'POST', '/api/v1/networks', { token, body: { name: `net-${sfx}`, cidr: '10.77.0.0/24' } });
+    const key = await http(cli.api.url, 'POST', '/api/v1/ssh-keys', { token: cli.token, body: { name: `key-${sfx}`, public_key: readFileSync(`${keyPath}.pub`, 'utf8').trim() } });
+    const net = await http(cli.api.url, 'POST', '/api/v1/networks', { token: cli.token, body: { name: `net-${sfx}`, cidr: '10.77.0.0/24' } });
     expect([key.status, net.status]).toEqual([201, 201]);
 
     const create = ['machines', 'create', '--name', vm, '--template', tpl, '--cpu', '2', '--memory-mb', '1024', '--disk-gb', '12',
