@@ -1,6 +1,6 @@
 // PostgreSQL-backed ledger for the dry-run provider. Single statements keep each step atomic.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { DryRunLedger, DryRunVmRecord } from '../../providers/dryrun/dryrun-provider.ts';
+import type { DryRunLedger, DryRunVmRecord } from '../../domain/dryrun-ledger.ts';
 
 interface VmRow { id: string; machine_id: string; power_state: 'running' | 'stopped' }
 const toRecord = (r: VmRow): DryRunVmRecord => ({ id: r.id, machineId: r.machine_id, powerState: r.power_state });

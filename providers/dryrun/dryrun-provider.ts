@@ -3,25 +3,9 @@
 import { HangarError } from '../../domain/errors.ts';
 import type { AttachedDisk, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
 import { sleep as sharedSleep } from '../support/sleep.ts';
+import type { DryRunLedger, DryRunVmRecord } from '../../domain/dryrun-ledger.ts';
 
-export interface DryRunVmRecord {
-  id: string;
-  machineId: string;
-  powerState: 'running' | 'stopped';
-}
-
-/** Storage for the dry-run provider's pretend world. Implementations must make `insertVm` atomic. */
-export interface DryRunLedger {
-  /** Inserts the VM unless one exists for the machine; returns the stored one and whether it was new. */
-  insertVm(vm: { id: string; machineId: string; name: string }): Promise<{ vm: DryRunVmRecord; created: boolean }>;
-  findVmByMachine(machineId: string): Promise<DryRunVmRecord | null>;
-  findVm(id: string): Promise<DryRunVmRecord | null>;
-  listVms(): Promise<(DryRunVmRecord & { name: string })[]>;
-  /** Applies the change; returns false when nothing changed (already in that state). */
-  updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }): Promise<boolean>;
-  deleteVmByMachine(machineId: string): Promise<boolean>;
-  recordCall(call: { machineId: string; method: string; args: Record<string, unknown>; effect: 'applied' | 'noop' }): Promise<void>;
-}
+export type { DryRunLedger, DryRunVmRecord };
 
 export interface DryRunOptions {
   /** Artificial latency per call, after the effect is applied (widens crash windows in tests). */
