@@ -88,8 +88,9 @@ export interface ContractRouter {
 
 function errorStatuses(spec: Pick<AnySpec, 'errors' | 'params' | 'query' | 'body' | 'security' | 'idempotent'>): number[] {
   const out = new Set(spec.errors ?? []);
-  // Path params are plain strings (a malformed id is a 404), so only a query or body can be bad input.
-  if (spec.query || spec.body) out.add(400);
+  // A malformed id is a 404, but a path segment PostgreSQL could not store (NUL, a lone surrogate,
+  // an undecodable escape) or longer than any column is a 400, like a bad query or body.
+  if (spec.params || spec.query || spec.body) out.add(400);
   if (spec.body) out.add(413);
   if ((spec.security ?? 'bearer') === 'bearer') {
     out.add(401);

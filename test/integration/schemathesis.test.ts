@@ -87,6 +87,8 @@ function pins(): PinnedParameters[] {
     { pathRegex: '^/api/v1/hosts/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.host! } },
     { pathRegex: '^/api/v1/clusters/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.cluster! } },
     { pathRegex: '^/api/v1/operations/\\{id\\}$', methods: readWrite, parameters: { 'path.id': seeded.operation! } },
+    // Revoking a token revokes the seeded viewer's, never the one schemathesis authenticates with.
+    { pathRegex: '^/api/v1/tokens/\\{id\\}$', methods: ['DELETE'], parameters: { 'path.id': seeded.token! } },
     // The metadata service: the seeded machine, its token from the environment (never on a command line).
     { pathRegex: '^/cloud-init/\\{machineId\\}/\\{token\\}/', methods: ['GET'], parameters: { 'path.machineId': seeded.machine!, 'path.token': '${HANGAR_SCHEMATHESIS_SEED_TOKEN}' } },
   ];
