@@ -23,7 +23,6 @@ import { templatesRouter } from './routes/templates.ts';
 import { hostsRouter } from './routes/hosts.ts';
 import { clustersRouter } from './routes/clusters.ts';
 import { ApiContract } from './contract/registry.ts';
-import { metadataRoutes } from './contract/metadata-routes.ts';
 import { apiDocsHtml, openApiDocument } from './contract/document.ts';
 import { contractRouter, media, type ContractRouter } from './contract/route.ts';
 import { responseCheck, type ContractViolation } from './contract/response-check.ts';
@@ -81,8 +80,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   contract.mount(app, '', '', documentRouter(contract));
 
   // Machines read their seed without an API token: the per-machine token in the URL is the secret.
-  app.use('/cloud-init', cloudInit.router);
-  contract.declare('/cloud-init', metadataRoutes);
+  contract.mount(app, '', '/cloud-init', cloudInit.router);
 
   const api = express.Router();
   api.use(authenticate(deps.orm));

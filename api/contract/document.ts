@@ -50,7 +50,12 @@ export function openApiDocument(contract: ApiContract): Record<string, unknown> 
         ...(op.query ? { query: op.query } : {}),
         ...(op.idempotent ? { header: idempotencyHeader } : {}),
       },
-      ...(op.body ? { requestBody: { required: op.bodyRequired, content: { 'application/json': { schema: op.body } } } } : {}),
+      ...(op.body ? {
+        requestBody: {
+          required: op.bodyRequired,
+          content: Object.fromEntries(['application/json', ...op.bodyMedia].map((type) => [type, { schema: op.body }])),
+        },
+      } : {}),
       responses,
     };
   }

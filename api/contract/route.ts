@@ -1,7 +1,7 @@
 // Contract-first routes: each route declares its method, path, inputs and every response in one
 // object next to its handler. The same declaration validates the request, types the handler's
 // input, generates /openapi.json (api/contract/document.ts) and, in tests, checks each response.
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import { parseOrThrow, requireJsonObject } from '../middleware/validate.ts';
 
@@ -46,6 +46,10 @@ export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType 
   body?: B;
   /** false: the body may be absent (the handler then gets undefined). */
   bodyRequired?: boolean;
+  /** Media types the body may also come as besides JSON (parsed by a `before` middleware). */
+  bodyMedia?: string[];
+  /** Middleware that must run before the input is parsed (e.g. a token check before any body parser). */
+  before?: RequestHandler[];
   /** Replaces the plain schema parse when one body schema must pick between shapes (errors stay per field). */
   parseBody?: (raw: Record<string, unknown>) => Out<B>;
   /** The route honours an Idempotency-Key header (default: every authenticated mutation does). */
@@ -69,6 +73,7 @@ export interface DeclaredRoute {
   query?: z.ZodType;
   body?: z.ZodType;
   bodyRequired: boolean;
+  bodyMedia: string[];
   idempotent: boolean;
   responses: Record<number, ResponseDecl>;
   /** All error statuses, derived and declared, sorted. */
@@ -88,9 +93,9 @@ export interface ContractRouter {
 
 function errorStatuses(spec: Pick<AnySpec, 'errors' | 'params' | 'query' | 'body' | 'security' | 'idempotent'>): number[] {
   const out = new Set(spec.errors ?? []);
-  // A malformed id is a 404, but a path segment PostgreSQL could not store (NUL, a lone surrogate,
-  // an undecodable escape) or longer than any column is a 400, like a bad query or body.
-  if (spec.params || spec.query || spec.body) out.add(400);
+  // Any request can be bad input: api/middleware/input-guard.ts refuses a path or query string
+  // PostgreSQL could not store (NUL, a lone surrogate, an undecodable escape) on every route.
+  out.add(400);
   if (spec.body) out.add(413);
   if ((spec.security ?? 'bearer') === 'bearer') {
     out.add(401);
@@ -108,14 +113,14 @@ type AnySpec = RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType
 type Defaults = { tags: string[]; security?: 'bearer' | 'none' };
 
 /** The registry's form of a route's declaration (also for routes whose handlers live elsewhere). */
-export function declaration(spec: Omit<AnySpec, 'handler' | 'parseBody'>, defaults: Defaults): DeclaredRoute {
+export function declaration(spec: Omit<AnySpec, 'handler' | 'parseBody' | 'before'>, defaults: Defaults): DeclaredRoute {
   const named = [...spec.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
   if (named.length && !spec.params) throw new Error(`${spec.method.toUpperCase()} ${spec.path}: declare its path params`);
   const security = spec.security ?? defaults.security ?? 'bearer';
   const idempotent = spec.idempotent ?? (security === 'bearer' && spec.method !== 'get');
   return {
     method: spec.method, path: spec.path, summary: spec.summary, tags: spec.tags ?? defaults.tags,
-    security, bodyRequired: spec.bodyRequired ?? true,
+    security, bodyRequired: spec.bodyRequired ?? true, bodyMedia: spec.bodyMedia ?? [],
     idempotent, responses: spec.responses, errors: errorStatuses({ ...spec, security, idempotent }),
     ...(spec.description ? { description: spec.description } : {}),
     ...(spec.params ? { params: spec.params } : {}),
@@ -134,8 +139,11 @@ export function contractRouter(defaults: Defaults): ContractRouter {
     route(spec) {
       const declared = declaration(spec as unknown as AnySpec, defaults);
       routes.push(declared);
-      const handle = async (req: Request, res: Response) => {
+      const mark: RequestHandler = (_req, res, next) => {
         res.locals.route = declared;
+        next();
+      };
+      const handle = async (req: Request, res: Response) => {
         const params = spec.params ? parseOrThrow(spec.params, req.params, 'path') : undefined;
         const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : undefined;
         let body: unknown;
@@ -146,7 +154,7 @@ export function contractRouter(defaults: Defaults): ContractRouter {
         await spec.handler({ params, query, body } as never, req, res);
       };
       Object.defineProperty(handle, DECLARED, { value: declared });
-      express[spec.method](spec.path, handle);
+      express[spec.method](spec.path, mark, ...(spec.before ?? []), handle);
     },
   };
 }

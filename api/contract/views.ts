@@ -1,8 +1,8 @@
 // Response schemas of every resource the API returns, matching the *View functions of the routes.
 // The test-mode response check (api/contract/response-check.ts) holds the two together.
 import { z } from 'zod';
-import { HOST_STATES } from '../../domain/host-state.ts';
 import { CLUSTER_ROLES } from '../../domain/cluster.ts';
+import { HOST_STATES } from '../../domain/host-state.ts';
 import { MACHINE_STATES, PROVIDERS } from '../../domain/machine.ts';
 import { DISK_STATES, ROLES, TEMPLATE_STATES } from '../../db/entities/index.ts';
 import { condition, operationSummary, timestamp, uuid } from './schemas.ts';

@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RequestHandler } from 'express';
+import type { Request, Response } from 'express';
 import { HangarError } from '../../domain/errors.ts';
 import { seedMachineById } from '../../db/repositories/metadata.ts';
 import { writeCidataIso } from '../../providers/cloud-init/cidata-iso.ts';
@@ -14,9 +14,8 @@ import type { ApiDeps } from '../context.ts';
 import { renderSeedDocument, SEED_DOCUMENTS } from './documents.ts';
 import { hideToken, notFound, plausibleSeedKey, tokenMatches } from './token.ts';
 
-export function cidataIsoHandler(deps: ApiDeps, publicBase: string): RequestHandler<{ machineId: string; token: string }> {
-  return async (req, res) => {
-    const { machineId, token } = req.params;
+export function cidataIsoHandler(deps: ApiDeps, publicBase: string) {
+  return async ({ machineId, token }: { machineId: string; token: string }, req: Request, res: Response): Promise<void> => {
     hideToken(req);
     if (!plausibleSeedKey(machineId, token)) throw notFound();
     const row = await seedMachineById(deps.orm.em.fork(), machineId, { keys: true, network: true });

@@ -1,6 +1,6 @@
 // POST /cloud-init/<id>/<token>/phone-home: cloud-init's phone_home module reports that the
 // machine booted. The report is recorded on the machine and signalled to its provision workflow.
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { HangarError } from '../../domain/errors.ts';
 import { isStorable } from '../../domain/text.ts';
@@ -28,8 +28,8 @@ export function phoneHomePayload(body: unknown): Record<string, string> {
   return Object.fromEntries(out);
 }
 
-/** The handler chain for the phone-home route: token check, body parsers, record and signal. */
-export function phoneHomeHandlers(deps: ApiDeps): RequestHandler[] {
+/** The phone-home route's parts: token check and body parsers (`before`), then record and signal. */
+export function phoneHomeHandlers(deps: ApiDeps): { before: RequestHandler[]; record: (payload: Record<string, string>, req: Request, res: Response) => Promise<void> } {
   // The token is checked before any body is parsed.
   const checkToken: RequestHandler = async (req, res, next) => {
     const { machineId, token } = req.params as Record<string, string>;
@@ -42,9 +42,8 @@ export function phoneHomeHandlers(deps: ApiDeps): RequestHandler[] {
     next();
   };
 
-  const record: RequestHandler = async (req, res) => {
+  const record = async (payload: Record<string, string>, req: Request, res: Response) => {
     const machineId = res.locals.cloudInitMachineId as string;
-    const payload = phoneHomePayload(req.body);
     if (!(await recordPhoneHome(deps.orm.em.fork(), machineId, payload))) throw notFound();
     req.log.info({ machineId, instanceId: payload.instance_id, hostname: payload.hostname }, 'machine phoned home');
     const workflowId = provisionWorkflowId(machineId);
@@ -62,11 +61,13 @@ export function phoneHomeHandlers(deps: ApiDeps): RequestHandler[] {
     res.status(200).json({ status: 'recorded' });
   };
 
-  return [
-    checkToken,
-    // cloud-init posts urlencoded fields; JSON is accepted too. 20 fields × 4 KiB fit easily.
-    express.urlencoded({ extended: false, limit: '96kb', parameterLimit: 100 }),
-    express.json({ limit: '96kb' }),
+  return {
+    before: [
+      checkToken,
+      // cloud-init posts urlencoded fields; JSON is accepted too. 20 fields × 4 KiB fit easily.
+      express.urlencoded({ extended: false, limit: '96kb', parameterLimit: 100 }),
+      express.json({ limit: '96kb' }),
+    ],
     record,
-  ];
+  };
 }

@@ -9,15 +9,17 @@
 //   GET  /cloud-init/<id>/<token>/cidata.iso     (cidata-iso.ts)
 //   POST /cloud-init/<id>/<token>/phone-home     (phone-home.ts)
 //   GET  /cloud-init/{meta-data,…}               (source-address mode only; see client-address.ts)
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
 import type { SeedFileName } from '../../domain/cloud-init.ts';
 import { recordFetches, seedMachineByAddress, seedMachineById } from '../../db/repositories/metadata.ts';
 import type { ApiDeps } from '../context.ts';
+import { contractRouter, json, media, type ContractRouter } from '../contract/route.ts';
 import { cidataIsoHandler } from './cidata-iso.ts';
 import { clientAddress, normaliseAddress, parseTrustedProxies, type AddressPolicy } from './client-address.ts';
 import { isSeedDocument, partsFor, renderSeedDocument, SEED_DOCUMENTS } from './documents.ts';
 import { FetchRecorder } from './fetch-recorder.ts';
-import { phoneHomeHandlers } from './phone-home.ts';
+import { phoneHomeHandlers, phoneHomePayload } from './phone-home.ts';
 import { SeedCache } from './seed-cache.ts';
 import { hideToken, notFound, plausibleSeedKey, tokenMatches, UUID } from './token.ts';
 
@@ -27,8 +29,16 @@ export type ObserveRequest = (method: string, route: string, status: number, sec
 const SEED_ROUTE = '/cloud-init/:machineId/:token/:doc';
 const SEED_PATH = /^\/cloud-init\/([0-9a-fA-F-]{36})\/([^/?]{1,256})\/(meta-data|user-data|vendor-data|network-config)(?:\?.*)?$/;
 
+const machineId = z.string().meta({ description: 'machine id (uuid)', format: 'uuid' });
+const token = z.string().meta({ description: "the machine's metadata token (a secret)" });
+const doc = z.string().meta({ description: 'a NoCloud document', enum: [...SEED_DOCUMENTS] });
+const seedDocument = media('text/plain', 'the YAML document');
+const phoneHomeRecorded = z.strictObject({ status: z.literal('recorded') }).meta({ id: 'PhoneHomeRecorded' });
+const phoneHomeFields = z.record(z.string(), z.string()).meta({ description: "cloud-init's phone_home fields (instance_id, hostname, fqdn, pub_key_*); at most 20 are kept" });
+
 export interface CloudInitService {
-  router: Router;
+  /** Mounted at /cloud-init without bearer-token auth; every refusal is the same 404. */
+  router: ContractRouter;
   /**
    * Answers GET /cloud-init/<id>/<token>/<doc> from the rendered-document cache before Express
    * routes anything: the same checks (constant-time token, fetch record), a fraction of the cost.
@@ -37,12 +47,8 @@ export interface CloudInitService {
   fastPath: (req: Request, res: Response, next: () => void) => void;
 }
 
-export function cloudInitRouter(deps: ApiDeps): Router {
-  return cloudInitService(deps).router;
-}
-
 export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): CloudInitService {
-  const router = Router();
+  const r = contractRouter({ tags: ['metadata'], security: 'none' });
   const policy: AddressPolicy = { trusted: parseTrustedProxies(deps.config.metadata.trustedProxies) };
   const publicBase = deps.config.api.publicUrl.replace(/\/+$/, '');
   const recorder = new FetchRecorder(
@@ -98,43 +104,71 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
     void pending.then(answer, () => next());
   };
 
-  router.get('/:machineId/:token/cidata.iso', cidataIsoHandler(deps, publicBase));
+  const cidataIso = cidataIsoHandler(deps, publicBase);
+  r.route({
+    method: 'get', path: '/:machineId/:token/cidata.iso', params: z.object({ machineId, token }),
+    summary: 'The whole seed as a cidata ISO, for a BMC to mount as virtual media',
+    responses: { 200: media('application/x-iso9660-image', 'the ISO 9660 image (volume id cidata)') }, errors: [404, 503],
+    handler: ({ params }, req, res) => cidataIso(params, req, res),
+  });
 
-  router.get('/:machineId/:token/:doc', async (req, res, next) => {
-    const { machineId, token, doc } = req.params;
-    if (!isSeedDocument(doc)) { next(); return; }
-    hideToken(req);
-    await serveByToken(req, res, machineId, token, doc);
+  r.route({
+    method: 'get', path: '/:machineId/:token/:doc', params: z.object({ machineId, token, doc }),
+    summary: 'A NoCloud seed document (meta-data, user-data, vendor-data, network-config)',
+    responses: { 200: seedDocument }, errors: [404],
+    handler: async ({ params }, req, res) => {
+      hideToken(req);
+      if (!isSeedDocument(params.doc)) throw notFound();
+      await serveByToken(req, res, params.machineId, params.token, params.doc);
+    },
   });
 
   // A seed URL without its trailing slash: cloud-init asks for <token>meta-data.
-  router.get('/:machineId/:tokenDoc', async (req, res, next) => {
-    const { machineId, tokenDoc } = req.params;
-    const doc = SEED_DOCUMENTS.find((d) => tokenDoc.endsWith(d) && tokenDoc.length > d.length);
-    if (!doc) { next(); return; }
-    hideToken(req);
-    await serveByToken(req, res, machineId, tokenDoc.slice(0, -doc.length), doc);
+  r.route({
+    method: 'get', path: '/:machineId/:tokenDoc', params: z.object({ machineId, tokenDoc: z.string().meta({ description: 'the token followed by the document name' }) }),
+    summary: 'A seed document asked for by a seed URL without its trailing slash (<token><doc>)',
+    responses: { 200: seedDocument }, errors: [404],
+    handler: async ({ params: { machineId: id, tokenDoc } }, req, res) => {
+      hideToken(req);
+      const found = SEED_DOCUMENTS.find((d) => tokenDoc.endsWith(d) && tokenDoc.length > d.length);
+      if (!found) throw notFound();
+      await serveByToken(req, res, id, tokenDoc.slice(0, -found.length), found);
+    },
   });
 
-  router.post('/:machineId/:token/phone-home', ...phoneHomeHandlers(deps));
+  const phoneHome = phoneHomeHandlers(deps);
+  r.route({
+    method: 'post', path: '/:machineId/:token/phone-home', params: z.object({ machineId, token }),
+    // The token is checked before any body is parsed (phoneHome.before).
+    before: phoneHome.before, body: phoneHomeFields, bodyRequired: false, bodyMedia: ['application/x-www-form-urlencoded'],
+    parseBody: (raw) => phoneHomePayload(raw),
+    summary: "cloud-init's phone_home: the machine reports that it booted (form-encoded or JSON)",
+    responses: { 200: json(phoneHomeRecorded, 'recorded') }, errors: [404, 503],
+    handler: ({ body }, req, res) => phoneHome.record(body ?? {}, req, res),
+  });
 
   // Source-address mode: the machine is the one whose active lease has the client's address.
-  router.get('/:doc', async (req, res, next) => {
-    const { doc } = req.params;
-    if (!isSeedDocument(doc)) { next(); return; }
-    if (!deps.config.metadata.sourceAddressMode) throw notFound();
-    const address = clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for']);
-    if (address === null) throw notFound();
-    const row = await seedMachineByAddress(deps.orm.em.fork(), address, partsFor(doc));
-    if (!row || Number(row.matches) !== 1) throw notFound();
-    await send(req, res, row.id, doc, renderSeedDocument(req.log, row, doc, publicBase, req.id));
+  r.route({
+    method: 'get', path: '/:doc', params: z.object({ doc }),
+    summary: 'A seed document chosen by the client address (source-address mode)',
+    responses: { 200: seedDocument }, errors: [404],
+    handler: async ({ params }, req, res) => {
+      hideToken(req);
+      if (!isSeedDocument(params.doc)) throw notFound();
+      if (!deps.config.metadata.sourceAddressMode) throw notFound();
+      const address = clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for']);
+      if (address === null) throw notFound();
+      const row = await seedMachineByAddress(deps.orm.em.fork(), address, partsFor(params.doc));
+      if (!row || Number(row.matches) !== 1) throw notFound();
+      await send(req, res, row.id, params.doc, renderSeedDocument(req.log, row, params.doc, publicBase, req.id));
+    },
   });
 
   // Anything else under /cloud-init gets the same answer as a wrong token.
-  router.use((req, _res, next) => {
+  r.express.use((req, _res, next) => {
     hideToken(req);
     next(notFound());
   });
 
-  return { router, fastPath };
+  return { router: r, fastPath };
 }

@@ -264,7 +264,8 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
 
   r.route({
     method: 'post', path: '/provision', summary: 'Claim a host (by name, tags or any available) and provision it as a bare-metal machine', body: provisionHostBody,
-    responses: { 202: json(provisionedSchema, 'the machine, the host and the operation') }, errors: [409, 422, 503],
+    // 404: the host named by "host" does not exist.
+    responses: { 202: json(provisionedSchema, 'the machine, the host and the operation') }, errors: [404, 409, 422, 503],
     handler: async ({ body }, req, res) => {
       const out = await provisionBaremetal(deps, body, req.actor!.name);
       res.locals.audit = { action: 'hosts.provision', resourceType: 'machine', resourceId: out.machine.id, detail: { name: body.name, host: out.host.name } };

@@ -119,7 +119,8 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       202: json(z.union([createdMachine, provisionedSchema]), 'the machine, its metadata token and the operation'),
       200: json(plan, 'the plan (dry_run; VM providers)'),
     },
-    errors: [409, 422, 503],
+    // 404: a redfish machine names a host that does not exist.
+    errors: [404, 409, 422, 503],
     handler: async ({ query, body: request }, req, res) => {
       if (isRedfish(request)) {
         const { provider: _provider, ...body } = request;
