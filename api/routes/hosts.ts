@@ -8,7 +8,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
 import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
 import { parseBmcAddress } from '../../domain/bmc-address.ts';
-import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
+import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type HostAction, type ProvisionHostRequest } from '../../domain/host-requests.ts';
 import { hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, type DeprovisionHostInput, type HostPowerAction, type ProvisionHostInput } from '../../domain/host.ts';
 import { provisionWorkflowId } from '../../domain/machine.ts';
 import { sealSecret } from '../../domain/secrets.ts';

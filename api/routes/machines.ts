@@ -4,7 +4,7 @@ import { HangarError } from '../../domain/errors.ts';
 import {
   MACHINE_STATES, POWER_ACTIONS, PROVIDERS, cloneQueueFor, createDiskSchema, createMachineSchema, deprovisionWorkflowId, diskWorkflowId,
   machineMutableSchema, powerWorkflowId, provisionWorkflowId,
-  type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
+  type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
 import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
 import { Disk, Machine, Network, type IDisk, type IMachine } from '../../db/entities/index.ts';
