@@ -2,15 +2,13 @@
 // Redfish client built per call from the host's sealed credentials, always closed so shared
 // sessions go back to the BMC) or on the inventory. The password is opened here and handed to
 // the client only; it never enters workflow history, logs or error messages.
-import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { HangarError } from '../domain/errors.ts';
 import type { ConditionUpdate, HostEvent } from '../domain/host-state.ts';
 import { parseBmcAddress } from '../domain/bmc-address.ts';
-import { hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId } from '../domain/host.ts';
-import { provisionWorkflowId } from '../domain/machine.ts';
+import { normalisePowerState, type BootDiagnosis } from '../domain/boot.ts';
+import { hostWorkflowIds } from '../workflows/contracts.ts';
 import { openSecret } from '../domain/secrets.ts';
 import type { HangarConfig } from '../domain/config.ts';
 import { Host, Machine, type IHost } from '../db/entities/index.ts';
@@ -41,7 +39,6 @@ export interface HostActivityDeps {
   /** Opens the sealed BMC passwords (domain/secrets.ts). */
   secretKey: Buffer;
   redfish: RedfishFactory;
-  temporal?: Client;
   /** How long a power change may take (redfish.powerTimeoutSec). */
   powerTimeoutSec?: number;
 }
@@ -245,7 +242,7 @@ export function createHostActivities(deps: HostActivityDeps) {
       const machineId = host.claimedBy ?? null;
       return {
         state: host.state, machineId, name: host.name,
-        workflowIds: [...(machineId ? [provisionWorkflowId(machineId)] : []), hostDeprovisionWorkflowId(hostId), hostPowerWorkflowId(hostId), hostInspectWorkflowId(hostId)],
+        workflowIds: hostWorkflowIds(hostId, machineId),
       };
     },
 
@@ -308,35 +305,15 @@ export function createHostActivities(deps: HostActivityDeps) {
     },
 
     /** What the metadata service saw of the machine, and the host's power: evidence behind a phone-home timeout. */
-    async hostDiagnoseBoot(hostId: string, machineId: string): Promise<{ fetched: string[]; phonedHome: boolean; powerState: string }> {
+    async hostDiagnoseBoot(hostId: string, machineId: string): Promise<BootDiagnosis> {
       const machine = await deps.orm.em.fork().findOne(Machine, { id: machineId });
       let powerState = 'unknown';
       try {
-        powerState = await withBmc(hostId, (c) => c.powerState(), (s) => s);
+        powerState = normalisePowerState(await withBmc(hostId, (c) => c.powerState(), (s) => s));
       } catch (err) {
         powerState = `unknown (${err instanceof HangarError ? err.code : 'error'})`;
       }
       return { fetched: Object.keys(machine?.metadataFetches ?? {}).sort(), phonedHome: !!machine?.phonedHomeAt, powerState };
-    },
-
-    /** Cancels a running workflow (it compensates) and waits for it to close; 'none' when nothing runs. */
-    async hostSettleWorkflow(workflowId: string): Promise<'none' | 'finished' | 'cancelled'> {
-      if (!deps.temporal) throw new HangarError('internal', 'hostSettleWorkflow needs a Temporal client');
-      const handle = deps.temporal.workflow.getHandle(workflowId);
-      try {
-        if ((await handle.describe()).status.name !== 'RUNNING') return 'finished';
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return 'none';
-        throw err;
-      }
-      await handle.cancel();
-      const beat = setInterval(() => heartbeatIfInActivity(), 1000);
-      try {
-        await handle.result().catch(() => undefined);
-      } finally {
-        clearInterval(beat);
-      }
-      return 'cancelled';
     },
   });
 }

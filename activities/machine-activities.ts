@@ -1,12 +1,7 @@
 // Machine activities: each one thin, idempotent and with one side effect. Clients are injected.
-import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { Context } from '@temporalio/activity';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { HangarError } from '../domain/errors.ts';
-import {
-  provisionWorkflowId, type DiskInput, type MachineSpec, type MachineState, type ProviderName, type TemplateInput,
-} from '../domain/machine.ts';
+import type { DiskInput, MachineSpec, MachineState, ProviderName, TemplateInput } from '../domain/machine.ts';
 import { Disk, Machine, Network, Template, type IDisk } from '../db/entities/index.ts';
 import type { AttachedDisk, CloudInitSeed, Hypervisor, TemplateRef, VmSpec } from '../providers/hypervisor.ts';
 import type { BootDiagnosis } from '../domain/boot.ts';
@@ -20,7 +15,6 @@ import { heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 export interface MachineActivityDeps {
   orm: MikroORM;
   providers: Partial<Record<ProviderName, Hypervisor>>;
-  temporal?: Client;
   /** api.publicUrl: where machines reach the metadata service. */
   publicUrl?: string;
   /** Per provider, the base URL its guests reach Hangar at when it is not publicUrl (QEMU user-mode: 10.0.2.2). */
@@ -228,32 +222,6 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     async deleteMachineRecord(machineId: string): Promise<void> {
       const em = deps.orm.em.fork();
       await em.nativeDelete(Machine, { id: machineId });
-    },
-
-    /**
-     * Serialises operations on one machine: cancels a provision still running (it compensates)
-     * and waits until it has finished, so a deprovision never races it.
-     */
-    async settleProvisioning(machineId: string): Promise<'none' | 'finished' | 'cancelled'> {
-      if (!deps.temporal) throw new HangarError('internal', 'settleProvisioning needs a Temporal client');
-      const handle = deps.temporal.workflow.getHandle(provisionWorkflowId(machineId));
-      let status: string;
-      try {
-        status = (await handle.describe()).status.name;
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return 'none';
-        throw err;
-      }
-      if (status !== 'RUNNING') return 'finished';
-      await handle.cancel();
-      const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat(), 1000);
-      try {
-        await handle.result().catch(() => undefined);
-      } finally {
-        clearInterval(beat);
-      }
-      return 'cancelled';
     },
   });
 }

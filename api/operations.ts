@@ -7,12 +7,14 @@ import type { HangarConfig } from '../domain/config.ts';
 import { HangarError } from '../domain/errors.ts';
 import type { Progress } from '../domain/progress.ts';
 import { Operation, type IOperation } from '../db/entities/index.ts';
+import { progressQuery, type WorkflowName, type WorkflowTypes } from '../workflows/contracts.ts';
 
-export interface StartOperation {
+/** A workflow start: the workflow by its registered name (checked against WorkflowTypes) with its typed arguments. */
+export interface StartOperation<N extends WorkflowName> {
   kind: string;
-  workflowType: string;
+  workflow: N;
   workflowId: string;
-  args: unknown[];
+  args: Parameters<WorkflowTypes[N]>;
   resourceType: string;
   resourceId: string;
   requestedBy: string;
@@ -21,10 +23,10 @@ export interface StartOperation {
 }
 
 /** Starts the workflow or attaches to the running one with the same id; records the operation. */
-export async function startOperation(em: EntityManager, temporal: Client, config: HangarConfig, op: StartOperation): Promise<IOperation> {
-  let handle: WorkflowHandleWithFirstExecutionRunId;
+export async function startOperation<N extends WorkflowName>(em: EntityManager, temporal: Client, config: HangarConfig, op: StartOperation<N>): Promise<IOperation> {
+  let handle: WorkflowHandleWithFirstExecutionRunId<WorkflowTypes[N]>;
   try {
-    handle = await temporal.workflow.start(op.workflowType, {
+    handle = await temporal.workflow.start<WorkflowTypes[N]>(op.workflow, {
       taskQueue: config.temporal.taskQueue,
       workflowId: op.workflowId,
       args: op.args,
@@ -35,7 +37,7 @@ export async function startOperation(em: EntityManager, temporal: Client, config
       const running = await em.findOne(Operation, { workflowId: op.workflowId }, { orderBy: { createdAt: 'desc' } });
       throw new HangarError('invalid_state', `another ${running?.kind ?? op.kind} operation is still running for this ${op.resourceType}${running ? ` (operation ${running.id})` : ''}; wait for it to finish`);
     }
-    throw new HangarError('unavailable', `could not start workflow ${op.workflowType}: ${(err as Error).message}`);
+    throw new HangarError('unavailable', `could not start workflow ${op.workflow}: ${(err as Error).message}`);
   }
   const runId = handle.firstExecutionRunId;
   const existing = await em.findOne(Operation, { workflowId: op.workflowId, runId });
@@ -86,7 +88,7 @@ export async function describeOperation(temporal: Client, config: HangarConfig, 
   const status = STATUS[description.status.name] ?? description.status.name.toLowerCase();
   let progress: Progress | null = null;
   try {
-    progress = await withTimeout(temporal, () => handle.query<Progress>('progress'), status === 'running' ? 5000 : 3000);
+    progress = await withTimeout(temporal, () => handle.query(progressQuery), status === 'running' ? 5000 : 3000);
   } catch {
     progress = null; // no worker to answer right now; status still stands
   }

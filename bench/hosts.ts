@@ -21,6 +21,7 @@ import { issueToken } from '../db/repositories/tokens.ts';
 import { startApiForBench } from './support.ts';
 import { startWorker } from '../workers/worker.ts';
 import { serveImage, startSushy } from '../test/support/sushy.ts';
+import { progressQuery } from '../workflows/contracts.ts';
 
 const adminUrl = readFileSync(process.env.BENCH_DATABASE_URL_FILE!, 'utf8').trim();
 const dbUrl = new URL(adminUrl); dbUrl.pathname = '/hangar_bench_hosts';
@@ -99,7 +100,7 @@ async function run(cap: number, systems: number, label: string) {
     const handle = api.temporal.workflow.getHandle(r.operation.workflow_id);
     await handle.result();
     const total = performance.now() - t0;
-    const progress = await handle.query<{ steps: { name: string; startedAt?: string; finishedAt?: string }[] }>('progress');
+    const progress = await handle.query(progressQuery);
     const bmcMs = progress.steps.filter((s) => BMC_STEPS.has(s.name) && s.startedAt && s.finishedAt).reduce((sum, s) => sum + Date.parse(s.finishedAt!) - Date.parse(s.startedAt!), 0);
     return { total, bmcMs, hostId, machine: r.machine.id as string };
   };

@@ -1,13 +1,4 @@
-// The host workflows' ids (derived from the host, so one runs per host at a time) and inputs
-// (which carry no secrets). The ids stay here, next to the inputs, until the workflow contracts
-// module becomes their single home.
-
-export const hostInspectWorkflowId = (hostId: string) => `host-inspect/${hostId}`;
-export const hostPowerWorkflowId = (hostId: string) => `host-power/${hostId}`;
-export const hostDeprovisionWorkflowId = (hostId: string) => `deprovision-host/${hostId}`;
-export const hostReleaseWorkflowId = (hostId: string) => `host-release/${hostId}`;
-// provisionHost runs under provisionWorkflowId(machineId) (domain/machine.ts): the metadata
-// service's phone-home signals that id, for VMs and hosts alike.
+// The host workflows' inputs (which carry no secrets). Their ids are in workflows/contracts.ts.
 
 export interface ProvisionHostInput {
   hostId: string;

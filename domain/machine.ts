@@ -85,12 +85,6 @@ export interface MachineSpec {
   cloneQueue?: string;
 }
 
-export const provisionWorkflowId = (machineId: string) => `provision-vm/${machineId}`;
-export const deprovisionWorkflowId = (machineId: string) => `deprovision-vm/${machineId}`;
-export const powerWorkflowId = (machineId: string) => `vm-power/${machineId}`;
-export const diskWorkflowId = (diskId: string) => `vm-disk/${diskId}`;
-export const templateWorkflowId = (templateId: string) => `template/${templateId}`;
-
 /** The queue a provider's clones run on: one per Proxmox node, so a worker can cap them per node. */
 export const cloneQueueFor = (baseQueue: string, provider: ProviderName, node: string | undefined): string | undefined =>
   provider === 'proxmox' ? `${baseQueue}.proxmox.${node ?? 'default'}` : undefined;

@@ -8,6 +8,7 @@ import type { HangarConfig } from '../domain/config.ts';
 import { openOrm } from '../db/orm.ts';
 import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
+import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
 import type { Hypervisor } from '../providers/hypervisor.ts';
@@ -52,14 +53,15 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
   const built = await buildProviders(config, orm, logger, options.providers);
   const activities = {
     ...createMachineActivities({
-      orm, providers: built.providers, temporal: client, publicUrl: config.api.publicUrl,
+      orm, providers: built.providers, publicUrl: config.api.publicUrl,
       guestMetadataUrl: { qemu: qemuGuestMetadataUrl(config) },
     }),
     // Bare-metal hosts: sealed BMC passwords open with the host secret key; one Redfish client per call.
     ...createHostActivities({
-      orm, secretKey: hostSecretKey(config), redfish: redfishClientFactory(config, logger), temporal: client,
+      orm, secretKey: hostSecretKey(config), redfish: redfishClientFactory(config, logger),
       powerTimeoutSec: config.redfish.powerTimeoutSec,
     }),
+    ...createWorkflowControlActivities({ temporal: client }),
   };
 
   const worker = await Worker.create({

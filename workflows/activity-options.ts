@@ -1,47 +1,59 @@
-// Activity proxies shared by the workflows, with the shared retry presets.
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { MachineActivities } from '../activities/machine-activities.ts';
+// The activity proxies the workflows call through, each typed with the subset of activities it may
+// call (so an inventory-only local activity cannot reach a provider or a BMC), with the shared
+// retry presets. Activities are imported as types only: workflow code never loads them.
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { HostActivities } from '../activities/host-activities.ts';
+import type { MachineActivities } from '../activities/machine-activities.ts';
+import type { WorkflowControlActivities } from '../activities/workflow-control.ts';
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
-export const machineActs = proxyActivities<MachineActivities>({
-  startToCloseTimeout: '5m',
-  heartbeatTimeout: '10s',
-  retry: DEFAULT_RETRY,
-});
+/** Quick PostgreSQL writes and reads: state marks, leases, record deletions. No provider, no BMC. */
+export type InventoryActivities =
+  & Pick<MachineActivities, 'setMachineState' | 'reserveLease' | 'releaseMachineLease' | 'activateLease' | 'recordPowerState'
+    | 'setDiskState' | 'deleteDiskRecord' | 'setTemplateState' | 'deleteTemplateRecord' | 'deleteMachineRecord'>
+  & Pick<HostActivities, 'hostClaimOf' | 'hostStartProvisioning' | 'hostFinishProvisioning' | 'hostReleaseAfterFailure'
+    | 'hostStartDeprovisioning' | 'hostFinishDeprovisioning' | 'hostFail' | 'hostForceRelease'>;
 
-export const compensationActs = proxyActivities<MachineActivities>({
-  startToCloseTimeout: '5m',
-  heartbeatTimeout: '10s',
-  retry: COMPENSATION_RETRY,
-});
+/** Hypervisor calls. */
+export type VmActivities = Pick<MachineActivities, 'createVm' | 'configureVm' | 'startVm' | 'stopVm' | 'shutdownVm' | 'deleteVm'
+  | 'vmStatus' | 'diagnoseBoot' | 'attachDisk' | 'detachDisk' | 'deleteTemplate'>;
 
-/** Image imports move gigabytes and wait on provider tasks: long, heartbeating. */
-export const templateActs = proxyActivities<MachineActivities>({
-  startToCloseTimeout: '2h',
-  heartbeatTimeout: '60s',
-  retry: DEFAULT_RETRY,
-});
+/** BMC calls (Redfish). */
+export type BmcActivities = Pick<HostActivities, 'hostInspect' | 'hostPowerOff' | 'hostPowerOn' | 'hostReboot' | 'hostInsertMedia'
+  | 'hostEjectMedia' | 'hostBootFromVirtualMedia' | 'hostClearBootOverride' | 'hostDiagnoseBoot'>;
 
-/** Waiting for another workflow may take long; heartbeats prove the wait is alive. */
-export const settleActs = proxyActivities<MachineActivities>({
-  startToCloseTimeout: '2h',
-  heartbeatTimeout: '10s',
-  retry: DEFAULT_RETRY,
+/** The undo actions: idempotent "already so = done" calls. */
+type VmCompensations = Pick<MachineActivities, 'deleteVm' | 'stopVm' | 'detachDisk' | 'deleteTemplate'>;
+type BmcCleanup = Pick<HostActivities, 'hostPowerOff' | 'hostEjectMedia' | 'hostClearBootOverride'>;
+
+/**
+ * A provider call that is cancelled (the workflow was cancelled mid-step) must finish or roll back
+ * before the compensation that undoes it runs: a delete racing a running clone leaves an orphan.
+ * So the workflow waits for the activity to acknowledge the cancellation (its AbortSignal fires on
+ * the next heartbeat) instead of moving on at once.
+ */
+const WAIT = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+
+export const vmActs = proxyActivities<VmActivities>({
+  startToCloseTimeout: '5m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY, cancellationType: WAIT,
 });
 
 /**
- * Inventory-only steps (a state mark, a record deletion) are quick PostgreSQL writes: run them as
- * local activities in the worker that runs the workflow, saving two server round trips each.
+ * Clones run on their own queue when the spec names one (a worker there caps them per node).
+ * Heartbeats deliver cancellation, so the timeout bounds how long a cancelled clone runs on unseen.
  */
-export const inventoryActs = proxyLocalActivities<MachineActivities>({
-  startToCloseTimeout: '30s',
-  retry: DEFAULT_RETRY,
+export const cloneActs = (taskQueue: string) => proxyActivities<Pick<MachineActivities, 'createVm'>>({
+  taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY, cancellationType: WAIT,
 });
 
-export const inventoryCompensationActs = proxyLocalActivities<MachineActivities>({
-  startToCloseTimeout: '30s',
-  retry: COMPENSATION_RETRY,
+/** Image imports move gigabytes and wait on provider tasks: long, heartbeating. */
+export const templateActs = proxyActivities<Pick<MachineActivities, 'importTemplate'>>({
+  startToCloseTimeout: '2h', heartbeatTimeout: '60s', retry: DEFAULT_RETRY, cancellationType: WAIT,
+});
+
+/** Compensations run in a non-cancellable scope, with the more patient compensation preset. */
+export const vmCompensationActs = proxyActivities<VmCompensations>({
+  startToCloseTimeout: '5m', heartbeatTimeout: '10s', retry: COMPENSATION_RETRY,
 });
 
 /**
@@ -49,32 +61,37 @@ export const inventoryCompensationActs = proxyLocalActivities<MachineActivities>
  * the client beats while it waits. Transient BMC errors back off 2 s → 30 s; auth failures and
  * other 4xx answers are non-retryable codes.
  */
-export const hostActs = proxyActivities<HostActivities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '20s',
-  retry: DEFAULT_RETRY,
+export const bmcActs = proxyActivities<BmcActivities>({
+  startToCloseTimeout: '30m', heartbeatTimeout: '20s', retry: DEFAULT_RETRY, cancellationType: WAIT,
 });
 
-export const hostCompensationActs = proxyActivities<HostActivities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '20s',
-  retry: COMPENSATION_RETRY,
+export const bmcCompensationActs = proxyActivities<BmcCleanup>({
+  startToCloseTimeout: '30m', heartbeatTimeout: '20s', retry: COMPENSATION_RETRY,
 });
 
-/** Cancelling another workflow and waiting for its compensation to finish. */
-export const hostSettleActs = proxyActivities<HostActivities>({
-  startToCloseTimeout: '2h',
-  heartbeatTimeout: '10s',
-  retry: DEFAULT_RETRY,
+/** Force-release must not hang on a dead BMC: a few tries, then it moves on and says so. */
+export const bmcBestEffortActs = proxyActivities<BmcCleanup>({
+  startToCloseTimeout: '10m', heartbeatTimeout: '20s', retry: { ...DEFAULT_RETRY, maximumAttempts: 3 },
 });
 
-/** Host state transitions are quick PostgreSQL writes: local activities. */
-export const hostInventoryActs = proxyLocalActivities<HostActivities>({
-  startToCloseTimeout: '30s',
-  retry: DEFAULT_RETRY,
+/** Waiting for a wipe may take hours: long, heartbeating. */
+export const wipeWaitActs = proxyActivities<Pick<HostActivities, 'hostWaitPoweredOff'>>({
+  startToCloseTimeout: '24h', heartbeatTimeout: '60s', retry: DEFAULT_RETRY,
 });
 
-export const hostInventoryCompensationActs = proxyLocalActivities<HostActivities>({
-  startToCloseTimeout: '30s',
-  retry: COMPENSATION_RETRY,
+/** Waiting for another workflow (and its compensation) may take long; heartbeats prove the wait is alive. */
+export const settleActs = proxyActivities<WorkflowControlActivities>({
+  startToCloseTimeout: '2h', heartbeatTimeout: '10s', retry: DEFAULT_RETRY,
+});
+
+/**
+ * Inventory-only steps are quick PostgreSQL writes: local activities in the worker that runs the
+ * workflow, saving two server round trips each. Typed so that nothing else can run this way.
+ */
+export const inventoryActs = proxyLocalActivities<InventoryActivities>({
+  startToCloseTimeout: '30s', retry: DEFAULT_RETRY,
+});
+
+export const inventoryCompensationActs = proxyLocalActivities<InventoryActivities>({
+  startToCloseTimeout: '30s', retry: COMPENSATION_RETRY,
 });

@@ -1,9 +1,7 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { HostActivities } from '../activities/host-activities.ts';
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { DeprovisionHostInput, ForceReleaseInput } from '../domain/host.ts';
-import { DEFAULT_RETRY } from '../domain/retry.ts';
-import { hostActs, hostInventoryActs, hostInventoryCompensationActs, hostSettleActs } from './activity-options.ts';
-import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
+import { bmcActs, bmcBestEffortActs, inventoryActs, inventoryCompensationActs, settleActs, wipeWaitActs } from './activity-options.ts';
+import { runOperation, stepsWhere } from './support/operation.ts';
 
 const parseSeconds = (d: string): number => {
   const m = /^(\d+)(ms|s|m|h)$/.exec(d);
@@ -11,6 +9,13 @@ const parseSeconds = (d: string): number => {
   const n = Number(m[1]);
   return m[2] === 'ms' ? Math.ceil(n / 1000) : m[2] === 's' ? n : m[2] === 'm' ? n * 60 : n * 3600;
 };
+
+export const DEPROVISION_HOST_STEPS = [
+  'mark-deprovisioning', 'power-off', 'eject-media', 'clear-override',
+  'insert-wipe-image', 'boot-override', 'power-on', 'wait-wipe', 'eject-wipe-image', 'clear-wipe-override',
+  'mark-available',
+] as const;
+const WIPE_STEPS = ['insert-wipe-image', 'boot-override', 'power-on', 'wait-wipe', 'eject-wipe-image', 'clear-wipe-override'] as const;
 
 /**
  * deprovisionHost: mark deprovisioning → power off (graceful, forced after the timeout) → eject
@@ -20,54 +25,35 @@ const parseSeconds = (d: string): number => {
  * then the host is in error with the reason.
  */
 export async function deprovisionHost(input: DeprovisionHostInput): Promise<void> {
-  const wipe = input.wipeImageUrl;
-  const steps = ['mark-deprovisioning', 'power-off', 'eject-media', 'clear-override',
-    ...(wipe ? ['insert-wipe-image', 'boot-override', 'power-on', 'wait-wipe', 'eject-wipe-image', 'clear-wipe-override'] : []),
-    'mark-available'];
-  const progress = new ProgressTracker('deprovisionHost', input.hostId, steps);
-  setHandler(progressQuery, () => progress.snapshot());
-  const { hostId } = input;
-  let started = false;
-  try {
-    await progress.run('mark-deprovisioning', () => hostInventoryActs.hostStartDeprovisioning(hostId));
-    started = true;
-    await progress.run('power-off', () => hostActs.hostPowerOff(hostId, { graceful: true, timeoutSec: input.shutdownTimeoutSec }));
-    await progress.run('eject-media', () => hostActs.hostEjectMedia(hostId));
-    await progress.run('clear-override', () => hostActs.hostClearBootOverride(hostId));
+  const { hostId, wipeImageUrl: wipe } = input;
+  const skipWipe = Object.fromEntries(WIPE_STEPS.map((s) => [s, !!wipe]));
+  return runOperation({
+    workflow: 'deprovisionHost', resourceId: hostId, failure: 'deprovisioning failed',
+    steps: stepsWhere(DEPROVISION_HOST_STEPS, skipWipe),
+  }, async (op) => {
+    await op.step('mark-deprovisioning', () => inventoryActs.hostStartDeprovisioning(hostId));
+    // Only a deprovision that started leaves the host in error; a refused start changes nothing.
+    op.undo('mark-failed', ({ cause }) => inventoryCompensationActs.hostFail(hostId, `deprovisioning failed: ${cause.message}`));
+    await op.step('power-off', () => bmcActs.hostPowerOff(hostId, { graceful: true, timeoutSec: input.shutdownTimeoutSec }));
+    await op.step('eject-media', () => bmcActs.hostEjectMedia(hostId));
+    await op.step('clear-override', () => bmcActs.hostClearBootOverride(hostId));
     if (wipe) {
       const timeout = input.wipeTimeout ?? '4h';
-      await progress.run('insert-wipe-image', () => hostActs.hostInsertMedia(hostId, wipe));
-      await progress.run('boot-override', () => hostActs.hostBootFromVirtualMedia(hostId, null));
-      await progress.run('power-on', () => hostActs.hostPowerOn(hostId));
-      await progress.run('wait-wipe', async () => {
-        const off = await wipeActs.hostWaitPoweredOff(hostId, parseSeconds(timeout));
+      await op.step('insert-wipe-image', () => bmcActs.hostInsertMedia(hostId, wipe));
+      await op.step('boot-override', () => bmcActs.hostBootFromVirtualMedia(hostId, null));
+      await op.step('power-on', () => bmcActs.hostPowerOn(hostId));
+      await op.step('wait-wipe', async () => {
+        const off = await wipeWaitActs.hostWaitPoweredOff(hostId, parseSeconds(timeout));
         if (!off) throw ApplicationFailure.create({ type: 'provider_task_failed', message: `the wipe image did not power the host off within ${timeout}`, nonRetryable: true });
       });
-      await progress.run('eject-wipe-image', () => hostActs.hostEjectMedia(hostId));
-      await progress.run('clear-wipe-override', () => hostActs.hostClearBootOverride(hostId));
+      await op.step('eject-wipe-image', () => bmcActs.hostEjectMedia(hostId));
+      await op.step('clear-wipe-override', () => bmcActs.hostClearBootOverride(hostId));
     }
-    await progress.run('mark-available', () => hostInventoryActs.hostFinishDeprovisioning(hostId, input.machineId));
-    progress.setState('completed');
-  } catch (err) {
-    const cause = describeFailure(err);
-    progress.setState('failed', cause);
-    // Only a deprovision that started leaves the host in error; a refused start changes nothing.
-    if (started) {
-      await CancellationScope.nonCancellable(() => hostInventoryCompensationActs.hostFail(hostId, `deprovisioning failed: ${cause.message}`))
-        .catch(() => undefined);
-    }
-    throw ApplicationFailure.create({ type: cause.code, message: `deprovisioning failed: ${cause.message}`, nonRetryable: true });
-  }
+    await op.step('mark-available', () => inventoryActs.hostFinishDeprovisioning(hostId, input.machineId));
+  });
 }
 
-/** Waiting for a wipe may take hours: long, heartbeating. */
-const wipeActs = proxyActivities<HostActivities>({ startToCloseTimeout: '24h', heartbeatTimeout: '60s', retry: DEFAULT_RETRY });
-
-/** Force-release must not hang on a dead BMC: a few tries, then it moves on and says so. */
-const bestEffortActs = proxyActivities<HostActivities>({
-  startToCloseTimeout: '10m', heartbeatTimeout: '20s',
-  retry: { ...DEFAULT_RETRY, maximumAttempts: 3 },
-});
+export const FORCE_RELEASE_STEPS = ['settle-workflows', 'power-off', 'eject-media', 'clear-override', 'release'] as const;
 
 /**
  * forceReleaseHost (admin): gets a wedged host out. Cancels whatever runs on it (a provision
@@ -76,34 +62,17 @@ const bestEffortActs = proxyActivities<HostActivities>({
  * releases it to available whatever state it was in. Its machine, if any, is marked failed.
  */
 export async function forceReleaseHost(input: ForceReleaseInput): Promise<{ from: string; cleanupFailed: string[] }> {
-  const progress = new ProgressTracker('forceReleaseHost', input.hostId, ['settle-workflows', 'power-off', 'eject-media', 'clear-override', 'release']);
-  setHandler(progressQuery, () => progress.snapshot());
   const { hostId } = input;
-  try {
-    await progress.run('settle-workflows', async () => {
-      const claim = await hostInventoryActs.hostClaimOf(hostId);
-      for (const id of claim.workflowIds) await hostSettleActs.hostSettleWorkflow(id);
+  return runOperation({ workflow: 'forceReleaseHost', resourceId: hostId, steps: FORCE_RELEASE_STEPS, failure: 'force-release failed' }, async (op) => {
+    await op.step('settle-workflows', async () => {
+      const claim = await inventoryActs.hostClaimOf(hostId);
+      for (const id of claim.workflowIds) await settleActs.settleWorkflow(id);
     });
     const cleanupFailed: string[] = [];
-    const bestEffort = async (step: string, fn: () => Promise<unknown>) => {
-      progress.mark(step, 'running');
-      try {
-        await fn();
-        progress.mark(step, 'completed');
-      } catch (err) {
-        cleanupFailed.push(step);
-        progress.mark(step, 'failed', describeFailure(err).message);
-      }
-    };
-    await bestEffort('power-off', () => bestEffortActs.hostPowerOff(hostId, { graceful: false }));
-    await bestEffort('eject-media', () => bestEffortActs.hostEjectMedia(hostId));
-    await bestEffort('clear-override', () => bestEffortActs.hostClearBootOverride(hostId));
-    const released = await progress.run('release', () => hostInventoryActs.hostForceRelease(hostId, input.reason, cleanupFailed));
-    progress.setState('completed');
+    if (!await op.attempt('power-off', () => bmcBestEffortActs.hostPowerOff(hostId, { graceful: false }))) cleanupFailed.push('power-off');
+    if (!await op.attempt('eject-media', () => bmcBestEffortActs.hostEjectMedia(hostId))) cleanupFailed.push('eject-media');
+    if (!await op.attempt('clear-override', () => bmcBestEffortActs.hostClearBootOverride(hostId))) cleanupFailed.push('clear-override');
+    const released = await op.step('release', () => inventoryActs.hostForceRelease(hostId, input.reason, cleanupFailed));
     return { from: released.from, cleanupFailed };
-  } catch (err) {
-    const cause = describeFailure(err);
-    progress.setState('failed', cause);
-    throw ApplicationFailure.create({ type: cause.code, message: `force-release failed: ${cause.message}`, nonRetryable: true });
-  }
+  });
 }

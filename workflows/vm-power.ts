@@ -1,7 +1,6 @@
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import type { PowerInput } from '../domain/machine.ts';
-import { inventoryActs, machineActs } from './activity-options.ts';
-import { ProgressTracker, describeFailure, progressQuery } from './support/progress.ts';
+import { inventoryActs, vmActs } from './activity-options.ts';
+import { runOperation } from './support/operation.ts';
 
 const STEPS = { start: ['start'], stop: ['shutdown'], restart: ['shutdown', 'start'] } as const;
 
@@ -11,24 +10,18 @@ const STEPS = { start: ['start'], stop: ['shutdown'], restart: ['shutdown', 'sta
  * interleave. Each step is idempotent (starting a running VM is a no-op), so nothing compensates.
  */
 export async function vmPower(input: PowerInput): Promise<{ powerState: string }> {
-  const steps = [...STEPS[input.action], 'record-power-state'];
-  const progress = new ProgressTracker('vmPower', input.machineId, steps);
-  setHandler(progressQuery, () => progress.snapshot());
-  try {
+  const { machineId, provider, providerId } = input;
+  const steps = [...STEPS[input.action], 'record-power-state'] as const;
+  return runOperation({ workflow: 'vmPower', resourceId: machineId, steps, failure: `${input.action} failed` }, async (op) => {
     for (const step of STEPS[input.action]) {
-      if (step === 'shutdown') await progress.run('shutdown', () => machineActs.shutdownVm(input.provider, input.providerId, input.shutdownTimeoutSec));
-      else await progress.run('start', () => machineActs.startVm(input.provider, input.providerId));
+      if (step === 'shutdown') await op.step('shutdown', () => vmActs.shutdownVm(provider, providerId, input.shutdownTimeoutSec));
+      else await op.step('start', () => vmActs.startVm(provider, providerId));
     }
-    const status = await progress.run('record-power-state', async () => {
-      const s = await machineActs.vmStatus(input.provider, input.machineId);
-      await inventoryActs.recordPowerState(input.machineId, s.powerState);
+    const status = await op.step('record-power-state', async () => {
+      const s = await vmActs.vmStatus(provider, machineId);
+      await inventoryActs.recordPowerState(machineId, s.powerState);
       return s;
     });
-    progress.setState('completed');
     return { powerState: status.powerState };
-  } catch (err) {
-    const cause = describeFailure(err);
-    progress.setState('failed', cause);
-    throw ApplicationFailure.create({ type: cause.code, message: `${input.action} failed: ${cause.message}`, nonRetryable: true });
-  }
+  });
 }

@@ -4,7 +4,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { HangarError } from '../../domain/errors.ts';
 import { isStorable } from '../../domain/text.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
+import { phoneHomeSignal, provisionWorkflowId } from '../../workflows/contracts.ts';
 import { machineTokenById, recordPhoneHome } from '../../db/repositories/metadata.ts';
 import type { ApiDeps } from '../context.ts';
 import { hideToken, MAX_TOKEN_LENGTH, notFound, tokenMatches, UUID } from './token.ts';
@@ -50,7 +50,7 @@ export function phoneHomeHandlers(deps: ApiDeps): { before: RequestHandler[]; re
     try {
       // Signalling without a run id reaches the latest run; a closed or missing run answers
       // not-found, which is fine: nothing waits for this phone-home.
-      await deps.temporal.workflow.getHandle(workflowId).signal('phoneHome', payload);
+      await deps.temporal.workflow.getHandle(workflowId).signal(phoneHomeSignal, payload);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
         // Recorded, but a waiting workflow may not know: a 503 makes cloud-init retry.

@@ -9,9 +9,11 @@ import { HangarError } from '../../domain/errors.ts';
 import { safeFilter, safeText } from '../../domain/text.ts';
 import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
 import { parseBmcAddress } from '../../domain/bmc-address.ts';
-import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
-import { hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, type DeprovisionHostInput, type HostPowerAction, type ProvisionHostInput } from '../../domain/host.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
+import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type HostAction, type ProvisionHostRequest } from '../../domain/host-requests.ts';
+import type { DeprovisionHostInput, HostPowerAction, ProvisionHostInput } from '../../domain/host.ts';
+import {
+  hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, provisionWorkflowId,
+} from '../../workflows/contracts.ts';
 import { sealSecret } from '../../domain/secrets.ts';
 import { hostSecretKey } from '../../keyfiles/host-key.ts';
 import { Host, Machine, Operation, type IHost, type IMachine } from '../../db/entities/index.ts';
@@ -116,7 +118,7 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
   let operation;
   try {
     operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-      kind: 'provision-host', workflowType: 'provisionHost', workflowId: provisionWorkflowId(machineId), args: [input],
+      kind: 'provision-host', workflow: 'provisionHost', workflowId: provisionWorkflowId(machineId), args: [input],
       resourceType: 'machine', resourceId: machineId, requestedBy,
     });
   } catch (err) {
@@ -165,7 +167,7 @@ export async function startHostDeprovision(deps: ApiDeps, host: IHost, requested
     ...(opts.wipeImageUrl ? { wipeImageUrl: opts.wipeImageUrl } : {}), ...(opts.wipeTimeout ? { wipeTimeout: opts.wipeTimeout } : {}),
   };
   return startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-    kind: 'deprovision-host', workflowType: 'deprovisionHost', workflowId: hostDeprovisionWorkflowId(host.id), args: [input],
+    kind: 'deprovision-host', workflow: 'deprovisionHost', workflowId: hostDeprovisionWorkflowId(host.id), args: [input],
     resourceType: 'host', resourceId: host.id, requestedBy, onConflict: 'fail',
   });
 }
@@ -189,7 +191,7 @@ export async function deprovisionBaremetalMachine(deps: ApiDeps, machine: IMachi
 
 async function startInspection(deps: ApiDeps, host: IHost, requestedBy: string) {
   return startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-    kind: 'inspect-host', workflowType: 'inspectHost', workflowId: hostInspectWorkflowId(host.id), args: [{ hostId: host.id }],
+    kind: 'inspect-host', workflow: 'inspectHost', workflowId: hostInspectWorkflowId(host.id), args: [{ hostId: host.id }],
     resourceType: 'host', resourceId: host.id, requestedBy,
   });
 }
@@ -347,7 +349,7 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
           }
           const power: HostPowerAction = action;
           operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-            kind: action, workflowType: 'hostPower', workflowId: hostPowerWorkflowId(host.id),
+            kind: action, workflow: 'hostPower', workflowId: hostPowerWorkflowId(host.id),
             args: [{ hostId: host.id, action: power, shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec }],
             resourceType: 'host', resourceId: host.id, requestedBy: actor.name, onConflict: 'fail',
           });
@@ -366,7 +368,7 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
           }
           const reason = body?.reason ?? `requested by ${actor.name}`;
           operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-            kind: 'force-release', workflowType: 'forceReleaseHost', workflowId: hostReleaseWorkflowId(host.id),
+            kind: 'force-release', workflow: 'forceReleaseHost', workflowId: hostReleaseWorkflowId(host.id),
             args: [{ hostId: host.id, reason }], resourceType: 'host', resourceId: host.id, requestedBy: actor.name,
           });
           break;

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import { safeFilter } from '../../domain/text.ts';
 import {
-  MACHINE_STATES, POWER_ACTIONS, PROVIDERS, cloneQueueFor, createDiskSchema, createMachineSchema, deprovisionWorkflowId, diskWorkflowId,
-  machineMutableSchema, powerWorkflowId, provisionWorkflowId,
-  type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
+  MACHINE_STATES, POWER_ACTIONS, PROVIDERS, cloneQueueFor, createDiskSchema, createMachineSchema,
+  machineMutableSchema,
+  type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
 import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
 import { Disk, Machine, Network, type IDisk, type IMachine } from '../../db/entities/index.ts';
@@ -14,6 +14,7 @@ import { leasesOfMachine } from '../../db/repositories/leases.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { describeOperation, operationSummary, startOperation } from '../operations.ts';
+import { deprovisionWorkflowId, diskWorkflowId, powerWorkflowId, provisionWorkflowId } from '../../workflows/contracts.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
@@ -185,7 +186,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       let operation;
       try {
         operation = await startOperation(em, deps.temporal, deps.config, {
-          kind: 'provision', workflowType: 'provisionVm', workflowId: provisionWorkflowId(id), args: [spec],
+          kind: 'provision', workflow: 'provisionVm', workflowId: provisionWorkflowId(id), args: [spec],
           resourceType: 'machine', resourceId: id, requestedBy: req.actor!.name,
         });
       } catch (err) {
@@ -297,7 +298,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
         return;
       }
       const operation = await startOperation(em, deps.temporal, deps.config, {
-        kind: 'deprovision', workflowType: 'deprovisionVm', workflowId: deprovisionWorkflowId(machine.id),
+        kind: 'deprovision', workflow: 'deprovisionVm', workflowId: deprovisionWorkflowId(machine.id),
         args: [input],
         resourceType: 'machine', resourceId: machine.id, requestedBy: req.actor!.name,
       });
@@ -327,7 +328,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       }
       // One power workflow per machine at a time: a second one is refused, never interleaved.
       const operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-        kind: action, workflowType: 'vmPower', workflowId: powerWorkflowId(machine.id), args: [input],
+        kind: action, workflow: 'vmPower', workflowId: powerWorkflowId(machine.id), args: [input],
         resourceType: 'machine', resourceId: machine.id, requestedBy: req.actor!.name, onConflict: 'fail',
       });
       res.locals.audit = { action: `machines.${action}`, resourceType: 'machine', resourceId: machine.id, detail: { name: machine.name } };
@@ -367,7 +368,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       let operation;
       try {
         operation = await startOperation(em, deps.temporal, deps.config, {
-          kind: 'attach-disk', workflowType: 'attachDisk', workflowId: diskWorkflowId(diskId), args: [input],
+          kind: 'attach-disk', workflow: 'attachDisk', workflowId: diskWorkflowId(diskId), args: [input],
           resourceType: 'disk', resourceId: diskId, requestedBy: req.actor!.name,
         });
       } catch (err) {
@@ -406,7 +407,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       }
       // The attach must have finished (or failed) before its detach: same workflow id, one at a time.
       const operation = await startOperation(em, deps.temporal, deps.config, {
-        kind: 'detach-disk', workflowType: 'detachDisk', workflowId: diskWorkflowId(disk.id),
+        kind: 'detach-disk', workflow: 'detachDisk', workflowId: diskWorkflowId(disk.id),
         args: [{ machineId: machine.id, provider: machine.provider, providerId, diskId: disk.id }],
         resourceType: 'disk', resourceId: disk.id, requestedBy: req.actor!.name, onConflict: 'fail',
       });

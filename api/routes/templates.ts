@@ -2,7 +2,8 @@
 // deleting run as workflows (createTemplate / deleteTemplate) and answer with the operation.
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
-import { PROVIDERS, createTemplateSchema, templateWorkflowId, type CreateTemplateRequest, type TemplateInput } from '../../domain/machine.ts';
+import { PROVIDERS, createTemplateSchema, type TemplateInput } from '../../domain/machine.ts';
+import { templateWorkflowId } from '../../workflows/contracts.ts';
 import { planTemplate } from '../../domain/plan.ts';
 import { Machine, Operation, Template, TEMPLATE_STATES, type ITemplate } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
@@ -88,7 +89,7 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
       let operation;
       try {
         operation = await startOperation(em, deps.temporal, deps.config, {
-          kind: 'create-template', workflowType: 'createTemplate', workflowId: templateWorkflowId(id), args: [input],
+          kind: 'create-template', workflow: 'createTemplate', workflowId: templateWorkflowId(id), args: [input],
           resourceType: 'template', resourceId: id, requestedBy: req.actor!.name,
         });
       } catch (err) {
@@ -151,7 +152,7 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
         return;
       }
       const operation = await startOperation(em, deps.temporal, deps.config, {
-        kind: 'delete-template', workflowType: 'deleteTemplate', workflowId: templateWorkflowId(template.id), args: [input],
+        kind: 'delete-template', workflow: 'deleteTemplate', workflowId: templateWorkflowId(template.id), args: [input],
         resourceType: 'template', resourceId: template.id, requestedBy: req.actor!.name, onConflict: 'fail',
       });
       res.locals.audit = { action: 'templates.delete', resourceType: 'template', resourceId: template.id, detail: { name: template.name } };

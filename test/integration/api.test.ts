@@ -3,7 +3,7 @@
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { AuditEvent, DryRunCall, Machine } from '../../db/entities/index.ts';
 import type { RunningWorker } from '../../workers/worker.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
+import { provisionWorkflowId } from '../../workflows/contracts.ts';
 import { createToken, http, startApi, startInProcessWorker, testConfig, waitFor, waitForOperation, type TestApi } from '../support/harness.ts';
 
 let api: TestApi;

@@ -18,6 +18,7 @@ import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
 import { unique } from '../support/api-fixture.ts';
 import { recordHistory } from '../support/histories.ts';
+import { hostInspectWorkflowId } from '../../workflows/contracts.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A fault-injecting proxy in front of the emulator
@@ -228,8 +229,17 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     expect((await get(`/api/v1/machines/${machineId}`)).status).toBe(404);
     const emptied = (await get(`/api/v1/clusters/${cluster.body.id}`)).body;
     expect(emptied).toMatchObject({ machines: [], ready: false });
+
+    // An available host can be powered on by hand (hostPower), and the BMC says so.
+    const on = await post(`/api/v1/hosts/${host.id}/actions/power-on`, {});
+    expect(on.status).toBe(202);
+    expect((await waitForOperation(api, operator, on.body.operation.id)).status).toBe('completed');
+    expect((await hardware(tlsBmc, sys.path)).power).toBe('On');
+
+    recordHistory(api.config.temporal, hostInspectWorkflowId(host.id), 'inspect-host-completed');
     recordHistory(api.config.temporal, created.body.operation.workflow_id, 'provision-host-completed');
     recordHistory(api.config.temporal, dep.body.operation.workflow_id, 'deprovision-host-completed');
+    recordHistory(api.config.temporal, on.body.operation.workflow_id, 'host-power-completed');
   }, 180_000);
 });
 
@@ -368,9 +378,12 @@ describe('compensation after a failure at each step', () => {
     expect(frOp.status).toBe('completed');
     const op = await waitForOperation(api, operator, res.body.operation.id);
     expect(op.status).toBe('cancelled');
+    expect(op.progress).toMatchObject({ state: 'cancelled', error: { code: 'cancelled' } });
     expect(await hardware(bmc, sysPath(i))).toMatchObject({ power: 'Off', inserted: false, bootTarget: 'None' });
     expect((await get(`/api/v1/hosts/${host.id}`)).body).toMatchObject({ state: 'available', claimed_by: null });
     expect((await get(`/api/v1/machines/${res.body.machine.id}`)).body.state).toBe('failed');
+    recordHistory(api.config.temporal, res.body.operation.workflow_id, 'provision-host-cancelled');
+    recordHistory(api.config.temporal, fr.body.operation.workflow_id, 'force-release-host-completed');
     // And it can be provisioned again straight away.
     const next = await post('/api/v1/hosts/provision', { name: unique('again').slice(0, 50), host: host.name, image_url: images.url('c.iso'), wait_for_phone_home: false });
     expect(next.status).toBe(202);

@@ -8,6 +8,7 @@ import { Machine } from '../../db/entities/index.ts';
 import { PgDryRunLedger } from '../../db/repositories/dryrun-ledger.ts';
 import { DryRunProvider, type DryRunOptions } from '../../providers/dryrun/dryrun-provider.ts';
 import { createMachineActivities, type MachineActivities } from '../../activities/machine-activities.ts';
+import { createWorkflowControlActivities, type WorkflowControlActivities } from '../../activities/workflow-control.ts';
 import type { MachineSpec } from '../../domain/machine.ts';
 import { WORKFLOWS_PATH, installRuntime } from '../../workers/worker.ts';
 import { pino } from 'pino';
@@ -24,9 +25,12 @@ export async function openWorkflowTestOrm(): Promise<MikroORM> {
   return openOrm({ url: testServices().databaseUrl, poolSize: 5 });
 }
 
-export function realActivities(orm: MikroORM, env: TestWorkflowEnvironment, dryrun: DryRunOptions = {}): MachineActivities {
+export function realActivities(orm: MikroORM, env: TestWorkflowEnvironment, dryrun: DryRunOptions = {}): MachineActivities & WorkflowControlActivities {
   const provider = new DryRunProvider(new PgDryRunLedger(orm.em), dryrun);
-  return createMachineActivities({ orm, providers: { dryrun: provider }, temporal: env.client });
+  return {
+    ...createMachineActivities({ orm, providers: { dryrun: provider } }),
+    ...createWorkflowControlActivities({ temporal: env.client }),
+  };
 }
 
 export async function insertMachine(orm: MikroORM, name = `wf-${randomUUID().slice(0, 8)}`): Promise<MachineSpec> {

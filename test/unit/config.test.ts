@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../cli/config.ts';
 import { ConfigError, describeConfig } from '../../domain/config.ts';
+import { thrown } from '../support/errors.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -12,15 +13,7 @@ beforeEach(() => {
 
 const load = (env: Record<string, string> = {}) => loadConfig({ env: { HANGAR_DATA_DIR: join(dir, 'data'), ...env }, cwd: dir });
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (fn: () => unknown) => thrown(fn, ConfigError);
 
 describe('configuration', () => {
   it('has working defaults for the embedded stack', () => {

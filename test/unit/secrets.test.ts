@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HangarError } from '../../domain/errors.ts';
+import { thrown } from '../support/errors.ts';
 import { keyId, openSecret, parseSecretKey, sealSecret } from '../../domain/secrets.ts';
 import { hostSecretKey, loadOrCreateKeyFile } from '../../keyfiles/host-key.ts';
 
@@ -23,18 +23,14 @@ describe('sealed secrets', () => {
 
   it('refuses another owner, another key and tampering, without echoing anything secret', () => {
     const sealed = sealSecret(key, 'pw-abc', 'host:1');
-    const fail = (fn: () => unknown) => {
-      try { fn(); } catch (e) { return e as HangarError; }
-      throw new Error('expected a failure');
-    };
-    expect(fail(() => openSecret(key, sealed, 'host:2')).code).toBe('secret_key_mismatch');
-    const other = fail(() => openSecret(randomBytes(32), sealed, 'host:1'));
+    expect(thrown(() => openSecret(key, sealed, 'host:2')).code).toBe('secret_key_mismatch');
+    const other = thrown(() => openSecret(randomBytes(32), sealed, 'host:1'));
     expect(other.code).toBe('secret_key_mismatch');
     expect(other.message).toContain(keyId(key));
     const parts = sealed.split('.');
     parts[4] = Buffer.from('x' + Buffer.from(parts[4]!, 'base64url').toString('latin1'), 'latin1').toString('base64url');
-    expect(fail(() => openSecret(key, parts.join('.'), 'host:1')).code).toBe('secret_key_mismatch');
-    expect(fail(() => openSecret(key, 'garbage', 'host:1')).code).toBe('secret_key_mismatch');
+    expect(thrown(() => openSecret(key, parts.join('.'), 'host:1')).code).toBe('secret_key_mismatch');
+    expect(thrown(() => openSecret(key, 'garbage', 'host:1')).code).toBe('secret_key_mismatch');
     for (const e of [other]) expect(`${e.message} ${JSON.stringify(e)}`).not.toContain('pw-abc');
   });
 

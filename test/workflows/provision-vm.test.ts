@@ -4,7 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { DryRunCall, DryRunVm, Machine } from '../../db/entities/index.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { toActivityFailure } from '../../activities/failures.ts';
-import { provisionWorkflowId } from '../../domain/machine.ts';
+import { phoneHomeSignal, progressQuery, provisionWorkflowId, type WorkflowTypes } from '../../workflows/contracts.ts';
 import type { Progress } from '../../domain/progress.ts';
 import { insertMachine, makeWorker, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
 
@@ -18,13 +18,13 @@ async function effects(machineId: string): Promise<string[]> {
 async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: object) {
   const taskQueue = `wf-${randomUUID()}`;
   const worker = await makeWorker(ctx.env, activities, taskQueue);
-  const handle = await ctx.env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+  const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
   let error: unknown;
   let progress!: Progress;
   // A worker runs once; the query after completion needs it too (queries replay on a worker).
   await worker.runUntil(async () => {
     await handle.result().catch((e: unknown) => { error = e; });
-    progress = await handle.query<Progress>('progress');
+    progress = await handle.query(progressQuery);
   });
   return { error, progress, handle };
 }
@@ -122,17 +122,17 @@ describe('provisionVm phone-home wait', () => {
     const taskQueue = `wf-${randomUUID()}`;
     const worker = await makeWorker(ctx.env, realActivities(ctx.orm, ctx.env), taskQueue);
     const progress = await worker.runUntil(async () => {
-      const handle = await ctx.env.client.workflow.start('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+      const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
       // Until the signal, the workflow sits in wait-phone-home and the machine is not ready.
       let snapshot: Progress;
       do {
         await new Promise((r) => setTimeout(r, 100));
-        snapshot = await handle.query<Progress>('progress');
+        snapshot = await handle.query(progressQuery);
       } while (snapshot.steps.find((s) => s.name === 'wait-phone-home')?.status !== 'running');
       expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('provisioning');
-      await handle.signal('phoneHome', { instance_id: `hangar-${spec.machineId}`, hostname: spec.name });
+      await handle.signal(phoneHomeSignal, { instance_id: `hangar-${spec.machineId}`, hostname: spec.name });
       await handle.result();
-      return handle.query<Progress>('progress');
+      return handle.query(progressQuery);
     });
     expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
       'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'wait-phone-home:completed', 'mark-ready:completed',

@@ -1,12 +1,16 @@
 // A stack of undo actions. On failure it runs them newest-first inside a non-cancellable scope
-// (so a cancelled workflow still cleans up), and reports every compensation that failed.
+// (so a cancelled workflow still cleans up), records each in the progress and reports every
+// compensation that failed; nothing is swallowed.
 import { CancellationScope } from '@temporalio/workflow';
 import { describeFailure, type ProgressTracker } from './progress.ts';
 
-interface Compensation {
-  name: string;
-  undo: () => Promise<unknown>;
+/** What an undo action knows when it runs: why the operation failed and which undos failed before it. */
+export interface UnwindContext {
+  cause: { code: string; message: string };
+  failedSoFar: string[];
 }
+
+export type Undo = (ctx: UnwindContext) => Promise<unknown>;
 
 export interface CompensationReport {
   compensated: string[];
@@ -14,9 +18,9 @@ export interface CompensationReport {
 }
 
 export class CompensationStack {
-  private readonly stack: Compensation[] = [];
+  private readonly stack: { name: string; undo: Undo }[] = [];
 
-  push(name: string, undo: () => Promise<unknown>): void {
+  push(name: string, undo: Undo): void {
     this.stack.push({ name, undo });
   }
 
@@ -24,20 +28,19 @@ export class CompensationStack {
     return this.stack.length;
   }
 
-  async unwind(progress: ProgressTracker): Promise<CompensationReport> {
+  async unwind(progress: ProgressTracker<string>, cause: UnwindContext['cause']): Promise<CompensationReport> {
     const report: CompensationReport = { compensated: [], failed: [] };
     await CancellationScope.nonCancellable(async () => {
       while (this.stack.length) {
         const { name, undo } = this.stack.pop()!;
-        const stepName = `undo:${name}`;
-        progress.mark(stepName, 'running');
+        progress.markUndo(name, 'running');
         try {
-          await undo();
-          progress.mark(stepName, 'compensated');
+          await undo({ cause, failedSoFar: report.failed.map((f) => f.name) });
+          progress.markUndo(name, 'compensated');
           report.compensated.push(name);
         } catch (err) {
           const failure = describeFailure(err);
-          progress.mark(stepName, 'failed', failure.message);
+          progress.markUndo(name, 'failed', failure.message);
           report.failed.push({ name, ...failure });
         }
       }

@@ -1,14 +1,17 @@
-// Step bookkeeping behind every workflow's `progress` query. Workflow time (`Date`) is
-// deterministic inside the workflow sandbox, so these timestamps replay identically.
-import { defineQuery } from '@temporalio/workflow';
+// Step bookkeeping behind every workflow's `progress` query. The steps are declared up front
+// (typed, so a misspelled name fails to compile, and checked at run time, so a step that was not
+// declared for this run fails loudly instead of appearing from nowhere). Workflow time (`Date`)
+// is deterministic inside the workflow sandbox, so these timestamps replay identically.
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { OperationState, Progress, ProgressStep, StepStatus } from '../../domain/progress.ts';
 
-export const progressQuery = defineQuery<Progress>('progress');
+/** Compensation steps appear in the progress as they run, under this prefix. */
+export const UNDO_PREFIX = 'undo:';
 
-export class ProgressTracker {
+export class ProgressTracker<S extends string = string> {
   private readonly progress: Progress;
 
-  constructor(workflow: string, resourceId: string, stepNames: string[]) {
+  constructor(workflow: string, resourceId: string, stepNames: readonly S[]) {
     const now = new Date().toISOString();
     this.progress = {
       workflow,
@@ -25,23 +28,36 @@ export class ProgressTracker {
     return JSON.parse(JSON.stringify(this.progress)) as Progress;
   }
 
-  private step(name: string): ProgressStep {
-    let step = this.progress.steps.find((s) => s.name === name);
+  private declared(name: string): ProgressStep {
+    const step = this.progress.steps.find((s) => s.name === name);
     if (!step) {
-      step = { name, status: 'pending' };
-      this.progress.steps.push(step);
+      throw ApplicationFailure.create({ type: 'internal', message: `step "${name}" is not declared for this ${this.progress.workflow} run`, nonRetryable: true });
     }
     return step;
   }
 
-  mark(name: string, status: StepStatus, error?: string): void {
-    const step = this.step(name);
+  private update(step: ProgressStep, status: StepStatus, error?: string): void {
     const now = new Date().toISOString();
     if (status === 'running') step.startedAt = now;
     else step.finishedAt = now;
     step.status = status;
     if (error) step.error = error;
     this.progress.updatedAt = now;
+  }
+
+  mark(name: S, status: StepStatus, error?: string): void {
+    this.update(this.declared(name), status, error);
+  }
+
+  /** A compensation step: appended (as `undo:<name>`) when it starts, then updated. */
+  markUndo(name: string, status: StepStatus, error?: string): void {
+    const stepName = `${UNDO_PREFIX}${name}`;
+    let step = this.progress.steps.find((s) => s.name === stepName);
+    if (!step) {
+      step = { name: stepName, status: 'pending' };
+      this.progress.steps.push(step);
+    }
+    this.update(step, status, error);
   }
 
   setState(state: OperationState, error?: { code: string; message: string }): void {
@@ -51,7 +67,7 @@ export class ProgressTracker {
   }
 
   /** Runs one step, recording start, completion or failure. */
-  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  async run<T>(name: S, fn: () => Promise<T>): Promise<T> {
     this.mark(name, 'running');
     try {
       const result = await fn();
