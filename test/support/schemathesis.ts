@@ -56,7 +56,8 @@ export async function runSchemathesis(opts: {
   const args = [
     '--config-file', config, 'run', opts.schemaUrl,
     '--checks', opts.checks.join(','), '--max-examples', String(opts.maxExamples), '--seed', '1',
-    '--workers', '2', '--request-timeout', '20', '--report', 'junit', '--report-junit-path', junit, ...(opts.args ?? []),
+    // One worker: Python 3.11's ast.parse is not thread-safe, and hypothesis calls it while generating.
+    '--workers', '1', '--request-timeout', '20', '--report', 'junit', '--report-junit-path', junit, ...(opts.args ?? []),
   ];
   const child = spawn(SCHEMATHESIS_BIN, args, {
     cwd: dir,
