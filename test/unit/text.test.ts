@@ -6,11 +6,14 @@ import { isUnstorable } from '../support/awkward-text.ts';
 
 describe('domain/text', () => {
   it('safeText accepts any storable string within its length and refuses NUL and lone surrogates', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
-      const result = safeText(80).safeParse(s); // 40 code points are at most 80 UTF-16 units
-      expect(result.success).toBe(!isUnstorable(s));
-      expect(isStorable(s)).toBe(!isUnstorable(s));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+        const result = safeText(80).safeParse(s); // 40 code points are at most 80 UTF-16 units
+        expect(result.success).toBe(!isUnstorable(s));
+        expect(isStorable(s)).toBe(!isUnstorable(s));
+      }),
+      { numRuns: 300 },
+    );
     expect(safeText(3).safeParse('a\u0000').error?.issues[0]?.message).toBe(NUL_MESSAGE);
     expect(safeText(3).safeParse('\uDE00').error?.issues[0]?.message).toBe(SURROGATE_MESSAGE);
     expect(safeText(3).safeParse('\uD83D\uDE00').success).toBe(true); // a surrogate pair is one emoji
@@ -19,7 +22,7 @@ describe('domain/text', () => {
 
   it('finds the first unstorable key or string inside JSON, with its path', () => {
     expect(findUnstorable({ a: ['ok', { b: 'x\u0000' }] })).toEqual({ path: ['a', 1, 'b'], reason: NUL_MESSAGE });
-    expect(findUnstorable({ ['k\uD800']: 1 })).toEqual({ path: ['k\uD800'], reason: `key ${SURROGATE_MESSAGE}` });
+    expect(findUnstorable({ 'k\uD800': 1 })).toEqual({ path: ['k\uD800'], reason: `key ${SURROGATE_MESSAGE}` });
     expect(findUnstorable({ a: 1, b: [true, null, 'fine'] })).toBeNull();
     let deep: unknown = 'leaf';
     for (let i = 0; i < 40; i++) deep = [deep];
