@@ -55,7 +55,8 @@ export function findUnstorable(value: unknown, maxDepth = 32, path: (string | nu
 
 /** Free text PostgreSQL can store, at most `max` UTF-16 code units (never more characters than the column). */
 export function safeText(max: number = VARCHAR, min = 0) {
-  let schema = z.string()
+  let schema = z
+    .string()
     .refine((v) => !v.includes('\u0000'), NUL_MESSAGE)
     .refine(isWellFormed, SURROGATE_MESSAGE)
     .max(max, `must be at most ${max} characters`);
@@ -64,7 +65,10 @@ export function safeText(max: number = VARCHAR, min = 0) {
 }
 
 /** Names of inventory objects: what a person types and a URL or hostname can carry. */
-export const safeName = safeText(63, 1).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit');
+export const safeName = safeText(63, 1).regex(
+  /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/,
+  'lowercase letters, digits, ".", "_" and "-", starting and ending with a letter or digit',
+);
 
 /** A reference typed by a person: an id or a name (looked up, so only storable text). */
 export const safeRef = safeText(VARCHAR, 1);

@@ -44,8 +44,16 @@ export function responseCheck(contract: ApiContract, violations: ContractViolati
       sent.body = body;
       return json(body);
     };
+    // The metadata fast path answers with writeHead(status, headers), which getHeader cannot see.
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => typeof res;
+    res.writeHead = ((...args: unknown[]) => {
+      const headers = args.find((a): a is Record<string, unknown> => !!a && typeof a === 'object' && !Array.isArray(a));
+      const type = headers && Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type');
+      if (type) sent.type = String(type[1]);
+      return writeHead(...args);
+    }) as typeof res.writeHead;
     res.on('finish', () => {
-      sent.type = String(res.getHeader('content-type') ?? '');
+      sent.type = String(res.getHeader('content-type') ?? sent.type);
       const path = new URL(req.originalUrl, 'http://api').pathname;
       const route = res.locals.route ?? contract.match(req.method, path);
       const problem = problemWith(route, res.statusCode, sent);

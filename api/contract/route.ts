@@ -93,8 +93,9 @@ export interface ContractRouter {
 
 function errorStatuses(spec: Pick<AnySpec, 'errors' | 'params' | 'query' | 'body' | 'security' | 'idempotent'>): number[] {
   const out = new Set(spec.errors ?? []);
-  // Path params are plain strings (a malformed id is a 404), so only a query or body can be bad input.
-  if (spec.query || spec.body) out.add(400);
+  // Any request can be bad input: api/middleware/input-guard.ts refuses a path or query string
+  // PostgreSQL could not store (NUL, a lone surrogate, an undecodable escape) on every route.
+  out.add(400);
   if (spec.body) out.add(413);
   if ((spec.security ?? 'bearer') === 'bearer') {
     out.add(401);

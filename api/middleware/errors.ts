@@ -8,7 +8,12 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new HangarError('route_not_found', `no route for ${req.method} ${req.path}`));
 };
 
-interface BodyParserError extends Error { type?: string; status?: number; limit?: number; expose?: boolean }
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+  expose?: boolean;
+}
 
 /** SQLSTATE class 22 (data exception): PostgreSQL refused a value (NUL, out-of-range date, bad encoding...). */
 export function dataExceptionState(err: unknown): string | null {
@@ -20,19 +25,25 @@ function classify(err: unknown, req: Request): HangarError | null {
   if (err instanceof HangarError) return err;
   const bp = err as BodyParserError;
   if (bp?.type === 'entity.parse.failed') return new HangarError('malformed_json', 'request body is not valid JSON');
-  if (bp?.type === 'entity.too.large') return new HangarError('payload_too_large', `request body exceeds the ${bp.limit ?? ''} byte limit`.replace(' the  byte', ''));
-  if (bp?.type === 'encoding.unsupported' || bp?.type === 'charset.unsupported') return new HangarError('validation_failed', 'unsupported request body encoding');
+  if (bp?.type === 'entity.too.large')
+    return new HangarError('payload_too_large', `request body exceeds the ${bp.limit ?? ''} byte limit`.replace(' the  byte', ''));
+  if (bp?.type === 'encoding.unsupported' || bp?.type === 'charset.unsupported')
+    return new HangarError('validation_failed', 'unsupported request body encoding');
   if (bp?.type === 'parameters.too.many') return new HangarError('payload_too_large', 'request body has too many parameters');
   // The router's own refusal of a path parameter it cannot percent-decode.
-  if (err instanceof URIError) return new HangarError('validation_failed', 'the request path contains an invalid percent-encoded sequence', { path: 'invalid percent-encoding' });
+  if (err instanceof URIError)
+    return new HangarError('validation_failed', 'the request path contains an invalid percent-encoded sequence', { path: 'invalid percent-encoding' });
   if (err instanceof UniqueConstraintViolationException) return new HangarError('conflict', 'a resource with the same unique value already exists');
-  if (err instanceof ForeignKeyConstraintViolationException) return new HangarError('conflict', 'the request refers to, or is referred to by, another resource');
+  if (err instanceof ForeignKeyConstraintViolationException)
+    return new HangarError('conflict', 'the request refers to, or is referred to by, another resource');
   if (err instanceof CheckConstraintViolationException) return new HangarError('validation_failed', 'a value is outside its allowed range');
   const sqlState = dataExceptionState(err);
   if (sqlState) {
     // The edge should have refused this value: a 400 for the caller, a defect for us to fix.
-    req.log?.error({ sqlState, routine: (err as { routine?: unknown }).routine, route: routeLabel(req), method: req.method },
-      'PostgreSQL refused a value the API accepted (SQLSTATE class 22): a validation gap');
+    req.log?.error(
+      { sqlState, routine: (err as { routine?: unknown }).routine, route: routeLabel(req), method: req.method },
+      'PostgreSQL refused a value the API accepted (SQLSTATE class 22): a validation gap',
+    );
     return new HangarError('validation_failed', `a value in the request cannot be stored (SQLSTATE ${sqlState}); quote request id ${req.id} when reporting it`);
   }
   // Any other client error from a body parser (aborted or unreadable request).

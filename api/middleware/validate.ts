@@ -1,5 +1,5 @@
 // zod at the edge: a request that does not match its schema gets a 400 naming each bad field.
-import type { Request, RequestHandler } from 'express';
+import type { Request } from 'express';
 import type { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 
@@ -33,12 +33,4 @@ export function requireJsonObject(req: Request): Record<string, unknown> {
     throw new HangarError('validation_failed', 'request body must be a JSON object');
   }
   return req.body as Record<string, unknown>;
-}
-
-/** Replaces req.body with the parsed value; the handler reads it from res.locals.body. */
-export function validateBody<S extends z.ZodType>(schema: S): RequestHandler {
-  return (req, res, next) => {
-    res.locals.body = parseOrThrow(schema, requireJsonObject(req), 'request body');
-    next();
-  };
 }

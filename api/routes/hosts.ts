@@ -9,7 +9,7 @@ import { HangarError } from '../../domain/errors.ts';
 import { safeFilter, safeText } from '../../domain/text.ts';
 import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
 import { parseBmcAddress } from '../../domain/bmc-address.ts';
-import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type CreateHostRequest, type HostAction, type ProvisionHostRequest, type UpdateHostRequest } from '../../domain/host-requests.ts';
+import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type HostAction, type ProvisionHostRequest } from '../../domain/host-requests.ts';
 import type { DeprovisionHostInput, HostPowerAction, ProvisionHostInput } from '../../domain/host.ts';
 import {
   hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, provisionWorkflowId,
@@ -266,7 +266,8 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
 
   r.route({
     method: 'post', path: '/provision', summary: 'Claim a host (by name, tags or any available) and provision it as a bare-metal machine', body: provisionHostBody,
-    responses: { 202: json(provisionedSchema, 'the machine, the host and the operation') }, errors: [409, 422, 503],
+    // 404: the host named by "host" does not exist.
+    responses: { 202: json(provisionedSchema, 'the machine, the host and the operation') }, errors: [404, 409, 422, 503],
     handler: async ({ body }, req, res) => {
       const out = await provisionBaremetal(deps, body, req.actor!.name);
       res.locals.audit = { action: 'hosts.provision', resourceType: 'machine', resourceId: out.machine.id, detail: { name: body.name, host: out.host.name } };

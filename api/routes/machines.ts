@@ -5,7 +5,7 @@ import { safeFilter } from '../../domain/text.ts';
 import {
   MACHINE_STATES, POWER_ACTIONS, PROVIDERS, cloneQueueFor, createDiskSchema, createMachineSchema,
   machineMutableSchema,
-  type CreateMachineRequest, type DiskInput, type MachineSpec, type PowerAction,
+  type DiskInput, type MachineSpec, type PowerAction,
 } from '../../domain/machine.ts';
 import { deprovisionWorkflowId, diskWorkflowId, powerWorkflowId, provisionWorkflowId } from '../../workflows/contracts.ts';
 import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
@@ -120,7 +120,8 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       202: json(z.union([createdMachine, provisionedSchema]), 'the machine, its metadata token and the operation'),
       200: json(plan, 'the plan (dry_run; VM providers)'),
     },
-    errors: [409, 422, 503],
+    // 404: a redfish machine names a host that does not exist.
+    errors: [404, 409, 422, 503],
     handler: async ({ query, body: request }, req, res) => {
       if (isRedfish(request)) {
         const { provider: _provider, ...body } = request;

@@ -2,7 +2,7 @@
 // deleting run as workflows (createTemplate / deleteTemplate) and answer with the operation.
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
-import { PROVIDERS, createTemplateSchema, type CreateTemplateRequest, type TemplateInput } from '../../domain/machine.ts';
+import { PROVIDERS, createTemplateSchema, type TemplateInput } from '../../domain/machine.ts';
 import { templateWorkflowId } from '../../workflows/contracts.ts';
 import { planTemplate } from '../../domain/plan.ts';
 import { Machine, Operation, Template, TEMPLATE_STATES, type ITemplate } from '../../db/entities/index.ts';

@@ -287,7 +287,7 @@ describe('API description', () => {
     for (const open of ['/healthz', '/readyz', '/openapi.json', '/cloud-init/{machineId}/{token}/{doc}']) expect(doc.paths[open]!.get!.security).toEqual([]);
     expect(doc.paths['/cloud-init/{machineId}/{token}/phone-home']!.post!.security).toEqual([]);
     expect(doc.paths['/api/v1/machines']!.get!.security).toBeUndefined();
-    expect(Object.keys(doc.paths['/api/v1/machines/{id}']!.get!.responses).sort()).toEqual(['200', '401', '403', '404']);
+    expect(Object.keys(doc.paths['/api/v1/machines/{id}']!.get!.responses).sort()).toEqual(['200', '400', '401', '403', '404']);
   });
 
   it('documents what the routes really do: DELETEs answer 204, PATCH bodies are the update schemas', async () => {

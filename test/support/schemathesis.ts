@@ -26,15 +26,16 @@ export interface SchemathesisRun {
 const tomlString = (s: string) => JSON.stringify(s);
 
 export function schemathesisConfig(pins: PinnedParameters[]): string {
-  const lines = [
-    'headers = { Authorization = "Bearer ${HANGAR_SCHEMATHESIS_TOKEN}" }',
-    'color = false',
-    '',
-  ];
+  const lines = ['headers = { Authorization = "Bearer ${HANGAR_SCHEMATHESIS_TOKEN}" }', 'color = false', ''];
   for (const pin of pins) {
     lines.push('[[operations]]', `include-path-regex = ${tomlString(pin.pathRegex)}`);
     if (pin.methods) lines.push(`include-method = [${pin.methods.map(tomlString).join(', ')}]`);
-    lines.push(`parameters = { ${Object.entries(pin.parameters).map(([k, v]) => `${tomlString(k)} = ${tomlString(v)}`).join(', ')} }`, '');
+    lines.push(
+      `parameters = { ${Object.entries(pin.parameters)
+        .map(([k, v]) => `${tomlString(k)} = ${tomlString(v)}`)
+        .join(', ')} }`,
+      '',
+    );
   }
   return lines.join('\n');
 }
@@ -54,9 +55,26 @@ export async function runSchemathesis(opts: {
   writeFileSync(config, schemathesisConfig(opts.pins));
   const junit = join(dir, 'junit.xml');
   const args = [
-    '--config-file', config, 'run', opts.schemaUrl,
-    '--checks', opts.checks.join(','), '--max-examples', String(opts.maxExamples), '--seed', '1',
-    '--workers', '2', '--request-timeout', '20', '--report', 'junit', '--report-junit-path', junit, ...(opts.args ?? []),
+    '--config-file',
+    config,
+    'run',
+    opts.schemaUrl,
+    '--checks',
+    opts.checks.join(','),
+    '--max-examples',
+    String(opts.maxExamples),
+    '--seed',
+    '1',
+    // One worker: Python 3.11's ast.parse is not thread-safe, and hypothesis calls it while generating.
+    '--workers',
+    '1',
+    '--request-timeout',
+    '20',
+    '--report',
+    'junit',
+    '--report-junit-path',
+    junit,
+    ...(opts.args ?? []),
   ];
   const child = spawn(SCHEMATHESIS_BIN, args, {
     cwd: dir,
@@ -64,8 +82,12 @@ export async function runSchemathesis(opts: {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d) => { output += String(d); });
-  child.stderr.on('data', (d) => { output += String(d); });
+  child.stdout.on('data', (d) => {
+    output += String(d);
+  });
+  child.stderr.on('data', (d) => {
+    output += String(d);
+  });
   const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { exitCode, output, junit: existsSync(junit) ? readFileSync(junit, 'utf8') : '' };
 }

@@ -12,6 +12,8 @@ import { ApiContract } from '../../api/contract/registry.ts';
 import { contractRouter, json, media, noContent } from '../../api/contract/route.ts';
 import { responseCheck, type ContractViolation } from '../../api/contract/response-check.ts';
 import { openApiDocument } from '../../api/contract/document.ts';
+import * as views from '../../api/contract/views.ts';
+import * as shared from '../../api/contract/schemas.ts';
 import { http } from '../support/harness.ts';
 
 const widget = z.strictObject({ id: z.int(), name: z.string(), size: z.int() });
@@ -128,5 +130,17 @@ describe('route helper', () => {
     expect(violations[0]!.problem).toContain('does not conform');
     expect(violations[1]!.problem).toContain('not declared');
     expect(violations[3]!.problem).toContain('not a declared media type');
+  });
+});
+
+describe('response schemas', () => {
+  it('have examples that conform to them', () => {
+    const exported: unknown[] = [...Object.values(views), ...Object.values(shared)];
+    const withExamples = exported
+      .filter((s): s is z.ZodType => s instanceof z.ZodType)
+      .map((schema) => ({ schema, example: z.globalRegistry.get(schema)?.example }))
+      .filter((s) => s.example !== undefined);
+    expect(withExamples.length).toBeGreaterThanOrEqual(5);
+    for (const { schema, example } of withExamples) expect(schema.safeParse(example).error).toBeUndefined();
   });
 });

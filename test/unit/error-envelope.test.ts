@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { HangarError, ERROR_CODES, toEnvelope } from '../../domain/errors.ts';
 import { errorHandler, notFoundHandler } from '../../api/middleware/errors.ts';
-import { validateBody } from '../../api/middleware/validate.ts';
+import { contractRouter, json } from '../../api/contract/route.ts';
 import { requestContext } from '../../api/middleware/observability.ts';
 import { http } from '../support/harness.ts';
 
@@ -27,9 +27,13 @@ beforeAll(async () => {
     await Promise.resolve();
     throw new TypeError('undefined is not a function');
   });
-  app.post('/things', validateBody(z.strictObject({ name: z.string().min(3), size: z.number().int() })), (_req, res) => {
-    res.status(201).json(res.locals.body);
+  const things = contractRouter({ tags: ['things'], security: 'none' });
+  const thing = z.strictObject({ name: z.string().min(3), size: z.number().int() });
+  things.route({
+    method: 'post', path: '/things', summary: 'echo a thing', body: thing, responses: { 201: json(thing) },
+    handler: ({ body }, _req, res) => { res.status(201).json(body); },
   });
+  app.use(things.express);
   app.use(notFoundHandler);
   app.use(errorHandler);
   server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
