@@ -26,13 +26,14 @@ export type RedfishFactory = (conn: RedfishConnection) => RedfishClient;
 
 export function redfishClientFactory(config: Pick<HangarConfig, 'redfish'>, logger: Logger): RedfishFactory {
   const log = logger.child({ provider: 'redfish' });
-  return (conn) => new RedfishClient({
-    ...conn,
-    maxConcurrency: config.redfish.maxConcurrencyPerBmc,
-    pollIntervalMs: config.redfish.pollIntervalMs,
-    hooks: { onWait: () => heartbeatIfInActivity() },
-    logger: log,
-  });
+  return (conn) =>
+    new RedfishClient({
+      ...conn,
+      maxConcurrency: config.redfish.maxConcurrencyPerBmc,
+      pollIntervalMs: config.redfish.pollIntervalMs,
+      hooks: { onWait: () => heartbeatIfInActivity() },
+      logger: log,
+    });
 }
 
 export interface HostActivityDeps {
@@ -48,8 +49,11 @@ export interface HostActivityDeps {
 const REACHABILITY_CODES = new Set(['bmc_unreachable', 'provider_auth_failed', 'tls_verification_failed', 'secret_key_mismatch']);
 
 const REASONS: Record<string, string> = {
-  bmc_unreachable: 'Unreachable', provider_auth_failed: 'AuthenticationFailed', tls_verification_failed: 'TlsVerificationFailed',
-  secret_key_mismatch: 'CredentialsUnreadable', validation_failed: 'InvalidAddress',
+  bmc_unreachable: 'Unreachable',
+  provider_auth_failed: 'AuthenticationFailed',
+  tls_verification_failed: 'TlsVerificationFailed',
+  secret_key_mismatch: 'CredentialsUnreadable',
+  validation_failed: 'InvalidAddress',
 };
 
 const reachable = (message: string): ConditionUpdate => ({ type: 'bmc_reachable', status: 'True', reason: 'Reachable', message });
@@ -60,7 +64,10 @@ function unreachable(err: unknown): ConditionUpdate {
   return { type: 'bmc_reachable', status: 'False', reason: REASONS[code] ?? 'Error', message: `${code}: ${message}` };
 }
 
-export interface HostPowerResult { powerState: string; changed: boolean }
+export interface HostPowerResult {
+  powerState: string;
+  changed: boolean;
+}
 
 export function createHostActivities(deps: HostActivityDeps) {
   const powerTimeoutSec = deps.powerTimeoutSec ?? 300;
@@ -94,7 +101,10 @@ export function createHostActivities(deps: HostActivityDeps) {
    * operation reports one), and always closes the client.
    */
   async function withBmc<T>(
-    hostId: string, fn: (client: RedfishClient, host: IHost) => Promise<T>, powerOf?: (result: T) => string | undefined, cancel: 'abort' | 'finish' = 'abort',
+    hostId: string,
+    fn: (client: RedfishClient, host: IHost) => Promise<T>,
+    powerOf?: (result: T) => string | undefined,
+    cancel: 'abort' | 'finish' = 'abort',
   ): Promise<T> {
     const host = await loadHost(hostId);
     let client: RedfishClient | undefined;
@@ -125,14 +135,27 @@ export function createHostActivities(deps: HostActivityDeps) {
   const releaseMachineLeases = async (machineId: string) => {
     const em = deps.orm.em.fork();
     const rows = await sqlFor(em)<{ network_id: string; address: string }[]>(
-      `select network_id, host(address) as address from ip_lease where machine_id = ? and state <> 'released'`, [machineId]);
+      `select network_id, host(address) as address from ip_lease where machine_id = ? and state <> 'released'`,
+      [machineId],
+    );
     for (const r of rows) await releaseLease(em, r.network_id, r.address);
   };
 
   /** The transition, unless the host has moved on (claimed by another machine, or already there). */
-  const settleTransition = async (hostId: string, machineId: string | null, event: HostEvent, message: string, extra: { claimedBy?: string | null; lastError?: string | null; conditions?: ConditionUpdate[] } = {}) => {
+  const settleTransition = async (
+    hostId: string,
+    machineId: string | null,
+    event: HostEvent,
+    message: string,
+    extra: { claimedBy?: string | null; lastError?: string | null; conditions?: ConditionUpdate[] } = {},
+  ) => {
     try {
-      return await transitionHost(deps.orm.em, hostId, event, { message, ...(machineId !== null ? { expectClaimedBy: machineId } : {}), idempotent: true, ...extra });
+      return await transitionHost(deps.orm.em, hostId, event, {
+        message,
+        ...(machineId !== null ? { expectClaimedBy: machineId } : {}),
+        idempotent: true,
+        ...extra,
+      });
     } catch (err) {
       if (err instanceof HangarError && err.code === 'invalid_state' && machineId !== null) {
         const host = await loadHost(hostId);
@@ -165,53 +188,83 @@ export function createHostActivities(deps: HostActivityDeps) {
         await client?.close().catch(() => undefined);
       }
       const cd = inv.virtualMedia.find((s) => s.cdCapable);
-      await recordInspection(deps.orm.em, hostId, {
-        vendor: inv.system.manufacturer ?? inv.service.vendor,
-        model: inv.system.model,
-        serialNumber: inv.system.serialNumber,
-        powerState: inv.system.powerState,
-        bootModes: inv.system.boot.allowableModes ?? (inv.system.boot.mode ? [inv.system.boot.mode] : null),
-        virtualMediaSupported: inv.virtualMediaSupported,
-        inventory: {
-          service: inv.service, system: { ...inv.system }, managers: inv.managers,
-          virtual_media: cd ? { path: cd.path, location: cd.location, media_types: cd.mediaTypes, inserted: cd.inserted } : null,
-          quirks: inv.quirks, auth: inv.auth,
+      await recordInspection(
+        deps.orm.em,
+        hostId,
+        {
+          vendor: inv.system.manufacturer ?? inv.service.vendor,
+          model: inv.system.model,
+          serialNumber: inv.system.serialNumber,
+          powerState: inv.system.powerState,
+          bootModes: inv.system.boot.allowableModes ?? (inv.system.boot.mode ? [inv.system.boot.mode] : null),
+          virtualMediaSupported: inv.virtualMediaSupported,
+          inventory: {
+            service: inv.service,
+            system: { ...inv.system },
+            managers: inv.managers,
+            virtual_media: cd ? { path: cd.path, location: cd.location, media_types: cd.mediaTypes, inserted: cd.inserted } : null,
+            quirks: inv.quirks,
+            auth: inv.auth,
+          },
         },
-      }, reachable(`inspected: ${[inv.system.manufacturer, inv.system.model].filter(Boolean).join(' ') || 'unknown system'} at ${inv.system.path} (${inv.quirks.profile} profile)`));
+        reachable(
+          `inspected: ${[inv.system.manufacturer, inv.system.model].filter(Boolean).join(' ') || 'unknown system'} at ${inv.system.path} (${inv.quirks.profile} profile)`,
+        ),
+      );
       await deps.orm.em.fork().nativeUpdate(Host, { id: hostId }, { lastError: null });
       return { reachable: true, powerState: inv.system.powerState };
     },
 
     async hostPowerOff(hostId: string, opts: { graceful: boolean; timeoutSec?: number }): Promise<HostPowerResult> {
-      return withBmc(hostId, async (c) => {
-        const r = await c.powerOff({ graceful: opts.graceful, timeoutSec: opts.timeoutSec ?? powerTimeoutSec, forceTimeoutSec: powerTimeoutSec });
-        return { powerState: r.powerState, changed: r.changed };
-      }, (r) => r.powerState);
+      return withBmc(
+        hostId,
+        async (c) => {
+          const r = await c.powerOff({ graceful: opts.graceful, timeoutSec: opts.timeoutSec ?? powerTimeoutSec, forceTimeoutSec: powerTimeoutSec });
+          return { powerState: r.powerState, changed: r.changed };
+        },
+        (r) => r.powerState,
+      );
     },
 
     async hostPowerOn(hostId: string): Promise<HostPowerResult> {
-      return withBmc(hostId, async (c) => {
-        const r = await c.powerOn({ timeoutSec: powerTimeoutSec });
-        return { powerState: r.powerState, changed: r.changed };
-      }, (r) => r.powerState);
+      return withBmc(
+        hostId,
+        async (c) => {
+          const r = await c.powerOn({ timeoutSec: powerTimeoutSec });
+          return { powerState: r.powerState, changed: r.changed };
+        },
+        (r) => r.powerState,
+      );
     },
 
     async hostReboot(hostId: string): Promise<HostPowerResult> {
-      return withBmc(hostId, async (c) => {
-        const r = await c.reboot({ timeoutSec: powerTimeoutSec });
-        return { powerState: r.powerState, changed: r.changed };
-      }, (r) => r.powerState);
+      return withBmc(
+        hostId,
+        async (c) => {
+          const r = await c.reboot({ timeoutSec: powerTimeoutSec });
+          return { powerState: r.powerState, changed: r.changed };
+        },
+        (r) => r.powerState,
+      );
     },
 
     async hostPowerState(hostId: string): Promise<string> {
-      return withBmc(hostId, (c) => c.powerState(), (s) => s);
+      return withBmc(
+        hostId,
+        (c) => c.powerState(),
+        (s) => s,
+      );
     },
 
     /** Waits (heartbeating) until the host is off, e.g. after a wipe image finished; false on timeout. */
     async hostWaitPoweredOff(hostId: string, timeoutSec: number, pollMs = 5000): Promise<boolean> {
       const deadline = Date.now() + timeoutSec * 1000;
       for (;;) {
-        const state = await withBmc(hostId, (c) => c.powerState(), (s) => s);
+        const state = await withBmc(
+          hostId,
+          (c) => c.powerState(),
+          (s) => s,
+        );
         if (state === 'Off') return true;
         if (Date.now() >= deadline) return false;
         heartbeatIfInActivity({ powerState: state });
@@ -251,7 +304,9 @@ export function createHostActivities(deps: HostActivityDeps) {
       const host = await loadHost(hostId);
       const machineId = host.claimedBy ?? null;
       return {
-        state: host.state, machineId, name: host.name,
+        state: host.state,
+        machineId,
+        name: host.name,
         workflowIds: hostWorkflowIds(hostId, machineId),
       };
     },
@@ -259,13 +314,22 @@ export function createHostActivities(deps: HostActivityDeps) {
     /** claimed → provisioning (the host must be claimed by this machine); the machine becomes provisioning. */
     async hostStartProvisioning(hostId: string, machineId: string, imageUrl: string): Promise<void> {
       const safeImage = redactUrl(imageUrl);
-      await transitionHost(deps.orm.em, hostId, 'start-provisioning', { message: `provisioning machine ${machineId} from ${safeImage}`, expectClaimedBy: machineId, idempotent: true });
+      await transitionHost(deps.orm.em, hostId, 'start-provisioning', {
+        message: `provisioning machine ${machineId} from ${safeImage}`,
+        expectClaimedBy: machineId,
+        idempotent: true,
+      });
       await setMachine(machineId, { state: 'provisioning', lastError: null });
     },
 
     /** provisioning → provisioned; the machine is ready (and running). */
     async hostFinishProvisioning(hostId: string, machineId: string): Promise<void> {
-      await transitionHost(deps.orm.em, hostId, 'finish-provisioning', { message: `provisioned as machine ${machineId}`, expectClaimedBy: machineId, idempotent: true, lastError: null });
+      await transitionHost(deps.orm.em, hostId, 'finish-provisioning', {
+        message: `provisioned as machine ${machineId}`,
+        expectClaimedBy: machineId,
+        idempotent: true,
+        lastError: null,
+      });
       await setMachine(machineId, { state: 'ready', lastError: null, powerState: 'running' });
     },
 
@@ -277,7 +341,10 @@ export function createHostActivities(deps: HostActivityDeps) {
     async hostReleaseAfterFailure(hostId: string, machineId: string, outcome: { message: string; cleanupFailed: string[] }): Promise<'available' | 'error'> {
       const cleanOk = outcome.cleanupFailed.length === 0;
       if (cleanOk) {
-        await settleTransition(hostId, machineId, 'release', `released after a failed provision: ${outcome.message}`, { claimedBy: null, lastError: outcome.message });
+        await settleTransition(hostId, machineId, 'release', `released after a failed provision: ${outcome.message}`, {
+          claimedBy: null,
+          lastError: outcome.message,
+        });
       } else {
         const why = `provision failed (${outcome.message}) and the clean-up failed for ${outcome.cleanupFailed.join(', ')}: check the BMC, then deprovision or force-release`;
         await settleTransition(hostId, machineId, 'fail', why, { lastError: why });
@@ -294,7 +361,12 @@ export function createHostActivities(deps: HostActivityDeps) {
 
     /** deprovisioning → available; the machine record is deleted (its leases are released with it). */
     async hostFinishDeprovisioning(hostId: string, machineId: string | null): Promise<void> {
-      await transitionHost(deps.orm.em, hostId, 'finish-deprovisioning', { message: 'deprovisioned: powered off, media ejected, boot override cleared', claimedBy: null, idempotent: true, lastError: null });
+      await transitionHost(deps.orm.em, hostId, 'finish-deprovisioning', {
+        message: 'deprovisioned: powered off, media ejected, boot override cleared',
+        claimedBy: null,
+        idempotent: true,
+        lastError: null,
+      });
       if (machineId) await deps.orm.em.fork().nativeDelete(Machine, { id: machineId });
     },
 
@@ -306,7 +378,12 @@ export function createHostActivities(deps: HostActivityDeps) {
     async hostForceRelease(hostId: string, reason: string, cleanupFailed: string[]): Promise<{ from: string; machineId: string | null }> {
       const host = await loadHost(hostId);
       const note = cleanupFailed.length ? ` (BMC clean-up failed for ${cleanupFailed.join(', ')}; check the hardware)` : '';
-      const result = await transitionHost(deps.orm.em, hostId, 'force-release', { message: `force-released: ${reason}${note}`, claimedBy: null, idempotent: true, lastError: cleanupFailed.length ? `force-released${note}` : null });
+      const result = await transitionHost(deps.orm.em, hostId, 'force-release', {
+        message: `force-released: ${reason}${note}`,
+        claimedBy: null,
+        idempotent: true,
+        lastError: cleanupFailed.length ? `force-released${note}` : null,
+      });
       if (host.claimedBy) {
         await setMachine(host.claimedBy, { state: 'failed', lastError: `host ${host.name} was force-released: ${reason}` });
         await releaseMachineLeases(host.claimedBy);
@@ -319,7 +396,13 @@ export function createHostActivities(deps: HostActivityDeps) {
       const machine = await deps.orm.em.fork().findOne(Machine, { id: machineId });
       let powerState = 'unknown';
       try {
-        powerState = normalisePowerState(await withBmc(hostId, (c) => c.powerState(), (s) => s));
+        powerState = normalisePowerState(
+          await withBmc(
+            hostId,
+            (c) => c.powerState(),
+            (s) => s,
+          ),
+        );
       } catch (err) {
         powerState = `unknown (${err instanceof HangarError ? err.code : 'error'})`;
       }

@@ -22,7 +22,11 @@ export interface MachineActivityDeps {
 }
 
 const vmSpec = (spec: MachineSpec, cloudInit?: CloudInitSeed): VmSpec => ({
-  machineId: spec.machineId, name: spec.name, cpu: spec.cpu, memoryMb: spec.memoryMb, diskGb: spec.diskGb,
+  machineId: spec.machineId,
+  name: spec.name,
+  cpu: spec.cpu,
+  memoryMb: spec.memoryMb,
+  diskGb: spec.diskGb,
   ...(spec.template ? { template: spec.template } : {}),
   ...(spec.cloneMode ? { cloneMode: spec.cloneMode } : {}),
   ...(spec.node ? { node: spec.node } : {}),
@@ -62,14 +66,23 @@ export function createMachineActivities(deps: MachineActivityDeps) {
      */
     async reserveLease(machineId: string, networkId: string, mac: string | null): Promise<{ address: string; mac: string; created: boolean }> {
       const em = deps.orm.em.fork();
-      const [held] = await em.getConnection().execute<{ address: string; mac: string | null }[]>(
-        `select host(address) as address, mac::text as mac from ip_lease where machine_id = ? and network_id = ? and state <> 'released' order by created_at limit 1`,
-        [machineId, networkId],
-      );
+      const [held] = await em
+        .getConnection()
+        .execute<{ address: string; mac: string | null }[]>(
+          `select host(address) as address, mac::text as mac from ip_lease where machine_id = ? and network_id = ? and state <> 'released' order by created_at limit 1`,
+          [machineId, networkId],
+        );
       if (held) {
         if (held.mac) return { address: held.address, mac: held.mac, created: false };
         const chosen = mac ?? randomMac();
-        await em.getConnection().execute(`update ip_lease set mac = ?::macaddr, updated_at = now() where machine_id = ? and network_id = ? and address = ?::inet`, [chosen, machineId, networkId, held.address]);
+        await em
+          .getConnection()
+          .execute(`update ip_lease set mac = ?::macaddr, updated_at = now() where machine_id = ? and network_id = ? and address = ?::inet`, [
+            chosen,
+            machineId,
+            networkId,
+            held.address,
+          ]);
         return { address: held.address, mac: chosen, created: false };
       }
       const network = await em.findOne(Network, { id: networkId });
@@ -80,14 +93,20 @@ export function createMachineActivities(deps: MachineActivityDeps) {
 
     async releaseMachineLease(machineId: string, networkId: string): Promise<void> {
       const em = deps.orm.em.fork();
-      const rows = await em.getConnection().execute<{ address: string }[]>(
-        `select host(address) as address from ip_lease where machine_id = ? and network_id = ? and state <> 'released'`, [machineId, networkId]);
+      const rows = await em
+        .getConnection()
+        .execute<{ address: string }[]>(`select host(address) as address from ip_lease where machine_id = ? and network_id = ? and state <> 'released'`, [
+          machineId,
+          networkId,
+        ]);
       for (const r of rows) await releaseLease(em, networkId, r.address);
     },
 
     async activateLease(machineId: string): Promise<void> {
-      await deps.orm.em.fork().getConnection().execute(
-        `update ip_lease set state = 'active', updated_at = now() where machine_id = ? and state = 'reserved'`, [machineId]);
+      await deps.orm.em
+        .fork()
+        .getConnection()
+        .execute(`update ip_lease set state = 'active', updated_at = now() where machine_id = ? and state = 'reserved'`, [machineId]);
     },
 
     async createVm(spec: MachineSpec): Promise<{ providerId: string }> {
@@ -113,7 +132,12 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       const publicBase = (deps.publicUrl ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
       const base = (deps.guestMetadataUrl?.[spec.provider] ?? publicBase).replace(/\/+$/, '');
       if (base !== publicBase) {
-        await em.getConnection().execute(`update machine set access = coalesce(access, '{}'::jsonb) || jsonb_build_object('metadata_url', ?::text) where id = ?`, [base, spec.machineId]);
+        await em
+          .getConnection()
+          .execute(`update machine set access = coalesce(access, '{}'::jsonb) || jsonb_build_object('metadata_url', ?::text) where id = ?`, [
+            base,
+            spec.machineId,
+          ]);
         row.metadata_base = base;
       }
       const machine = cloudInitMachineFromRow(row);
@@ -125,14 +149,23 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         seedUrl: `${base}/cloud-init/${row.id}/${row.metadata_token}/`,
         native: {
           sshKeys: row.ssh_keys,
-          ipconfig0: machine.network ? `ip=${machine.network.address}/${machine.network.prefix}${machine.network.gateway ? `,gw=${machine.network.gateway}` : ''}` : 'ip=dhcp',
+          ipconfig0: machine.network
+            ? `ip=${machine.network.address}/${machine.network.prefix}${machine.network.gateway ? `,gw=${machine.network.gateway}` : ''}`
+            : 'ip=dhcp',
           nameservers: machine.network?.dns ?? [],
           searchDomains: machine.network?.searchDomains ?? [],
         },
       };
-      const nics = spec.networkId || spec.mac || spec.bridge
-        ? [{ ...(row.lease_mac ?? spec.mac ? { mac: (row.lease_mac ?? spec.mac)! } : {}), ...(spec.bridge ? { bridge: spec.bridge } : {}), ...(spec.vlan ? { vlan: spec.vlan } : {}) }]
-        : undefined;
+      const nics =
+        spec.networkId || spec.mac || spec.bridge
+          ? [
+              {
+                ...((row.lease_mac ?? spec.mac) ? { mac: (row.lease_mac ?? spec.mac)! } : {}),
+                ...(spec.bridge ? { bridge: spec.bridge } : {}),
+                ...(spec.vlan ? { vlan: spec.vlan } : {}),
+              },
+            ]
+          : undefined;
       await h.configure(providerId, { ...vmSpec(spec, seed), ...(nics ? { nics } : {}) }, cancellable());
     },
 
@@ -145,7 +178,11 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async attachDisk(input: DiskInput): Promise<AttachedDisk> {
-      return hypervisor(input.provider).attachDisk(input.providerId, { diskId: input.diskId, sizeGb: input.sizeGb, ...(input.storage ? { storage: input.storage } : {}) }, cancellable());
+      return hypervisor(input.provider).attachDisk(
+        input.providerId,
+        { diskId: input.diskId, sizeGb: input.sizeGb, ...(input.storage ? { storage: input.storage } : {}) },
+        cancellable(),
+      );
     },
 
     async detachDisk(provider: ProviderName, providerId: string, diskId: string): Promise<{ detached: boolean }> {
@@ -170,12 +207,20 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         });
         return { ref: redactUrl(checked.url), created: false };
       }
-      return hypervisor(input.provider).importTemplate({
-        templateId: input.templateId, name: input.name, image: input.image,
-        ...(input.checksum ? { checksum: input.checksum } : {}), ...(input.node ? { node: input.node } : {}),
-        ...(input.storage ? { storage: input.storage } : {}), ...(input.vmid ? { vmid: input.vmid } : {}),
-        ...(input.cpu ? { cpu: input.cpu } : {}), ...(input.memoryMb ? { memoryMb: input.memoryMb } : {}),
-      }, cancellable());
+      return hypervisor(input.provider).importTemplate(
+        {
+          templateId: input.templateId,
+          name: input.name,
+          image: input.image,
+          ...(input.checksum ? { checksum: input.checksum } : {}),
+          ...(input.node ? { node: input.node } : {}),
+          ...(input.storage ? { storage: input.storage } : {}),
+          ...(input.vmid ? { vmid: input.vmid } : {}),
+          ...(input.cpu ? { cpu: input.cpu } : {}),
+          ...(input.memoryMb ? { memoryMb: input.memoryMb } : {}),
+        },
+        cancellable(),
+      );
     },
 
     async deleteTemplate(provider: ProviderName, templateId: string): Promise<{ deleted: boolean }> {
@@ -184,7 +229,11 @@ export function createMachineActivities(deps: MachineActivityDeps) {
       return hypervisor(provider).deleteTemplate(templateId, cancellable());
     },
 
-    async setTemplateState(templateId: string, state: 'creating' | 'ready' | 'failed' | 'deleting', change: { providerRef?: string; lastError?: string | null } = {}): Promise<void> {
+    async setTemplateState(
+      templateId: string,
+      state: 'creating' | 'ready' | 'failed' | 'deleting',
+      change: { providerRef?: string; lastError?: string | null } = {},
+    ): Promise<void> {
       await deps.orm.em.fork().nativeUpdate(Template, { id: templateId }, { state, ...change });
     },
 

@@ -43,14 +43,22 @@ function documentRouter(contract: ApiContract): ContractRouter {
   let html: string | undefined;
   const document = () => (doc ??= openApiDocument(contract));
   r.route({
-    method: 'get', path: '/openapi.json', summary: 'This OpenAPI 3.1 document, generated from the route declarations',
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This OpenAPI 3.1 document, generated from the route declarations',
     responses: { 200: media('application/json', 'the OpenAPI document') },
-    handler: (_input, _req, res) => { res.type('application/json').send(JSON.stringify(document())); },
+    handler: (_input, _req, res) => {
+      res.type('application/json').send(JSON.stringify(document()));
+    },
   });
   r.route({
-    method: 'get', path: '/docs', summary: 'A readable reference generated from the same document',
+    method: 'get',
+    path: '/docs',
+    summary: 'A readable reference generated from the same document',
     responses: { 200: media('text/html', 'self-contained HTML') },
-    handler: (_input, _req, res) => { res.type('html').send(html ??= apiDocsHtml(document())); },
+    handler: (_input, _req, res) => {
+      res.type('html').send((html ??= apiDocsHtml(document())));
+    },
   });
   return r;
 }

@@ -23,7 +23,12 @@ export interface StartOperation<N extends WorkflowName> {
 }
 
 /** Starts the workflow or attaches to the running one with the same id; records the operation. */
-export async function startOperation<N extends WorkflowName>(em: EntityManager, temporal: Client, config: HangarConfig, op: StartOperation<N>): Promise<IOperation> {
+export async function startOperation<N extends WorkflowName>(
+  em: EntityManager,
+  temporal: Client,
+  config: HangarConfig,
+  op: StartOperation<N>,
+): Promise<IOperation> {
   let handle: WorkflowHandleWithFirstExecutionRunId<WorkflowTypes[N]>;
   try {
     handle = await temporal.workflow.start<WorkflowTypes[N]>(op.workflow, {
@@ -35,7 +40,10 @@ export async function startOperation<N extends WorkflowName>(em: EntityManager, 
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const running = await em.findOne(Operation, { workflowId: op.workflowId }, { orderBy: { createdAt: 'desc' } });
-      throw new HangarError('invalid_state', `another ${running?.kind ?? op.kind} operation is still running for this ${op.resourceType}${running ? ` (operation ${running.id})` : ''}; wait for it to finish`);
+      throw new HangarError(
+        'invalid_state',
+        `another ${running?.kind ?? op.kind} operation is still running for this ${op.resourceType}${running ? ` (operation ${running.id})` : ''}; wait for it to finish`,
+      );
     }
     throw new HangarError('unavailable', `could not start workflow ${op.workflow}: ${(err as Error).message}`);
   }
@@ -43,21 +51,30 @@ export async function startOperation<N extends WorkflowName>(em: EntityManager, 
   const existing = await em.findOne(Operation, { workflowId: op.workflowId, runId });
   if (existing) return existing;
   const record = em.create(Operation, {
-    id: crypto.randomUUID(), kind: op.kind, workflowId: op.workflowId, runId,
-    resourceType: op.resourceType, resourceId: op.resourceId, requestedBy: op.requestedBy,
+    id: crypto.randomUUID(),
+    kind: op.kind,
+    workflowId: op.workflowId,
+    runId,
+    resourceType: op.resourceType,
+    resourceId: op.resourceId,
+    requestedBy: op.requestedBy,
   });
   await em.flush();
   return record;
 }
 
 const STATUS: Record<string, string> = {
-  RUNNING: 'running', COMPLETED: 'completed', FAILED: 'failed', CANCELLED: 'cancelled',
-  TERMINATED: 'terminated', CONTINUED_AS_NEW: 'running', TIMED_OUT: 'timed_out',
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  CONTINUED_AS_NEW: 'running',
+  TIMED_OUT: 'timed_out',
 };
 
 /** A real gRPC deadline, so an abandoned call does not linger and retry in the background. */
-const withTimeout = <T>(temporal: Client, fn: () => Promise<T>, ms: number): Promise<T> =>
-  temporal.connection.withDeadline(Date.now() + ms, fn);
+const withTimeout = <T>(temporal: Client, fn: () => Promise<T>, ms: number): Promise<T> => temporal.connection.withDeadline(Date.now() + ms, fn);
 
 export function historyUrl(config: HangarConfig, op: IOperation): string {
   const base = config.temporal.uiUrl.replace(/\/$/, '');
@@ -66,9 +83,13 @@ export function historyUrl(config: HangarConfig, op: IOperation): string {
 
 export function operationSummary(config: HangarConfig, op: IOperation) {
   return {
-    id: op.id, kind: op.kind, workflow_id: op.workflowId, run_id: op.runId ?? null,
+    id: op.id,
+    kind: op.kind,
+    workflow_id: op.workflowId,
+    run_id: op.runId ?? null,
     resource: { type: op.resourceType, id: op.resourceId },
-    requested_by: op.requestedBy, created_at: op.createdAt,
+    requested_by: op.requestedBy,
+    created_at: op.createdAt,
     links: { self: `/api/v1/operations/${op.id}`, history: historyUrl(config, op) },
   };
 }
@@ -81,7 +102,12 @@ export async function describeOperation(temporal: Client, config: HangarConfig, 
     description = await withTimeout(temporal, () => handle.describe(), 5000);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
-      return { ...operationSummary(config, op), status: 'unknown', progress: null, error: { code: 'not_found', message: 'workflow history is no longer retained' } };
+      return {
+        ...operationSummary(config, op),
+        status: 'unknown',
+        progress: null,
+        error: { code: 'not_found', message: 'workflow history is no longer retained' },
+      };
     }
     throw new HangarError('unavailable', `Temporal did not answer: ${(err as Error).message}`);
   }

@@ -24,7 +24,8 @@ import { serveImage, startSushy } from '../test/support/sushy.ts';
 import { progressQuery } from '../workflows/contracts.ts';
 
 const adminUrl = readFileSync(process.env.BENCH_DATABASE_URL_FILE!, 'utf8').trim();
-const dbUrl = new URL(adminUrl); dbUrl.pathname = '/hangar_bench_hosts';
+const dbUrl = new URL(adminUrl);
+dbUrl.pathname = '/hangar_bench_hosts';
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 await admin.query('drop database if exists hangar_bench_hosts with (force)');
@@ -43,21 +44,39 @@ async function meteringProxy(target: string) {
     requests += 1;
     if (inFlight++ === 0) busySince = performance.now();
     peak = Math.max(peak, inFlight);
-    const done = () => { if (--inFlight === 0) busyMs += performance.now() - busySince; };
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-      r.on('end', done);
+    const done = () => {
+      if (--inFlight === 0) busyMs += performance.now() - busySince;
+    };
+    const up = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+        r.on('end', done);
+      },
+    );
+    up.on('error', () => {
+      done();
+      res.writeHead(502);
+      res.end();
     });
-    up.on('error', () => { done(); res.writeHead(502); res.end(); });
     req.pipe(up);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    reset: () => { peak = inFlight; busyMs = 0; requests = 0; if (inFlight) busySince = performance.now(); },
+    reset: () => {
+      peak = inFlight;
+      busyMs = 0;
+      requests = 0;
+      if (inFlight) busySince = performance.now();
+    },
     stats: () => ({ peak, busyMs: busyMs + (inFlight ? performance.now() - busySince : 0), requests }),
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -69,9 +88,14 @@ async function run(cap: number, systems: number, label: string) {
   const proxy = await meteringProxy(bmc.url);
   const config = loadConfig({
     env: {
-      DATABASE_URL: dbUrl.toString(), TEMPORAL_ADDRESS: process.env.BENCH_TEMPORAL_ADDRESS!, HANGAR_LOG_LEVEL: 'silent',
-      HANGAR_TASK_QUEUE: `bench-hosts-${randomUUID().slice(0, 8)}`, HANGAR_DB_POOL_SIZE: '20', HANGAR_DATA_DIR: process.env.HANGAR_DATA_DIR ?? '.data/bench',
-      HANGAR_REDFISH_MAX_CONCURRENCY: String(cap), HANGAR_REDFISH_POLL_INTERVAL_MS: '250',
+      DATABASE_URL: dbUrl.toString(),
+      TEMPORAL_ADDRESS: process.env.BENCH_TEMPORAL_ADDRESS!,
+      HANGAR_LOG_LEVEL: 'silent',
+      HANGAR_TASK_QUEUE: `bench-hosts-${randomUUID().slice(0, 8)}`,
+      HANGAR_DB_POOL_SIZE: '20',
+      HANGAR_DATA_DIR: process.env.HANGAR_DATA_DIR ?? '.data/bench',
+      HANGAR_REDFISH_MAX_CONCURRENCY: String(cap),
+      HANGAR_REDFISH_POLL_INTERVAL_MS: '250',
     },
     cwd: process.cwd(),
   }).config;
@@ -82,26 +106,45 @@ async function run(cap: number, systems: number, label: string) {
   const api = await startApiForBench(config);
   const worker = await startWorker(config, pino({ level: 'silent' }));
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${api.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const json = await res.json() as any;
+    const res = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as any;
     if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
   const tag = `b${randomUUID().slice(0, 6)}`;
-  const hosts = await Promise.all(bmc.systems.map(async (s, i) => {
-    const r = await call('POST', '/api/v1/hosts', { name: `${tag}-h${i}`, bmc_address: `redfish+http://${proxy.host}${s.path}`, username: bmc.username, password: bmc.password, tags: [tag] });
-    await api.temporal.workflow.getHandle(r.operation.workflow_id).result();
-    return r.host as { id: string; name: string };
-  }));
+  const hosts = await Promise.all(
+    bmc.systems.map(async (s, i) => {
+      const r = await call('POST', '/api/v1/hosts', {
+        name: `${tag}-h${i}`,
+        bmc_address: `redfish+http://${proxy.host}${s.path}`,
+        username: bmc.username,
+        password: bmc.password,
+        tags: [tag],
+      });
+      await api.temporal.workflow.getHandle(r.operation.workflow_id).result();
+      return r.host as { id: string; name: string };
+    }),
+  );
 
   const provision = async (hostId: string) => {
     const t0 = performance.now();
-    const r = await call('POST', '/api/v1/hosts/provision', { name: `${tag}-m${randomUUID().slice(0, 8)}`, host: hostId, image_url: images.url('bench.iso'), wait_for_phone_home: false });
+    const r = await call('POST', '/api/v1/hosts/provision', {
+      name: `${tag}-m${randomUUID().slice(0, 8)}`,
+      host: hostId,
+      image_url: images.url('bench.iso'),
+      wait_for_phone_home: false,
+    });
     const handle = api.temporal.workflow.getHandle(r.operation.workflow_id);
     await handle.result();
     const total = performance.now() - t0;
     const progress = await handle.query(progressQuery);
-    const bmcMs = progress.steps.filter((s) => BMC_STEPS.has(s.name) && s.startedAt && s.finishedAt).reduce((sum, s) => sum + Date.parse(s.finishedAt!) - Date.parse(s.startedAt!), 0);
+    const bmcMs = progress.steps
+      .filter((s) => BMC_STEPS.has(s.name) && s.startedAt && s.finishedAt)
+      .reduce((sum, s) => sum + Date.parse(s.finishedAt!) - Date.parse(s.startedAt!), 0);
     return { total, bmcMs, hostId, machine: r.machine.id as string };
   };
   const deprovision = async (hostId: string) => {
@@ -121,9 +164,14 @@ async function run(cap: number, systems: number, label: string) {
     }
     out.push(`${label}: one host, ${rows.length} provisions (no phone-home wait), per-BMC cap ${cap}`);
     out.push('   run   total ms   BMC steps ms   (HTTP in flight ms, requests)   orchestration ms');
-    for (const [i, r] of rows.entries()) out.push(`${String(i + 1).padStart(6)}  ${r.total.toFixed(0).padStart(9)}  ${r.bmcMs.toFixed(0).padStart(13)}   (${r.httpMs.toFixed(0).padStart(6)}, ${String(r.requests).padStart(3)})${' '.repeat(18)}${(r.total - r.bmcMs).toFixed(0).padStart(8)}`);
+    for (const [i, r] of rows.entries())
+      out.push(
+        `${String(i + 1).padStart(6)}  ${r.total.toFixed(0).padStart(9)}  ${r.bmcMs.toFixed(0).padStart(13)}   (${r.httpMs.toFixed(0).padStart(6)}, ${String(r.requests).padStart(3)})${' '.repeat(18)}${(r.total - r.bmcMs).toFixed(0).padStart(8)}`,
+      );
     const orch = rows.map((r) => r.total - r.bmcMs).sort((a, b) => a - b);
-    out.push(`orchestration median ${orch[Math.floor(orch.length / 2)]!.toFixed(0)} ms; BMC time is dominated by the emulator applying power changes 1–11 s after each reset`);
+    out.push(
+      `orchestration median ${orch[Math.floor(orch.length / 2)]!.toFixed(0)} ms; BMC time is dominated by the emulator applying power changes 1–11 s after each reset`,
+    );
   } else {
     proxy.reset();
     const t0 = performance.now();
@@ -132,8 +180,12 @@ async function run(cap: number, systems: number, label: string) {
     const st = proxy.stats();
     const totals = results.map((r) => r.total).sort((a, b) => a - b);
     out.push(`${label}: ${systems} hosts behind one BMC endpoint at once, per-BMC cap ${cap}`);
-    out.push(`  all provisioned in ${(wall / 1000).toFixed(1)} s; per host p50 ${(totals[Math.floor(totals.length / 2)]! / 1000).toFixed(1)} s, max ${(totals.at(-1)! / 1000).toFixed(1)} s`);
-    out.push(`  BMC: ${st.requests} requests, peak ${st.peak} in flight (cap ${cap}), busy ${(st.busyMs / 1000).toFixed(1)} s of ${(wall / 1000).toFixed(1)} s`);
+    out.push(
+      `  all provisioned in ${(wall / 1000).toFixed(1)} s; per host p50 ${(totals[Math.floor(totals.length / 2)]! / 1000).toFixed(1)} s, max ${(totals.at(-1)! / 1000).toFixed(1)} s`,
+    );
+    out.push(
+      `  BMC: ${st.requests} requests, peak ${st.peak} in flight (cap ${cap}), busy ${(st.busyMs / 1000).toFixed(1)} s of ${(wall / 1000).toFixed(1)} s`,
+    );
   }
 
   await worker.shutdown();

@@ -31,8 +31,11 @@ const POOL_SIZE = 30;
 const dbUrl = await freshBenchDatabase();
 const config = loadConfig({
   env: {
-    DATABASE_URL: dbUrl, TEMPORAL_ADDRESS: process.env.BENCH_TEMPORAL_ADDRESS!, HANGAR_LOG_LEVEL: 'silent',
-    HANGAR_TASK_QUEUE: `bench-${randomUUID().slice(0, 8)}`, HANGAR_DB_POOL_SIZE: String(POOL_SIZE),
+    DATABASE_URL: dbUrl,
+    TEMPORAL_ADDRESS: process.env.BENCH_TEMPORAL_ADDRESS!,
+    HANGAR_LOG_LEVEL: 'silent',
+    HANGAR_TASK_QUEUE: `bench-${randomUUID().slice(0, 8)}`,
+    HANGAR_DB_POOL_SIZE: String(POOL_SIZE),
   },
   cwd: '/',
 }).config;
@@ -51,11 +54,14 @@ function nextSubnet(): { cidr: string; gateway: string } {
 
 async function duplicates(networkIds: string[]): Promise<{ live: number; distinct: number }> {
   // Per network: the same address in two networks is not a duplicate.
-  const [row] = await orm.em.fork().getConnection().execute<{ live: number; distinct: number }[]>(
-    `select count(*)::int as live, count(distinct (network_id, address))::int as distinct
+  const [row] = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ live: number; distinct: number }[]>(
+      `select count(*)::int as live, count(distinct (network_id, address))::int as distinct
      from ip_lease where network_id in (select jsonb_array_elements_text(?::jsonb)::uuid) and state <> 'released'`,
-    [JSON.stringify(networkIds)],
-  );
+      [JSON.stringify(networkIds)],
+    );
   return row!;
 }
 
@@ -91,21 +97,23 @@ async function drive(label: string, concurrency: number, total: number, networks
   const meter = cpuMeter({}, 'bench process (API + callers)');
   const t0 = performance.now();
   const stopAt = t0 + RUN_DEADLINE_MS;
-  await Promise.all(Array.from({ length: concurrency }, async (_, k) => {
-    while (issued < total && performance.now() < stopAt) {
-      issued++;
-      const started = performance.now();
-      try {
-        await once(k % networks.length);
-        const now = performance.now();
-        latencies.push(now - started);
-        doneAt.push(now - t0);
-      } catch (err) {
-        failed++;
-        firstError ??= err instanceof Error ? err.message : String(err);
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, k) => {
+      while (issued < total && performance.now() < stopAt) {
+        issued++;
+        const started = performance.now();
+        try {
+          await once(k % networks.length);
+          const now = performance.now();
+          latencies.push(now - started);
+          doneAt.push(now - t0);
+        } catch (err) {
+          failed++;
+          firstError ??= err instanceof Error ? err.message : String(err);
+        }
       }
-    }
-  }));
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   const cpu = describeCpu(meter.stop());
   latencies.sort((a, b) => a - b);
@@ -114,9 +122,20 @@ async function drive(label: string, concurrency: number, total: number, networks
   const rateOver = (from: number, to: number) => (to - from) / ((doneAt[to - 1]! - (from === 0 ? 0 : doneAt[from - 1]!)) / 1000);
   const { live, distinct } = await duplicates(networks);
   return {
-    label, ok: latencies.length, failed, firstError, seconds, perSecond: latencies.length / seconds,
-    earlyRate: rateOver(0, fifth), lateRate: rateOver(doneAt.length - fifth, doneAt.length),
-    p50: pct(latencies, 50), p99: pct(latencies, 99), live, distinct, cpu, quiet,
+    label,
+    ok: latencies.length,
+    failed,
+    firstError,
+    seconds,
+    perSecond: latencies.length / seconds,
+    earlyRate: rateOver(0, fifth),
+    lateRate: rateOver(doneAt.length - fifth, doneAt.length),
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+    live,
+    distinct,
+    cpu,
+    quiet,
   };
 }
 
@@ -124,11 +143,21 @@ function printRuns(title: string, runs: RunResult[], target: number, targetRuns:
   console.log(title);
   console.log('run                                     leases  failed  seconds  leases/s  first 20 %  last 20 %  p50 ms  p99 ms  live rows  duplicates');
   for (const r of runs) {
-    console.log([
-      r.label.padEnd(38), String(r.ok).padStart(7), String(r.failed).padStart(7), fmt(r.seconds).padStart(8),
-      fmt(r.perSecond, 0).padStart(9), fmt(r.earlyRate, 0).padStart(11), fmt(r.lateRate, 0).padStart(10),
-      fmt(r.p50).padStart(7), fmt(r.p99).padStart(7), String(r.live).padStart(10), String(r.live - r.distinct).padStart(11),
-    ].join(' '));
+    console.log(
+      [
+        r.label.padEnd(38),
+        String(r.ok).padStart(7),
+        String(r.failed).padStart(7),
+        fmt(r.seconds).padStart(8),
+        fmt(r.perSecond, 0).padStart(9),
+        fmt(r.earlyRate, 0).padStart(11),
+        fmt(r.lateRate, 0).padStart(10),
+        fmt(r.p50).padStart(7),
+        fmt(r.p99).padStart(7),
+        String(r.live).padStart(10),
+        String(r.live - r.distinct).padStart(11),
+      ].join(' '),
+    );
   }
   for (const r of runs) {
     console.log(`  ${r.label}: ${r.cpu}`);
@@ -140,7 +169,9 @@ function printRuns(title: string, runs: RunResult[], target: number, targetRuns:
   const worst = Math.min(...main.map((r) => r.perSecond));
   const dup = runs.reduce((n, r) => n + (r.live - r.distinct), 0);
   const lost = runs.filter((r) => r.live !== r.ok).map((r) => `${r.label}: ${r.live} rows for ${r.ok} successful calls`);
-  console.log(`target: ≥ ${target} leases/s on one network → best ${fmt(best, 0)}/s is ${(best / target).toFixed(2)}× the target, worst ${fmt(worst, 0)}/s is ${(worst / target).toFixed(2)}×; duplicates: ${dup}${lost.length ? `; MISMATCH ${lost.join('; ')}` : ''}`);
+  console.log(
+    `target: ≥ ${target} leases/s on one network → best ${fmt(best, 0)}/s is ${(best / target).toFixed(2)}× the target, worst ${fmt(worst, 0)}/s is ${(worst / target).toFixed(2)}×; duplicates: ${dup}${lost.length ? `; MISMATCH ${lost.join('; ')}` : ''}`,
+  );
   console.log('');
 }
 
@@ -162,13 +193,19 @@ async function createNetworkRow(name: string): Promise<INetwork> {
 // Warm-up: JIT, pool connections, plan cache.
 {
   const warm = await createNetworkRow('warm-db');
-  await drive('warm-up', 10, 300, [warm.id], async () => { await allocateLease(orm.em.fork(), warm, {}); });
+  await drive('warm-up', 10, 300, [warm.id], async () => {
+    await allocateLease(orm.em.fork(), warm, {});
+  });
 }
 
 const dbRuns: RunResult[] = [];
 for (const c of CONCURRENCY) {
   const network = await createNetworkRow(`db-c${c}`);
-  dbRuns.push(await drive(`${c} caller(s), one network`, c, LEASES_PER_RUN, [network.id], async () => { await allocateLease(orm.em.fork(), network, {}); }));
+  dbRuns.push(
+    await drive(`${c} caller(s), one network`, c, LEASES_PER_RUN, [network.id], async () => {
+      await allocateLease(orm.em.fork(), network, {});
+    }),
+  );
 }
 // Diagnostics. (1) The same 100 callers over 10 networks: allocation in one network is serialised
 // by its row lock, so this shows what the lock costs. (2) One caller with synchronous_commit=off
@@ -176,13 +213,27 @@ for (const c of CONCURRENCY) {
 {
   const networks: INetwork[] = [];
   for (let i = 0; i < 10; i++) networks.push(await createNetworkRow(`db-spread-${i}`));
-  dbRuns.push(await drive('diag: 100 callers over 10 networks', 100, 10 * LEASES_PER_RUN, networks.map((n) => n.id), async (i) => { await allocateLease(orm.em.fork(), networks[i]!, {}); }));
+  dbRuns.push(
+    await drive(
+      'diag: 100 callers over 10 networks',
+      100,
+      10 * LEASES_PER_RUN,
+      networks.map((n) => n.id),
+      async (i) => {
+        await allocateLease(orm.em.fork(), networks[i]!, {});
+      },
+    ),
+  );
 }
 {
   await orm.em.getConnection().execute('alter database hangar_bench set synchronous_commit = off', [], 'run');
   const unsynced = await openOrm({ url: config.database.url, poolSize: 4 });
   const network = await createNetworkRow('db-nosync');
-  dbRuns.push(await drive('diag: 1 caller, synchronous_commit=off', 1, LEASES_PER_RUN, [network.id], async () => { await allocateLease(unsynced.em.fork(), network, {}); }));
+  dbRuns.push(
+    await drive('diag: 1 caller, synchronous_commit=off', 1, LEASES_PER_RUN, [network.id], async () => {
+      await allocateLease(unsynced.em.fork(), network, {});
+    }),
+  );
   await unsynced.close();
   await orm.em.getConnection().execute('alter database hangar_bench reset synchronous_commit', [], 'run');
 }
@@ -207,18 +258,28 @@ async function createNetworkHttp(name: string): Promise<string> {
 
 {
   const warm = await createNetworkHttp('warm-http');
-  await drive('warm-up', 10, 300, [warm], async () => { await post(`/api/v1/networks/${warm}/leases`, {}); });
+  await drive('warm-up', 10, 300, [warm], async () => {
+    await post(`/api/v1/networks/${warm}/leases`, {});
+  });
 }
 
 const httpRuns: RunResult[] = [];
 for (const c of CONCURRENCY) {
   const id = await createNetworkHttp(`http-c${c}`);
-  httpRuns.push(await drive(`${c} client(s), one network`, c, LEASES_PER_RUN, [id], async () => { await post(`/api/v1/networks/${id}/leases`, {}); }));
+  httpRuns.push(
+    await drive(`${c} client(s), one network`, c, LEASES_PER_RUN, [id], async () => {
+      await post(`/api/v1/networks/${id}/leases`, {});
+    }),
+  );
 }
 {
   const ids: string[] = [];
   for (let i = 0; i < 10; i++) ids.push(await createNetworkHttp(`http-spread-${i}`));
-  httpRuns.push(await drive('diag: 100 clients over 10 networks', 100, 10 * LEASES_PER_RUN, ids, async (i) => { await post(`/api/v1/networks/${ids[i]!}/leases`, {}); }));
+  httpRuns.push(
+    await drive('diag: 100 clients over 10 networks', 100, 10 * LEASES_PER_RUN, ids, async (i) => {
+      await post(`/api/v1/networks/${ids[i]!}/leases`, {});
+    }),
+  );
 }
 printRuns('b. POST /api/v1/networks/:id/leases — real API (in this process), keep-alive fetch clients', httpRuns, HTTP_TARGET, CONCURRENCY.length);
 
@@ -279,7 +340,8 @@ async function getPage(c: BlockCase): Promise<number> {
   const ms = performance.now() - started;
   if (res.status !== 200) throw new Error(`GET ${c.path} → ${res.status} ${text.slice(0, 300)}`);
   const body = JSON.parse(text) as BlockPage;
-  if (body.items.length !== 100 || body.next_cursor === null) throw new Error(`${c.label}: expected a full page with a next cursor, got ${body.items.length} items`);
+  if (body.items.length !== 100 || body.next_cursor === null)
+    throw new Error(`${c.label}: expected a full page with a next cursor, got ${body.items.length} items`);
   c.counts = body.counts;
   c.usedOnPage = body.items.filter((b) => b.status === 'used').length;
   return ms;
@@ -301,7 +363,9 @@ for (const c of cases) {
   const sorted = [...c.samples].sort((a, b) => a - b);
   const s = { p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99) };
   stats.set(c.label, s);
-  console.log(`${c.label.padEnd(38)} ${fmt(s.p50, 2).padStart(7)} ${fmt(s.p90, 2).padStart(7)} ${fmt(s.p99, 2).padStart(7)} ${(c.counts?.total ?? '?').padStart(16)} ${(c.counts?.used ?? '?').padStart(12)} ${String(c.usedOnPage ?? '?').padStart(13)}`);
+  console.log(
+    `${c.label.padEnd(38)} ${fmt(s.p50, 2).padStart(7)} ${fmt(s.p90, 2).padStart(7)} ${fmt(s.p99, 2).padStart(7)} ${(c.counts?.total ?? '?').padStart(16)} ${(c.counts?.used ?? '?').padStart(12)} ${String(c.usedOnPage ?? '?').padStart(13)}`,
+  );
 }
 console.log(`  ${blockCpu}`);
 if (blockQuiet) console.log(`  ${blockQuiet}`);
@@ -312,9 +376,13 @@ const ratio = (a: string, b: string) => {
 };
 console.log('target: O(page) — same cost as /16 @ /24 (ratio ≈ 1×):');
 for (const status of ['all', 'free']) {
-  console.log(`  status=${status}: /8 @ /30 vs /16 @ /24: ${ratio(`/8 @ /30, status=${status}`, `/16 @ /24, status=${status}`)}; v6 /32 @ /64 vs /16 @ /24: ${ratio(`v6 /32 @ /64, status=${status}`, `/16 @ /24, status=${status}`)}`);
+  console.log(
+    `  status=${status}: /8 @ /30 vs /16 @ /24: ${ratio(`/8 @ /30, status=${status}`, `/16 @ /24, status=${status}`)}; v6 /32 @ /64 vs /16 @ /24: ${ratio(`v6 /32 @ /64, status=${status}`, `/16 @ /24, status=${status}`)}`,
+  );
 }
-console.log(`  mid-range cursor, free: /8 @ /30 vs /16 @ /24: ${ratio('/8 @ /30, free, mid-range cursor', '/16 @ /24, status=free')}; v6 vs /16 @ /24: ${ratio('v6 /32 @ /64, free, mid-range cursor', '/16 @ /24, status=free')}`);
+console.log(
+  `  mid-range cursor, free: /8 @ /30 vs /16 @ /24: ${ratio('/8 @ /30, free, mid-range cursor', '/16 @ /24, status=free')}; v6 vs /16 @ /24: ${ratio('v6 /32 @ /64, free, mid-range cursor', '/16 @ /24, status=free')}`,
+);
 
 // The same pages without HTTP and PostgreSQL: enumerateBlocks + countBlocks as the route calls
 // them, on the pools' real children. This isolates the part whose cost must not grow with the range.
@@ -348,7 +416,9 @@ for (const status of ['all', 'free'] as BlockStatusFilter[]) {
     console.log(`   ${`${p.label}, status=${status}`.padEnd(28)} ${fmt(us, 1).padStart(7)} µs  (${usedOnPage} used blocks on the page)`);
   }
   const base = pureMeans.get(`/16 @ /24/${status}`)!;
-  console.log(`   status=${status}: /8 @ /30 is ${(pureMeans.get(`/8 @ /30/${status}`)! / base).toFixed(2)}×, v6 /32 @ /64 is ${(pureMeans.get(`v6 /32 @ /64/${status}`)! / base).toFixed(2)}× the /16 @ /24 cost`);
+  console.log(
+    `   status=${status}: /8 @ /30 is ${(pureMeans.get(`/8 @ /30/${status}`)! / base).toFixed(2)}×, v6 /32 @ /64 is ${(pureMeans.get(`v6 /32 @ /64/${status}`)! / base).toFixed(2)}× the /16 @ /24 cost`,
+  );
 }
 
 await api.close();

@@ -155,7 +155,7 @@ export function cpuMeter(pids: Record<string, number> = {}, selfLabel = 'bench p
 export function describeCpu(c: CpuShares): string {
   const parts = Object.entries(c.percent).map(([k, v]) => `${k} ${v.toFixed(0)} %`);
   const ours = Object.values(c.percent).reduce((a, b) => a + b, 0);
-  const others = Math.max(0, (c.machineBusy * cpus().length) - ours);
+  const others = Math.max(0, c.machineBusy * cpus().length - ours);
   return `CPU (% of one core): ${parts.join(', ')}, everything else on the machine ${others.toFixed(0)} %; machine ${c.machineBusy.toFixed(0)} % busy (of ${cpus().length} cores)`;
 }
 

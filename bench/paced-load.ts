@@ -56,18 +56,15 @@ export async function pacedLoad(opts: {
     };
     const fire = (i: number) => {
       const due = start + (i * 1000) / opts.rate;
-      const req = http.get(
-        { agent, host: url.hostname, port: url.port, path: opts.paths[i % opts.paths.length] },
-        (res) => {
-          res.on('data', () => {});
-          res.on('end', () => {
-            const code = String(res.statusCode);
-            codes.set(code, (codes.get(code) ?? 0) + 1);
-            if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx++;
-            settle(i, due);
-          });
-        },
-      );
+      const req = http.get({ agent, host: url.hostname, port: url.port, path: opts.paths[i % opts.paths.length] }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => {
+          const code = String(res.statusCode);
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+          if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx++;
+          settle(i, due);
+        });
+      });
       let timedOut = false;
       req.setTimeout(opts.timeoutMs ?? 10_000, () => {
         timedOut = true;

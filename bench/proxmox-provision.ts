@@ -32,7 +32,10 @@ const dir = mkdtempSync(join(tmpdir(), 'hangar-bench-pve-'));
 const image = join(dir, 'tiny.qcow2');
 writeQcow2(image, 2 * 1024 ** 3);
 const sim = await startProxmoxSimulator({
-  nodes: [NODE], seed: 1, authFailureDelayMs: 0, lockWaitMs: 10_000,
+  nodes: [NODE],
+  seed: 1,
+  authFailureDelayMs: 0,
+  lockWaitMs: 10_000,
   taskDurationMs: TASK_MS.base,
   faults: { taskDelayMs: { qmclone: TASK_MS.clone - TASK_MS.base, qmstart: TASK_MS.start - TASK_MS.base } },
 });
@@ -69,7 +72,10 @@ const pollProfiles = [
 
 let templateName = '';
 const lines: string[] = [];
-const out = (l = '') => { lines.push(l); console.log(l); };
+const out = (l = '') => {
+  lines.push(l);
+  console.log(l);
+};
 
 /**
  * Tasks of one machine within its provision window (VMIDs are reused after a deprovision): VM
@@ -91,23 +97,33 @@ function ownTasks(s: { machineId: string; vmid: number }, fromMs: number, toMs: 
     }
     return found;
   };
-  const clone = match('qmclone', (r) => r.method === 'POST' && r.path.endsWith('/clone'), (r) => Number(r.params.newid) === s.vmid);
-  const upload = match('imgcopy', (r) => r.method === 'POST' && r.path.endsWith('/upload'), (r) => String(r.params.filename).startsWith(`hangar-${s.machineId}-cidata.iso`));
+  const clone = match(
+    'qmclone',
+    (r) => r.method === 'POST' && r.path.endsWith('/clone'),
+    (r) => Number(r.params.newid) === s.vmid,
+  );
+  const upload = match(
+    'imgcopy',
+    (r) => r.method === 'POST' && r.path.endsWith('/upload'),
+    (r) => String(r.params.filename).startsWith(`hangar-${s.machineId}-cidata.iso`),
+  );
   return { all: [...vmTasks, ...(clone ? [clone] : []), ...(upload ? [upload] : [])], clone };
 }
 
 async function api<T = any>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: res.status, body: await res.json().catch(() => null) as T };
+  return { status: res.status, body: (await res.json().catch(() => null)) as T };
 }
 
 for (const profile of pollProfiles) {
   const config = loadConfig({
     env: {
-      ...baseEnv, HANGAR_TASK_QUEUE: `bench-pve-${randomUUID().slice(0, 8)}`,
+      ...baseEnv,
+      HANGAR_TASK_QUEUE: `bench-pve-${randomUUID().slice(0, 8)}`,
       ...proxmoxEnv(sim, files, NODE, { HANGAR_PROXMOX_TASK_POLL_MS: String(profile.pollMs), HANGAR_PROXMOX_TASK_POLL_MAX_MS: String(profile.pollMaxMs) }),
       HANGAR_SHUTDOWN_TIMEOUT_SEC: '10',
     },
@@ -127,16 +143,24 @@ for (const profile of pollProfiles) {
   async function provisionOnce(): Promise<Sample> {
     const started = performance.now();
     const res = await api(server.url, 'POST', '/api/v1/machines', {
-      name: `b-${randomUUID().slice(0, 12)}`, provider: 'proxmox', template: templateName, cpu: 2, memory_mb: 2048, disk_gb: 10, wait_for_phone_home: false,
+      name: `b-${randomUUID().slice(0, 12)}`,
+      provider: 'proxmox',
+      template: templateName,
+      cpu: 2,
+      memory_mb: 2048,
+      disk_gb: 10,
+      wait_for_phone_home: false,
     });
     if (res.status !== 202) throw new Error(`POST failed: ${res.status} ${JSON.stringify(res.body)}`);
-    const result = await waitOp(res.body.operation.workflow_id) as { machineId: string; providerId: string };
+    const result = (await waitOp(res.body.operation.workflow_id)) as { machineId: string; providerId: string };
     const ended = performance.now();
     const totalMs = ended - started;
     const s = { machineId: result.machineId, vmid: Number(result.providerId) };
     const own = ownTasks(s, started, ended);
     return {
-      ...s, postedMs: started, totalMs,
+      ...s,
+      postedMs: started,
+      totalMs,
       preCloneMs: own.clone ? own.clone.startMs - started : NaN,
       taskMs: unionMs(own.all.map((t): [number, number] => [t.startMs, t.endMs ?? t.startMs])),
       cloneMs: own.clone?.endMs !== undefined ? own.clone.endMs - own.clone.startMs : NaN,
@@ -144,13 +168,15 @@ for (const profile of pollProfiles) {
   }
 
   async function deprovisionAll(samples: Sample[]): Promise<number[]> {
-    return Promise.all(samples.map(async (s) => {
-      const t0 = performance.now();
-      const res = await api(server.url, 'DELETE', `/api/v1/machines/${s.machineId}`);
-      if (res.status !== 202) throw new Error(`DELETE failed: ${res.status} ${JSON.stringify(res.body)}`);
-      await waitOp(res.body.operation.workflow_id);
-      return performance.now() - t0;
-    }));
+    return Promise.all(
+      samples.map(async (s) => {
+        const t0 = performance.now();
+        const res = await api(server.url, 'DELETE', `/api/v1/machines/${s.machineId}`);
+        if (res.status !== 202) throw new Error(`DELETE failed: ${res.status} ${JSON.stringify(res.body)}`);
+        await waitOp(res.body.operation.workflow_id);
+        return performance.now() - t0;
+      }),
+    );
   }
 
   // Warm-up: bundle loading, connections, JIT.
@@ -173,8 +199,12 @@ for (const profile of pollProfiles) {
     const pre = mean(xs.map((x) => x.preCloneMs));
     const total = mean(totals);
     out(`  ${name} (n=${xs.length}): p50 ${s(pct(totals, 50))}, p99 ${s(pct(totals, 99))}, max ${s(totals.at(-1)!)}`);
-    out(`    per provision (mean ${s(total)}): in its simulator tasks ${s(task)} (${fmt((100 * task) / total, 0)} %; clone ${s(mean(xs.map((x) => x.cloneMs)))}), outside them ${s(total - task)} (${fmt((100 * (total - task)) / total, 0)} %)`);
-    out(`    outside tasks: POST → its clone starts ${s(pre)} (API, workflow start, create's look-ups, any wait for the clone slot); after that ${s(total - task - pre)} (task-poll latency, activity dispatch, Hangar)`);
+    out(
+      `    per provision (mean ${s(total)}): in its simulator tasks ${s(task)} (${fmt((100 * task) / total, 0)} %; clone ${s(mean(xs.map((x) => x.cloneMs)))}), outside them ${s(total - task)} (${fmt((100 * (total - task)) / total, 0)} %)`,
+    );
+    out(
+      `    outside tasks: POST → its clone starts ${s(pre)} (API, workflow start, create's look-ups, any wait for the clone slot); after that ${s(total - task - pre)} (task-poll latency, activity dispatch, Hangar)`,
+    );
   };
 
   out('');
@@ -183,9 +213,20 @@ for (const profile of pollProfiles) {
   report(`${PARALLEL} at once`, parallel);
   const cloneStarts = parallel.map((x) => x.postedMs + x.preCloneMs).sort((a, b) => a - b);
   const gaps = cloneStarts.slice(1).map((t, i) => t - cloneStarts[i]!);
-  out(`    ${PARALLEL} at once: batch wall ${s(batchMs)} for ${s(mean(parallel.map((x) => x.cloneMs)) * PARALLEL)} of clone tasks, which ran one after another (clone queue: 1 slot);`);
-  out(`    the slot passes on every ${s(mean(gaps))} (mean gap between clone starts): createVm holds it through the clone's poll latency and the tag write after it`);
-  out(`  deprovision of the ${SEQUENTIAL} (all at once): p50 ${s(pct(deprovSeq.sort((a, b) => a - b), 50))}`);
+  out(
+    `    ${PARALLEL} at once: batch wall ${s(batchMs)} for ${s(mean(parallel.map((x) => x.cloneMs)) * PARALLEL)} of clone tasks, which ran one after another (clone queue: 1 slot);`,
+  );
+  out(
+    `    the slot passes on every ${s(mean(gaps))} (mean gap between clone starts): createVm holds it through the clone's poll latency and the tag write after it`,
+  );
+  out(
+    `  deprovision of the ${SEQUENTIAL} (all at once): p50 ${s(
+      pct(
+        deprovSeq.sort((a, b) => a - b),
+        50,
+      ),
+    )}`,
+  );
 
   await worker.shutdown();
   await server.close();
@@ -198,6 +239,10 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log('');
 console.log(header('provisionVm on Proxmox (simulator)'));
-console.log(`simulator tasks: clone ${TASK_MS.clone / 1000} s, start ${TASK_MS.start / 1000} s, every other task ${TASK_MS.base / 1000} s (config write, resize, ISO upload, stop, destroy); lock wait 10 s; one node, one template`);
-console.log('machines: 2 vCPU, 2 GiB, 10 GiB disk, cloud-init ISO mode, wait_for_phone_home false; API + worker (clone queue: 1 slot) in one process; Temporal dev server; PostgreSQL');
+console.log(
+  `simulator tasks: clone ${TASK_MS.clone / 1000} s, start ${TASK_MS.start / 1000} s, every other task ${TASK_MS.base / 1000} s (config write, resize, ISO upload, stop, destroy); lock wait 10 s; one node, one template`,
+);
+console.log(
+  'machines: 2 vCPU, 2 GiB, 10 GiB disk, cloud-init ISO mode, wait_for_phone_home false; API + worker (clone queue: 1 slot) in one process; Temporal dev server; PostgreSQL',
+);
 for (const l of lines) console.log(l);

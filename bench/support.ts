@@ -12,7 +12,9 @@ export async function startApiForBench(config: HangarConfig) {
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({ orm, temporal, config, logger: pino({ level: 'silent' }) });
-  const server: Server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+  const server: Server = await new Promise((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     temporal,

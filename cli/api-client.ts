@@ -21,7 +21,13 @@ export class ApiClient {
   }
 
   /** Sends one request; returns the raw response text, or throws the API's error envelope as a CliError. */
-  private async send(method: string, path: string, body: unknown, headers: Record<string, string>, accept = 'application/json'): Promise<{ status: number; text: string }> {
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    accept = 'application/json',
+  ): Promise<{ status: number; text: string }> {
     if (!this.options.token && path.startsWith('/api/')) {
       throw new CliError('no API token: set HANGAR_TOKEN (or HANGAR_TOKEN_FILE), or run `make up` for a local development token', 2);
     }
@@ -52,7 +58,12 @@ export class ApiClient {
       } catch {
         throw new CliError(`the API answered ${res.status} with a body that is not JSON`, 1);
       }
-      const fields = env?.fields ? '\n' + Object.entries(env.fields).map(([k, v]) => `  ${k}: ${v}`).join('\n') : '';
+      const fields = env?.fields
+        ? '\n' +
+          Object.entries(env.fields)
+            .map(([k, v]) => `  ${k}: ${v}`)
+            .join('\n')
+        : '';
       throw new CliError(`error: ${env?.error ?? res.status}: ${env?.detail ?? res.statusText}${fields}`, 1);
     }
     return { status: res.status, text };
@@ -75,14 +86,25 @@ export class ApiClient {
     return this.send('GET', path, undefined, {}, accept);
   }
 
-  get<T>(path: string) { return this.request<T>('GET', path); }
-  post<T>(path: string, body: unknown, headers?: Record<string, string>) { return this.request<T>('POST', path, body, headers); }
-  patch<T>(path: string, body: unknown, headers?: Record<string, string>) { return this.request<T>('PATCH', path, body, headers); }
-  delete<T>(path: string) { return this.request<T>('DELETE', path); }
+  get<T>(path: string) {
+    return this.request<T>('GET', path);
+  }
+  post<T>(path: string, body: unknown, headers?: Record<string, string>) {
+    return this.request<T>('POST', path, body, headers);
+  }
+  patch<T>(path: string, body: unknown, headers?: Record<string, string>) {
+    return this.request<T>('PATCH', path, body, headers);
+  }
+  delete<T>(path: string) {
+    return this.request<T>('DELETE', path);
+  }
 }
 
 /** Builds the client when a command runs, not when the commands are registered. */
 export type ApiFactory = () => ApiClient;
 
 /** The operation a mutation answers with. */
-export interface OperationRef { id: string; links: { history: string } }
+export interface OperationRef {
+  id: string;
+  links: { history: string };
+}

@@ -3,10 +3,7 @@ import { readFileSync, statSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import {
-  ConfigError, SETTINGS, flattenFileConfig, parseConfig, settingsFromEnv,
-  type ConfigLayerValue, type ParsedConfig,
-} from '../domain/config.ts';
+import { ConfigError, SETTINGS, flattenFileConfig, parseConfig, settingsFromEnv, type ConfigLayerValue, type ParsedConfig } from '../domain/config.ts';
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;

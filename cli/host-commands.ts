@@ -13,8 +13,21 @@ import { machineId } from './resolve.ts';
 import { opsWatch } from './resource-commands.ts';
 
 type Json = Record<string, unknown>;
-interface HostJson { id: string; name: string; state: string; conditions: { type: string; status: string; reason: string; message: string }[]; [k: string]: unknown }
-interface ClusterJson { id: string; name: string; ready: boolean; control_plane_endpoint: { url: string } | null; machines: { name: string; role: string; state: string; addresses: string[] }[]; [k: string]: unknown }
+interface HostJson {
+  id: string;
+  name: string;
+  state: string;
+  conditions: { type: string; status: string; reason: string; message: string }[];
+  [k: string]: unknown;
+}
+interface ClusterJson {
+  id: string;
+  name: string;
+  ready: boolean;
+  control_plane_endpoint: { url: string } | null;
+  machines: { name: string; role: string; state: string; addresses: string[] }[];
+  [k: string]: unknown;
+}
 
 const enc = encodeURIComponent;
 
@@ -27,16 +40,23 @@ function readPassword(o: { passwordFile?: string; passwordStdin?: boolean }, req
     } catch {
       throw new CliError(`cannot read --password-file ${o.passwordFile}`, 2);
     }
-    if ((mode & 0o077) !== 0) throw new CliError(`--password-file ${o.passwordFile} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, 2);
+    if ((mode & 0o077) !== 0)
+      throw new CliError(`--password-file ${o.passwordFile} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, 2);
     return readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '');
   }
   if (o.passwordStdin) return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   if (process.env.HANGAR_BMC_PASSWORD) return process.env.HANGAR_BMC_PASSWORD;
-  if (required) throw new CliError('the BMC password is required: --password-file <0600 file>, --password-stdin or HANGAR_BMC_PASSWORD (never on the command line)', 2);
+  if (required)
+    throw new CliError('the BMC password is required: --password-file <0600 file>, --password-stdin or HANGAR_BMC_PASSWORD (never on the command line)', 2);
   return undefined;
 }
 
-async function watchOrPrint(api: ApiClient, body: { operation: OperationRef | null; [k: string]: unknown }, o: { wait?: boolean; json?: boolean }, accepted: string) {
+async function watchOrPrint(
+  api: ApiClient,
+  body: { operation: OperationRef | null; [k: string]: unknown },
+  o: { wait?: boolean; json?: boolean },
+  accepted: string,
+) {
   if (o.json && !o.wait) return print(body);
   if (!o.json) {
     console.log(body.operation ? `${accepted}; operation ${body.operation.id}` : accepted);
@@ -45,14 +65,26 @@ async function watchOrPrint(api: ApiClient, body: { operation: OperationRef | nu
   if (o.wait && body.operation) await opsWatch(api, body.operation.id, { json: o.json });
 }
 
-const conditionSummary = (h: HostJson) => h.conditions.filter((c) => c.status !== 'True' || c.type === 'bmc_reachable').map((c) => `${c.type}=${c.status}`).join(' ');
+const conditionSummary = (h: HostJson) =>
+  h.conditions
+    .filter((c) => c.status !== 'True' || c.type === 'bmc_reachable')
+    .map((c) => `${c.type}=${c.status}`)
+    .join(' ');
 
 // ---------------------------------------------------------------------------------------------
 // hosts
 
 interface HostWriteOpts {
-  bmcAddress?: string; username?: string; passwordFile?: string; passwordStdin?: boolean; caFile?: string; fingerprint?: string;
-  insecure?: boolean; bootMac?: string; tag?: string[]; description?: string;
+  bmcAddress?: string;
+  username?: string;
+  passwordFile?: string;
+  passwordStdin?: boolean;
+  caFile?: string;
+  fingerprint?: string;
+  insecure?: boolean;
+  bootMac?: string;
+  tag?: string[];
+  description?: string;
 }
 
 function hostBody(o: HostWriteOpts, password: string | undefined): Json {
@@ -78,14 +110,21 @@ export async function hostsRegister(api: ApiClient, o: HostWriteOpts & { name: s
   await watchOrPrint(api, res, o, `host ${res.host.name} (${res.host.id}) registered; inspecting`);
   if (o.wait && !o.json) {
     const { body: h } = await api.get<HostJson>(`/api/v1/hosts/${res.host.id}`);
-    console.log(`${h.name}: ${h.state}, ${[h.vendor, h.model].filter(Boolean).join(' ') || 'unknown hardware'}, power ${String(h.power_state ?? '-')}; ${conditionSummary(h)}`);
+    console.log(
+      `${h.name}: ${h.state}, ${[h.vendor, h.model].filter(Boolean).join(' ') || 'unknown hardware'}, power ${String(h.power_state ?? '-')}; ${conditionSummary(h)}`,
+    );
   }
 }
 
 export async function hostsList(api: ApiClient, o: { state?: string; tag?: string; json?: boolean }) {
   const items = await listAll<HostJson>(api, '/api/v1/hosts', { state: o.state, tag: o.tag });
   if (o.json) return print(items);
-  console.log(table(items.map((h) => ({ ...h, conditions: conditionSummary(h) })), ['name', 'state', 'power_state', 'vendor', 'model', 'bmc_address', 'claimed_by', 'conditions']));
+  console.log(
+    table(
+      items.map((h) => ({ ...h, conditions: conditionSummary(h) })),
+      ['name', 'state', 'power_state', 'vendor', 'model', 'bmc_address', 'claimed_by', 'conditions'],
+    ),
+  );
 }
 
 export async function hostsGet(api: ApiClient, ref: string, o: { json?: boolean }) {
@@ -111,7 +150,12 @@ export async function hostsDelete(api: ApiClient, ref: string) {
   console.log(`host ${ref} deleted`);
 }
 
-export async function hostsAction(api: ApiClient, ref: string, action: string, o: { wait?: boolean; json?: boolean; reason?: string; wipeImage?: string; wipeTimeout?: string }) {
+export async function hostsAction(
+  api: ApiClient,
+  ref: string,
+  action: string,
+  o: { wait?: boolean; json?: boolean; reason?: string; wipeImage?: string; wipeTimeout?: string },
+) {
   const body: Json = {};
   if (o.reason) body.reason = o.reason;
   if (o.wipeImage) body.wipe_image_url = o.wipeImage;
@@ -127,10 +171,25 @@ export async function hostsMaintenance(api: ApiClient, ref: string, onOff: strin
   console.log(`host ${body.host.name} is ${body.host.state}`);
 }
 
-export async function hostsProvision(api: ApiClient, o: {
-  name: string; image?: string; template?: string; host?: string; tag?: string[]; bootMode?: string; network?: string; sshKey?: string[]; domain?: string;
-  waitPhoneHome?: boolean; phoneHomeTimeout?: string; claimTimeout?: string; wait?: boolean; json?: boolean;
-}) {
+export async function hostsProvision(
+  api: ApiClient,
+  o: {
+    name: string;
+    image?: string;
+    template?: string;
+    host?: string;
+    tag?: string[];
+    bootMode?: string;
+    network?: string;
+    sshKey?: string[];
+    domain?: string;
+    waitPhoneHome?: boolean;
+    phoneHomeTimeout?: string;
+    claimTimeout?: string;
+    wait?: boolean;
+    json?: boolean;
+  },
+) {
   if ((o.image === undefined) === (o.template === undefined)) throw new CliError('give either --image <url> or --template <name> (exactly one)', 2);
   const body: Json = { name: o.name, ...(o.image ? { image_url: o.image } : { template: o.template }) };
   if (o.host) body.host = o.host;
@@ -142,7 +201,13 @@ export async function hostsProvision(api: ApiClient, o: {
   if (o.waitPhoneHome === false) body.wait_for_phone_home = false;
   if (o.phoneHomeTimeout) body.phone_home_timeout = o.phoneHomeTimeout;
   if (o.claimTimeout) body.claim_timeout = o.claimTimeout;
-  const { body: res } = await api.post<{ machine: { id: string; name: string }; host: HostJson; seed_url: string; cidata_url: string; operation: OperationRef }>('/api/v1/hosts/provision', body);
+  const { body: res } = await api.post<{
+    machine: { id: string; name: string };
+    host: HostJson;
+    seed_url: string;
+    cidata_url: string;
+    operation: OperationRef;
+  }>('/api/v1/hosts/provision', body);
   if (!o.json) {
     console.log(`machine ${res.machine.name} (${res.machine.id}) on host ${res.host.name}`);
     console.log(`  NoCloud seed URL (put it on the image's kernel command line as ds=nocloud;s=<url>): ${res.seed_url}`);
@@ -154,10 +219,13 @@ export async function hostsProvision(api: ApiClient, o: {
 // ---------------------------------------------------------------------------------------------
 // clusters
 
-export async function clustersCreate(api: ApiClient, o: { name: string; vip?: string; port?: string; controlPlane?: string[]; worker?: string[]; json?: boolean }) {
+export async function clustersCreate(
+  api: ApiClient,
+  o: { name: string; vip?: string; port?: string; controlPlane?: string[]; worker?: string[]; json?: boolean },
+) {
   const machines = [
-    ...await Promise.all((o.controlPlane ?? []).map(async (m) => ({ machine_id: await machineId(api, m), role: 'control-plane' }))),
-    ...await Promise.all((o.worker ?? []).map(async (m) => ({ machine_id: await machineId(api, m), role: 'worker' }))),
+    ...(await Promise.all((o.controlPlane ?? []).map(async (m) => ({ machine_id: await machineId(api, m), role: 'control-plane' })))),
+    ...(await Promise.all((o.worker ?? []).map(async (m) => ({ machine_id: await machineId(api, m), role: 'worker' })))),
   ];
   const body: Json = { name: o.name, machines };
   if (o.vip) body.control_plane_vip = o.vip;
@@ -174,13 +242,23 @@ function printCluster(c: ClusterJson) {
   console.log(`${c.name}: ${c.ready ? 'ready' : 'not ready'}; control plane ${c.control_plane_endpoint?.url ?? '(none yet)'}`);
   const cond = (c.conditions as { reason: string; message: string }[] | undefined)?.[0];
   if (cond) console.log(`  ${cond.reason}: ${cond.message}`);
-  console.log(table(c.machines.map((m) => ({ ...m, addresses: m.addresses.join(', ') })), ['name', 'role', 'state', 'addresses']));
+  console.log(
+    table(
+      c.machines.map((m) => ({ ...m, addresses: m.addresses.join(', ') })),
+      ['name', 'role', 'state', 'addresses'],
+    ),
+  );
 }
 
 export async function clustersList(api: ApiClient, o: { json?: boolean }) {
   const items = await listAll<ClusterJson>(api, '/api/v1/clusters');
   if (o.json) return print(items);
-  console.log(table(items.map((c) => ({ name: c.name, ready: c.ready, endpoint: c.control_plane_endpoint?.url ?? null, machines: c.machines.length })), ['name', 'ready', 'endpoint', 'machines']));
+  console.log(
+    table(
+      items.map((c) => ({ name: c.name, ready: c.ready, endpoint: c.control_plane_endpoint?.url ?? null, machines: c.machines.length })),
+      ['name', 'ready', 'endpoint', 'machines'],
+    ),
+  );
 }
 
 export async function clustersGet(api: ApiClient, ref: string, o: { json?: boolean }) {
@@ -210,61 +288,129 @@ export async function clustersDelete(api: ApiClient, ref: string) {
 
 // ---------------------------------------------------------------------------------------------
 
-const hostWriteOptions = (c: Command) => c
-  .option('--bmc-address <url>', 'redfish+https://bmc[:port]/redfish/v1/Systems/<id> (system path optional: discovered)')
-  .option('--username <name>', 'BMC user')
-  .option('--password-file <path>', 'file (mode 0600) holding the BMC password')
-  .option('--password-stdin', 'read the BMC password from standard input')
-  .option('--ca-file <pem>', 'CA certificate(s) to verify the BMC with')
-  .option('--fingerprint <sha256>', 'pinned SHA-256 certificate fingerprint')
-  .option('--insecure', 'do not verify the BMC certificate (explicit, warned opt-in)')
-  .option('--boot-mac <mac>', 'MAC of the NIC the host boots and is addressed on')
-  .option('--tag <tag>', 'tag (repeatable)', collect)
-  .option('--description <text>');
+const hostWriteOptions = (c: Command) =>
+  c
+    .option('--bmc-address <url>', 'redfish+https://bmc[:port]/redfish/v1/Systems/<id> (system path optional: discovered)')
+    .option('--username <name>', 'BMC user')
+    .option('--password-file <path>', 'file (mode 0600) holding the BMC password')
+    .option('--password-stdin', 'read the BMC password from standard input')
+    .option('--ca-file <pem>', 'CA certificate(s) to verify the BMC with')
+    .option('--fingerprint <sha256>', 'pinned SHA-256 certificate fingerprint')
+    .option('--insecure', 'do not verify the BMC certificate (explicit, warned opt-in)')
+    .option('--boot-mac <mac>', 'MAC of the NIC the host boots and is addressed on')
+    .option('--tag <tag>', 'tag (repeatable)', collect)
+    .option('--description <text>');
 
 export function registerHostCommands(program: Command, api: ApiFactory): void {
   const hosts = program.command('hosts').alias('host').description('bare-metal hosts behind Redfish BMCs');
   hostWriteOptions(hosts.command('register').alias('create').description('register a host (the BMC is inspected)').requiredOption('--name <name>'))
-    .option('--wait', 'wait for the inspection').option('--json')
+    .option('--wait', 'wait for the inspection')
+    .option('--json')
     .action((o) => hostsRegister(api(), o));
-  hosts.command('list').option('--state <state>').option('--tag <tag>').option('--json').action((o) => hostsList(api(), o));
-  hosts.command('get').argument('<id-or-name>').option('--json').action((ref: string, o) => hostsGet(api(), ref, o));
-  hostWriteOptions(hosts.command('update').argument('<id-or-name>')).option('--json').action((ref: string, o) => hostsUpdate(api(), ref, o));
-  hosts.command('delete').alias('rm').argument('<id-or-name>').action((ref: string) => hostsDelete(api(), ref));
+  hosts
+    .command('list')
+    .option('--state <state>')
+    .option('--tag <tag>')
+    .option('--json')
+    .action((o) => hostsList(api(), o));
+  hosts
+    .command('get')
+    .argument('<id-or-name>')
+    .option('--json')
+    .action((ref: string, o) => hostsGet(api(), ref, o));
+  hostWriteOptions(hosts.command('update').argument('<id-or-name>'))
+    .option('--json')
+    .action((ref: string, o) => hostsUpdate(api(), ref, o));
+  hosts
+    .command('delete')
+    .alias('rm')
+    .argument('<id-or-name>')
+    .action((ref: string) => hostsDelete(api(), ref));
   for (const action of ['inspect', 'power-on', 'power-off', 'reboot'] as const) {
-    hosts.command(action).argument('<id-or-name>').option('--wait').option('--json').action((ref: string, o) => hostsAction(api(), ref, action, o));
+    hosts
+      .command(action)
+      .argument('<id-or-name>')
+      .option('--wait')
+      .option('--json')
+      .action((ref: string, o) => hostsAction(api(), ref, action, o));
   }
-  hosts.command('deprovision').description('power off, eject, clear the boot override (optionally wipe) and release')
-    .argument('<id-or-name>').option('--wipe-image <url>', 'boot this image and wait for it to power the host off')
-    .option('--wipe-timeout <duration>', 'how long the wipe may take (default 4h)').option('--wait').option('--json')
+  hosts
+    .command('deprovision')
+    .description('power off, eject, clear the boot override (optionally wipe) and release')
+    .argument('<id-or-name>')
+    .option('--wipe-image <url>', 'boot this image and wait for it to power the host off')
+    .option('--wipe-timeout <duration>', 'how long the wipe may take (default 4h)')
+    .option('--wait')
+    .option('--json')
     .action((ref: string, o) => hostsAction(api(), ref, 'deprovision', o));
-  hosts.command('force-release').description('admin: cancel what runs on the host, clean up what can be, release it')
-    .argument('<id-or-name>').option('--reason <text>').option('--wait').option('--json')
+  hosts
+    .command('force-release')
+    .description('admin: cancel what runs on the host, clean up what can be, release it')
+    .argument('<id-or-name>')
+    .option('--reason <text>')
+    .option('--wait')
+    .option('--json')
     .action((ref: string, o) => hostsAction(api(), ref, 'force-release', o));
-  hosts.command('maintenance').argument('<id-or-name>').argument('<on|off>').option('--json')
+  hosts
+    .command('maintenance')
+    .argument('<id-or-name>')
+    .argument('<on|off>')
+    .option('--json')
     .action((ref: string, onOff: string, o) => hostsMaintenance(api(), ref, onOff, o));
-  hosts.command('provision').description('claim a host (by --host, --tag, or any available) and install it as a machine')
-    .requiredOption('--name <machine-name>').option('--image <url>', 'installer or live image the BMC mounts as virtual media')
+  hosts
+    .command('provision')
+    .description('claim a host (by --host, --tag, or any available) and install it as a machine')
+    .requiredOption('--name <machine-name>')
+    .option('--image <url>', 'installer or live image the BMC mounts as virtual media')
     .option('--template <name>', 'a redfish template whose image the BMC mounts (instead of --image)')
-    .option('--host <id-or-name>').option('--tag <tag>', 'claim a host with this tag (repeatable: all of them)', collect)
-    .option('--boot-mode <mode>', 'UEFI or Legacy').option('--network <id>', 'network to lease the address in')
-    .option('--ssh-key <id>', 'SSH key id (repeatable)', collect).option('--domain <domain>')
+    .option('--host <id-or-name>')
+    .option('--tag <tag>', 'claim a host with this tag (repeatable: all of them)', collect)
+    .option('--boot-mode <mode>', 'UEFI or Legacy')
+    .option('--network <id>', 'network to lease the address in')
+    .option('--ssh-key <id>', 'SSH key id (repeatable)', collect)
+    .option('--domain <domain>')
     .option('--no-wait-phone-home', 'do not wait for the installed system to phone home')
     .option('--phone-home-timeout <duration>', 'e.g. 45m')
     .option('--claim-timeout <duration>', 'with no host free, keep trying this long (at most 10m) before failing')
-    .option('--wait').option('--json')
+    .option('--wait')
+    .option('--json')
     .action((o) => hostsProvision(api(), o));
 
   const clusters = program.command('clusters').alias('cluster').description('clusters of machines');
-  clusters.command('create').requiredOption('--name <name>').option('--vip <address>', 'explicit control-plane VIP')
+  clusters
+    .command('create')
+    .requiredOption('--name <name>')
+    .option('--vip <address>', 'explicit control-plane VIP')
     .option('--port <n>', 'control-plane port (default 6443)')
-    .option('--control-plane <machine>', 'control-plane machine (repeatable)', collect).option('--worker <machine>', 'worker machine (repeatable)', collect)
-    .option('--json').action((o) => clustersCreate(api(), o));
-  clusters.command('list').option('--json').action((o) => clustersList(api(), o));
-  clusters.command('get').argument('<id-or-name>').option('--json').action((ref: string, o) => clustersGet(api(), ref, o));
-  clusters.command('add-machine').argument('<cluster>').argument('<machine>').requiredOption('--role <role>', 'control-plane or worker').option('--json')
+    .option('--control-plane <machine>', 'control-plane machine (repeatable)', collect)
+    .option('--worker <machine>', 'worker machine (repeatable)', collect)
+    .option('--json')
+    .action((o) => clustersCreate(api(), o));
+  clusters
+    .command('list')
+    .option('--json')
+    .action((o) => clustersList(api(), o));
+  clusters
+    .command('get')
+    .argument('<id-or-name>')
+    .option('--json')
+    .action((ref: string, o) => clustersGet(api(), ref, o));
+  clusters
+    .command('add-machine')
+    .argument('<cluster>')
+    .argument('<machine>')
+    .requiredOption('--role <role>', 'control-plane or worker')
+    .option('--json')
     .action((ref: string, m: string, o) => clustersAddMachine(api(), ref, m, o));
-  clusters.command('remove-machine').argument('<cluster>').argument('<machine>').option('--json')
+  clusters
+    .command('remove-machine')
+    .argument('<cluster>')
+    .argument('<machine>')
+    .option('--json')
     .action((ref: string, m: string, o) => clustersRemoveMachine(api(), ref, m, o));
-  clusters.command('delete').alias('rm').argument('<id-or-name>').action((ref: string) => clustersDelete(api(), ref));
+  clusters
+    .command('delete')
+    .alias('rm')
+    .argument('<id-or-name>')
+    .action((ref: string) => clustersDelete(api(), ref));
 }

@@ -11,10 +11,31 @@ import { machineId, networkId, sshKeyId, UUID } from './resolve.ts';
 
 type Json = Record<string, unknown>;
 
-interface SshKeyJson { id: string; name: string; type: string; bits: number | null; fingerprint: string; [k: string]: unknown }
-interface NetworkJson { id: string; name: string; cidr: string; [k: string]: unknown }
-interface LeaseJson { id: string; address: string; state: string; [k: string]: unknown }
-interface MachineJson { id: string; name: string; [k: string]: unknown }
+interface SshKeyJson {
+  id: string;
+  name: string;
+  type: string;
+  bits: number | null;
+  fingerprint: string;
+  [k: string]: unknown;
+}
+interface NetworkJson {
+  id: string;
+  name: string;
+  cidr: string;
+  [k: string]: unknown;
+}
+interface LeaseJson {
+  id: string;
+  address: string;
+  state: string;
+  [k: string]: unknown;
+}
+interface MachineJson {
+  id: string;
+  name: string;
+  [k: string]: unknown;
+}
 
 const enc = encodeURIComponent;
 
@@ -56,7 +77,11 @@ export async function keysRm(api: ApiClient, ref: string) {
 // ---------------------------------------------------------------------------------------------
 // Machines: links to SSH keys and a network, and the seed URL
 
-export async function machinesUpdate(api: ApiClient, ref: string, o: { sshKey?: string[] | false; network?: string | false; domain?: string | false; json?: boolean }) {
+export async function machinesUpdate(
+  api: ApiClient,
+  ref: string,
+  o: { sshKey?: string[] | false; network?: string | false; domain?: string | false; json?: boolean },
+) {
   const body: Json = {};
   if (o.sshKey !== undefined) {
     const refs = o.sshKey === false ? [] : o.sshKey;
@@ -87,8 +112,16 @@ export async function machinesSeedUrl(api: ApiClient, ref: string, o: { json?: b
 // Networks and leases
 
 export interface NetworkFlags {
-  gateway?: string | false; dns?: string[] | false; search?: string[] | false; vlan?: string | false; bridge?: string | false;
-  rangeStart?: string; rangeEnd?: string; range?: boolean; reserved?: string[] | false; json?: boolean;
+  gateway?: string | false;
+  dns?: string[] | false;
+  search?: string[] | false;
+  vlan?: string | false;
+  bridge?: string | false;
+  rangeStart?: string;
+  rangeEnd?: string;
+  range?: boolean;
+  reserved?: string[] | false;
+  json?: boolean;
 }
 
 function networkBody(o: NetworkFlags): Json {
@@ -187,42 +220,80 @@ function networkOptions(c: Command, update: boolean): Command {
 }
 
 export function registerMachineInventoryCommands(machines: Command, api: ApiFactory): void {
-  machines.command('update').description('change the SSH keys, network or domain of a machine').argument('<id-or-name>')
+  machines
+    .command('update')
+    .description('change the SSH keys, network or domain of a machine')
+    .argument('<id-or-name>')
     .option('--ssh-key <id-or-name>', 'SSH key (repeatable; replaces the set)', collect)
     .option('--no-ssh-key', 'remove every SSH key')
-    .option('--network <id-or-name>', 'network the machine is attached to').option('--no-network', 'detach from its network')
-    .option('--domain <domain>', 'DNS domain').option('--no-domain', 'remove the domain')
+    .option('--network <id-or-name>', 'network the machine is attached to')
+    .option('--no-network', 'detach from its network')
+    .option('--domain <domain>', 'DNS domain')
+    .option('--no-domain', 'remove the domain')
     .option('--json', 'print JSON')
     .action((ref: string, o) => machinesUpdate(api(), ref, o));
-  machines.command('seed-url').description('print the NoCloud seed URL (it carries the metadata token)').argument('<id-or-name>')
-    .option('--json', 'print JSON').action((ref: string, o) => machinesSeedUrl(api(), ref, o));
+  machines
+    .command('seed-url')
+    .description('print the NoCloud seed URL (it carries the metadata token)')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action((ref: string, o) => machinesSeedUrl(api(), ref, o));
 }
 
 export function registerInventoryCommands(program: Command, api: ApiFactory): void {
   const keys = program.command('keys').alias('ssh-keys').description('SSH public keys');
-  keys.command('add').requiredOption('--name <name>').option('--public-key <key>', 'the public key line')
-    .option('--file <path>', 'read the public key from a .pub file').option('--json', 'print JSON')
+  keys
+    .command('add')
+    .requiredOption('--name <name>')
+    .option('--public-key <key>', 'the public key line')
+    .option('--file <path>', 'read the public key from a .pub file')
+    .option('--json', 'print JSON')
     .action((o) => keysAdd(api(), o));
   listOptions(keys.command('list')).action((o) => keysList(api(), o));
-  keys.command('get').argument('<id-or-name>').option('--json', 'print JSON').action((ref: string, o) => keysGet(api(), ref, o));
-  keys.command('rm').alias('delete').argument('<id-or-name>').action((ref: string) => keysRm(api(), ref));
+  keys
+    .command('get')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action((ref: string, o) => keysGet(api(), ref, o));
+  keys
+    .command('rm')
+    .alias('delete')
+    .argument('<id-or-name>')
+    .action((ref: string) => keysRm(api(), ref));
 
   const networks = program.command('networks').alias('network').description('networks (IP subnets machines attach to)');
-  networkOptions(networks.command('create').requiredOption('--name <name>').requiredOption('--cidr <cidr>'), false)
-    .action((o) => networksCreate(api(), o));
+  networkOptions(networks.command('create').requiredOption('--name <name>').requiredOption('--cidr <cidr>'), false).action((o) => networksCreate(api(), o));
   listOptions(networks.command('list')).action((o) => networksList(api(), o));
-  networks.command('get').argument('<id-or-name>').option('--json', 'print JSON').action((ref: string, o) => networksGet(api(), ref, o));
+  networks
+    .command('get')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action((ref: string, o) => networksGet(api(), ref, o));
   networkOptions(networks.command('update').argument('<id-or-name>'), true).action((ref: string, o) => networksUpdate(api(), ref, o));
-  networks.command('rm').alias('delete').argument('<id-or-name>').option('--force', 'also when leases are live')
+  networks
+    .command('rm')
+    .alias('delete')
+    .argument('<id-or-name>')
+    .option('--force', 'also when leases are live')
     .action((ref: string, o) => networksRm(api(), ref, o));
 
   const leases = program.command('leases').alias('lease').description('IP leases in a network');
-  leases.command('create').argument('<network>', 'network id or name').option('--address <address>', 'this address (default: the lowest free one)')
-    .option('--machine <id-or-name>').option('--mac <mac>').option('--active', 'active instead of reserved').option('--json', 'print JSON')
+  leases
+    .command('create')
+    .argument('<network>', 'network id or name')
+    .option('--address <address>', 'this address (default: the lowest free one)')
+    .option('--machine <id-or-name>')
+    .option('--mac <mac>')
+    .option('--active', 'active instead of reserved')
+    .option('--json', 'print JSON')
     .action((network: string, o) => leasesCreate(api(), network, o));
-  listOptions(leases.command('list').argument('<network>', 'network id or name').option('--state <state>', 'reserved, active or released'))
-    .action((network: string, o) => leasesList(api(), network, o));
-  leases.command('release').argument('<network>', 'network id or name').argument('<address>').option('--json', 'print JSON')
+  listOptions(leases.command('list').argument('<network>', 'network id or name').option('--state <state>', 'reserved, active or released')).action(
+    (network: string, o) => leasesList(api(), network, o),
+  );
+  leases
+    .command('release')
+    .argument('<network>', 'network id or name')
+    .argument('<address>')
+    .option('--json', 'print JSON')
     .action((network: string, address: string, o) => leasesRelease(api(), network, address, o));
-
 }

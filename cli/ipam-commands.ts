@@ -10,12 +10,38 @@ import { accountId, poolId } from './resolve.ts';
 
 type Json = Record<string, unknown>;
 
-interface AccountJson { id: string; key: string; name: string; provider: string; [k: string]: unknown }
-interface PoolJson { id: string; name: string; cidr: string; parent_id: string | null; [k: string]: unknown }
-interface AllocationJson { id: string; pool_id: string; cidr: string; name: string | null; [k: string]: unknown }
-interface BlockJson { cidr: string; status: string; owners: { kind: string; id: string; name: string | null; account_id: string | null }[] }
+interface AccountJson {
+  id: string;
+  key: string;
+  name: string;
+  provider: string;
+  [k: string]: unknown;
+}
+interface PoolJson {
+  id: string;
+  name: string;
+  cidr: string;
+  parent_id: string | null;
+  [k: string]: unknown;
+}
+interface AllocationJson {
+  id: string;
+  pool_id: string;
+  cidr: string;
+  name: string | null;
+  [k: string]: unknown;
+}
+interface BlockJson {
+  cidr: string;
+  status: string;
+  owners: { kind: string; id: string; name: string | null; account_id: string | null }[];
+}
 interface UtilizationJson {
-  cidr: string; total: string; used: string; free: string; percent_used: number;
+  cidr: string;
+  total: string;
+  used: string;
+  free: string;
+  percent_used: number;
   by_account: { account_id: string | null; account_key: string | null; addresses: string; allocations: number }[];
 }
 
@@ -28,7 +54,10 @@ const TIERS = ['dev', 'stg', 'sbx', 'prd'] as const;
 /** The shape only; the API checks the id itself (12 digits for AWS, a project id for GCP). */
 const ACCOUNT_KEY = /^(aws|gcp):\S+$/;
 
-export async function accountsCreate(api: ApiClient, o: { key: string; name: string; platform?: string; tier?: string; environment?: string; region?: string[]; json?: boolean }) {
+export async function accountsCreate(
+  api: ApiClient,
+  o: { key: string; name: string; platform?: string; tier?: string; environment?: string; region?: string[]; json?: boolean },
+) {
   if (!ACCOUNT_KEY.test(o.key)) usage(`--key must be aws:<12-digit account id> or gcp:<project id>, got "${o.key}"`);
   const body: Json = { key: o.key, name: o.name };
   if (o.platform !== undefined) body.platform = o.platform;
@@ -72,7 +101,10 @@ function tags(list: string[] | undefined): Record<string, string> | undefined {
   return out;
 }
 
-export async function poolsCreate(api: ApiClient, o: { name: string; cidr: string; parent?: string; account?: string; description?: string; tag?: string[]; json?: boolean }) {
+export async function poolsCreate(
+  api: ApiClient,
+  o: { name: string; cidr: string; parent?: string; account?: string; description?: string; tag?: string[]; json?: boolean },
+) {
   const body: Json = { name: o.name, cidr: o.cidr };
   const t = tags(o.tag);
   if (o.parent !== undefined) body.parent_id = await poolId(api, o.parent);
@@ -103,7 +135,11 @@ export async function poolsRm(api: ApiClient, ref: string, o: { cascade?: boolea
   console.log(`removed pool ${ref}${ref === id ? '' : ` (${id})`}`);
 }
 
-export async function poolsAllocate(api: ApiClient, pool: string, o: { prefixLength?: string; cidr?: string; name?: string; account?: string; json?: boolean }) {
+export async function poolsAllocate(
+  api: ApiClient,
+  pool: string,
+  o: { prefixLength?: string; cidr?: string; name?: string; account?: string; json?: boolean },
+) {
   if ((o.prefixLength === undefined) === (o.cidr === undefined)) usage('give exactly one of --prefix-length and --cidr');
   const body: Json = {};
   if (o.prefixLength !== undefined) body.prefix_length = wholeNumber('--prefix-length', o.prefixLength, 0, 128);
@@ -116,14 +152,20 @@ export async function poolsAllocate(api: ApiClient, pool: string, o: { prefixLen
 }
 
 /** One page only, whatever the pool's size; the next cursor is printed for --cursor. */
-export async function poolsBlocks(api: ApiClient, pool: string, o: { prefixLength: string; status?: string; pageSize?: string; cursor?: string; json?: boolean }) {
+export async function poolsBlocks(
+  api: ApiClient,
+  pool: string,
+  o: { prefixLength: string; status?: string; pageSize?: string; cursor?: string; json?: boolean },
+) {
   const params = {
     prefix_length: String(wholeNumber('--prefix-length', o.prefixLength, 0, 128)),
     status: o.status === undefined ? undefined : oneOf('--status', o.status, ['free', 'used', 'all'] as const),
     page_size: o.pageSize === undefined ? undefined : String(wholeNumber('--page-size', o.pageSize, 1)),
     cursor: o.cursor,
   };
-  const { body } = await api.get<Page<BlockJson> & { counts?: { total: string; used: string; free: string } }>(`/api/v1/pools/${enc(await poolId(api, pool))}/blocks${queryString(params)}`);
+  const { body } = await api.get<Page<BlockJson> & { counts?: { total: string; used: string; free: string } }>(
+    `/api/v1/pools/${enc(await poolId(api, pool))}/blocks${queryString(params)}`,
+  );
   if (o.json) return print(body);
   const rows = body.items.map((b) => ({ cidr: b.cidr, status: b.status, owners: b.owners.map((w) => `${w.kind}:${w.name ?? w.id}`) }));
   console.log(rowsTable(rows, ['cidr', 'status', 'owners']));
@@ -134,12 +176,17 @@ export async function poolsBlocks(api: ApiClient, pool: string, o: { prefixLengt
 export async function poolsUtilization(api: ApiClient, pool: string, o: { json?: boolean }) {
   const { body } = await api.get<UtilizationJson>(`/api/v1/pools/${enc(await poolId(api, pool))}/utilization`);
   if (o.json) return print(body);
-  console.log(table([
-    { field: 'cidr', value: body.cidr },
-    { field: 'total', value: body.total },
-    { field: 'used', value: `${body.used} (${body.percent_used}%)` },
-    { field: 'free', value: body.free },
-  ], ['field', 'value']));
+  console.log(
+    table(
+      [
+        { field: 'cidr', value: body.cidr },
+        { field: 'total', value: body.total },
+        { field: 'used', value: `${body.used} (${body.percent_used}%)` },
+        { field: 'free', value: body.free },
+      ],
+      ['field', 'value'],
+    ),
+  );
   console.log('');
   console.log(rowsTable(body.by_account, ['account_key', 'account_id', 'addresses', 'allocations']));
 }
@@ -165,36 +212,88 @@ export async function blocksList(api: ApiClient, o: ListOpts & { account?: strin
 
 export function registerIpamCommands(program: Command, api: ApiFactory): void {
   const accounts = program.command('accounts').alias('account').description('cloud accounts (AWS accounts, GCP projects)');
-  accounts.command('create').requiredOption('--key <key>', 'aws:<12-digit account id> or gcp:<project id>').requiredOption('--name <name>')
-    .option('--platform <platform>').option('--tier <tier>', 'dev, stg, sbx or prd').option('--environment <environment>')
-    .option('--region <region>', 'region (repeatable)', collect).option('--json', 'print JSON')
+  accounts
+    .command('create')
+    .requiredOption('--key <key>', 'aws:<12-digit account id> or gcp:<project id>')
+    .requiredOption('--name <name>')
+    .option('--platform <platform>')
+    .option('--tier <tier>', 'dev, stg, sbx or prd')
+    .option('--environment <environment>')
+    .option('--region <region>', 'region (repeatable)', collect)
+    .option('--json', 'print JSON')
     .action((o) => accountsCreate(api(), o));
-  listOptions(accounts.command('list').option('--provider <provider>', 'aws or gcp').option('--search <text>', 'search key and name'))
-    .action((o) => accountsList(api(), o));
-  accounts.command('get').argument('<id-or-key>').option('--json', 'print JSON').action((ref: string, o) => accountsGet(api(), ref, o));
-  accounts.command('rm').alias('delete').argument('<id-or-key>').action((ref: string) => accountsRm(api(), ref));
+  listOptions(accounts.command('list').option('--provider <provider>', 'aws or gcp').option('--search <text>', 'search key and name')).action((o) =>
+    accountsList(api(), o),
+  );
+  accounts
+    .command('get')
+    .argument('<id-or-key>')
+    .option('--json', 'print JSON')
+    .action((ref: string, o) => accountsGet(api(), ref, o));
+  accounts
+    .command('rm')
+    .alias('delete')
+    .argument('<id-or-key>')
+    .action((ref: string) => accountsRm(api(), ref));
 
   const pools = program.command('pools').alias('pool').description('address pools and their allocations');
-  pools.command('create').requiredOption('--name <name>').requiredOption('--cidr <cidr>').option('--parent <id-or-name>', 'parent pool')
-    .option('--account <id-or-key>').option('--description <text>').option('--tag <key=value>', 'tag (repeatable)', collect).option('--json', 'print JSON')
+  pools
+    .command('create')
+    .requiredOption('--name <name>')
+    .requiredOption('--cidr <cidr>')
+    .option('--parent <id-or-name>', 'parent pool')
+    .option('--account <id-or-key>')
+    .option('--description <text>')
+    .option('--tag <key=value>', 'tag (repeatable)', collect)
+    .option('--json', 'print JSON')
     .action((o) => poolsCreate(api(), o));
-  listOptions(pools.command('list').option('--parent <id-or-name>', 'only children of this pool').option('--roots', 'only top-level pools'))
-    .action((o) => poolsList(api(), o));
-  pools.command('get').argument('<id-or-name>').option('--json', 'print JSON').action((ref: string, o) => poolsGet(api(), ref, o));
-  pools.command('rm').alias('delete').argument('<id-or-name>').option('--cascade', 'also remove child pools and allocations')
+  listOptions(pools.command('list').option('--parent <id-or-name>', 'only children of this pool').option('--roots', 'only top-level pools')).action((o) =>
+    poolsList(api(), o),
+  );
+  pools
+    .command('get')
+    .argument('<id-or-name>')
+    .option('--json', 'print JSON')
+    .action((ref: string, o) => poolsGet(api(), ref, o));
+  pools
+    .command('rm')
+    .alias('delete')
+    .argument('<id-or-name>')
+    .option('--cascade', 'also remove child pools and allocations')
     .action((ref: string, o) => poolsRm(api(), ref, o));
-  pools.command('allocate').description('allocate a block from a pool (best fit, or exactly --cidr)').argument('<pool>', 'pool id or name')
-    .option('--prefix-length <n>').option('--cidr <cidr>').option('--name <name>').option('--account <id-or-key>').option('--json', 'print JSON')
+  pools
+    .command('allocate')
+    .description('allocate a block from a pool (best fit, or exactly --cidr)')
+    .argument('<pool>', 'pool id or name')
+    .option('--prefix-length <n>')
+    .option('--cidr <cidr>')
+    .option('--name <name>')
+    .option('--account <id-or-key>')
+    .option('--json', 'print JSON')
     .action((pool: string, o) => poolsAllocate(api(), pool, o));
-  pools.command('blocks').description('one page of the aligned blocks of a pool at a prefix length').argument('<pool>', 'pool id or name')
-    .requiredOption('--prefix-length <n>').option('--status <status>', 'free, used or all').option('--page-size <n>').option('--cursor <cursor>')
+  pools
+    .command('blocks')
+    .description('one page of the aligned blocks of a pool at a prefix length')
+    .argument('<pool>', 'pool id or name')
+    .requiredOption('--prefix-length <n>')
+    .option('--status <status>', 'free, used or all')
+    .option('--page-size <n>')
+    .option('--cursor <cursor>')
     .option('--json', 'print JSON')
     .action((pool: string, o) => poolsBlocks(api(), pool, o));
-  pools.command('utilization').argument('<pool>', 'pool id or name').option('--json', 'print JSON')
+  pools
+    .command('utilization')
+    .argument('<pool>', 'pool id or name')
+    .option('--json', 'print JSON')
     .action((pool: string, o) => poolsUtilization(api(), pool, o));
 
   const blocks = program.command('blocks').description('allocated blocks across pools');
-  listOptions(blocks.command('list').option('--account <id-or-key>').option('--pool <id-or-name>').option('--within <cidr>', 'only blocks inside this CIDR')
-    .option('--csv', 'print the CSV export as-is'))
-    .action((o) => blocksList(api(), o));
+  listOptions(
+    blocks
+      .command('list')
+      .option('--account <id-or-key>')
+      .option('--pool <id-or-name>')
+      .option('--within <cidr>', 'only blocks inside this CIDR')
+      .option('--csv', 'print the CSV export as-is'),
+  ).action((o) => blocksList(api(), o));
 }

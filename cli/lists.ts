@@ -4,7 +4,10 @@ import type { ApiClient } from './api-client.ts';
 import { wholeNumber } from './flags.ts';
 import { print } from './output.ts';
 
-export interface Page<T> { items: T[]; next_cursor: string | null }
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
 
 export type QueryParams = Record<string, string | undefined>;
 
@@ -35,8 +38,16 @@ export async function listAll<T>(api: ApiClient, path: string, params: QueryPara
   return items;
 }
 
-export interface ListOpts { json?: boolean; pageSize?: string; cursor?: string }
-export interface FetchedList<T> { items: T[]; nextCursor: string | null; single: boolean }
+export interface ListOpts {
+  json?: boolean;
+  pageSize?: string;
+  cursor?: string;
+}
+export interface FetchedList<T> {
+  items: T[];
+  nextCursor: string | null;
+  single: boolean;
+}
 
 /**
  * Follows next_cursor to the end, unless --page-size or --cursor asks for one page. With --json a
@@ -60,7 +71,8 @@ export function emitList<T extends object>(list: FetchedList<T>, opts: ListOpts,
 }
 
 /** The options every list command takes. */
-export const listOptions = (c: Command) => c
-  .option('--page-size <n>', 'fetch one page of this size instead of every page')
-  .option('--cursor <cursor>', 'continue from a next_cursor (fetches one page)')
-  .option('--json', 'print JSON');
+export const listOptions = (c: Command) =>
+  c
+    .option('--page-size <n>', 'fetch one page of this size instead of every page')
+    .option('--cursor <cursor>', 'continue from a next_cursor (fetches one page)')
+    .option('--json', 'print JSON');

@@ -24,29 +24,51 @@ const config = (): ParsedConfig => (cached ??= loadConfig());
 const api = () => new ApiClient({ baseUrl: config().config.api.url, token: config().config.api.token });
 
 export function buildProgram(): Command {
-  const program = new Command('hangar')
-    .description('Hangar: durable provisioning for VMs, bare metal and subnets')
-    .showHelpAfterError()
-    .exitOverride();
+  const program = new Command('hangar').description('Hangar: durable provisioning for VMs, bare metal and subnets').showHelpAfterError().exitOverride();
 
-  program.command('serve').description('run the API server').action(async () => (await server()).serve(config()));
-  program.command('worker').description('run a Temporal worker').action(async () => (await server()).worker(config()));
-  program.command('migrate').description('apply or revert database migrations')
+  program
+    .command('serve')
+    .description('run the API server')
+    .action(async () => (await server()).serve(config()));
+  program
+    .command('worker')
+    .description('run a Temporal worker')
+    .action(async () => (await server()).worker(config()));
+  program
+    .command('migrate')
+    .description('apply or revert database migrations')
     .argument('[direction]', 'up, down or status', 'up')
     .option('--to <name>', 'with down: revert back to (not including) this migration')
     .action(async (direction: string, o: { to?: string }) => (await server()).migrate(config(), direction, o.to));
 
   const token = program.command('token').description('API tokens (direct database access)');
-  token.command('create').requiredOption('--name <name>').requiredOption('--role <role>', 'viewer, operator or admin')
-    .option('--json').action(async (o: { name: string; role: string; json?: boolean }) => (await server()).tokenCreate(config(), o.name, o.role, !!o.json));
-  token.command('list').option('--json').action(async (o: { json?: boolean }) => (await server()).tokenList(config(), !!o.json));
-  token.command('revoke').argument('<name>').action(async (name: string) => (await server()).tokenRevoke(config(), name));
+  token
+    .command('create')
+    .requiredOption('--name <name>')
+    .requiredOption('--role <role>', 'viewer, operator or admin')
+    .option('--json')
+    .action(async (o: { name: string; role: string; json?: boolean }) => (await server()).tokenCreate(config(), o.name, o.role, !!o.json));
+  token
+    .command('list')
+    .option('--json')
+    .action(async (o: { json?: boolean }) => (await server()).tokenList(config(), !!o.json));
+  token
+    .command('revoke')
+    .argument('<name>')
+    .action(async (name: string) => (await server()).tokenRevoke(config(), name));
 
   const configCmd = program.command('config').description('configuration');
-  configCmd.command('show').description('print the effective configuration, secrets redacted').option('--json')
+  configCmd
+    .command('show')
+    .description('print the effective configuration, secrets redacted')
+    .option('--json')
     .action(async (o: { json?: boolean }) => (await server()).configShow(config(), !!o.json));
-  configCmd.command('docs').description('print the reference of every setting (Markdown)')
-    .action(() => { process.stdout.write(renderConfigDocs()); });
+  configCmd
+    .command('docs')
+    .description('print the reference of every setting (Markdown)')
+    .action(() => {
+      process.stdout.write(renderConfigDocs());
+    });
 
   const stack = (verb: string) => () => {
     const r = spawnSync('bash', [STACK_SCRIPT, verb], { stdio: 'inherit' });
@@ -56,30 +78,67 @@ export function buildProgram(): Command {
   program.command('down').description('stop the local stack').action(stack('down'));
 
   const machines = program.command('machines').alias('machine').description('machines');
-  machines.command('create').requiredOption('--name <name>').option('--provider <provider>', 'provider', 'dryrun')
-    .option('--cpu <n>', 'vCPUs', '1').option('--memory-mb <n>', 'memory in MiB', '512').option('--disk-gb <n>', 'disk in GiB', '10')
+  machines
+    .command('create')
+    .requiredOption('--name <name>')
+    .option('--provider <provider>', 'provider', 'dryrun')
+    .option('--cpu <n>', 'vCPUs', '1')
+    .option('--memory-mb <n>', 'memory in MiB', '512')
+    .option('--disk-gb <n>', 'disk in GiB', '10')
     .option('--template <id-or-name>', 'template to clone from (required for qemu and proxmox)')
-    .option('--node <node>', 'Proxmox node').option('--vmid <n>', 'Proxmox VMID (100-999999999; default: next free)')
-    .option('--clone-mode <mode>', 'full or linked (Proxmox)').option('--cloud-init-mode <mode>', 'iso or native (native: Proxmox only)')
-    .option('--network <id-or-name>', 'network to lease an address in').option('--mac <mac>', 'NIC MAC address')
-    .option('--bridge <name>', 'bridge the NIC attaches to').option('--vlan <id>', 'VLAN tag (1-4094)')
-    .option('--ssh-key <id-or-name>', 'SSH key (repeatable)', collect).option('--domain <domain>', 'DNS domain')
+    .option('--node <node>', 'Proxmox node')
+    .option('--vmid <n>', 'Proxmox VMID (100-999999999; default: next free)')
+    .option('--clone-mode <mode>', 'full or linked (Proxmox)')
+    .option('--cloud-init-mode <mode>', 'iso or native (native: Proxmox only)')
+    .option('--network <id-or-name>', 'network to lease an address in')
+    .option('--mac <mac>', 'NIC MAC address')
+    .option('--bridge <name>', 'bridge the NIC attaches to')
+    .option('--vlan <id>', 'VLAN tag (1-4094)')
+    .option('--ssh-key <id-or-name>', 'SSH key (repeatable)', collect)
+    .option('--domain <domain>', 'DNS domain')
     .option('--wait-phone-home', 'hold provisioning until cloud-init phones home (default: yes for qemu and proxmox)')
     .option('--no-wait-phone-home', 'do not wait for cloud-init to phone home')
-    .option('--idempotency-key <key>').option('--wait', 'watch the operation until it ends')
-    .option('--dry-run', 'print the provider calls it would make; change nothing').option('--json')
+    .option('--idempotency-key <key>')
+    .option('--wait', 'watch the operation until it ends')
+    .option('--dry-run', 'print the provider calls it would make; change nothing')
+    .option('--json')
     .action((o) => res.machinesCreate(api(), o));
-  machines.command('list').option('--state <state>').option('--provider <provider>').option('--json')
+  machines
+    .command('list')
+    .option('--state <state>')
+    .option('--provider <provider>')
+    .option('--json')
     .action((o) => res.machinesList(api(), o));
-  machines.command('get').argument('<id-or-name>').option('--json').action((ref: string, o) => res.machinesGet(api(), ref, o));
-  machines.command('delete').argument('<id-or-name>').option('--wait').option('--dry-run', 'print the provider calls it would make; change nothing').option('--json')
+  machines
+    .command('get')
+    .argument('<id-or-name>')
+    .option('--json')
+    .action((ref: string, o) => res.machinesGet(api(), ref, o));
+  machines
+    .command('delete')
+    .argument('<id-or-name>')
+    .option('--wait')
+    .option('--dry-run', 'print the provider calls it would make; change nothing')
+    .option('--json')
     .action((ref: string, o) => res.machinesDelete(api(), ref, o));
   inv.registerMachineInventoryCommands(machines, api);
 
   const ops = program.command('ops').alias('operations').description('operations (workflow runs)');
-  ops.command('list').option('--resource <id>').option('--json').action((o) => res.opsList(api(), o));
-  ops.command('get').argument('<id>').option('--json').action((id: string, o) => res.opsGet(api(), id, o));
-  ops.command('watch').argument('<id>').option('--json').option('--interval-ms <ms>', 'poll interval', '500')
+  ops
+    .command('list')
+    .option('--resource <id>')
+    .option('--json')
+    .action((o) => res.opsList(api(), o));
+  ops
+    .command('get')
+    .argument('<id>')
+    .option('--json')
+    .action((id: string, o) => res.opsGet(api(), id, o));
+  ops
+    .command('watch')
+    .argument('<id>')
+    .option('--json')
+    .option('--interval-ms <ms>', 'poll interval', '500')
     .action((id: string, o: { json?: boolean; intervalMs: string }) => res.opsWatch(api(), id, { json: o.json, intervalMs: Number(o.intervalMs) }));
 
   inv.registerInventoryCommands(program, api);

@@ -7,7 +7,11 @@ type Json = Record<string, unknown>;
 export const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
 
 /** Field/value rows; render.table shows objects as compact JSON and null as "-". */
-export const fieldsTable = (obj: object) => table(Object.entries(obj).map(([field, value]) => ({ field, value })), ['field', 'value']);
+export const fieldsTable = (obj: object) =>
+  table(
+    Object.entries(obj).map(([field, value]) => ({ field, value })),
+    ['field', 'value'],
+  );
 
 /** A readable cell: arrays joined, objects as k=v, null as "-". */
 function readableCell(v: unknown): unknown {
@@ -24,4 +28,8 @@ const readableCells = (row: object): Json => Object.fromEntries(Object.entries(r
 /** A row table whose lists and objects read as text (a, b / k=v) rather than JSON. */
 export const readableRowsTable = (rows: object[], columns: string[]) => table(rows.map(readableCells), columns);
 /** A field/value table whose lists and objects read as text (a, b / k=v) rather than JSON. */
-export const readableFieldsTable = (obj: object) => table(Object.entries(obj).map(([field, value]) => ({ field, value: readableCell(value) })), ['field', 'value']);
+export const readableFieldsTable = (obj: object) =>
+  table(
+    Object.entries(obj).map(([field, value]) => ({ field, value: readableCell(value) })),
+    ['field', 'value'],
+  );

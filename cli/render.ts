@@ -5,12 +5,21 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   if (!rows.length) return '(none)';
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }
 
 const ICON: Record<string, string> = {
-  pending: '[ ]', running: '[>]', completed: '[x]', failed: '[!]', compensated: '[~]', skipped: '[-]',
+  pending: '[ ]',
+  running: '[>]',
+  completed: '[x]',
+  failed: '[!]',
+  compensated: '[~]',
+  skipped: '[-]',
 };
 
 export function renderProgress(status: string, progress: Progress | null, width = 30): string[] {

@@ -5,10 +5,20 @@ import { listAll, queryString, type Page, type QueryParams } from './lists.ts';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface Resolvable { id: string; name?: string | null }
+interface Resolvable {
+  id: string;
+  name?: string | null;
+}
 
 /** The one item of a list endpoint that `match`es (by default: named `ref`); not found → 1, ambiguous → 2. */
-export async function byName<T extends Resolvable>(api: ApiClient, label: string, path: string, ref: string, params: QueryParams = {}, match: (item: T) => boolean = (i) => i.name === ref): Promise<T> {
+export async function byName<T extends Resolvable>(
+  api: ApiClient,
+  label: string,
+  path: string,
+  ref: string,
+  params: QueryParams = {},
+  match: (item: T) => boolean = (i) => i.name === ref,
+): Promise<T> {
   const hits = (await listAll<T>(api, path, params)).filter(match);
   if (!hits.length) throw new CliError(`error: not_found: no ${label} named "${ref}"`, 1);
   if (hits.length > 1) usage(`"${ref}" names ${hits.length} ${label}s; use the id (${hits.map((h) => h.id).join(', ')})`);
@@ -22,24 +32,31 @@ export const networkId = (api: ApiClient, ref: string) => idOf(ref, () => byName
 export const poolId = (api: ApiClient, ref: string) => idOf(ref, () => byName(api, 'pool', '/api/v1/pools', ref));
 
 /** A machine id from an id or an exact name (the name_prefix filter narrows the search). */
-export const machineId = (api: ApiClient, ref: string) => idOf(ref, async () => {
-  const { body } = await api.get<Page<Resolvable>>(`/api/v1/machines${queryString({ name_prefix: ref })}`);
-  const hit = body.items.find((m) => m.name === ref)
-    ?? (body.next_cursor ? (await listAll<Resolvable>(api, '/api/v1/machines', { name_prefix: ref })).find((m) => m.name === ref) : undefined);
-  if (!hit) throw new CliError(`error: not_found: no machine named "${ref}"`, 1);
-  return hit;
-});
+export const machineId = (api: ApiClient, ref: string) =>
+  idOf(ref, async () => {
+    const { body } = await api.get<Page<Resolvable>>(`/api/v1/machines${queryString({ name_prefix: ref })}`);
+    const hit =
+      body.items.find((m) => m.name === ref) ??
+      (body.next_cursor ? (await listAll<Resolvable>(api, '/api/v1/machines', { name_prefix: ref })).find((m) => m.name === ref) : undefined);
+    if (!hit) throw new CliError(`error: not_found: no machine named "${ref}"`, 1);
+    return hit;
+  });
 
-interface AccountRef { id: string; key: string; name: string }
+interface AccountRef {
+  id: string;
+  key: string;
+  name: string;
+}
 
 /** Accounts are referred to by id, key (aws:123456789012, gcp:project) or a unique name. */
-export const accountId = (api: ApiClient, ref: string) => idOf(ref, async () => {
-  const provider = /^(aws|gcp):/.exec(ref)?.[1];
-  const all = await listAll<AccountRef>(api, '/api/v1/accounts', { provider });
-  const byKey = all.find((a) => a.key === ref);
-  if (byKey) return byKey;
-  const named = all.filter((a) => a.name === ref);
-  if (!named.length) throw new CliError(`error: not_found: no account with key or name "${ref}"`, 1);
-  if (named.length > 1) usage(`"${ref}" names ${named.length} accounts; use the key or the id`);
-  return named[0]!;
-});
+export const accountId = (api: ApiClient, ref: string) =>
+  idOf(ref, async () => {
+    const provider = /^(aws|gcp):/.exec(ref)?.[1];
+    const all = await listAll<AccountRef>(api, '/api/v1/accounts', { provider });
+    const byKey = all.find((a) => a.key === ref);
+    if (byKey) return byKey;
+    const named = all.filter((a) => a.name === ref);
+    if (!named.length) throw new CliError(`error: not_found: no account with key or name "${ref}"`, 1);
+    if (named.length > 1) usage(`"${ref}" names ${named.length} accounts; use the key or the id`);
+    return named[0]!;
+  });

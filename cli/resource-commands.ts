@@ -7,28 +7,71 @@ import { listAll } from './lists.ts';
 import { print } from './output.ts';
 import { machineId, networkId, UUID } from './resolve.ts';
 
-interface MachineJson { id: string; name: string; state: string; provider: string; [k: string]: unknown }
-interface OperationJson { id: string; status: string; progress: Progress | null; error: { code: string; message: string } | null; links: { history: string } }
+interface MachineJson {
+  id: string;
+  name: string;
+  state: string;
+  provider: string;
+  [k: string]: unknown;
+}
+interface OperationJson {
+  id: string;
+  status: string;
+  progress: Progress | null;
+  error: { code: string; message: string } | null;
+  links: { history: string };
+}
 
-export interface PlanJson { dry_run: true; workflow: string; workflow_id: string; calls: { step: string; call: string; args: Record<string, unknown> }[] }
+export interface PlanJson {
+  dry_run: true;
+  workflow: string;
+  workflow_id: string;
+  calls: { step: string; call: string; args: Record<string, unknown> }[];
+}
 
 /** A dry-run plan: as JSON, or as a table of steps with their calls and arguments (compact JSON). */
 export function printPlan(plan: PlanJson, json?: boolean) {
   if (json) return print(plan);
   console.log(`dry run: ${plan.workflow} (workflow ${plan.workflow_id}) would make these calls; nothing was changed`);
-  console.log(table(plan.calls.map((c) => ({ step: c.step, call: c.call, args: JSON.stringify(c.args) })), ['step', 'call', 'args']));
+  console.log(
+    table(
+      plan.calls.map((c) => ({ step: c.step, call: c.call, args: JSON.stringify(c.args) })),
+      ['step', 'call', 'args'],
+    ),
+  );
 }
 
 export interface MachineCreateOpts {
-  name: string; provider: string; cpu: string; memoryMb: string; diskGb: string; idempotencyKey?: string; wait?: boolean; json?: boolean;
-  template?: string; node?: string; vmid?: string; cloneMode?: string; cloudInitMode?: string; network?: string; mac?: string;
-  bridge?: string; vlan?: string; sshKey?: string[]; domain?: string; waitPhoneHome?: boolean; dryRun?: boolean;
+  name: string;
+  provider: string;
+  cpu: string;
+  memoryMb: string;
+  diskGb: string;
+  idempotencyKey?: string;
+  wait?: boolean;
+  json?: boolean;
+  template?: string;
+  node?: string;
+  vmid?: string;
+  cloneMode?: string;
+  cloudInitMode?: string;
+  network?: string;
+  mac?: string;
+  bridge?: string;
+  vlan?: string;
+  sshKey?: string[];
+  domain?: string;
+  waitPhoneHome?: boolean;
+  dryRun?: boolean;
 }
 
 export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
   const payload: Record<string, unknown> = {
-    name: opts.name, provider: opts.provider,
-    cpu: wholeNumber('--cpu', opts.cpu), memory_mb: wholeNumber('--memory-mb', opts.memoryMb), disk_gb: wholeNumber('--disk-gb', opts.diskGb),
+    name: opts.name,
+    provider: opts.provider,
+    cpu: wholeNumber('--cpu', opts.cpu),
+    memory_mb: wholeNumber('--memory-mb', opts.memoryMb),
+    disk_gb: wholeNumber('--disk-gb', opts.diskGb),
   };
   if (opts.template !== undefined) payload.template = opts.template;
   if (opts.node !== undefined) payload.node = opts.node;
@@ -77,7 +120,12 @@ export async function machinesGet(api: ApiClient, ref: string, opts: { json?: bo
   const { body } = await api.get<MachineJson>(`/api/v1/machines/${id}`);
   if (opts.json) return print(body);
   const { operations: _ops, ...rest } = body;
-  console.log(table(Object.entries(rest).map(([field, value]) => ({ field, value })), ['field', 'value']));
+  console.log(
+    table(
+      Object.entries(rest).map(([field, value]) => ({ field, value })),
+      ['field', 'value'],
+    ),
+  );
 }
 
 export async function machinesDelete(api: ApiClient, ref: string, opts: { wait?: boolean; json?: boolean; dryRun?: boolean }) {
@@ -109,7 +157,7 @@ export async function opsWatch(api: ApiClient, id: string, opts: { json?: boolea
     const text = lines.join('\n');
     if (!opts.json && text !== last) {
       if (tty && drawn) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
-      process.stdout.write(text + '\n');
+      process.stdout.write(`${text}\n`);
       drawn = lines.length;
       last = text;
     }
@@ -129,5 +177,10 @@ export async function opsList(api: ApiClient, opts: { json?: boolean; resource?:
   const q = opts.resource ? `?resource_id=${encodeURIComponent(opts.resource)}` : '';
   const { body } = await api.get<{ items: Record<string, unknown>[] }>(`/api/v1/operations${q}`);
   if (opts.json) return print(body.items);
-  console.log(table(body.items.map((o) => ({ ...o, resource: (o.resource as { id: string }).id })), ['id', 'kind', 'resource', 'requested_by', 'created_at']));
+  console.log(
+    table(
+      body.items.map((o) => ({ ...o, resource: (o.resource as { id: string }).id })),
+      ['id', 'kind', 'resource', 'requested_by', 'created_at'],
+    ),
+  );
 }

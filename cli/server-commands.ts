@@ -20,7 +20,10 @@ function onShutdown(fn: () => Promise<void>): void {
     process.on(sig, () => {
       if (stopping) return;
       stopping = true;
-      fn().then(() => process.exit(0), () => process.exit(1));
+      fn().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     });
   }
 }
@@ -49,11 +52,16 @@ async function superviseApiProcesses(parsed: ParsedConfig, count: number): Promi
   onShutdown(async () => {
     stopping = true;
     const children = Object.values(cluster.workers ?? {});
-    await Promise.all(children.map((child) => new Promise<void>((r) => {
-      if (!child || child.isDead()) return r();
-      child.once('exit', () => r());
-      child.process.kill('SIGTERM');
-    })));
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((r) => {
+            if (!child || child.isDead()) return r();
+            child.once('exit', () => r());
+            child.process.kill('SIGTERM');
+          }),
+      ),
+    );
     logger.flush();
   });
 }
@@ -108,10 +116,9 @@ export async function migrate(parsed: ParsedConfig, direction: string, to?: stri
     } else if (direction === 'status') {
       const executed = await orm.migrator.getExecuted();
       const pending = await orm.migrator.getPending();
-      console.log(table([
-        ...executed.map((m) => ({ name: m.name, state: 'applied' })),
-        ...pending.map((m) => ({ name: m.name, state: 'pending' })),
-      ], ['name', 'state']));
+      console.log(
+        table([...executed.map((m) => ({ name: m.name, state: 'applied' })), ...pending.map((m) => ({ name: m.name, state: 'pending' }))], ['name', 'state']),
+      );
     } else {
       throw new CliError(`unknown migrate direction "${direction}" (up, down or status)`, 2);
     }

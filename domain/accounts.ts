@@ -17,7 +17,8 @@ export function parseAccountKey(key: string): { provider: CloudProvider; id: str
   if (rest.length || id === undefined) return { error: 'must be "aws:<12 digits>" or "gcp:<project-id>"' };
   if (prefix === 'aws') return AWS_ACCOUNT.test(id) ? { provider: 'aws', id } : { error: 'an AWS account id is exactly 12 digits' };
   if (prefix === 'gcp') {
-    return GCP_PROJECT.test(id) ? { provider: 'gcp', id }
+    return GCP_PROJECT.test(id)
+      ? { provider: 'gcp', id }
       : { error: 'a GCP project id has 6-30 lowercase letters, digits or hyphens, starts with a letter and does not end with a hyphen' };
   }
   return { error: 'must start with "aws:" or "gcp:"' };
@@ -46,7 +47,10 @@ export const createAccountSchema = z.strictObject({ key: safeText(64, 1), ...acc
 
 export const updateAccountSchema = z.strictObject({
   name: accountFields.name.optional(),
-  platform: accountFields.platform, tier: accountFields.tier, environment: accountFields.environment, regions: accountFields.regions,
+  platform: accountFields.platform,
+  tier: accountFields.tier,
+  environment: accountFields.environment,
+  regions: accountFields.regions,
 });
 
 export function checkRegions(provider: CloudProvider, regions: string[] | undefined, ctx: z.RefinementCtx): void {

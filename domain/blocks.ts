@@ -36,11 +36,9 @@ export interface BlockPage {
 function validatePrefixLength(pool: Cidr, prefixLength: number): void {
   const max = maxPrefix(pool.version);
   if (!Number.isInteger(prefixLength) || prefixLength < pool.prefix || prefixLength > max) {
-    throw new HangarError(
-      'validation_failed',
-      `prefix length ${prefixLength} must be an integer between ${pool.prefix} (the pool's own prefix) and ${max}`,
-      { prefix_length: `must be between ${pool.prefix} and ${max}` },
-    );
+    throw new HangarError('validation_failed', `prefix length ${prefixLength} must be an integer between ${pool.prefix} (the pool's own prefix) and ${max}`, {
+      prefix_length: `must be between ${pool.prefix} and ${max}`,
+    });
   }
 }
 
@@ -129,9 +127,7 @@ export function enumerateBlocks(input: EnumerateBlocksInput): BlockPage {
   const poolEnd = lastAddress(pool);
   const { blockSize, merged } = p;
 
-  let x = after === undefined || after === null || after < pool.network
-    ? pool.network
-    : alignUp(after + 1n, prefixLength, pool.version);
+  let x = after === undefined || after === null || after < pool.network ? pool.network : alignUp(after + 1n, prefixLength, pool.version);
   let j = mergedIndexAt(merged, x);
   const items: Block[] = [];
   // One block beyond the page is located (not built) so nextAfter is exact and no page comes back empty.
@@ -150,11 +146,12 @@ export function enumerateBlocks(input: EnumerateBlocksInput): BlockPage {
       x = span[0]; // jump to the next used stretch
       continue;
     }
-    if (items.length === limit) { more = true; break; }
+    if (items.length === limit) {
+      more = true;
+      break;
+    }
     const cidr: Cidr = { version: pool.version, network: x, prefix: prefixLength };
-    items.push(inUsed
-      ? { cidr, status: 'used', owners: ownersOf(p, x, x + blockSize - 1n) }
-      : { cidr, status: 'free', owners: [] });
+    items.push(inUsed ? { cidr, status: 'used', owners: ownersOf(p, x, x + blockSize - 1n) } : { cidr, status: 'free', owners: [] });
     x += blockSize;
     if (span !== undefined && x > span[1]) j++;
   }

@@ -21,7 +21,11 @@ export function parseBmcAddress(address: string): BmcAddress {
     if (/^redfish\+https?:\/\/[^/]*@/.test(address)) {
       throw new HangarError('validation_failed', 'credentials go in username/password, never in bmc_address', { bmc_address: 'contains credentials' });
     }
-    throw new HangarError('validation_failed', 'bmc_address must look like redfish+https://bmc.example[:port]/redfish/v1/Systems/<id> (or without the system path to discover it)', { bmc_address: 'invalid' });
+    throw new HangarError(
+      'validation_failed',
+      'bmc_address must look like redfish+https://bmc.example[:port]/redfish/v1/Systems/<id> (or without the system path to discover it)',
+      { bmc_address: 'invalid' },
+    );
   }
   const [, scheme, authority, , systemId] = m;
   let url: URL;

@@ -28,9 +28,10 @@ export function normalisePowerState(state: string): string {
 /** One diagnosis for VMs and hosts alike: the first thing that went wrong on the way to phone-home. */
 export function explainBoot(d: BootDiagnosis, subject: BootSubject = { kind: 'vm' }): string {
   const who = subject.kind === 'vm' ? 'the VM' : `host ${subject.name}`;
-  const pathHint = subject.kind === 'vm'
-    ? 'check its path to the metadata URL (seed URL, SMBIOS serial, firewall)'
-    : "is the NoCloud seed URL on the image's kernel command line, and is Hangar reachable from the host?";
+  const pathHint =
+    subject.kind === 'vm'
+      ? 'check its path to the metadata URL (seed URL, SMBIOS serial, firewall)'
+      : "is the NoCloud seed URL on the image's kernel command line, and is Hangar reachable from the host?";
   if (d.phonedHome) return 'the machine phoned home';
   if (d.powerState !== 'running') return `${who} is ${d.powerState}, not running`;
   if (!d.fetched.length) return `${who} is running but never fetched its meta-data: ${pathHint}`;

@@ -130,10 +130,16 @@ function formatV6(value: bigint): string {
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -203,10 +209,7 @@ export function lastAddress(c: Cidr): bigint {
 }
 
 export function containsCidr(outer: Cidr, inner: Cidr): boolean {
-  return outer.version === inner.version
-    && outer.prefix <= inner.prefix
-    && inner.network >= outer.network
-    && inner.network <= lastAddress(outer);
+  return outer.version === inner.version && outer.prefix <= inner.prefix && inner.network >= outer.network && inner.network <= lastAddress(outer);
 }
 
 /** A bare bigint is taken to be of the block's version; an IpAddress must also match the version. */

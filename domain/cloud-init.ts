@@ -53,9 +53,7 @@ export const NIC_NAME_GLOB = 'e*';
  *    'default' or redefines Hangar's user is dropped (cloud-init would let a later entry for
  *    the same name replace the earlier one).
  */
-export const PROTECTED_USER_DATA_KEYS = [
-  'hostname', 'fqdn', 'preserve_hostname', 'phone_home', 'users', 'ssh_authorized_keys',
-] as const;
+export const PROTECTED_USER_DATA_KEYS = ['hostname', 'fqdn', 'preserve_hostname', 'phone_home', 'users', 'ssh_authorized_keys'] as const;
 
 const YAML_OPTS = { version: '1.1', lineWidth: 0 } as const;
 
@@ -93,17 +91,15 @@ export function renderUserData(m: CloudInitMachine, opts: UserDataOptions): stri
     lock_passwd: true,
     ssh_authorized_keys: keys,
   };
-  const extraUsers = (extras.users as unknown[] | undefined ?? []).filter((u) => {
+  const extraUsers = ((extras.users as unknown[] | undefined) ?? []).filter((u) => {
     const name = typeof u === 'string' ? u : (u as Record<string, unknown>).name;
     return name !== 'default' && name !== userName;
   });
-  const extraKeys = (extras.ssh_authorized_keys as string[] | undefined ?? []).filter((k) => !keys.includes(k));
+  const extraKeys = ((extras.ssh_authorized_keys as string[] | undefined) ?? []).filter((k) => !keys.includes(k));
 
   // Protected keys come only from Hangar (plus the appended users/keys above); phone_home is
   // written last so no extra key can shadow it.
-  const unprotected = Object.entries(extras).filter(
-    ([k]) => !(PROTECTED_USER_DATA_KEYS as readonly string[]).includes(k),
-  );
+  const unprotected = Object.entries(extras).filter(([k]) => !(PROTECTED_USER_DATA_KEYS as readonly string[]).includes(k));
   const doc: Record<string, unknown> = Object.fromEntries([
     ['hostname', m.name],
     ...(fqdn ? [['fqdn', fqdn]] : []),
@@ -124,9 +120,7 @@ export function renderVendorData(): string {
 export function renderNetworkConfig(m: Pick<CloudInitMachine, 'network'>): string {
   const n = m.network;
   const mac = n?.mac ? normalizeMac(n.mac) : null;
-  const nic: Record<string, unknown> = mac
-    ? { match: { macaddress: mac }, 'set-name': NIC_ID }
-    : { match: { name: NIC_NAME_GLOB } };
+  const nic: Record<string, unknown> = mac ? { match: { macaddress: mac }, 'set-name': NIC_ID } : { match: { name: NIC_NAME_GLOB } };
   if (!n) {
     nic.dhcp4 = true;
   } else {
@@ -186,7 +180,7 @@ function assertJsonShaped(v: unknown, path: string, depth: number): void {
     throw new HangarError('validation_failed', `user-data extras: ${path} is not a finite number`);
   }
   if (Array.isArray(v)) {
-    v.forEach((item, i) => assertJsonShaped(item, `${path}[${i}]`, depth + 1));
+    for (const [i, item] of v.entries()) assertJsonShaped(item, `${path}[${i}]`, depth + 1);
     return;
   }
   if (isPlainObject(v)) {
@@ -210,7 +204,9 @@ function checkExtras(extras: unknown): Record<string, unknown> {
   }
   const keys = extras.ssh_authorized_keys;
   if (keys !== undefined && (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && !/[\r\n]/.test(k)))) {
-    throw new HangarError('validation_failed', 'user-data extras: ssh_authorized_keys must be a list of strings', { 'userDataExtras.ssh_authorized_keys': 'must be a list of strings' });
+    throw new HangarError('validation_failed', 'user-data extras: ssh_authorized_keys must be a list of strings', {
+      'userDataExtras.ssh_authorized_keys': 'must be a list of strings',
+    });
   }
   return extras;
 }

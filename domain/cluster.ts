@@ -8,7 +8,10 @@ import { hostName } from './host-requests.ts';
 export const CLUSTER_ROLES = ['control-plane', 'worker'] as const;
 export type ClusterRole = (typeof CLUSTER_ROLES)[number];
 
-const address = z.string().max(253).regex(/^([0-9.]+|[0-9a-fA-F:]+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$/, 'must be an IP address or DNS name');
+const address = z
+  .string()
+  .max(253)
+  .regex(/^([0-9.]+|[0-9a-fA-F:]+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$/, 'must be an IP address or DNS name');
 const clusterMember = z.strictObject({ machine_id: z.uuid(), role: z.enum(CLUSTER_ROLES) });
 
 export const createClusterSchema = z.strictObject({
@@ -38,7 +41,11 @@ export interface ClusterMemberView {
  * machine (by name) that has one; `ready` when the endpoint is known and every control-plane
  * machine is ready.
  */
-export function deriveControlPlane(vip: string | null, port: number, members: ClusterMemberView[]): {
+export function deriveControlPlane(
+  vip: string | null,
+  port: number,
+  members: ClusterMemberView[],
+): {
   endpoint: { host: string; port: number; url: string; source: 'vip' | 'machine'; machine_id?: string } | null;
   ready: ConditionUpdate;
 } {
@@ -48,7 +55,8 @@ export function deriveControlPlane(vip: string | null, port: number, members: Cl
   if (vip) endpoint = { host: vip, port, url: `https://${hostPart(vip)}:${port}`, source: 'vip' };
   else {
     const first = cps.find((m) => m.addresses.length > 0);
-    if (first) endpoint = { host: first.addresses[0]!, port, url: `https://${hostPart(first.addresses[0]!)}:${port}`, source: 'machine', machine_id: first.machine_id };
+    if (first)
+      endpoint = { host: first.addresses[0]!, port, url: `https://${hostPart(first.addresses[0]!)}:${port}`, source: 'machine', machine_id: first.machine_id };
   }
   let ready: ConditionUpdate;
   if (cps.length === 0) ready = condition('ready', 'False', 'NoControlPlane', 'the cluster has no control-plane machine');

@@ -47,9 +47,7 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes that a retry can never fix; activities raise them as non-retryable failures. */
-export const NON_RETRYABLE_CODES: ErrorCode[] = (Object.keys(ERROR_CODES) as ErrorCode[]).filter(
-  (code) => !ERROR_CODES[code].retryable,
-);
+export const NON_RETRYABLE_CODES: ErrorCode[] = (Object.keys(ERROR_CODES) as ErrorCode[]).filter((code) => !ERROR_CODES[code].retryable);
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);

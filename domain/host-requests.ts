@@ -65,7 +65,11 @@ export const hostSelectorSchema = z.strictObject({
 
 export const provisionHostBaseSchema = z.strictObject({
   /** The machine's name (its hostname). */
-  name: z.string().min(1).max(63).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase hostname label (a-z, 0-9, "-", not at either end)'),
+  name: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase hostname label (a-z, 0-9, "-", not at either end)'),
   /** The installer or live image the BMC mounts; or name a redfish `template` instead. */
   image_url: imageUrl.optional(),
   /** A redfish template (name or id) whose image the BMC mounts. */
@@ -76,19 +80,36 @@ export const provisionHostBaseSchema = z.strictObject({
   phone_home_timeout: duration.optional(),
   network_id: z.uuid().optional(),
   ssh_key_ids: z.array(z.uuid()).max(100).optional(),
-  domain: z.string().max(253).regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain').optional(),
+  domain: z
+    .string()
+    .max(253)
+    .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain')
+    .optional(),
   user_data_extras: safeJson(64 * 1024).optional(),
   /** With no host available, keep trying for up to this long (at most 10m) before the 409. */
   // The regex check does not stop zod from running this refinement: only measure a valid duration.
   claim_timeout: duration.refine((d) => !/^\d+(ms|s|m|h)$/.test(d) || durationMs(d) <= 600_000, 'must be at most 10m').optional(),
   // Informational: the hardware's size, recorded on the machine (1 when not given).
   cpu: z.number().int().min(1).max(4096).optional(),
-  memory_mb: z.number().int().min(1).max(64 * 1024 * 1024).optional(),
-  disk_gb: z.number().int().min(1).max(1024 * 1024).optional(),
+  memory_mb: z
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 * 1024)
+    .optional(),
+  disk_gb: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024)
+    .optional(),
 });
 export const provisionHostSchema = provisionHostBaseSchema
   .refine((v) => !(v.host && v.tags), { message: 'give either host or tags, not both', path: ['host'] })
-  .refine((v) => (v.image_url === undefined) !== (v.template === undefined), { message: 'give either image_url or template (exactly one)', path: ['image_url'] });
+  .refine((v) => (v.image_url === undefined) !== (v.template === undefined), {
+    message: 'give either image_url or template (exactly one)',
+    path: ['image_url'],
+  });
 export type ProvisionHostRequest = z.infer<typeof provisionHostSchema>;
 
 export const deprovisionHostSchema = z.strictObject({

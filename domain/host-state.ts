@@ -41,46 +41,64 @@ const HELD: readonly HostState[] = ['claimed', 'provisioning', 'provisioned', 'd
 
 export const HOST_TRANSITIONS = {
   claim: {
-    from: ['available'], to: 'claimed',
+    from: ['available'],
+    to: 'claimed',
     conditions: (m) => [condition('claimed', 'True', 'Claimed', m)],
   },
   'start-provisioning': {
-    from: ['claimed'], to: 'provisioning',
+    from: ['claimed'],
+    to: 'provisioning',
     conditions: (m) => [condition('provisioned', 'False', 'Provisioning', m)],
   },
   'finish-provisioning': {
-    from: ['provisioning'], to: 'provisioned',
+    from: ['provisioning'],
+    to: 'provisioned',
     conditions: (m) => [condition('provisioned', 'True', 'Provisioned', m), condition('healthy', 'True', 'Provisioned', m)],
   },
   /** A provision that failed or was cancelled, after its compensation put the hardware back. */
   release: {
-    from: ['claimed', 'provisioning'], to: 'available',
+    from: ['claimed', 'provisioning'],
+    to: 'available',
     conditions: (m) => [condition('claimed', 'False', 'Released', m), condition('provisioned', 'False', 'ProvisioningFailed', m)],
   },
   'start-deprovisioning': {
-    from: ['provisioned', 'error'], to: 'deprovisioning',
+    from: ['provisioned', 'error'],
+    to: 'deprovisioning',
     conditions: (m) => [condition('provisioned', 'False', 'Deprovisioning', m)],
   },
   'finish-deprovisioning': {
-    from: ['deprovisioning'], to: 'available',
-    conditions: (m) => [condition('claimed', 'False', 'Deprovisioned', m), condition('provisioned', 'False', 'Deprovisioned', m), condition('healthy', 'True', 'Deprovisioned', m)],
+    from: ['deprovisioning'],
+    to: 'available',
+    conditions: (m) => [
+      condition('claimed', 'False', 'Deprovisioned', m),
+      condition('provisioned', 'False', 'Deprovisioned', m),
+      condition('healthy', 'True', 'Deprovisioned', m),
+    ],
   },
   /** Something went wrong that Hangar could not undo: a person has to look (then deprovision or force-release). */
   fail: {
-    from: ['claimed', 'provisioning', 'provisioned', 'deprovisioning'], to: 'error',
+    from: ['claimed', 'provisioning', 'provisioned', 'deprovisioning'],
+    to: 'error',
     conditions: (m) => [condition('healthy', 'False', 'Error', m)],
   },
   /** Admin action: out of any held state, whatever ran before (its workflows are cancelled first). */
   'force-release': {
-    from: HELD.filter((s) => s !== 'maintenance'), to: 'available',
-    conditions: (m) => [condition('claimed', 'False', 'ForceReleased', m), condition('provisioned', 'False', 'ForceReleased', m), condition('healthy', 'True', 'ForceReleased', m)],
+    from: HELD.filter((s) => s !== 'maintenance'),
+    to: 'available',
+    conditions: (m) => [
+      condition('claimed', 'False', 'ForceReleased', m),
+      condition('provisioned', 'False', 'ForceReleased', m),
+      condition('healthy', 'True', 'ForceReleased', m),
+    ],
   },
   'enter-maintenance': {
-    from: ['available', 'error'], to: 'maintenance',
+    from: ['available', 'error'],
+    to: 'maintenance',
     conditions: (m) => [condition('maintenance', 'True', 'MaintenanceRequested', m)],
   },
   'exit-maintenance': {
-    from: ['maintenance'], to: 'available',
+    from: ['maintenance'],
+    to: 'available',
     conditions: (m) => [condition('maintenance', 'False', 'MaintenanceEnded', m), condition('healthy', 'True', 'MaintenanceEnded', m)],
   },
 } as const satisfies Record<string, TransitionDef>;
@@ -91,9 +109,7 @@ export type HostEvent = keyof typeof HOST_TRANSITIONS;
 export function transition(current: HostState, event: HostEvent, hostName = 'host'): HostState {
   const def: TransitionDef = HOST_TRANSITIONS[event];
   if (!def.from.includes(current)) {
-    throw new HangarError('invalid_state',
-      `${hostName} is ${current}; "${event}" needs it to be ${def.from.join(' or ')}`,
-      { state: current });
+    throw new HangarError('invalid_state', `${hostName} is ${current}; "${event}" needs it to be ${def.from.join(' or ')}`, { state: current });
   }
   return def.to;
 }
@@ -121,7 +137,8 @@ export function mergeConditions(existing: HostCondition[], updates: ConditionUpd
       ...u,
       lastTransitionTime: prev && prev.status === u.status ? prev.lastTransitionTime : now.toISOString(),
     };
-    if (at >= 0) out[at] = next; else out.push(next);
+    if (at >= 0) out[at] = next;
+    else out.push(next);
   }
   return out.sort((a, b) => a.type.localeCompare(b.type));
 }

@@ -2,9 +2,7 @@
 import { z } from 'zod';
 import { safeJson, safeRef, safeText } from './text.ts';
 
-export const MACHINE_STATES = [
-  'pending', 'provisioning', 'ready', 'failed', 'deprovisioning', 'deleted',
-] as const;
+export const MACHINE_STATES = ['pending', 'provisioning', 'ready', 'failed', 'deprovisioning', 'deleted'] as const;
 export type MachineState = (typeof MACHINE_STATES)[number];
 
 export const PROVIDERS = ['dryrun', 'qemu', 'proxmox', 'redfish'] as const;
@@ -17,7 +15,10 @@ const hostname = z
   .max(63)
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase hostname label (a-z, 0-9, "-", not at either end)');
 
-const dnsDomain = z.string().max(253).regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain');
+const dnsDomain = z
+  .string()
+  .max(253)
+  .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS domain');
 // cloud-config merged into the machine's user-data (see domain/cloud-init.ts for what it may not override).
 const userDataExtras = safeJson(64 * 1024);
 
@@ -32,11 +33,21 @@ export const machineMutableSchema = z.strictObject({
 // Proxmox accepts VMIDs 100–999999999; Linux interface names are at most 15 characters.
 export const vmidSchema = z.number().int().min(100, 'must be 100–999999999').max(999_999_999, 'must be 100–999999999');
 export const bridgeSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/, 'must be a bridge name (letter first, at most 15 of A-Z a-z 0-9 _ . -)');
-export const macSchema = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address aa:bb:cc:dd:ee:ff')
+export const macSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address aa:bb:cc:dd:ee:ff')
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'must be a unicast MAC (first octet even)');
 export const nodeNameSchema = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, 'must be a node name');
-export const diskGbSchema = z.number().int().min(1, 'must be at least 1 GiB').max(64 * 1024, 'must be at most 65536 GiB');
-export const memoryMbSchema = z.number().int().min(64, 'must be at least 64 MiB').max(16 * 1024 * 1024, 'must be at most 16 TiB');
+export const diskGbSchema = z
+  .number()
+  .int()
+  .min(1, 'must be at least 1 GiB')
+  .max(64 * 1024, 'must be at most 65536 GiB');
+export const memoryMbSchema = z
+  .number()
+  .int()
+  .min(64, 'must be at least 64 MiB')
+  .max(16 * 1024 * 1024, 'must be at most 16 TiB');
 export const cpuSchema = z.number().int().min(1, 'must be at least 1').max(512, 'must be at most 512');
 
 export const createMachineSchema = z.strictObject({
@@ -112,7 +123,10 @@ export interface DiskInput {
 
 export const createDiskSchema = z.strictObject({
   size_gb: diskGbSchema,
-  storage: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a storage id').optional(),
+  storage: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a storage id')
+    .optional(),
 });
 
 export const createTemplateSchema = z.strictObject({
@@ -122,10 +136,19 @@ export const createTemplateSchema = z.strictObject({
    * A local path (absolute) to a qcow2 image or image folder, or an http(s) URL Proxmox downloads
    * from; for redfish (bare metal) the installer or live image URL the BMC mounts as virtual media.
    */
-  image: safeText(2048, 1).refine((v) => v.startsWith('/') || /^(https?|nfs|cifs|smb):\/\/[^\s]+$/i.test(v), 'must be an absolute path or a URL (http, https; nfs, cifs, smb for redfish)'),
-  checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits>').optional(),
+  image: safeText(2048, 1).refine(
+    (v) => v.startsWith('/') || /^(https?|nfs|cifs|smb):\/\/[^\s]+$/i.test(v),
+    'must be an absolute path or a URL (http, https; nfs, cifs, smb for redfish)',
+  ),
+  checksum: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits>')
+    .optional(),
   node: nodeNameSchema.optional(),
-  storage: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a storage id').optional(),
+  storage: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must be a storage id')
+    .optional(),
   vmid: vmidSchema.optional(),
   cpu: cpuSchema.optional(),
   memory_mb: memoryMbSchema.optional(),

@@ -5,7 +5,11 @@ import { safeName, safeText } from './text.ts';
 import { containsAddress, formatAddress, formatCidr, lastAddress, parseAddress, parseCidr, type Cidr, type IpVersion } from './cidr.ts';
 
 // The length is max()'s job: a look-ahead in the pattern makes schema-driven generators (schemathesis) crawl.
-const domainName = z.string().min(1).max(253).regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'must be a DNS domain name');
+const domainName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'must be a DNS domain name');
 
 export const networkInputSchema = z.strictObject({
   name: safeName,
@@ -15,7 +19,11 @@ export const networkInputSchema = z.strictObject({
   search_domains: z.array(domainName).max(6).optional(),
   vlan: z.number().int().min(1).max(4094).nullable().optional(),
   // Linux interface names: at most 15 characters.
-  bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . -)').nullable().optional(),
+  bridge: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . -)')
+    .nullable()
+    .optional(),
   range_start: safeText(64).nullable().optional(),
   range_end: safeText(64).nullable().optional(),
   reserved: z.array(safeText(64)).max(4096).optional(),
@@ -50,8 +58,14 @@ export function validateNetwork(input: NetworkInput): ValidNetwork {
     if (text === null || text === undefined) return null;
     try {
       const a = parseAddress(text);
-      if (a.version !== version) { fields[field] = `must be an IPv${version} address`; return null; }
-      if (mustBeInside && !containsAddress(cidr!, a.value)) { fields[field] = `${text} is outside ${formatCidr(cidr!)}`; return null; }
+      if (a.version !== version) {
+        fields[field] = `must be an IPv${version} address`;
+        return null;
+      }
+      if (mustBeInside && !containsAddress(cidr!, a.value)) {
+        fields[field] = `${text} is outside ${formatCidr(cidr!)}`;
+        return null;
+      }
       return a.value;
     } catch {
       fields[field] = `${text} is not an IP address`;
@@ -78,12 +92,24 @@ export function validateNetwork(input: NetworkInput): ValidNetwork {
     }
   });
   if (Object.keys(fields).length) {
-    throw new HangarError('unprocessable', `invalid network: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')}`, fields);
+    throw new HangarError(
+      'unprocessable',
+      `invalid network: ${Object.entries(fields)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')}`,
+      fields,
+    );
   }
   return {
-    name: input.name, cidr, gateway, dnsServers,
+    name: input.name,
+    cidr,
+    gateway,
+    dnsServers,
     searchDomains: (input.search_domains ?? []).map((d) => d.toLowerCase()),
-    vlan: input.vlan ?? null, bridge: input.bridge ?? null, rangeStart, rangeEnd,
+    vlan: input.vlan ?? null,
+    bridge: input.bridge ?? null,
+    rangeStart,
+    rangeEnd,
     reserved: [...new Set(reserved)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
   };
 }

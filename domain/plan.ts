@@ -21,18 +21,33 @@ const provider = (name: ProviderName, method: string) => `${name}.${method}`;
 
 export function planProvision(spec: MachineSpec, workflowId: string): Plan {
   const calls: PlannedCall[] = [{ step: 'mark-provisioning', call: 'hangar.setMachineState', args: { state: 'provisioning' } }];
-  if (spec.networkId) calls.push({ step: 'reserve-lease', call: 'hangar.reserveLease', args: { network_id: spec.networkId, address: 'lowest free', mac: spec.mac ?? 'generated' } });
+  if (spec.networkId)
+    calls.push({
+      step: 'reserve-lease',
+      call: 'hangar.reserveLease',
+      args: { network_id: spec.networkId, address: 'lowest free', mac: spec.mac ?? 'generated' },
+    });
   calls.push({
-    step: 'create', call: provider(spec.provider, spec.template ? 'clone' : 'create'),
+    step: 'create',
+    call: provider(spec.provider, spec.template ? 'clone' : 'create'),
     args: {
-      template: spec.template ?? null, name: spec.name, vmid: spec.vmid ?? 'next free', node: spec.node ?? null,
-      clone_mode: spec.cloneMode ?? (spec.provider === 'proxmox' ? 'linked' : null), queue: spec.cloneQueue ?? null,
+      template: spec.template ?? null,
+      name: spec.name,
+      vmid: spec.vmid ?? 'next free',
+      node: spec.node ?? null,
+      clone_mode: spec.cloneMode ?? (spec.provider === 'proxmox' ? 'linked' : null),
+      queue: spec.cloneQueue ?? null,
     },
   });
   calls.push({
-    step: 'configure', call: provider(spec.provider, 'configure'),
+    step: 'configure',
+    call: provider(spec.provider, 'configure'),
     args: {
-      cpu: spec.cpu, memory_mb: spec.memoryMb, disk_gb: spec.diskGb, bridge: spec.bridge ?? null, vlan: spec.vlan ?? null,
+      cpu: spec.cpu,
+      memory_mb: spec.memoryMb,
+      disk_gb: spec.diskGb,
+      bridge: spec.bridge ?? null,
+      vlan: spec.vlan ?? null,
       cloud_init: spec.provider === 'dryrun' ? null : (spec.cloudInitMode ?? 'iso') === 'iso' ? 'cidata ISO attached as CD-ROM' : 'Proxmox cloud-init drive',
     },
   });
@@ -44,7 +59,9 @@ export function planProvision(spec: MachineSpec, workflowId: string): Plan {
 
 export function planDeprovision(input: { machineId: string; provider: ProviderName; shutdownTimeoutSec: number }, workflowId: string): Plan {
   return {
-    dry_run: true, workflow: 'deprovisionVm', workflow_id: workflowId,
+    dry_run: true,
+    workflow: 'deprovisionVm',
+    workflow_id: workflowId,
     calls: [
       { step: 'settle-provisioning', call: 'hangar.settleProvisioning', args: { cancels: 'a running provision (it compensates)' } },
       { step: 'mark-deprovisioning', call: 'hangar.setMachineState', args: { state: 'deprovisioning' } },
@@ -58,7 +75,8 @@ export function planDeprovision(input: { machineId: string; provider: ProviderNa
 
 export function planPower(action: PowerAction, prov: ProviderName, providerId: string, shutdownTimeoutSec: number, workflowId: string): Plan {
   const calls: PlannedCall[] = [];
-  if (action !== 'start') calls.push({ step: 'shutdown', call: provider(prov, 'shutdown'), args: { provider_id: providerId, timeout_sec: shutdownTimeoutSec } });
+  if (action !== 'start')
+    calls.push({ step: 'shutdown', call: provider(prov, 'shutdown'), args: { provider_id: providerId, timeout_sec: shutdownTimeoutSec } });
   if (action !== 'stop') calls.push({ step: 'start', call: provider(prov, 'start'), args: { provider_id: providerId } });
   calls.push({ step: 'record-power-state', call: provider(prov, 'status'), args: {} });
   return { dry_run: true, workflow: 'vmPower', workflow_id: workflowId, calls };
@@ -66,9 +84,15 @@ export function planPower(action: PowerAction, prov: ProviderName, providerId: s
 
 export function planAttachDisk(input: DiskInput, workflowId: string): Plan {
   return {
-    dry_run: true, workflow: 'attachDisk', workflow_id: workflowId,
+    dry_run: true,
+    workflow: 'attachDisk',
+    workflow_id: workflowId,
     calls: [
-      { step: 'attach', call: provider(input.provider, 'attachDisk'), args: { provider_id: input.providerId, size_gb: input.sizeGb, storage: input.storage ?? null } },
+      {
+        step: 'attach',
+        call: provider(input.provider, 'attachDisk'),
+        args: { provider_id: input.providerId, size_gb: input.sizeGb, storage: input.storage ?? null },
+      },
       { step: 'mark-attached', call: 'hangar.setDiskState', args: { state: 'attached' } },
     ],
   };
@@ -76,7 +100,9 @@ export function planAttachDisk(input: DiskInput, workflowId: string): Plan {
 
 export function planDetachDisk(prov: ProviderName, providerId: string, diskId: string, workflowId: string): Plan {
   return {
-    dry_run: true, workflow: 'detachDisk', workflow_id: workflowId,
+    dry_run: true,
+    workflow: 'detachDisk',
+    workflow_id: workflowId,
     calls: [
       { step: 'mark-detaching', call: 'hangar.setDiskState', args: { state: 'detaching' } },
       { step: 'detach', call: provider(prov, 'detachDisk'), args: { provider_id: providerId, disk_id: diskId, deletes: 'the volume' } },
@@ -87,12 +113,21 @@ export function planDetachDisk(prov: ProviderName, providerId: string, diskId: s
 
 export function planTemplate(input: TemplateInput, workflowId: string): Plan {
   return {
-    dry_run: true, workflow: 'createTemplate', workflow_id: workflowId,
+    dry_run: true,
+    workflow: 'createTemplate',
+    workflow_id: workflowId,
     calls: [
       { step: 'mark-creating', call: 'hangar.setTemplateState', args: { state: 'creating' } },
       {
-        step: 'import', call: provider(input.provider, 'importTemplate'),
-        args: { image: redactUrl(input.image), checksum: input.checksum ?? null, node: input.node ?? null, storage: input.storage ?? null, vmid: input.vmid ?? 'next free' },
+        step: 'import',
+        call: provider(input.provider, 'importTemplate'),
+        args: {
+          image: redactUrl(input.image),
+          checksum: input.checksum ?? null,
+          node: input.node ?? null,
+          storage: input.storage ?? null,
+          vmid: input.vmid ?? 'next free',
+        },
       },
       { step: 'mark-ready', call: 'hangar.setTemplateState', args: { state: 'ready' } },
     ],

@@ -45,7 +45,10 @@ export function openSecret(key: Buffer, sealed: string, owner: string): string {
   }
   const [, kid, iv, tag, ct] = parts as [string, string, string, string, string];
   if (kid !== keyId(key)) {
-    throw new HangarError('secret_key_mismatch', `stored credentials were sealed with key ${kid} but the configured key is ${keyId(key)}; restore that key (HANGAR_HOST_SECRET_KEY or the key file) or set the password again`);
+    throw new HangarError(
+      'secret_key_mismatch',
+      `stored credentials were sealed with key ${kid} but the configured key is ${keyId(key)}; restore that key (HANGAR_HOST_SECRET_KEY or the key file) or set the password again`,
+    );
   }
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });

@@ -25,20 +25,32 @@ export function qemuGuestMetadataUrl(config: HangarConfig): string {
 export function proxmoxFromConfig(config: HangarConfig, logger: Logger): ProxmoxProvider {
   const p = config.proxmox;
   if (!p.url || !p.tokenId || !p.tokenSecret) {
-    throw new HangarError('validation_failed', 'proxmox is enabled but HANGAR_PROXMOX_URL, HANGAR_PROXMOX_TOKEN_ID and HANGAR_PROXMOX_TOKEN_SECRET(_FILE) are not all set');
+    throw new HangarError(
+      'validation_failed',
+      'proxmox is enabled but HANGAR_PROXMOX_URL, HANGAR_PROXMOX_TOKEN_ID and HANGAR_PROXMOX_TOKEN_SECRET(_FILE) are not all set',
+    );
   }
   return new ProxmoxProvider({
     connection: {
-      url: p.url, tokenId: p.tokenId, tokenSecret: p.tokenSecret,
+      url: p.url,
+      tokenId: p.tokenId,
+      tokenSecret: p.tokenSecret,
       ...(p.caFile ? { caPem: readFileSync(p.caFile, 'utf8') } : {}),
       ...(p.fingerprint ? { fingerprint: p.fingerprint } : {}),
       ...(p.insecure ? { insecure: true } : {}),
-      taskPollInitialMs: p.taskPollMs, taskPollMaxMs: p.taskPollMaxMs,
-      hooks, logger: logger.child({ provider: 'proxmox' }),
+      taskPollInitialMs: p.taskPollMs,
+      taskPollMaxMs: p.taskPollMaxMs,
+      hooks,
+      logger: logger.child({ provider: 'proxmox' }),
     },
-    node: p.node, storage: p.storage, isoStorage: p.isoStorage, bridge: p.bridge,
-    pollInitialMs: p.taskPollMs, pollMaxMs: p.taskPollMaxMs,
-    hooks, logger: logger.child({ provider: 'proxmox' }),
+    node: p.node,
+    storage: p.storage,
+    isoStorage: p.isoStorage,
+    bridge: p.bridge,
+    pollInitialMs: p.taskPollMs,
+    pollMaxMs: p.taskPollMaxMs,
+    hooks,
+    logger: logger.child({ provider: 'proxmox' }),
   });
 }
 
@@ -48,7 +60,12 @@ export interface ProviderSet {
   cloneQueues: string[];
 }
 
-export async function buildProviders(config: HangarConfig, orm: MikroORM, logger: Logger, extra: Partial<Record<ProviderName, Hypervisor>> = {}): Promise<ProviderSet> {
+export async function buildProviders(
+  config: HangarConfig,
+  orm: MikroORM,
+  logger: Logger,
+  extra: Partial<Record<ProviderName, Hypervisor>> = {},
+): Promise<ProviderSet> {
   const providers: Partial<Record<ProviderName, Hypervisor>> = {};
   const enabled = enabledProviders(config);
   if (enabled.includes('dryrun')) {
@@ -65,7 +82,10 @@ export async function buildProviders(config: HangarConfig, orm: MikroORM, logger
   const cloneQueues: string[] = [];
   if (enabled.includes('proxmox')) {
     providers.proxmox = proxmoxFromConfig(config, logger);
-    const nodes = (config.proxmox.nodes || config.proxmox.node).split(',').map((n) => n.trim()).filter(Boolean);
+    const nodes = (config.proxmox.nodes || config.proxmox.node)
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
     for (const node of nodes) cloneQueues.push(`${config.temporal.taskQueue}.proxmox.${node}`);
   }
   return { providers: { ...providers, ...extra }, cloneQueues };

@@ -53,12 +53,16 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
   const built = await buildProviders(config, orm, logger, options.providers);
   const activities = {
     ...createMachineActivities({
-      orm, providers: built.providers, publicUrl: config.api.publicUrl,
+      orm,
+      providers: built.providers,
+      publicUrl: config.api.publicUrl,
       guestMetadataUrl: { qemu: qemuGuestMetadataUrl(config) },
     }),
     // Bare-metal hosts: sealed BMC passwords open with the host secret key; one Redfish client per call.
     ...createHostActivities({
-      orm, secretKey: hostSecretKey(config), redfish: redfishClientFactory(config, logger),
+      orm,
+      secretKey: hostSecretKey(config),
+      redfish: redfishClientFactory(config, logger),
       powerTimeoutSec: config.redfish.powerTimeoutSec,
     }),
     ...createWorkflowControlActivities({ temporal: client }),
@@ -76,24 +80,47 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
   });
   // Clones run on a queue per Proxmox node with few slots: parallel clones of one template
   // otherwise trip Proxmox's clone lock timeouts. (The cap is per worker process.)
-  const cloneWorkers = await Promise.all([...new Set([...built.cloneQueues, ...(options.cloneQueues ?? [])])].map((taskQueue) => Worker.create({
-    connection, namespace: config.temporal.namespace, taskQueue, activities,
-    maxConcurrentActivityTaskExecutions: config.proxmox.clonesPerNode,
-    shutdownGraceTime: config.worker.shutdownGraceMs,
-  })));
-  logger.info({ taskQueue: config.temporal.taskQueue, cloneQueues: cloneWorkers.map((w) => w.options.taskQueue), providers: Object.keys(built.providers), address: config.temporal.address }, 'worker started');
+  const cloneWorkers = await Promise.all(
+    [...new Set([...built.cloneQueues, ...(options.cloneQueues ?? [])])].map((taskQueue) =>
+      Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue,
+        activities,
+        maxConcurrentActivityTaskExecutions: config.proxmox.clonesPerNode,
+        shutdownGraceTime: config.worker.shutdownGraceMs,
+      }),
+    ),
+  );
+  logger.info(
+    {
+      taskQueue: config.temporal.taskQueue,
+      cloneQueues: cloneWorkers.map((w) => w.options.taskQueue),
+      providers: Object.keys(built.providers),
+      address: config.temporal.address,
+    },
+    'worker started',
+  );
 
   const runAll = Promise.all([worker.run(), ...cloneWorkers.map((w) => w.run())]);
   const stopOthers = () => {
     for (const w of [worker, ...cloneWorkers]) if (w.getState() === 'RUNNING') w.shutdown();
   };
   // One worker stopping (SIGTERM or a fatal error) stops the others, so `done` always settles.
-  const done = runAll.then(() => undefined, (err: unknown) => { stopOthers(); throw err; }).finally(async () => {
-    await connection.close().catch(() => undefined);
-    await clientConnection.close().catch(() => undefined);
-    await orm.close().catch(() => undefined);
-    logger.info('worker stopped');
-  });
+  const done = runAll
+    .then(
+      () => undefined,
+      (err: unknown) => {
+        stopOthers();
+        throw err;
+      },
+    )
+    .finally(async () => {
+      await connection.close().catch(() => undefined);
+      await clientConnection.close().catch(() => undefined);
+      await orm.close().catch(() => undefined);
+      logger.info('worker stopped');
+    });
   return {
     worker,
     done,

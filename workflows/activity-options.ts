@@ -8,19 +8,50 @@ import type { WorkflowControlActivities } from '../activities/workflow-control.t
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
 /** Quick PostgreSQL writes and reads: state marks, leases, record deletions. No provider, no BMC. */
-export type InventoryActivities =
-  & Pick<MachineActivities, 'setMachineState' | 'reserveLease' | 'releaseMachineLease' | 'activateLease' | 'recordPowerState'
-    | 'setDiskState' | 'deleteDiskRecord' | 'setTemplateState' | 'deleteTemplateRecord' | 'deleteMachineRecord'>
-  & Pick<HostActivities, 'hostClaimOf' | 'hostStartProvisioning' | 'hostFinishProvisioning' | 'hostReleaseAfterFailure'
-    | 'hostStartDeprovisioning' | 'hostFinishDeprovisioning' | 'hostFail' | 'hostForceRelease'>;
+export type InventoryActivities = Pick<
+  MachineActivities,
+  | 'setMachineState'
+  | 'reserveLease'
+  | 'releaseMachineLease'
+  | 'activateLease'
+  | 'recordPowerState'
+  | 'setDiskState'
+  | 'deleteDiskRecord'
+  | 'setTemplateState'
+  | 'deleteTemplateRecord'
+  | 'deleteMachineRecord'
+> &
+  Pick<
+    HostActivities,
+    | 'hostClaimOf'
+    | 'hostStartProvisioning'
+    | 'hostFinishProvisioning'
+    | 'hostReleaseAfterFailure'
+    | 'hostStartDeprovisioning'
+    | 'hostFinishDeprovisioning'
+    | 'hostFail'
+    | 'hostForceRelease'
+  >;
 
 /** Hypervisor calls. */
-export type VmActivities = Pick<MachineActivities, 'createVm' | 'configureVm' | 'startVm' | 'stopVm' | 'shutdownVm' | 'deleteVm'
-  | 'vmStatus' | 'diagnoseBoot' | 'attachDisk' | 'detachDisk' | 'deleteTemplate'>;
+export type VmActivities = Pick<
+  MachineActivities,
+  'createVm' | 'configureVm' | 'startVm' | 'stopVm' | 'shutdownVm' | 'deleteVm' | 'vmStatus' | 'diagnoseBoot' | 'attachDisk' | 'detachDisk' | 'deleteTemplate'
+>;
 
 /** BMC calls (Redfish). */
-export type BmcActivities = Pick<HostActivities, 'hostInspect' | 'hostPowerOff' | 'hostPowerOn' | 'hostReboot' | 'hostInsertMedia'
-  | 'hostEjectMedia' | 'hostBootFromVirtualMedia' | 'hostClearBootOverride' | 'hostDiagnoseBoot'>;
+export type BmcActivities = Pick<
+  HostActivities,
+  | 'hostInspect'
+  | 'hostPowerOff'
+  | 'hostPowerOn'
+  | 'hostReboot'
+  | 'hostInsertMedia'
+  | 'hostEjectMedia'
+  | 'hostBootFromVirtualMedia'
+  | 'hostClearBootOverride'
+  | 'hostDiagnoseBoot'
+>;
 
 /** The undo actions: idempotent "already so = done" calls. */
 type VmCompensations = Pick<MachineActivities, 'deleteVm' | 'stopVm' | 'detachDisk' | 'deleteTemplate'>;
@@ -35,25 +66,38 @@ type BmcCleanup = Pick<HostActivities, 'hostPowerOff' | 'hostEjectMedia' | 'host
 const WAIT = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
 export const vmActs = proxyActivities<VmActivities>({
-  startToCloseTimeout: '5m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY, cancellationType: WAIT,
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '10s',
+  retry: DEFAULT_RETRY,
+  cancellationType: WAIT,
 });
 
 /**
  * Clones run on their own queue when the spec names one (a worker there caps them per node).
  * Heartbeats deliver cancellation, so the timeout bounds how long a cancelled clone runs on unseen.
  */
-export const cloneActs = (taskQueue: string) => proxyActivities<Pick<MachineActivities, 'createVm'>>({
-  taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: '10s', retry: DEFAULT_RETRY, cancellationType: WAIT,
-});
+export const cloneActs = (taskQueue: string) =>
+  proxyActivities<Pick<MachineActivities, 'createVm'>>({
+    taskQueue,
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '10s',
+    retry: DEFAULT_RETRY,
+    cancellationType: WAIT,
+  });
 
 /** Image imports move gigabytes and wait on provider tasks: long, heartbeating. */
 export const templateActs = proxyActivities<Pick<MachineActivities, 'importTemplate'>>({
-  startToCloseTimeout: '2h', heartbeatTimeout: '60s', retry: DEFAULT_RETRY, cancellationType: WAIT,
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '60s',
+  retry: DEFAULT_RETRY,
+  cancellationType: WAIT,
 });
 
 /** Compensations run in a non-cancellable scope, with the more patient compensation preset. */
 export const vmCompensationActs = proxyActivities<VmCompensations>({
-  startToCloseTimeout: '5m', heartbeatTimeout: '10s', retry: COMPENSATION_RETRY,
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '10s',
+  retry: COMPENSATION_RETRY,
 });
 
 /**
@@ -62,26 +106,37 @@ export const vmCompensationActs = proxyActivities<VmCompensations>({
  * other 4xx answers are non-retryable codes.
  */
 export const bmcActs = proxyActivities<BmcActivities>({
-  startToCloseTimeout: '30m', heartbeatTimeout: '20s', retry: DEFAULT_RETRY, cancellationType: WAIT,
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '20s',
+  retry: DEFAULT_RETRY,
+  cancellationType: WAIT,
 });
 
 export const bmcCompensationActs = proxyActivities<BmcCleanup>({
-  startToCloseTimeout: '30m', heartbeatTimeout: '20s', retry: COMPENSATION_RETRY,
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '20s',
+  retry: COMPENSATION_RETRY,
 });
 
 /** Force-release must not hang on a dead BMC: a few tries, then it moves on and says so. */
 export const bmcBestEffortActs = proxyActivities<BmcCleanup>({
-  startToCloseTimeout: '10m', heartbeatTimeout: '20s', retry: { ...DEFAULT_RETRY, maximumAttempts: 3 },
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '20s',
+  retry: { ...DEFAULT_RETRY, maximumAttempts: 3 },
 });
 
 /** Waiting for a wipe may take hours: long, heartbeating. */
 export const wipeWaitActs = proxyActivities<Pick<HostActivities, 'hostWaitPoweredOff'>>({
-  startToCloseTimeout: '24h', heartbeatTimeout: '60s', retry: DEFAULT_RETRY,
+  startToCloseTimeout: '24h',
+  heartbeatTimeout: '60s',
+  retry: DEFAULT_RETRY,
 });
 
 /** Waiting for another workflow (and its compensation) may take long; heartbeats prove the wait is alive. */
 export const settleActs = proxyActivities<WorkflowControlActivities>({
-  startToCloseTimeout: '2h', heartbeatTimeout: '10s', retry: DEFAULT_RETRY,
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '10s',
+  retry: DEFAULT_RETRY,
 });
 
 /**
@@ -89,9 +144,11 @@ export const settleActs = proxyActivities<WorkflowControlActivities>({
  * workflow, saving two server round trips each. Typed so that nothing else can run this way.
  */
 export const inventoryActs = proxyLocalActivities<InventoryActivities>({
-  startToCloseTimeout: '30s', retry: DEFAULT_RETRY,
+  startToCloseTimeout: '30s',
+  retry: DEFAULT_RETRY,
 });
 
 export const inventoryCompensationActs = proxyLocalActivities<InventoryActivities>({
-  startToCloseTimeout: '30s', retry: COMPENSATION_RETRY,
+  startToCloseTimeout: '30s',
+  retry: COMPENSATION_RETRY,
 });

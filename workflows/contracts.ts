@@ -29,7 +29,9 @@ export const hostReleaseWorkflowId = (hostId: string) => `host-release/${hostId}
 /** Every workflow that may be running on a host (force-release settles them before it acts). */
 export const hostWorkflowIds = (hostId: string, claimedBy: string | null): string[] => [
   ...(claimedBy ? [provisionWorkflowId(claimedBy)] : []),
-  hostDeprovisionWorkflowId(hostId), hostPowerWorkflowId(hostId), hostInspectWorkflowId(hostId),
+  hostDeprovisionWorkflowId(hostId),
+  hostPowerWorkflowId(hostId),
+  hostInspectWorkflowId(hostId),
 ];
 
 // --- messages ----------------------------------------------------------------------------------

@@ -11,8 +11,16 @@ const parseSeconds = (d: string): number => {
 };
 
 export const DEPROVISION_HOST_STEPS = [
-  'mark-deprovisioning', 'power-off', 'eject-media', 'clear-override',
-  'insert-wipe-image', 'boot-override', 'power-on', 'wait-wipe', 'eject-wipe-image', 'clear-wipe-override',
+  'mark-deprovisioning',
+  'power-off',
+  'eject-media',
+  'clear-override',
+  'insert-wipe-image',
+  'boot-override',
+  'power-on',
+  'wait-wipe',
+  'eject-wipe-image',
+  'clear-wipe-override',
   'mark-available',
 ] as const;
 const WIPE_STEPS = ['insert-wipe-image', 'boot-override', 'power-on', 'wait-wipe', 'eject-wipe-image', 'clear-wipe-override'] as const;
@@ -27,30 +35,40 @@ const WIPE_STEPS = ['insert-wipe-image', 'boot-override', 'power-on', 'wait-wipe
 export async function deprovisionHost(input: DeprovisionHostInput): Promise<void> {
   const { hostId, wipeImageUrl: wipe } = input;
   const skipWipe = Object.fromEntries(WIPE_STEPS.map((s) => [s, !!wipe]));
-  return runOperation({
-    workflow: 'deprovisionHost', resourceId: hostId, failure: 'deprovisioning failed',
-    steps: stepsWhere(DEPROVISION_HOST_STEPS, skipWipe),
-  }, async (op) => {
-    await op.step('mark-deprovisioning', () => inventoryActs.hostStartDeprovisioning(hostId));
-    // Only a deprovision that started leaves the host in error; a refused start changes nothing.
-    op.undo('mark-failed', ({ cause }) => inventoryCompensationActs.hostFail(hostId, `deprovisioning failed: ${cause.message}`));
-    await op.step('power-off', () => bmcActs.hostPowerOff(hostId, { graceful: true, timeoutSec: input.shutdownTimeoutSec }));
-    await op.step('eject-media', () => bmcActs.hostEjectMedia(hostId));
-    await op.step('clear-override', () => bmcActs.hostClearBootOverride(hostId));
-    if (wipe) {
-      const timeout = input.wipeTimeout ?? '4h';
-      await op.step('insert-wipe-image', () => bmcActs.hostInsertMedia(hostId, wipe));
-      await op.step('boot-override', () => bmcActs.hostBootFromVirtualMedia(hostId, null));
-      await op.step('power-on', () => bmcActs.hostPowerOn(hostId));
-      await op.step('wait-wipe', async () => {
-        const off = await wipeWaitActs.hostWaitPoweredOff(hostId, parseSeconds(timeout));
-        if (!off) throw ApplicationFailure.create({ type: 'provider_task_failed', message: `the wipe image did not power the host off within ${timeout}`, nonRetryable: true });
-      });
-      await op.step('eject-wipe-image', () => bmcActs.hostEjectMedia(hostId));
-      await op.step('clear-wipe-override', () => bmcActs.hostClearBootOverride(hostId));
-    }
-    await op.step('mark-available', () => inventoryActs.hostFinishDeprovisioning(hostId, input.machineId));
-  });
+  return runOperation(
+    {
+      workflow: 'deprovisionHost',
+      resourceId: hostId,
+      failure: 'deprovisioning failed',
+      steps: stepsWhere(DEPROVISION_HOST_STEPS, skipWipe),
+    },
+    async (op) => {
+      await op.step('mark-deprovisioning', () => inventoryActs.hostStartDeprovisioning(hostId));
+      // Only a deprovision that started leaves the host in error; a refused start changes nothing.
+      op.undo('mark-failed', ({ cause }) => inventoryCompensationActs.hostFail(hostId, `deprovisioning failed: ${cause.message}`));
+      await op.step('power-off', () => bmcActs.hostPowerOff(hostId, { graceful: true, timeoutSec: input.shutdownTimeoutSec }));
+      await op.step('eject-media', () => bmcActs.hostEjectMedia(hostId));
+      await op.step('clear-override', () => bmcActs.hostClearBootOverride(hostId));
+      if (wipe) {
+        const timeout = input.wipeTimeout ?? '4h';
+        await op.step('insert-wipe-image', () => bmcActs.hostInsertMedia(hostId, wipe));
+        await op.step('boot-override', () => bmcActs.hostBootFromVirtualMedia(hostId, null));
+        await op.step('power-on', () => bmcActs.hostPowerOn(hostId));
+        await op.step('wait-wipe', async () => {
+          const off = await wipeWaitActs.hostWaitPoweredOff(hostId, parseSeconds(timeout));
+          if (!off)
+            throw ApplicationFailure.create({
+              type: 'provider_task_failed',
+              message: `the wipe image did not power the host off within ${timeout}`,
+              nonRetryable: true,
+            });
+        });
+        await op.step('eject-wipe-image', () => bmcActs.hostEjectMedia(hostId));
+        await op.step('clear-wipe-override', () => bmcActs.hostClearBootOverride(hostId));
+      }
+      await op.step('mark-available', () => inventoryActs.hostFinishDeprovisioning(hostId, input.machineId));
+    },
+  );
 }
 
 export const FORCE_RELEASE_STEPS = ['settle-workflows', 'power-off', 'eject-media', 'clear-override', 'release'] as const;
@@ -69,9 +87,9 @@ export async function forceReleaseHost(input: ForceReleaseInput): Promise<{ from
       for (const id of claim.workflowIds) await settleActs.settleWorkflow(id);
     });
     const cleanupFailed: string[] = [];
-    if (!await op.attempt('power-off', () => bmcBestEffortActs.hostPowerOff(hostId, { graceful: false }))) cleanupFailed.push('power-off');
-    if (!await op.attempt('eject-media', () => bmcBestEffortActs.hostEjectMedia(hostId))) cleanupFailed.push('eject-media');
-    if (!await op.attempt('clear-override', () => bmcBestEffortActs.hostClearBootOverride(hostId))) cleanupFailed.push('clear-override');
+    if (!(await op.attempt('power-off', () => bmcBestEffortActs.hostPowerOff(hostId, { graceful: false })))) cleanupFailed.push('power-off');
+    if (!(await op.attempt('eject-media', () => bmcBestEffortActs.hostEjectMedia(hostId)))) cleanupFailed.push('eject-media');
+    if (!(await op.attempt('clear-override', () => bmcBestEffortActs.hostClearBootOverride(hostId)))) cleanupFailed.push('clear-override');
     const released = await op.step('release', () => inventoryActs.hostForceRelease(hostId, input.reason, cleanupFailed));
     return { from: released.from, cleanupFailed };
   });

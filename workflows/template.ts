@@ -12,14 +12,17 @@ export const DELETE_TEMPLATE_STEPS = ['mark-deleting', 'delete', 'delete-record'
  */
 export async function createTemplate(input: TemplateInput): Promise<{ providerRef: string }> {
   const { templateId } = input;
-  return runOperation({ workflow: 'createTemplate', resourceId: templateId, steps: CREATE_TEMPLATE_STEPS, failure: `creating template ${input.name} failed` }, async (op) => {
-    op.undo('mark-failed', ({ cause }) => inventoryCompensationActs.setTemplateState(templateId, 'failed', { lastError: cause.message }));
-    await op.step('mark-creating', () => inventoryActs.setTemplateState(templateId, 'creating'));
-    op.undo('delete-template', () => vmCompensationActs.deleteTemplate(input.provider, templateId));
-    const ref = await op.step('import', () => templateActs.importTemplate(input));
-    await op.step('mark-ready', () => inventoryActs.setTemplateState(templateId, 'ready', { providerRef: ref.ref, lastError: null }));
-    return { providerRef: ref.ref };
-  });
+  return runOperation(
+    { workflow: 'createTemplate', resourceId: templateId, steps: CREATE_TEMPLATE_STEPS, failure: `creating template ${input.name} failed` },
+    async (op) => {
+      op.undo('mark-failed', ({ cause }) => inventoryCompensationActs.setTemplateState(templateId, 'failed', { lastError: cause.message }));
+      await op.step('mark-creating', () => inventoryActs.setTemplateState(templateId, 'creating'));
+      op.undo('delete-template', () => vmCompensationActs.deleteTemplate(input.provider, templateId));
+      const ref = await op.step('import', () => templateActs.importTemplate(input));
+      await op.step('mark-ready', () => inventoryActs.setTemplateState(templateId, 'ready', { providerRef: ref.ref, lastError: null }));
+      return { providerRef: ref.ref };
+    },
+  );
 }
 
 /** deleteTemplate: delete it at the provider → delete the record. The API refuses while machines use it. */

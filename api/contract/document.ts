@@ -19,7 +19,8 @@ const ERROR_MEANING: Record<number, string> = {
 };
 
 const idempotencyHeader = z.object({
-  'Idempotency-Key': idempotencyKeySchema.optional()
+  'Idempotency-Key': idempotencyKeySchema
+    .optional()
     .meta({ description: 'retrying with the same key and body replays the first answer instead of doing the work twice' }),
 });
 
@@ -28,7 +29,9 @@ function response(decl: ResponseDecl) {
   const content: Record<string, unknown> = {};
   if (decl.json) content['application/json'] = { schema: decl.json };
   for (const type of decl.media ?? []) {
-    content[type] = { schema: type.startsWith('text/') ? { type: 'string' } : type.endsWith('json') ? { type: 'object' } : { type: 'string', format: 'binary' } };
+    content[type] = {
+      schema: type.startsWith('text/') ? { type: 'string' } : type.endsWith('json') ? { type: 'object' } : { type: 'string', format: 'binary' },
+    };
   }
   return { description: decl.description, content };
 }
@@ -42,7 +45,9 @@ export function openApiDocument(contract: ApiContract): Record<string, unknown> 
       responses[String(status)] = { description: ERROR_MEANING[status] ?? 'error', content: { 'application/json': { schema: errorEnvelope } } };
     }
     (paths[op.openApiPath] ??= {})[op.method] = {
-      operationId: op.operationId, summary: op.summary, tags: op.tags,
+      operationId: op.operationId,
+      summary: op.summary,
+      tags: op.tags,
       ...(op.description ? { description: op.description } : {}),
       ...(op.security === 'none' ? { security: [] } : {}),
       requestParams: {
@@ -50,19 +55,22 @@ export function openApiDocument(contract: ApiContract): Record<string, unknown> 
         ...(op.query ? { query: op.query } : {}),
         ...(op.idempotent ? { header: idempotencyHeader } : {}),
       },
-      ...(op.body ? {
-        requestBody: {
-          required: op.bodyRequired,
-          content: Object.fromEntries(['application/json', ...op.bodyMedia].map((type) => [type, { schema: op.body }])),
-        },
-      } : {}),
+      ...(op.body
+        ? {
+            requestBody: {
+              required: op.bodyRequired,
+              content: Object.fromEntries(['application/json', ...op.bodyMedia].map((type) => [type, { schema: op.body }])),
+            },
+          }
+        : {}),
       responses,
     };
   }
   return createDocument({
     openapi: '3.1.0',
     info: {
-      title: 'Hangar API', version: '0.1.0',
+      title: 'Hangar API',
+      version: '0.1.0',
       description: 'Provisioning control plane. Every /api/v1 route needs a bearer token; errors are the envelope {error, detail, fields?}.',
     },
     servers: [{ url: '/' }],
@@ -72,22 +80,31 @@ export function openApiDocument(contract: ApiContract): Record<string, unknown> 
   }) as unknown as Record<string, unknown>;
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
-interface DocOperation { summary: string; security?: unknown[]; responses: Record<string, unknown> }
+interface DocOperation {
+  summary: string;
+  security?: unknown[];
+  responses: Record<string, unknown>;
+}
 
 /** A self-contained reference page (no CDN: the API may run where nothing else is reachable). */
 export function apiDocsHtml(doc: Record<string, unknown>): string {
   const paths = doc.paths as Record<string, Record<string, DocOperation>>;
   const schemas = (doc.components as { schemas: Record<string, { example?: unknown }> }).schemas;
-  const rows = Object.entries(paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) =>
-    `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.summary)}</td>`
-    + `<td>${op.security?.length === 0 ? 'open' : 'bearer'}</td><td>${Object.keys(op.responses).join(' ')}</td></tr>`));
-  const sections = Object.entries(schemas).map(([name, schema]) =>
-    `<h3 id="${escape(name)}">${escape(name)}</h3><pre>${escape(JSON.stringify(schema, null, 2))}</pre>`);
+  const rows = Object.entries(paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(
+      ([method, op]) =>
+        `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.summary)}</td>` +
+        `<td>${op.security?.length === 0 ? 'open' : 'bearer'}</td><td>${Object.keys(op.responses).join(' ')}</td></tr>`,
+    ),
+  );
+  const sections = Object.entries(schemas).map(
+    ([name, schema]) => `<h3 id="${escapeHtml(name)}">${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`,
+  );
   return `<!doctype html><html><head><meta charset="utf-8"><title>Hangar API</title>
 <style>body{font:14px system-ui,sans-serif;margin:2rem;max-width:70rem}td,th{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:left}pre{background:#f6f6f6;padding:1rem;overflow:auto}</style>
-</head><body><h1>Hangar API</h1><p>${escape(String((doc.info as { description: string }).description))} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+</head><body><h1>Hangar API</h1><p>${escapeHtml(String((doc.info as { description: string }).description))} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <table><tr><th>method</th><th>path</th><th>summary</th><th>auth</th><th>statuses</th></tr>${rows.join('')}</table>
 <h2>Schemas</h2>${sections.join('\n')}</body></html>`;
 }

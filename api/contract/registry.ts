@@ -14,7 +14,10 @@ export interface ContractOperation extends DeclaredRoute {
 const toOpenApi = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 function operationId(method: string, path: string): string {
-  const words = path.replace(/^\/api\/v1/, '').split(/[/{}.-]+/).filter(Boolean);
+  const words = path
+    .replace(/^\/api\/v1/, '')
+    .split(/[/{}.-]+/)
+    .filter(Boolean);
   return [method, ...words].map((w, i) => (i === 0 ? w : w[0]!.toUpperCase() + w.slice(1))).join('');
 }
 
@@ -32,9 +35,15 @@ export class ApiContract {
     for (const route of routes) {
       const full = `${prefix}${route.path === '/' && prefix ? '' : route.path}` || '/';
       const openApiPath = toOpenApi(full);
-      const pattern = openApiPath.split('/').map((seg) => (/^\{[^}]+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+      const pattern = openApiPath
+        .split('/')
+        .map((seg) => (/^\{[^}]+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/');
       this.operations.push({
-        ...route, openApiPath, operationId: operationId(route.method, openApiPath), matcher: new RegExp(`^${pattern}/?$`),
+        ...route,
+        openApiPath,
+        operationId: operationId(route.method, openApiPath),
+        matcher: new RegExp(`^${pattern}/?$`),
         literals: openApiPath.split('/').filter((s) => s && !s.startsWith('{')).length,
       });
     }
@@ -43,8 +52,6 @@ export class ApiContract {
   /** The operation a request path falls under (for answers given before any route ran, e.g. 401). */
   match(method: string, path: string): ContractOperation | undefined {
     const m = method.toLowerCase();
-    return this.operations
-      .filter((op) => op.method === m && op.matcher.test(path))
-      .sort((a, b) => b.literals - a.literals)[0];
+    return this.operations.filter((op) => op.method === m && op.matcher.test(path)).sort((a, b) => b.literals - a.literals)[0];
   }
 }

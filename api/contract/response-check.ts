@@ -14,7 +14,11 @@ export interface ContractViolation {
   problem: string;
 }
 
-function problemWith(route: DeclaredRoute | ContractOperation | undefined, status: number, sent: { json: boolean; body: unknown; type: string }): string | null {
+function problemWith(
+  route: DeclaredRoute | ContractOperation | undefined,
+  status: number,
+  sent: { json: boolean; body: unknown; type: string },
+): string | null {
   const decl = route?.responses[status];
   if (!decl) {
     if (status >= 400 && (!route || route.errors.includes(status))) {

@@ -119,9 +119,16 @@ export function declaration(spec: Omit<AnySpec, 'handler' | 'parseBody' | 'befor
   const security = spec.security ?? defaults.security ?? 'bearer';
   const idempotent = spec.idempotent ?? (security === 'bearer' && spec.method !== 'get');
   return {
-    method: spec.method, path: spec.path, summary: spec.summary, tags: spec.tags ?? defaults.tags,
-    security, bodyRequired: spec.bodyRequired ?? true, bodyMedia: spec.bodyMedia ?? [],
-    idempotent, responses: spec.responses, errors: errorStatuses({ ...spec, security, idempotent }),
+    method: spec.method,
+    path: spec.path,
+    summary: spec.summary,
+    tags: spec.tags ?? defaults.tags,
+    security,
+    bodyRequired: spec.bodyRequired ?? true,
+    bodyMedia: spec.bodyMedia ?? [],
+    idempotent,
+    responses: spec.responses,
+    errors: errorStatuses({ ...spec, security, idempotent }),
     ...(spec.description ? { description: spec.description } : {}),
     ...(spec.params ? { params: spec.params } : {}),
     ...(spec.query ? { query: spec.query } : {}),

@@ -10,148 +10,372 @@ import { condition, operationSummary, timestamp, uuid } from './schemas.ts';
 const text = z.string();
 const json = z.record(z.string(), z.unknown());
 
-export const machine = z.strictObject({
-  id: uuid, name: text, kind: z.enum(['vm', 'baremetal']), provider: z.enum(PROVIDERS), state: z.enum(MACHINE_STATES),
-  cpu: z.int(), memory_mb: z.int(), disk_gb: z.int(),
-  provider_id: text.nullable(), target_node: text.nullable(), template: text.nullable(), vmid: z.int().nullable(),
-  clone_mode: z.enum(['full', 'linked']).nullable(), cloud_init_mode: z.enum(['iso', 'native']).nullable(),
-  power_state: text.nullable(), access: json.nullable(), network_id: uuid.nullable(), domain: text.nullable(),
-  user_data_extras: json.nullable(), conditions: z.array(condition), last_error: text.nullable(), phoned_home_at: timestamp.nullable(),
-  created_at: timestamp, updated_at: timestamp,
-}).meta({
-  id: 'Machine',
-  example: {
-    id: '3f2b7c1e-2a6d-4b8e-9c0f-1a2b3c4d5e6f', name: 'web-1', kind: 'vm', provider: 'proxmox', state: 'ready', cpu: 2, memory_mb: 2048, disk_gb: 20,
-    provider_id: 'pve/101', target_node: 'pve', template: 'ubuntu-24.04', vmid: 101, clone_mode: 'linked', cloud_init_mode: 'iso',
-    power_state: 'running', access: null, network_id: null, domain: null, user_data_extras: null,
-    conditions: [{ type: 'phoned_home', status: 'True', reason: 'PhonedHome', message: 'cloud-init finished', lastTransitionTime: '2026-01-05T10:02:00.000Z' }],
-    last_error: null, phoned_home_at: '2026-01-05T10:02:00.000Z', created_at: '2026-01-05T10:00:00.000Z', updated_at: '2026-01-05T10:02:00.000Z',
-  },
-});
+export const machine = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    kind: z.enum(['vm', 'baremetal']),
+    provider: z.enum(PROVIDERS),
+    state: z.enum(MACHINE_STATES),
+    cpu: z.int(),
+    memory_mb: z.int(),
+    disk_gb: z.int(),
+    provider_id: text.nullable(),
+    target_node: text.nullable(),
+    template: text.nullable(),
+    vmid: z.int().nullable(),
+    clone_mode: z.enum(['full', 'linked']).nullable(),
+    cloud_init_mode: z.enum(['iso', 'native']).nullable(),
+    power_state: text.nullable(),
+    access: json.nullable(),
+    network_id: uuid.nullable(),
+    domain: text.nullable(),
+    user_data_extras: json.nullable(),
+    conditions: z.array(condition),
+    last_error: text.nullable(),
+    phoned_home_at: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({
+    id: 'Machine',
+    example: {
+      id: '3f2b7c1e-2a6d-4b8e-9c0f-1a2b3c4d5e6f',
+      name: 'web-1',
+      kind: 'vm',
+      provider: 'proxmox',
+      state: 'ready',
+      cpu: 2,
+      memory_mb: 2048,
+      disk_gb: 20,
+      provider_id: 'pve/101',
+      target_node: 'pve',
+      template: 'ubuntu-24.04',
+      vmid: 101,
+      clone_mode: 'linked',
+      cloud_init_mode: 'iso',
+      power_state: 'running',
+      access: null,
+      network_id: null,
+      domain: null,
+      user_data_extras: null,
+      conditions: [
+        { type: 'phoned_home', status: 'True', reason: 'PhonedHome', message: 'cloud-init finished', lastTransitionTime: '2026-01-05T10:02:00.000Z' },
+      ],
+      last_error: null,
+      phoned_home_at: '2026-01-05T10:02:00.000Z',
+      created_at: '2026-01-05T10:00:00.000Z',
+      updated_at: '2026-01-05T10:02:00.000Z',
+    },
+  });
 
 const metadataFetch = z.strictObject({ count: z.int(), lastAt: z.string(), from: z.string() });
 
 /** GET/PATCH /machines/{id}: the machine with its links. */
-export const machineDetail = machine.extend({
-  ssh_key_ids: z.array(uuid),
-  addresses: z.array(z.strictObject({ network_id: uuid, address: text, state: z.enum(['reserved', 'active', 'released']) })),
-  metadata_fetches: z.record(z.string(), metadataFetch),
-  phone_home_payload: json.nullable(),
-  operations: z.array(operationSummary).optional().meta({ description: 'the latest ten (GET only)' }),
-}).meta({ id: 'MachineDetail' });
+export const machineDetail = machine
+  .extend({
+    ssh_key_ids: z.array(uuid),
+    addresses: z.array(z.strictObject({ network_id: uuid, address: text, state: z.enum(['reserved', 'active', 'released']) })),
+    metadata_fetches: z.record(z.string(), metadataFetch),
+    phone_home_payload: json.nullable(),
+    operations: z.array(operationSummary).optional().meta({ description: 'the latest ten (GET only)' }),
+  })
+  .meta({ id: 'MachineDetail' });
 
-export const machineBrief = z.strictObject({
-  id: uuid, name: text, kind: z.enum(['vm', 'baremetal']), provider: z.enum(PROVIDERS), state: z.enum(MACHINE_STATES),
-  provider_id: text.nullable(), last_error: text.nullable(),
-}).meta({ id: 'MachineBrief' });
+export const machineBrief = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    kind: z.enum(['vm', 'baremetal']),
+    provider: z.enum(PROVIDERS),
+    state: z.enum(MACHINE_STATES),
+    provider_id: text.nullable(),
+    last_error: text.nullable(),
+  })
+  .meta({ id: 'MachineBrief' });
 
-export const disk = z.strictObject({
-  id: uuid, machine_id: uuid, size_gb: z.int(), storage: text.nullable(), slot: text.nullable(), volume: text.nullable(),
-  state: z.enum(DISK_STATES), last_error: text.nullable(), created_at: timestamp, updated_at: timestamp,
-}).meta({ id: 'Disk' });
+export const disk = z
+  .strictObject({
+    id: uuid,
+    machine_id: uuid,
+    size_gb: z.int(),
+    storage: text.nullable(),
+    slot: text.nullable(),
+    volume: text.nullable(),
+    state: z.enum(DISK_STATES),
+    last_error: text.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Disk' });
 
-export const sshKey = z.strictObject({
-  id: uuid, name: text, public_key: text, type: text, bits: z.int().nullable(), fingerprint: text, comment: text.nullable(), created_at: timestamp,
-}).meta({
-  id: 'SshKey',
-  example: {
-    id: '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d', name: 'alice', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGv8Yc3kq0jz1mT0cQm3qv9aX1y0Zx2Hn4oJ5sT6uV7w alice@laptop',
-    type: 'ssh-ed25519', bits: 256, fingerprint: 'SHA256:Qm3qv9aX1y0Zx2Hn4oJ5sT6uV7wGv8Yc3kq0jz1mT0c', comment: 'alice@laptop', created_at: '2026-01-05T09:00:00.000Z',
-  },
-});
+export const sshKey = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    public_key: text,
+    type: text,
+    bits: z.int().nullable(),
+    fingerprint: text,
+    comment: text.nullable(),
+    created_at: timestamp,
+  })
+  .meta({
+    id: 'SshKey',
+    example: {
+      id: '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d',
+      name: 'alice',
+      public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGv8Yc3kq0jz1mT0cQm3qv9aX1y0Zx2Hn4oJ5sT6uV7w alice@laptop',
+      type: 'ssh-ed25519',
+      bits: 256,
+      fingerprint: 'SHA256:Qm3qv9aX1y0Zx2Hn4oJ5sT6uV7wGv8Yc3kq0jz1mT0c',
+      comment: 'alice@laptop',
+      created_at: '2026-01-05T09:00:00.000Z',
+    },
+  });
 
-export const network = z.strictObject({
-  id: uuid, name: text, cidr: text, version: z.union([z.literal(4), z.literal(6)]), gateway: text.nullable(),
-  dns_servers: z.array(text), search_domains: z.array(text), vlan: z.int().nullable(), bridge: text.nullable(),
-  range_start: text.nullable(), range_end: text.nullable(), reserved: z.array(text), created_at: timestamp, updated_at: timestamp,
-}).meta({
-  id: 'Network',
-  example: {
-    id: '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f', name: 'lab', cidr: '10.20.0.0/24', version: 4, gateway: '10.20.0.1', dns_servers: ['10.20.0.1'],
-    search_domains: ['lab.example'], vlan: 20, bridge: 'vmbr0', range_start: '10.20.0.10', range_end: '10.20.0.250', reserved: ['10.20.0.5'],
-    created_at: '2026-01-05T09:00:00.000Z', updated_at: '2026-01-05T09:00:00.000Z',
-  },
-});
+export const network = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    cidr: text,
+    version: z.union([z.literal(4), z.literal(6)]),
+    gateway: text.nullable(),
+    dns_servers: z.array(text),
+    search_domains: z.array(text),
+    vlan: z.int().nullable(),
+    bridge: text.nullable(),
+    range_start: text.nullable(),
+    range_end: text.nullable(),
+    reserved: z.array(text),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({
+    id: 'Network',
+    example: {
+      id: '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f',
+      name: 'lab',
+      cidr: '10.20.0.0/24',
+      version: 4,
+      gateway: '10.20.0.1',
+      dns_servers: ['10.20.0.1'],
+      search_domains: ['lab.example'],
+      vlan: 20,
+      bridge: 'vmbr0',
+      range_start: '10.20.0.10',
+      range_end: '10.20.0.250',
+      reserved: ['10.20.0.5'],
+      created_at: '2026-01-05T09:00:00.000Z',
+      updated_at: '2026-01-05T09:00:00.000Z',
+    },
+  });
 
-export const networkDetail = network.extend({
-  leases: z.strictObject({ live: z.int(), addresses: z.string().meta({ description: 'leasable addresses (a decimal string: IPv6 ranges exceed 2^53)' }) }),
-}).meta({ id: 'NetworkDetail' });
+export const networkDetail = network
+  .extend({
+    leases: z.strictObject({ live: z.int(), addresses: z.string().meta({ description: 'leasable addresses (a decimal string: IPv6 ranges exceed 2^53)' }) }),
+  })
+  .meta({ id: 'NetworkDetail' });
 
-export const lease = z.strictObject({
-  id: uuid, network_id: uuid, address: text, state: z.enum(['reserved', 'active', 'released']), machine_id: uuid.nullable(),
-  machine_name: text.nullable(), mac: text.nullable(), created_at: timestamp.nullable(), updated_at: timestamp.nullable(), released_at: timestamp.nullable(),
-}).meta({ id: 'Lease' });
+export const lease = z
+  .strictObject({
+    id: uuid,
+    network_id: uuid,
+    address: text,
+    state: z.enum(['reserved', 'active', 'released']),
+    machine_id: uuid.nullable(),
+    machine_name: text.nullable(),
+    mac: text.nullable(),
+    created_at: timestamp.nullable(),
+    updated_at: timestamp.nullable(),
+    released_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Lease' });
 
-export const account = z.strictObject({
-  id: uuid, key: text, provider: z.enum(['aws', 'gcp']), name: text, platform: text.nullable(), tier: z.enum(['dev', 'stg', 'sbx', 'prd']).nullable(),
-  environment: text.nullable(), regions: z.array(text), created_at: timestamp, updated_at: timestamp,
-}).meta({ id: 'Account' });
+export const account = z
+  .strictObject({
+    id: uuid,
+    key: text,
+    provider: z.enum(['aws', 'gcp']),
+    name: text,
+    platform: text.nullable(),
+    tier: z.enum(['dev', 'stg', 'sbx', 'prd']).nullable(),
+    environment: text.nullable(),
+    regions: z.array(text),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Account' });
 
-export const pool = z.strictObject({
-  id: uuid, name: text.nullable(), cidr: text, version: z.union([z.literal(4), z.literal(6)]), parent_id: uuid.nullable(), account_id: uuid.nullable(),
-  description: text.nullable(), tags: z.record(z.string(), z.string()), created_at: timestamp.nullable(), updated_at: timestamp.nullable(),
-}).meta({ id: 'Pool' });
+export const pool = z
+  .strictObject({
+    id: uuid,
+    name: text.nullable(),
+    cidr: text,
+    version: z.union([z.literal(4), z.literal(6)]),
+    parent_id: uuid.nullable(),
+    account_id: uuid.nullable(),
+    description: text.nullable(),
+    tags: z.record(z.string(), z.string()),
+    created_at: timestamp.nullable(),
+    updated_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Pool' });
 
-export const allocation = z.strictObject({
-  id: uuid, pool_id: uuid.nullable(), cidr: text, name: text.nullable(), account_id: uuid.nullable(), created_at: timestamp.nullable(),
-}).meta({ id: 'Allocation' });
+export const allocation = z
+  .strictObject({
+    id: uuid,
+    pool_id: uuid.nullable(),
+    cidr: text,
+    name: text.nullable(),
+    account_id: uuid.nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Allocation' });
 
 const decimal = z.string().regex(/^\d+$/).meta({ description: 'a count as a decimal string (IPv6 counts exceed 2^53)' });
 
-export const blockPage = z.strictObject({
-  items: z.array(z.strictObject({
-    cidr: text, status: z.enum(['free', 'used']),
-    owners: z.array(z.strictObject({ kind: text, id: uuid, name: text.nullable(), account_id: uuid.nullable() })),
-  })),
-  next_cursor: z.string().nullable(),
-  counts: z.strictObject({ total: decimal, used: decimal, free: decimal }),
-}).meta({ id: 'BlockPage' });
+export const blockPage = z
+  .strictObject({
+    items: z.array(
+      z.strictObject({
+        cidr: text,
+        status: z.enum(['free', 'used']),
+        owners: z.array(z.strictObject({ kind: text, id: uuid, name: text.nullable(), account_id: uuid.nullable() })),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+    counts: z.strictObject({ total: decimal, used: decimal, free: decimal }),
+  })
+  .meta({ id: 'BlockPage' });
 
-export const utilization = z.strictObject({
-  cidr: text, total: decimal, used: decimal, free: decimal, percent_used: z.number(),
-  by_account: z.array(z.strictObject({ account_id: uuid.nullable(), account_key: text.nullable(), addresses: decimal, allocations: z.int() })),
-}).meta({ id: 'Utilization' });
+export const utilization = z
+  .strictObject({
+    cidr: text,
+    total: decimal,
+    used: decimal,
+    free: decimal,
+    percent_used: z.number(),
+    by_account: z.array(z.strictObject({ account_id: uuid.nullable(), account_key: text.nullable(), addresses: decimal, allocations: z.int() })),
+  })
+  .meta({ id: 'Utilization' });
 
-export const allocatedBlock = z.strictObject({
-  id: uuid, cidr: text, name: text.nullable(), pool_id: uuid, pool_name: text.nullable(), account_id: uuid.nullable(), account_key: text.nullable(),
-  created_at: timestamp.nullable(),
-}).meta({ id: 'AllocatedBlock' });
+export const allocatedBlock = z
+  .strictObject({
+    id: uuid,
+    cidr: text,
+    name: text.nullable(),
+    pool_id: uuid,
+    pool_name: text.nullable(),
+    account_id: uuid.nullable(),
+    account_key: text.nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .meta({ id: 'AllocatedBlock' });
 
-export const template = z.strictObject({
-  id: uuid, name: text, provider: z.enum(PROVIDERS), node: text.nullable(), image: text, checksum: text.nullable(), storage: text.nullable(),
-  vmid: z.int().nullable(), cpu: z.int(), memory_mb: z.int(), provider_ref: text.nullable(), state: z.enum(TEMPLATE_STATES),
-  last_error: text.nullable(), created_at: timestamp, updated_at: timestamp,
-}).meta({ id: 'Template' });
+export const template = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    provider: z.enum(PROVIDERS),
+    node: text.nullable(),
+    image: text,
+    checksum: text.nullable(),
+    storage: text.nullable(),
+    vmid: z.int().nullable(),
+    cpu: z.int(),
+    memory_mb: z.int(),
+    provider_ref: text.nullable(),
+    state: z.enum(TEMPLATE_STATES),
+    last_error: text.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Template' });
 
 export const templateDetail = template.extend({ operations: z.array(operationSummary) }).meta({ id: 'TemplateDetail' });
 
-export const host = z.strictObject({
-  id: uuid, name: text, description: text.nullable(), bmc_address: text, username: text, verify_tls: z.boolean(), ca_pem: text.nullable(),
-  fingerprint: text.nullable(), boot_mac: text.nullable(), tags: z.array(text), state: z.enum(HOST_STATES), claimed_by: uuid.nullable(),
-  claimed_at: timestamp.nullable(), vendor: text.nullable(), model: text.nullable(), serial_number: text.nullable(), power_state: text.nullable(),
-  boot_modes: z.array(text).nullable(), virtual_media_supported: z.boolean().nullable(), inspected_at: timestamp.nullable(),
-  conditions: z.array(condition), last_error: text.nullable(), created_at: timestamp, updated_at: timestamp,
-}).meta({ id: 'Host', description: 'A bare-metal host; its BMC password is sealed and never returned.' });
+export const host = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    description: text.nullable(),
+    bmc_address: text,
+    username: text,
+    verify_tls: z.boolean(),
+    ca_pem: text.nullable(),
+    fingerprint: text.nullable(),
+    boot_mac: text.nullable(),
+    tags: z.array(text),
+    state: z.enum(HOST_STATES),
+    claimed_by: uuid.nullable(),
+    claimed_at: timestamp.nullable(),
+    vendor: text.nullable(),
+    model: text.nullable(),
+    serial_number: text.nullable(),
+    power_state: text.nullable(),
+    boot_modes: z.array(text).nullable(),
+    virtual_media_supported: z.boolean().nullable(),
+    inspected_at: timestamp.nullable(),
+    conditions: z.array(condition),
+    last_error: text.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Host', description: 'A bare-metal host; its BMC password is sealed and never returned.' });
 
 export const hostDetail = host.extend({ machine: machineBrief.nullable(), operations: z.array(operationSummary) }).meta({ id: 'HostDetail' });
 
 export const clusterMember = z.strictObject({ machine_id: uuid, name: text, role: z.enum(CLUSTER_ROLES), state: text, addresses: z.array(text) });
 
-export const cluster = z.strictObject({
-  id: uuid, name: text, description: text.nullable(), control_plane_vip: text.nullable(), control_plane_port: z.int(),
-  control_plane_endpoint: z.strictObject({
-    host: text, port: z.int(), url: text, source: z.enum(['vip', 'machine']), machine_id: uuid.optional(),
-  }).nullable(),
-  conditions: z.array(condition), ready: z.boolean(), machines: z.array(clusterMember), created_at: timestamp, updated_at: timestamp,
-}).meta({ id: 'Cluster' });
+export const cluster = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    description: text.nullable(),
+    control_plane_vip: text.nullable(),
+    control_plane_port: z.int(),
+    control_plane_endpoint: z
+      .strictObject({
+        host: text,
+        port: z.int(),
+        url: text,
+        source: z.enum(['vip', 'machine']),
+        machine_id: uuid.optional(),
+      })
+      .nullable(),
+    conditions: z.array(condition),
+    ready: z.boolean(),
+    machines: z.array(clusterMember),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Cluster' });
 
-export const token = z.strictObject({
-  id: uuid, name: text, role: z.enum(ROLES), prefix: text, created_at: timestamp, last_used_at: timestamp.nullable(), revoked_at: timestamp.nullable(),
-}).meta({ id: 'Token' });
+export const token = z
+  .strictObject({
+    id: uuid,
+    name: text,
+    role: z.enum(ROLES),
+    prefix: text,
+    created_at: timestamp,
+    last_used_at: timestamp.nullable(),
+    revoked_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Token' });
 
 export const issuedToken = token.extend({ token: z.string().meta({ description: 'the secret; shown only in this answer' }) }).meta({ id: 'IssuedToken' });
 
-export const auditEvent = z.strictObject({
-  id: z.string().meta({ description: 'a decimal sequence number' }), at: timestamp, actor: text, action: text, resource_type: text,
-  resource_id: text.nullable(), request_id: text, status_code: z.int(), detail: json.nullable(),
-}).meta({ id: 'AuditEvent' });
+export const auditEvent = z
+  .strictObject({
+    id: z.string().meta({ description: 'a decimal sequence number' }),
+    at: timestamp,
+    actor: text,
+    action: text,
+    resource_type: text,
+    resource_id: text.nullable(),
+    request_id: text,
+    status_code: z.int(),
+    detail: json.nullable(),
+  })
+  .meta({ id: 'AuditEvent' });

@@ -32,9 +32,14 @@ export function cidataIsoHandler(deps: ApiDeps, publicBase: string) {
         throw new HangarError('unavailable', 'the cidata ISO cannot be built on this server (is xorriso installed?)');
       }
       const image = await readFile(path);
-      res.status(200).set({
-        'Content-Type': 'application/x-iso9660-image', 'Cache-Control': 'no-store', 'Content-Disposition': 'attachment; filename="cidata.iso"',
-      }).send(image);
+      res
+        .status(200)
+        .set({
+          'Content-Type': 'application/x-iso9660-image',
+          'Cache-Control': 'no-store',
+          'Content-Disposition': 'attachment; filename="cidata.iso"',
+        })
+        .send(image);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

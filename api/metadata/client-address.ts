@@ -9,16 +9,22 @@ export interface AddressPolicy {
 
 /** Parses config.metadata.trustedProxies; a bare address means that one host. Bad entries stop start-up. */
 export function parseTrustedProxies(text: string): Cidr[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
-    try {
-      if (entry.includes('/')) return parseCidr(entry, { strict: false });
-      const a = parseAddress(normaliseAddress(entry));
-      return { version: a.version, network: a.value, prefix: a.version === 4 ? 32 : 128 };
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new HangarError('validation_failed', `HANGAR_METADATA_TRUSTED_PROXIES: ${JSON.stringify(entry)} is not a CIDR: ${why}`, { 'metadata.trustedProxies': 'must be a comma-separated list of CIDRs' });
-    }
-  });
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      try {
+        if (entry.includes('/')) return parseCidr(entry, { strict: false });
+        const a = parseAddress(normaliseAddress(entry));
+        return { version: a.version, network: a.value, prefix: a.version === 4 ? 32 : 128 };
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new HangarError('validation_failed', `HANGAR_METADATA_TRUSTED_PROXIES: ${JSON.stringify(entry)} is not a CIDR: ${why}`, {
+          'metadata.trustedProxies': 'must be a comma-separated list of CIDRs',
+        });
+      }
+    });
 }
 
 /** ::ffff:10.0.0.5 → 10.0.0.5 (dual-stack sockets), and no IPv6 zone id. */
@@ -59,7 +65,10 @@ export function clientAddress(policy: AddressPolicy, peer: string | undefined, f
   const direct = peer ? canonical(peer) : null;
   if (direct === null || !isTrusted(policy, direct)) return direct;
   const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '');
-  const hops = header.split(',').map((s) => s.trim()).filter(Boolean);
+  const hops = header
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!hops.length) return direct;
   let address: string | null = direct;
   for (let i = hops.length - 1; i >= 0; i--) {

@@ -1,9 +1,6 @@
 // The four NoCloud documents a seed is made of, and rendering one of them from a machine row.
 import type { Logger } from 'pino';
-import {
-  renderMetaData, renderNetworkConfig, renderUserData, renderVendorData,
-  type SeedFileName,
-} from '../../domain/cloud-init.ts';
+import { renderMetaData, renderNetworkConfig, renderUserData, renderVendorData, type SeedFileName } from '../../domain/cloud-init.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { cloudInitMachineFromRow, phoneHomeUrlFor, type SeedMachineRow, type SeedParts } from '../../db/repositories/metadata.ts';
 
@@ -19,16 +16,18 @@ export function partsFor(doc: SeedFileName): SeedParts {
 }
 
 /** Renders one document; `publicBase` is the API's public URL without a trailing slash (for phone_home). */
-export function renderSeedDocument(
-  log: Pick<Logger, 'error'>, row: SeedMachineRow, doc: SeedFileName, publicBase: string, reqId?: unknown,
-): string {
+export function renderSeedDocument(log: Pick<Logger, 'error'>, row: SeedMachineRow, doc: SeedFileName, publicBase: string, reqId?: unknown): string {
   const machine = cloudInitMachineFromRow(row);
   try {
     switch (doc) {
-      case 'meta-data': return renderMetaData(machine);
-      case 'user-data': return renderUserData(machine, { phoneHomeUrl: phoneHomeUrlFor(row, publicBase) });
-      case 'vendor-data': return renderVendorData();
-      case 'network-config': return renderNetworkConfig(machine);
+      case 'meta-data':
+        return renderMetaData(machine);
+      case 'user-data':
+        return renderUserData(machine, { phoneHomeUrl: phoneHomeUrlFor(row, publicBase) });
+      case 'vendor-data':
+        return renderVendorData();
+      case 'network-config':
+        return renderNetworkConfig(machine);
     }
   } catch (err) {
     // Stored data the renderer refuses is our problem, not the machine's: 500, details in the log only.

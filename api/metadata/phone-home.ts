@@ -29,14 +29,15 @@ export function phoneHomePayload(body: unknown): Record<string, string> {
 }
 
 /** The phone-home route's parts: token check and body parsers (`before`), then record and signal. */
-export function phoneHomeHandlers(deps: ApiDeps): { before: RequestHandler[]; record: (payload: Record<string, string>, req: Request, res: Response) => Promise<void> } {
+export function phoneHomeHandlers(deps: ApiDeps): {
+  before: RequestHandler[];
+  record: (payload: Record<string, string>, req: Request, res: Response) => Promise<void>;
+} {
   // The token is checked before any body is parsed.
   const checkToken: RequestHandler = async (req, res, next) => {
     const { machineId, token } = req.params as Record<string, string>;
     hideToken(req);
-    const row = UUID.test(machineId ?? '') && (token ?? '').length <= MAX_TOKEN_LENGTH
-      ? await machineTokenById(deps.orm.em.fork(), machineId!)
-      : null;
+    const row = UUID.test(machineId ?? '') && (token ?? '').length <= MAX_TOKEN_LENGTH ? await machineTokenById(deps.orm.em.fork(), machineId!) : null;
     if (!tokenMatches(row?.metadata_token ?? null, (token ?? '').slice(0, MAX_TOKEN_LENGTH)) || !row) throw notFound();
     res.locals.cloudInitMachineId = row.id;
     next();

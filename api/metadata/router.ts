@@ -34,7 +34,9 @@ const token = z.string().meta({ description: "the machine's metadata token (a se
 const doc = z.string().meta({ description: 'a NoCloud document', enum: [...SEED_DOCUMENTS] });
 const seedDocument = media('text/plain', 'the YAML document');
 const phoneHomeRecorded = z.strictObject({ status: z.literal('recorded') }).meta({ id: 'PhoneHomeRecorded' });
-const phoneHomeFields = z.record(z.string(), z.string()).meta({ description: "cloud-init's phone_home fields (instance_id, hostname, fqdn, pub_key_*); at most 20 are kept" });
+const phoneHomeFields = z
+  .record(z.string(), z.string())
+  .meta({ description: "cloud-init's phone_home fields (instance_id, hostname, fqdn, pub_key_*); at most 20 are kept" });
 
 export interface CloudInitService {
   /** Mounted at /cloud-init without bearer-token auth; every refusal is the same 404. */
@@ -51,16 +53,17 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
   const r = contractRouter({ tags: ['metadata'], security: 'none' });
   const policy: AddressPolicy = { trusted: parseTrustedProxies(deps.config.metadata.trustedProxies) };
   const publicBase = deps.config.api.publicUrl.replace(/\/+$/, '');
-  const recorder = new FetchRecorder(
-    (counts) => recordFetches(deps.orm.em.fork(), counts),
+  const recorder = new FetchRecorder((counts) => recordFetches(deps.orm.em.fork(), counts), deps.logger);
+  const cache = new SeedCache(
+    deps.config.metadata.cacheMs,
+    async (id, doc) => {
+      const row = await seedMachineById(deps.orm.em.fork(), id, partsFor(doc));
+      return row ? { token: row.metadata_token, body: renderSeedDocument(deps.logger, row, doc, publicBase) } : null;
+    },
     deps.logger,
   );
-  const cache = new SeedCache(deps.config.metadata.cacheMs, async (id, doc) => {
-    const row = await seedMachineById(deps.orm.em.fork(), id, partsFor(doc));
-    return row ? { token: row.metadata_token, body: renderSeedDocument(deps.logger, row, doc, publicBase) } : null;
-  }, deps.logger);
-  const from = (req: Request) => clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for'])
-    ?? normaliseAddress(req.socket.remoteAddress ?? 'unknown');
+  const from = (req: Request) =>
+    clientAddress(policy, req.socket.remoteAddress, req.headers['x-forwarded-for']) ?? normaliseAddress(req.socket.remoteAddress ?? 'unknown');
 
   async function send(req: Request, res: Response, machineId: string, doc: SeedFileName, body: string): Promise<void> {
     await recorder.record(machineId, doc, from(req));
@@ -106,16 +109,22 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
 
   const cidataIso = cidataIsoHandler(deps, publicBase);
   r.route({
-    method: 'get', path: '/:machineId/:token/cidata.iso', params: z.object({ machineId, token }),
+    method: 'get',
+    path: '/:machineId/:token/cidata.iso',
+    params: z.object({ machineId, token }),
     summary: 'The whole seed as a cidata ISO, for a BMC to mount as virtual media',
-    responses: { 200: media('application/x-iso9660-image', 'the ISO 9660 image (volume id cidata)') }, errors: [404, 503],
+    responses: { 200: media('application/x-iso9660-image', 'the ISO 9660 image (volume id cidata)') },
+    errors: [404, 503],
     handler: ({ params }, req, res) => cidataIso(params, req, res),
   });
 
   r.route({
-    method: 'get', path: '/:machineId/:token/:doc', params: z.object({ machineId, token, doc }),
+    method: 'get',
+    path: '/:machineId/:token/:doc',
+    params: z.object({ machineId, token, doc }),
     summary: 'A NoCloud seed document (meta-data, user-data, vendor-data, network-config)',
-    responses: { 200: seedDocument }, errors: [404],
+    responses: { 200: seedDocument },
+    errors: [404],
     handler: async ({ params }, req, res) => {
       hideToken(req);
       if (!isSeedDocument(params.doc)) throw notFound();
@@ -125,9 +134,12 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
 
   // A seed URL without its trailing slash: cloud-init asks for <token>meta-data.
   r.route({
-    method: 'get', path: '/:machineId/:tokenDoc', params: z.object({ machineId, tokenDoc: z.string().meta({ description: 'the token followed by the document name' }) }),
+    method: 'get',
+    path: '/:machineId/:tokenDoc',
+    params: z.object({ machineId, tokenDoc: z.string().meta({ description: 'the token followed by the document name' }) }),
     summary: 'A seed document asked for by a seed URL without its trailing slash (<token><doc>)',
-    responses: { 200: seedDocument }, errors: [404],
+    responses: { 200: seedDocument },
+    errors: [404],
     handler: async ({ params: { machineId: id, tokenDoc } }, req, res) => {
       hideToken(req);
       const found = SEED_DOCUMENTS.find((d) => tokenDoc.endsWith(d) && tokenDoc.length > d.length);
@@ -138,20 +150,29 @@ export function cloudInitService(deps: ApiDeps, observe?: ObserveRequest): Cloud
 
   const phoneHome = phoneHomeHandlers(deps);
   r.route({
-    method: 'post', path: '/:machineId/:token/phone-home', params: z.object({ machineId, token }),
+    method: 'post',
+    path: '/:machineId/:token/phone-home',
+    params: z.object({ machineId, token }),
     // The token is checked before any body is parsed (phoneHome.before).
-    before: phoneHome.before, body: phoneHomeFields, bodyRequired: false, bodyMedia: ['application/x-www-form-urlencoded'],
+    before: phoneHome.before,
+    body: phoneHomeFields,
+    bodyRequired: false,
+    bodyMedia: ['application/x-www-form-urlencoded'],
     parseBody: (raw) => phoneHomePayload(raw),
     summary: "cloud-init's phone_home: the machine reports that it booted (form-encoded or JSON)",
-    responses: { 200: json(phoneHomeRecorded, 'recorded') }, errors: [404, 503],
+    responses: { 200: json(phoneHomeRecorded, 'recorded') },
+    errors: [404, 503],
     handler: ({ body }, req, res) => phoneHome.record(body ?? {}, req, res),
   });
 
   // Source-address mode: the machine is the one whose active lease has the client's address.
   r.route({
-    method: 'get', path: '/:doc', params: z.object({ doc }),
+    method: 'get',
+    path: '/:doc',
+    params: z.object({ doc }),
     summary: 'A seed document chosen by the client address (source-address mode)',
-    responses: { 200: seedDocument }, errors: [404],
+    responses: { 200: seedDocument },
+    errors: [404],
     handler: async ({ params }, req, res) => {
       hideToken(req);
       if (!isSeedDocument(params.doc)) throw notFound();

@@ -2,7 +2,7 @@
 import type { RequestHandler } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AuditEvent } from '../../db/entities/index.ts';
-import { isMutation, } from './auth.ts';
+import { isMutation } from './auth.ts';
 import { routeLabel } from './observability.ts';
 
 export function auditMutations(orm: MikroORM): RequestHandler {

@@ -15,7 +15,9 @@ export function requestContext(logger: Logger): RequestHandler {
       configurable: true,
       enumerable: true,
       get: () => (child ??= logger.child({ reqId: req.id })),
-      set: (value: Logger) => { child = value; },
+      set: (value: Logger) => {
+        child = value;
+      },
     });
     res.setHeader('X-Request-Id', req.id);
     next();
@@ -44,12 +46,16 @@ export function createHttpMetrics(): HttpMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hangar_' });
   const requests = new Counter({
-    name: 'hangar_http_requests_total', help: 'HTTP requests by route and status',
-    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+    name: 'hangar_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
   });
   const duration = new Histogram({
-    name: 'hangar_http_request_duration_seconds', help: 'HTTP request duration by route and status',
-    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+    name: 'hangar_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   // Label-bound children, one per (method, route, status): routes are patterns, so this stays small.
@@ -70,10 +76,17 @@ export function createHttpMetrics(): HttpMetrics {
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
       // Building the line costs more than skipping it: only do it when it will be written.
       if (!req.log.isLevelEnabled(level)) return;
-      req.log[level]({
-        method: req.method, route: labels.route, path: loggablePath(req.originalUrl.split('?')[0] ?? ''), status: res.statusCode,
-        ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100, actor: req.actor?.name,
-      }, 'request');
+      req.log[level](
+        {
+          method: req.method,
+          route: labels.route,
+          path: loggablePath(req.originalUrl.split('?')[0] ?? ''),
+          status: res.statusCode,
+          ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100,
+          actor: req.actor?.name,
+        },
+        'request',
+      );
     });
     next();
   };

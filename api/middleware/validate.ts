@@ -14,7 +14,9 @@ export function validationError(error: z.ZodError, what: string): HangarError {
     const path = issue.path.length ? issue.path.join('.') : what;
     fields[path] ??= issue.message;
   }
-  const summary = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+  const summary = Object.entries(fields)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ');
   return new HangarError('validation_failed', `invalid ${what}: ${summary}`, fields);
 }
 

@@ -14,12 +14,24 @@ import { loadById } from './common.ts';
 
 export function accountView(a: IAccount) {
   return {
-    id: a.id, key: a.key, provider: a.provider, name: a.name, platform: a.platform ?? null, tier: a.tier ?? null,
-    environment: a.environment ?? null, regions: a.regions, created_at: a.createdAt, updated_at: a.updatedAt,
+    id: a.id,
+    key: a.key,
+    provider: a.provider,
+    name: a.name,
+    platform: a.platform ?? null,
+    tier: a.tier ?? null,
+    environment: a.environment ?? null,
+    regions: a.regions,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
   };
 }
 
-const listQuery = z.object({ provider: z.enum(['aws', 'gcp']).optional(), q: safeFilter(100).optional().meta({ description: 'substring of the key or name' }), ...paging });
+const listQuery = z.object({
+  provider: z.enum(['aws', 'gcp']).optional(),
+  q: safeFilter(100).optional().meta({ description: 'substring of the key or name' }),
+  ...paging,
+});
 const createAccountBody = createAccountSchema.meta({ id: 'CreateAccount' });
 const updateAccountBody = updateAccountSchema.meta({ id: 'UpdateAccount' });
 
@@ -27,20 +39,31 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['accounts'] });
 
   r.route({
-    method: 'post', path: '/', summary: 'Register a cloud account (aws:<12 digits> or gcp:<project>)', body: createAccountBody,
-    responses: { 201: json(account, 'the account') }, errors: [409],
+    method: 'post',
+    path: '/',
+    summary: 'Register a cloud account (aws:<12 digits> or gcp:<project>)',
+    body: createAccountBody,
+    responses: { 201: json(account, 'the account') },
+    errors: [409],
     handler: async ({ body }, _req, res) => {
       const parsed = parseAccountKey(body.key);
       if ('error' in parsed) throw new HangarError('validation_failed', parsed.error, { key: parsed.error });
       const em = deps.orm.em.fork();
       const created = em.create(Account, {
-        id: crypto.randomUUID(), key: body.key, provider: parsed.provider, name: body.name, platform: body.platform ?? null,
-        tier: body.tier ?? null, environment: body.environment ?? null, regions: [...new Set(body.regions ?? [])],
+        id: crypto.randomUUID(),
+        key: body.key,
+        provider: parsed.provider,
+        name: body.name,
+        platform: body.platform ?? null,
+        tier: body.tier ?? null,
+        environment: body.environment ?? null,
+        regions: [...new Set(body.regions ?? [])],
       });
       try {
         await em.flush();
       } catch (err) {
-        if (err instanceof UniqueConstraintViolationException) throw new HangarError('already_exists', `account ${body.key} already exists`, { key: 'already exists' });
+        if (err instanceof UniqueConstraintViolationException)
+          throw new HangarError('already_exists', `account ${body.key} already exists`, { key: 'already exists' });
         throw err;
       }
       res.locals.audit = { action: 'accounts.create', resourceType: 'account', resourceId: created.id, detail: { key: created.key } };
@@ -49,7 +72,10 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/', summary: 'List accounts (by key)', query: listQuery,
+    method: 'get',
+    path: '/',
+    summary: 'List accounts (by key)',
+    query: listQuery,
     responses: { 200: json(page(account), 'a page of accounts') },
     handler: async ({ query }, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
@@ -67,20 +93,33 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:id', summary: 'Get an account', params: byId('account'),
-    responses: { 200: json(account, 'the account') }, errors: [404],
+    method: 'get',
+    path: '/:id',
+    summary: 'Get an account',
+    params: byId('account'),
+    responses: { 200: json(account, 'the account') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       res.json(accountView(await loadById(deps.orm.em.fork(), Account, params.id, 'account')));
     },
   });
 
   r.route({
-    method: 'patch', path: '/:id', summary: 'Change an account (not its key)', params: byId('account'), body: updateAccountBody,
-    responses: { 200: json(account, 'the account') }, errors: [404],
+    method: 'patch',
+    path: '/:id',
+    summary: 'Change an account (not its key)',
+    params: byId('account'),
+    body: updateAccountBody,
+    responses: { 200: json(account, 'the account') },
+    errors: [404],
     handler: async ({ params, body }, _req, res) => {
       const em = deps.orm.em.fork();
       const found = await loadById(em, Account, params.id, 'account');
-      parseOrThrow(z.object({ regions: z.array(z.string()).optional() }).superRefine((v, ctx) => checkRegions(found.provider, v.regions, ctx)), { regions: body.regions }, 'request body');
+      parseOrThrow(
+        z.object({ regions: z.array(z.string()).optional() }).superRefine((v, ctx) => checkRegions(found.provider, v.regions, ctx)),
+        { regions: body.regions },
+        'request body',
+      );
       em.assign(found, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.platform !== undefined ? { platform: body.platform } : {}),
@@ -96,8 +135,12 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
 
   // Pools and allocations keep their history: their account link is cleared (on delete set null).
   r.route({
-    method: 'delete', path: '/:id', summary: 'Delete an account (its pools and allocations stay, unlinked)', params: byId('account'),
-    responses: { 204: noContent('deleted') }, errors: [404],
+    method: 'delete',
+    path: '/:id',
+    summary: 'Delete an account (its pools and allocations stay, unlinked)',
+    params: byId('account'),
+    responses: { 204: noContent('deleted') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const em = deps.orm.em.fork();
       const found = await loadById(em, Account, params.id, 'account');

@@ -16,7 +16,10 @@ const listQuery = z.object({
 export function auditRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['audit'] });
   r.route({
-    method: 'get', path: '/', summary: 'Audit events, newest first', query: listQuery,
+    method: 'get',
+    path: '/',
+    summary: 'Audit events, newest first',
+    query: listQuery,
     responses: { 200: json(page(auditEvent), 'a page of audit events') },
     handler: async ({ query }, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
@@ -28,8 +31,15 @@ export function auditRouter(deps: ApiDeps): ContractRouter {
       const { items, next_cursor } = pageOf(rows, pg.pageSize, (e) => String(e.id));
       res.json({
         items: items.map((e) => ({
-          id: String(e.id), at: e.at, actor: e.actor, action: e.action, resource_type: e.resourceType,
-          resource_id: e.resourceId ?? null, request_id: e.requestId, status_code: e.statusCode, detail: e.detail ?? null,
+          id: String(e.id),
+          at: e.at,
+          actor: e.actor,
+          action: e.action,
+          resource_type: e.resourceType,
+          resource_id: e.resourceId ?? null,
+          request_id: e.requestId,
+          status_code: e.statusCode,
+          detail: e.detail ?? null,
         })),
         next_cursor,
       });

@@ -5,7 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
-import { clusterMemberSchema, createClusterSchema, deriveControlPlane, updateClusterSchema, type ClusterMemberView, type ClusterRole } from '../../domain/cluster.ts';
+import {
+  clusterMemberSchema,
+  createClusterSchema,
+  deriveControlPlane,
+  updateClusterSchema,
+  type ClusterMemberView,
+  type ClusterRole,
+} from '../../domain/cluster.ts';
 import { Cluster, ClusterMachine, Machine, type ICluster } from '../../db/entities/index.ts';
 import { iso, sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
@@ -16,7 +23,15 @@ import { cluster } from '../contract/views.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface MemberRow { cluster_id: string; machine_id: string; role: ClusterRole; name: string; state: string; updated_at: string | Date; addresses: string[] }
+interface MemberRow {
+  cluster_id: string;
+  machine_id: string;
+  role: ClusterRole;
+  name: string;
+  state: string;
+  updated_at: string | Date;
+  addresses: string[];
+}
 
 /** Members of the given clusters with their live addresses (active leases first). One statement. */
 async function membersOf(em: EntityManager, clusterIds: string[]): Promise<Map<string, MemberRow[]>> {
@@ -28,7 +43,8 @@ async function membersOf(em: EntityManager, clusterIds: string[]): Promise<Map<s
                  from ip_lease l where l.machine_id = m.id and l.state in ('active', 'reserved')), '[]'::jsonb) as addresses
      from cluster_machine cm join machine m on m.id = cm.machine_id
      where cm.cluster_id = any(?::uuid[]) order by m.name`,
-    [`{${clusterIds.join(',')}}`]);
+    [`{${clusterIds.join(',')}}`],
+  );
   for (const r of rows) {
     const list = out.get(r.cluster_id) ?? [];
     list.push(r);
@@ -43,13 +59,17 @@ function clusterView(c: ICluster, rows: MemberRow[]) {
   // Derived, not stored: the last transition is the latest change among the inputs.
   const times = [c.updatedAt.toISOString(), ...rows.filter((r) => r.role === 'control-plane').map((r) => iso(r.updated_at) ?? '')].sort();
   return {
-    id: c.id, name: c.name, description: c.description ?? null,
-    control_plane_vip: c.controlPlaneVip ?? null, control_plane_port: c.controlPlanePort,
+    id: c.id,
+    name: c.name,
+    description: c.description ?? null,
+    control_plane_vip: c.controlPlaneVip ?? null,
+    control_plane_port: c.controlPlanePort,
     control_plane_endpoint: derived.endpoint,
     conditions: [{ ...derived.ready, lastTransitionTime: times.at(-1)! }],
     ready: derived.ready.status === 'True',
     machines: members,
-    created_at: c.createdAt, updated_at: c.updatedAt,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
   };
 }
 
@@ -73,14 +93,20 @@ async function addMembers(em: EntityManager, clusterId: string, members: { machi
   const sql = sqlFor(em);
   const elsewhere = await sql<{ machine_id: string; name: string }[]>(
     `select cm.machine_id::text as machine_id, c.name from cluster_machine cm join cluster c on c.id = cm.cluster_id
-     where cm.machine_id = any(?::uuid[]) and cm.cluster_id <> ?`, [`{${ids.join(',')}}`, clusterId]);
+     where cm.machine_id = any(?::uuid[]) and cm.cluster_id <> ?`,
+    [`{${ids.join(',')}}`, clusterId],
+  );
   if (elsewhere.length) {
-    throw new HangarError('conflict', `machine(s) already in another cluster: ${elsewhere.map((e) => `${e.machine_id} (${e.name})`).join(', ')}`, { machines: 'in another cluster' });
+    throw new HangarError('conflict', `machine(s) already in another cluster: ${elsewhere.map((e) => `${e.machine_id} (${e.name})`).join(', ')}`, {
+      machines: 'in another cluster',
+    });
   }
   for (const m of members) {
-    await sql(`insert into cluster_machine (machine_id, cluster_id, role, created_at) values (?, ?, ?, now())
+    await sql(
+      `insert into cluster_machine (machine_id, cluster_id, role, created_at) values (?, ?, ?, now())
                on conflict (machine_id) do update set role = excluded.role where cluster_machine.cluster_id = excluded.cluster_id`,
-    [m.machine_id, clusterId, m.role]);
+      [m.machine_id, clusterId, m.role],
+    );
   }
 }
 
@@ -93,15 +119,23 @@ export function clustersRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['clusters'] });
 
   r.route({
-    method: 'post', path: '/', summary: 'Create a cluster, optionally with members', body: createClusterBody,
-    responses: { 201: json(cluster, 'the cluster') }, errors: [409, 422],
+    method: 'post',
+    path: '/',
+    summary: 'Create a cluster, optionally with members',
+    body: createClusterBody,
+    responses: { 201: json(cluster, 'the cluster') },
+    errors: [409, 422],
     handler: async ({ body }, _req, res) => {
       const em = deps.orm.em.fork();
-      if (await em.count(Cluster, { name: body.name })) throw new HangarError('already_exists', `a cluster named "${body.name}" already exists`, { name: 'already exists' });
+      if (await em.count(Cluster, { name: body.name }))
+        throw new HangarError('already_exists', `a cluster named "${body.name}" already exists`, { name: 'already exists' });
       const id = randomUUID();
       await em.transactional(async (tx) => {
         tx.create(Cluster, {
-          id, name: body.name, description: body.description ?? null, controlPlaneVip: body.control_plane_vip ?? null,
+          id,
+          name: body.name,
+          description: body.description ?? null,
+          controlPlaneVip: body.control_plane_vip ?? null,
           controlPlanePort: body.control_plane_port ?? 6443,
         });
         await tx.flush();
@@ -109,26 +143,39 @@ export function clustersRouter(deps: ApiDeps): ContractRouter {
       });
       res.locals.audit = { action: 'clusters.create', resourceType: 'cluster', resourceId: id, detail: { name: body.name } };
       const fresh = deps.orm.em.fork();
-      res.status(201).location(`/api/v1/clusters/${id}`).json(await view(fresh, await loadCluster(fresh, id)));
+      res
+        .status(201)
+        .location(`/api/v1/clusters/${id}`)
+        .json(await view(fresh, await loadCluster(fresh, id)));
     },
   });
 
   r.route({
-    method: 'get', path: '/', summary: 'List clusters (by name)', query: z.object(paging),
+    method: 'get',
+    path: '/',
+    summary: 'List clusters (by name)',
+    query: z.object(paging),
     responses: { 200: json(page(cluster), 'a page of clusters') },
     handler: async (_input, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
       const em = deps.orm.em.fork();
       const rows = await em.find(Cluster, pg.after !== null ? { name: { $gt: pg.after } } : {}, { orderBy: { name: 'asc' }, limit: pg.pageSize + 1 });
       const { items, next_cursor } = pageOf(rows, pg.pageSize, (c) => c.name);
-      const members = await membersOf(em, items.map((c) => c.id));
+      const members = await membersOf(
+        em,
+        items.map((c) => c.id),
+      );
       res.json({ items: items.map((c) => clusterView(c, members.get(c.id) ?? [])), next_cursor });
     },
   });
 
   r.route({
-    method: 'get', path: '/:ref', summary: 'Get a cluster with its derived endpoint and readiness', params: byRef('cluster'),
-    responses: { 200: json(cluster, 'the cluster') }, errors: [404],
+    method: 'get',
+    path: '/:ref',
+    summary: 'Get a cluster with its derived endpoint and readiness',
+    params: byRef('cluster'),
+    responses: { 200: json(cluster, 'the cluster') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const em = deps.orm.em.fork();
       res.json(await view(em, await loadCluster(em, params.ref)));
@@ -136,8 +183,13 @@ export function clustersRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'patch', path: '/:ref', summary: 'Change a cluster (VIP, port, description)', params: byRef('cluster'), body: updateClusterBody,
-    responses: { 200: json(cluster, 'the cluster') }, errors: [404],
+    method: 'patch',
+    path: '/:ref',
+    summary: 'Change a cluster (VIP, port, description)',
+    params: byRef('cluster'),
+    body: updateClusterBody,
+    responses: { 200: json(cluster, 'the cluster') },
+    errors: [404],
     handler: async ({ params, body }, _req, res) => {
       const em = deps.orm.em.fork();
       const c = await loadCluster(em, params.ref);
@@ -153,8 +205,12 @@ export function clustersRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'delete', path: '/:ref', summary: 'Delete a cluster (its machines stay)', params: byRef('cluster'),
-    responses: { 204: noContent('deleted') }, errors: [404],
+    method: 'delete',
+    path: '/:ref',
+    summary: 'Delete a cluster (its machines stay)',
+    params: byRef('cluster'),
+    responses: { 204: noContent('deleted') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const em = deps.orm.em.fork();
       const c = await loadCluster(em, params.ref);
@@ -166,22 +222,36 @@ export function clustersRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'post', path: '/:ref/machines', summary: 'Add a machine with a role (or change its role)', params: byRef('cluster'), body: clusterMemberBody,
-    responses: { 200: json(cluster, 'the cluster') }, errors: [404, 409, 422],
+    method: 'post',
+    path: '/:ref/machines',
+    summary: 'Add a machine with a role (or change its role)',
+    params: byRef('cluster'),
+    body: clusterMemberBody,
+    responses: { 200: json(cluster, 'the cluster') },
+    errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const em = deps.orm.em.fork();
       const c = await loadCluster(em, params.ref);
       await addMembers(em, c.id, [body]);
       await em.nativeUpdate(Cluster, { id: c.id }, { updatedAt: new Date() });
-      res.locals.audit = { action: 'clusters.add-machine', resourceType: 'cluster', resourceId: c.id, detail: { machine_id: body.machine_id, role: body.role } };
+      res.locals.audit = {
+        action: 'clusters.add-machine',
+        resourceType: 'cluster',
+        resourceId: c.id,
+        detail: { machine_id: body.machine_id, role: body.role },
+      };
       const fresh = deps.orm.em.fork();
       res.json(await view(fresh, await loadCluster(fresh, c.id)));
     },
   });
 
   r.route({
-    method: 'delete', path: '/:ref/machines/:machineId', summary: 'Remove a machine from the cluster (answers with the cluster)', params: clusterAndMachine,
-    responses: { 200: json(cluster, 'the cluster') }, errors: [404],
+    method: 'delete',
+    path: '/:ref/machines/:machineId',
+    summary: 'Remove a machine from the cluster (answers with the cluster)',
+    params: clusterAndMachine,
+    responses: { 200: json(cluster, 'the cluster') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const em = deps.orm.em.fork();
       const c = await loadCluster(em, params.ref);

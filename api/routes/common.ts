@@ -27,7 +27,8 @@ export async function checkLinks(em: EntityManager, body: { ssh_key_ids?: string
   if (ids.length) {
     const found = new Set((await em.find(SshKey, { id: { $in: ids } }, { fields: ['id'] })).map((k) => k.id));
     const missing = ids.filter((id) => !found.has(id));
-    if (missing.length) throw new HangarError('unprocessable', `unknown SSH key id(s): ${missing.join(', ')}`, { ssh_key_ids: `unknown: ${missing.join(', ')}` });
+    if (missing.length)
+      throw new HangarError('unprocessable', `unknown SSH key id(s): ${missing.join(', ')}`, { ssh_key_ids: `unknown: ${missing.join(', ')}` });
   }
   if (body.network_id && !(await em.count(Network, { id: body.network_id }))) {
     throw new HangarError('unprocessable', `network ${body.network_id} does not exist`, { network_id: 'not found' });
@@ -40,7 +41,9 @@ export const isDryRun = (query: Record<string, unknown>): boolean => query.dry_r
 /** 422 unless this installation offers the provider (HANGAR_PROVIDERS). */
 export function requireEnabledProvider(config: HangarConfig, provider: string): void {
   if (!(enabledProviders(config) as string[]).includes(provider)) {
-    throw new HangarError('unprocessable', `provider "${provider}" is not enabled here (HANGAR_PROVIDERS=${config.providers.enabled})`, { provider: 'not enabled' });
+    throw new HangarError('unprocessable', `provider "${provider}" is not enabled here (HANGAR_PROVIDERS=${config.providers.enabled})`, {
+      provider: 'not enabled',
+    });
   }
 }
 
@@ -50,7 +53,11 @@ export { iso } from '../../db/sql.ts';
 export async function resolveTemplate(em: EntityManager, ref: string, provider: string): Promise<ITemplate> {
   const template = await em.findOne(Template, /^[0-9a-f-]{36}$/i.test(ref) ? { id: ref } : { name: ref });
   if (!template) throw new HangarError('unprocessable', `template "${ref}" does not exist`, { template: 'not found' });
-  if (template.provider !== provider) throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not ${provider}`, { template: `not a ${provider} template` });
-  if (template.state !== 'ready' || !template.providerRef) throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
+  if (template.provider !== provider)
+    throw new HangarError('unprocessable', `template "${template.name}" is a ${template.provider} template, not ${provider}`, {
+      template: `not a ${provider} template`,
+    });
+  if (template.state !== 'ready' || !template.providerRef)
+    throw new HangarError('unprocessable', `template "${template.name}" is ${template.state}, not ready`, { template: `is ${template.state}` });
   return template;
 }

@@ -9,10 +9,24 @@ import { HangarError } from '../../domain/errors.ts';
 import { safeFilter, safeText } from '../../domain/text.ts';
 import { HOST_STATES, canTransition } from '../../domain/host-state.ts';
 import { parseBmcAddress } from '../../domain/bmc-address.ts';
-import { HOST_ACTIONS, durationMs, createHostSchema, deprovisionHostSchema, provisionHostBaseSchema, provisionHostSchema, updateHostSchema, type HostAction, type ProvisionHostRequest } from '../../domain/host-requests.ts';
+import {
+  HOST_ACTIONS,
+  durationMs,
+  createHostSchema,
+  deprovisionHostSchema,
+  provisionHostBaseSchema,
+  provisionHostSchema,
+  updateHostSchema,
+  type HostAction,
+  type ProvisionHostRequest,
+} from '../../domain/host-requests.ts';
 import type { DeprovisionHostInput, HostPowerAction, ProvisionHostInput } from '../../domain/host.ts';
 import {
-  hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId, provisionWorkflowId,
+  hostDeprovisionWorkflowId,
+  hostInspectWorkflowId,
+  hostPowerWorkflowId,
+  hostReleaseWorkflowId,
+  provisionWorkflowId,
 } from '../../workflows/contracts.ts';
 import { sealSecret } from '../../domain/secrets.ts';
 import { hostSecretKey } from '../../keyfiles/host-key.ts';
@@ -29,16 +43,42 @@ import { checkLinks, resolveTemplate } from './common.ts';
 
 export function hostView(h: IHost) {
   return {
-    id: h.id, name: h.name, description: h.description ?? null, bmc_address: h.bmcAddress, username: h.username,
-    verify_tls: h.verifyTls, ca_pem: h.caPem ?? null, fingerprint: h.fingerprint ?? null, boot_mac: h.bootMac ?? null, tags: h.tags,
-    state: h.state, claimed_by: h.claimedBy ?? null, claimed_at: h.claimedAt ?? null,
-    vendor: h.vendor ?? null, model: h.model ?? null, serial_number: h.serialNumber ?? null, power_state: h.powerState ?? null,
-    boot_modes: h.bootModes ?? null, virtual_media_supported: h.virtualMediaSupported ?? null, inspected_at: h.inspectedAt ?? null,
-    conditions: h.conditions, last_error: h.lastError ?? null, created_at: h.createdAt, updated_at: h.updatedAt,
+    id: h.id,
+    name: h.name,
+    description: h.description ?? null,
+    bmc_address: h.bmcAddress,
+    username: h.username,
+    verify_tls: h.verifyTls,
+    ca_pem: h.caPem ?? null,
+    fingerprint: h.fingerprint ?? null,
+    boot_mac: h.bootMac ?? null,
+    tags: h.tags,
+    state: h.state,
+    claimed_by: h.claimedBy ?? null,
+    claimed_at: h.claimedAt ?? null,
+    vendor: h.vendor ?? null,
+    model: h.model ?? null,
+    serial_number: h.serialNumber ?? null,
+    power_state: h.powerState ?? null,
+    boot_modes: h.bootModes ?? null,
+    virtual_media_supported: h.virtualMediaSupported ?? null,
+    inspected_at: h.inspectedAt ?? null,
+    conditions: h.conditions,
+    last_error: h.lastError ?? null,
+    created_at: h.createdAt,
+    updated_at: h.updatedAt,
   };
 }
 
-const machineBrief = (m: IMachine) => ({ id: m.id, name: m.name, kind: m.kind, provider: m.provider, state: m.state, provider_id: m.providerId ?? null, last_error: m.lastError ?? null });
+const machineBrief = (m: IMachine) => ({
+  id: m.id,
+  name: m.name,
+  kind: m.kind,
+  provider: m.provider,
+  state: m.state,
+  provider_id: m.providerId ?? null,
+  last_error: m.lastError ?? null,
+});
 
 const listQuery = z.object({
   state: z.enum(HOST_STATES).optional(),
@@ -52,7 +92,6 @@ function checkTls(body: { bmc_address?: string | undefined; verify_tls?: boolean
     throw new HangarError('validation_failed', 'a fingerprint pins a TLS certificate: it needs a redfish+https:// address', { fingerprint: 'needs https' });
   }
 }
-
 
 export interface ProvisionedResponse {
   machine: ReturnType<typeof machineBrief>;
@@ -79,22 +118,39 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
   const machineId = randomUUID();
   const token = randomBytes(24).toString('base64url');
   const deadline = body.claim_timeout ? Date.now() + durationMs(body.claim_timeout) : 0;
-  const claim = () => claimHost(em, { ...(body.host ? { host: body.host } : {}), ...(body.tags ? { tags: body.tags } : {}) },
-    () => `claimed for machine ${body.name} (${machineId})`,
-    async (tx, host) => {
-      tx.create(Machine, {
-        id: machineId, name: body.name, kind: 'baremetal', provider: 'redfish',
-        cpu: body.cpu ?? 1, memoryMb: body.memory_mb ?? 1, diskGb: body.disk_gb ?? 1,
-        metadataToken: token, networkId: body.network_id ?? null, domain: body.domain ?? null, userDataExtras: body.user_data_extras ?? null,
-        providerId: host.id, targetNode: host.name, template: image.template,
-      });
-      await tx.flush();
-      const keys = [...new Set(body.ssh_key_ids ?? [])];
-      if (keys.length) {
-        await sqlFor(tx)(`insert into machine_ssh_keys (machine_id, ssh_key_id) select ?, jsonb_array_elements_text(?::jsonb)::uuid on conflict do nothing`, [machineId, JSON.stringify(keys)]);
-      }
-      return machineId;
-    });
+  const claim = () =>
+    claimHost(
+      em,
+      { ...(body.host ? { host: body.host } : {}), ...(body.tags ? { tags: body.tags } : {}) },
+      () => `claimed for machine ${body.name} (${machineId})`,
+      async (tx, host) => {
+        tx.create(Machine, {
+          id: machineId,
+          name: body.name,
+          kind: 'baremetal',
+          provider: 'redfish',
+          cpu: body.cpu ?? 1,
+          memoryMb: body.memory_mb ?? 1,
+          diskGb: body.disk_gb ?? 1,
+          metadataToken: token,
+          networkId: body.network_id ?? null,
+          domain: body.domain ?? null,
+          userDataExtras: body.user_data_extras ?? null,
+          providerId: host.id,
+          targetNode: host.name,
+          template: image.template,
+        });
+        await tx.flush();
+        const keys = [...new Set(body.ssh_key_ids ?? [])];
+        if (keys.length) {
+          await sqlFor(tx)(`insert into machine_ssh_keys (machine_id, ssh_key_id) select ?, jsonb_array_elements_text(?::jsonb)::uuid on conflict do nothing`, [
+            machineId,
+            JSON.stringify(keys),
+          ]);
+        }
+        return machineId;
+      },
+    );
   let claimed: Awaited<ReturnType<typeof claim>>;
   for (;;) {
     try {
@@ -109,7 +165,11 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
   const host = await loadHost(em, claimed.hostId);
   const wait = body.wait_for_phone_home ?? true;
   const input: ProvisionHostInput = {
-    hostId: host.id, hostName: host.name, machineId, machineName: body.name, imageUrl: image.imageUrl,
+    hostId: host.id,
+    hostName: host.name,
+    machineId,
+    machineName: body.name,
+    imageUrl: image.imageUrl,
     ...(body.boot_mode ? { bootMode: body.boot_mode } : {}),
     ...(wait ? { phoneHomeTimeout: body.phone_home_timeout ?? deps.config.redfish.phoneHomeTimeout } : {}),
     ...(body.network_id ? { networkId: body.network_id } : {}),
@@ -118,12 +178,21 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
   let operation;
   try {
     operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-      kind: 'provision-host', workflow: 'provisionHost', workflowId: provisionWorkflowId(machineId), args: [input],
-      resourceType: 'machine', resourceId: machineId, requestedBy,
+      kind: 'provision-host',
+      workflow: 'provisionHost',
+      workflowId: provisionWorkflowId(machineId),
+      args: [input],
+      resourceType: 'machine',
+      resourceId: machineId,
+      requestedBy,
     });
   } catch (err) {
     // No workflow: give the host back and drop the machine, so nothing is left claimed for nothing.
-    await transitionHost(deps.orm.em, host.id, 'release', { message: `provisioning could not start: ${(err as Error).message}`, expectClaimedBy: machineId, claimedBy: null }).catch(() => undefined);
+    await transitionHost(deps.orm.em, host.id, 'release', {
+      message: `provisioning could not start: ${(err as Error).message}`,
+      expectClaimedBy: machineId,
+      claimedBy: null,
+    }).catch(() => undefined);
     await deps.orm.em.fork().nativeDelete(Machine, { id: machineId });
     throw err;
   }
@@ -139,16 +208,26 @@ export async function provisionBaremetal(deps: ApiDeps, body: ProvisionHostReque
 }
 
 /** The body of POST /api/v1/machines with provider "redfish": the provision request plus the provider. */
-export const createRedfishMachineSchema = provisionHostBaseSchema.extend({ provider: z.literal('redfish') })
+export const createRedfishMachineSchema = provisionHostBaseSchema
+  .extend({ provider: z.literal('redfish') })
   .refine((v) => !(v.host && v.tags), { message: 'give either host or tags, not both', path: ['host'] })
-  .refine((v) => (v.image_url === undefined) !== (v.template === undefined), { message: 'give either image_url or template (exactly one)', path: ['image_url'] })
+  .refine((v) => (v.image_url === undefined) !== (v.template === undefined), {
+    message: 'give either image_url or template (exactly one)',
+    path: ['image_url'],
+  })
   .meta({ id: 'CreateRedfishMachine' });
 
 /** The answer to a bare-metal provision: the machine, the claimed host, its seed and the operation. */
-export const provisionedSchema = z.strictObject({
-  machine: machineBriefSchema, host: hostSchema, metadata_token: z.string().meta({ description: "the machine's metadata secret (shown here once)" }),
-  seed_url: z.string(), cidata_url: z.string(), operation: operationSummarySchema,
-}).meta({ id: 'ProvisionedHost' });
+export const provisionedSchema = z
+  .strictObject({
+    machine: machineBriefSchema,
+    host: hostSchema,
+    metadata_token: z.string().meta({ description: "the machine's metadata secret (shown here once)" }),
+    seed_url: z.string(),
+    cidata_url: z.string(),
+    operation: operationSummarySchema,
+  })
+  .meta({ id: 'ProvisionedHost' });
 
 /** The image a provision boots: the request's image_url, or the named redfish template's (which must be ready). */
 async function bootImageFor(em: EntityManager, body: ProvisionHostRequest): Promise<{ imageUrl: string; template: string | null }> {
@@ -160,15 +239,28 @@ async function bootImageFor(em: EntityManager, body: ProvisionHostRequest): Prom
 /** Starts deprovisionHost for a host (provisioned or in error); shared with DELETE /machines for baremetal machines. */
 export async function startHostDeprovision(deps: ApiDeps, host: IHost, requestedBy: string, opts: { wipeImageUrl?: string; wipeTimeout?: string } = {}) {
   if (!canTransition(host.state, 'start-deprovisioning')) {
-    throw new HangarError('invalid_state', `host ${host.name} is ${host.state}; deprovisioning needs it provisioned or in error${host.state === 'provisioning' || host.state === 'claimed' ? ' (cancel the provision or force-release it)' : ''}`, { state: host.state });
+    throw new HangarError(
+      'invalid_state',
+      `host ${host.name} is ${host.state}; deprovisioning needs it provisioned or in error${host.state === 'provisioning' || host.state === 'claimed' ? ' (cancel the provision or force-release it)' : ''}`,
+      { state: host.state },
+    );
   }
   const input: DeprovisionHostInput = {
-    hostId: host.id, machineId: host.claimedBy ?? null, shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec,
-    ...(opts.wipeImageUrl ? { wipeImageUrl: opts.wipeImageUrl } : {}), ...(opts.wipeTimeout ? { wipeTimeout: opts.wipeTimeout } : {}),
+    hostId: host.id,
+    machineId: host.claimedBy ?? null,
+    shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec,
+    ...(opts.wipeImageUrl ? { wipeImageUrl: opts.wipeImageUrl } : {}),
+    ...(opts.wipeTimeout ? { wipeTimeout: opts.wipeTimeout } : {}),
   };
   return startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-    kind: 'deprovision-host', workflow: 'deprovisionHost', workflowId: hostDeprovisionWorkflowId(host.id), args: [input],
-    resourceType: 'host', resourceId: host.id, requestedBy, onConflict: 'fail',
+    kind: 'deprovision-host',
+    workflow: 'deprovisionHost',
+    workflowId: hostDeprovisionWorkflowId(host.id),
+    args: [input],
+    resourceType: 'host',
+    resourceId: host.id,
+    requestedBy,
+    onConflict: 'fail',
   });
 }
 
@@ -191,8 +283,13 @@ export async function deprovisionBaremetalMachine(deps: ApiDeps, machine: IMachi
 
 async function startInspection(deps: ApiDeps, host: IHost, requestedBy: string) {
   return startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-    kind: 'inspect-host', workflow: 'inspectHost', workflowId: hostInspectWorkflowId(host.id), args: [{ hostId: host.id }],
-    resourceType: 'host', resourceId: host.id, requestedBy,
+    kind: 'inspect-host',
+    workflow: 'inspectHost',
+    workflowId: hostInspectWorkflowId(host.id),
+    args: [{ hostId: host.id }],
+    resourceType: 'host',
+    resourceId: host.id,
+    requestedBy,
   });
 }
 
@@ -202,7 +299,8 @@ const createHostBody = createHostSchema.meta({ id: 'CreateHost' });
 const updateHostBody = updateHostSchema.meta({ id: 'UpdateHost' });
 const provisionHostBody = provisionHostSchema.meta({ id: 'ProvisionHost' });
 /** deprovision reads the wipe fields, force-release the reason; other actions take no body. */
-const hostActionBody = deprovisionHostSchema.extend({ reason: safeText(512).optional().meta({ description: 'force-release: why (for the audit trail)' }) })
+const hostActionBody = deprovisionHostSchema
+  .extend({ reason: safeText(512).optional().meta({ description: 'force-release: why (for the audit trail)' }) })
   .meta({ id: 'HostActionRequest' });
 const hostAndAction = z.object({ ref: refParam('host'), action: z.string().meta({ enum: [...HOST_ACTIONS] }) });
 const isHostAction = (action: string): action is HostAction => (HOST_ACTIONS as readonly string[]).includes(action);
@@ -214,7 +312,10 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   const secretKey = () => (key ??= hostSecretKey(deps.config));
 
   r.route({
-    method: 'post', path: '/', summary: 'Register a host behind its BMC (202 with the inspection; 201 when it could not start)', body: createHostBody,
+    method: 'post',
+    path: '/',
+    summary: 'Register a host behind its BMC (202 with the inspection; 201 when it could not start)',
+    body: createHostBody,
     responses: { 202: json(hostOperation, 'the host and its inspection'), 201: json(hostOperation, 'the host; the inspection did not start (operation null)') },
     errors: [409],
     handler: async ({ body }, req, res) => {
@@ -225,11 +326,20 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
       }
       const id = randomUUID();
       const host = em.create(Host, {
-        id, name: body.name, description: body.description ?? null, bmcAddress: body.bmc_address.trim(), username: body.username,
+        id,
+        name: body.name,
+        description: body.description ?? null,
+        bmcAddress: body.bmc_address.trim(),
+        username: body.username,
         passwordSealed: sealSecret(secretKey(), body.password, `host:${id}`),
-        verifyTls: body.verify_tls ?? true, caPem: body.ca_pem ?? null, fingerprint: body.fingerprint ?? null,
-        bootMac: body.boot_mac?.toLowerCase() ?? null, tags: [...new Set(body.tags ?? [])],
-        conditions: [{ type: 'bmc_reachable', status: 'Unknown', reason: 'Inspecting', message: 'inspection requested', lastTransitionTime: new Date().toISOString() }],
+        verifyTls: body.verify_tls ?? true,
+        caPem: body.ca_pem ?? null,
+        fingerprint: body.fingerprint ?? null,
+        bootMac: body.boot_mac?.toLowerCase() ?? null,
+        tags: [...new Set(body.tags ?? [])],
+        conditions: [
+          { type: 'bmc_reachable', status: 'Unknown', reason: 'Inspecting', message: 'inspection requested', lastTransitionTime: new Date().toISOString() },
+        ],
       });
       await em.flush();
       res.locals.audit = { action: 'hosts.create', resourceType: 'host', resourceId: id, detail: { name: body.name, bmc_address: body.bmc_address } };
@@ -238,15 +348,23 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
         operation = await startInspection(deps, host, req.actor!.name);
       } catch (err) {
         // The host is registered either way; the inspection can be asked for again.
-        await updateHostObservation(deps.orm.em, id, [{ type: 'bmc_reachable', status: 'Unknown', reason: 'InspectionNotStarted', message: (err as Error).message }]);
+        await updateHostObservation(deps.orm.em, id, [
+          { type: 'bmc_reachable', status: 'Unknown', reason: 'InspectionNotStarted', message: (err as Error).message },
+        ]);
       }
       const fresh = await deps.orm.em.fork().findOneOrFail(Host, { id });
-      res.status(operation ? 202 : 201).location(`/api/v1/hosts/${id}`).json({ host: hostView(fresh), operation: operation ? operationSummary(deps.config, operation) : null });
+      res
+        .status(operation ? 202 : 201)
+        .location(`/api/v1/hosts/${id}`)
+        .json({ host: hostView(fresh), operation: operation ? operationSummary(deps.config, operation) : null });
     },
   });
 
   r.route({
-    method: 'get', path: '/', summary: 'List hosts (by name)', query: listQuery,
+    method: 'get',
+    path: '/',
+    summary: 'List hosts (by name)',
+    query: listQuery,
     responses: { 200: json(page(hostSchema), 'a page of hosts') },
     handler: async ({ query: q }, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
@@ -265,9 +383,13 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'post', path: '/provision', summary: 'Claim a host (by name, tags or any available) and provision it as a bare-metal machine', body: provisionHostBody,
+    method: 'post',
+    path: '/provision',
+    summary: 'Claim a host (by name, tags or any available) and provision it as a bare-metal machine',
+    body: provisionHostBody,
     // 404: the host named by "host" does not exist.
-    responses: { 202: json(provisionedSchema, 'the machine, the host and the operation') }, errors: [404, 409, 422, 503],
+    responses: { 202: json(provisionedSchema, 'the machine, the host and the operation') },
+    errors: [404, 409, 422, 503],
     handler: async ({ body }, req, res) => {
       const out = await provisionBaremetal(deps, body, req.actor!.name);
       res.locals.audit = { action: 'hosts.provision', resourceType: 'machine', resourceId: out.machine.id, detail: { name: body.name, host: out.host.name } };
@@ -276,8 +398,12 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:ref', summary: 'Get a host with its machine and latest operations', params: byRef('host'),
-    responses: { 200: json(hostDetail, 'the host') }, errors: [404],
+    method: 'get',
+    path: '/:ref',
+    summary: 'Get a host with its machine and latest operations',
+    params: byRef('host'),
+    responses: { 200: json(hostDetail, 'the host') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const host = await loadHost(deps.orm.em, params.ref);
       const em = deps.orm.em.fork();
@@ -289,8 +415,13 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'patch', path: '/:ref', summary: 'Change a host (BMC address, credentials, TLS, tags, description)', params: byRef('host'), body: updateHostBody,
-    responses: { 200: json(hostSchema, 'the host') }, errors: [404],
+    method: 'patch',
+    path: '/:ref',
+    summary: 'Change a host (BMC address, credentials, TLS, tags, description)',
+    params: byRef('host'),
+    body: updateHostBody,
+    responses: { 200: json(hostSchema, 'the host') },
+    errors: [404],
     handler: async ({ params, body }, _req, res) => {
       const host = await loadHost(deps.orm.em, params.ref);
       checkTls({ bmc_address: body.bmc_address ?? host.bmcAddress, fingerprint: body.fingerprint === undefined ? host.fingerprint : body.fingerprint });
@@ -311,15 +442,25 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'delete', path: '/:ref', summary: 'Forget a host (available, maintenance or error, and unclaimed)', params: byRef('host'),
-    responses: { 204: noContent('deleted') }, errors: [404, 409],
+    method: 'delete',
+    path: '/:ref',
+    summary: 'Forget a host (available, maintenance or error, and unclaimed)',
+    params: byRef('host'),
+    responses: { 204: noContent('deleted') },
+    errors: [404, 409],
     handler: async ({ params }, _req, res) => {
       const host = await loadHost(deps.orm.em, params.ref);
       if (!['available', 'maintenance', 'error'].includes(host.state) || host.claimedBy) {
-        throw new HangarError('invalid_state', `host ${host.name} is ${host.state}${host.claimedBy ? ` and claimed by machine ${host.claimedBy}` : ''}; deprovision or force-release it first`, { state: host.state });
+        throw new HangarError(
+          'invalid_state',
+          `host ${host.name} is ${host.state}${host.claimedBy ? ` and claimed by machine ${host.claimedBy}` : ''}; deprovision or force-release it first`,
+          { state: host.state },
+        );
       }
       const deleted = await sqlFor(deps.orm.em.fork())<{ id: string }[]>(
-        `delete from host where id = ? and state in ('available', 'maintenance', 'error') and claimed_by is null returning id`, [host.id]);
+        `delete from host where id = ? and state in ('available', 'maintenance', 'error') and claimed_by is null returning id`,
+        [host.id],
+      );
       if (!deleted.length) throw new HangarError('invalid_state', `host ${host.name} changed state; look again`);
       res.locals.audit = { action: 'hosts.delete', resourceType: 'host', resourceId: host.id, detail: { name: host.name } };
       res.status(204).end();
@@ -327,7 +468,11 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'post', path: '/:ref/actions/:action', params: hostAndAction, body: hostActionBody, bodyRequired: false,
+    method: 'post',
+    path: '/:ref/actions/:action',
+    params: hostAndAction,
+    body: hostActionBody,
+    bodyRequired: false,
     summary: 'Host action: inspect, power-on/off, reboot, deprovision, force-release (admin), maintenance-on/off',
     description: 'maintenance-on/off answer 200 with the host; the others start a workflow and answer 202. An unknown action is 404.',
     responses: { 202: json(hostOperation, 'the host and the operation'), 200: json(hostOperation, 'the host (maintenance-on/off; operation null)') },
@@ -343,21 +488,33 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
         case 'inspect':
           operation = await startInspection(deps, host, actor.name);
           break;
-        case 'power-on': case 'power-off': case 'reboot': {
+        case 'power-on':
+        case 'power-off':
+        case 'reboot': {
           if (BUSY.has(host.state)) {
-            throw new HangarError('invalid_state', `host ${host.name} is ${host.state}; power actions would fight the running workflow (cancel it or force-release the host)`, { state: host.state });
+            throw new HangarError(
+              'invalid_state',
+              `host ${host.name} is ${host.state}; power actions would fight the running workflow (cancel it or force-release the host)`,
+              { state: host.state },
+            );
           }
           const power: HostPowerAction = action;
           operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-            kind: action, workflow: 'hostPower', workflowId: hostPowerWorkflowId(host.id),
+            kind: action,
+            workflow: 'hostPower',
+            workflowId: hostPowerWorkflowId(host.id),
             args: [{ hostId: host.id, action: power, shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec }],
-            resourceType: 'host', resourceId: host.id, requestedBy: actor.name, onConflict: 'fail',
+            resourceType: 'host',
+            resourceId: host.id,
+            requestedBy: actor.name,
+            onConflict: 'fail',
           });
           break;
         }
         case 'deprovision': {
           operation = await startHostDeprovision(deps, host, actor.name, {
-            ...(body?.wipe_image_url ? { wipeImageUrl: body.wipe_image_url } : {}), ...(body?.wipe_timeout ? { wipeTimeout: body.wipe_timeout } : {}),
+            ...(body?.wipe_image_url ? { wipeImageUrl: body.wipe_image_url } : {}),
+            ...(body?.wipe_timeout ? { wipeTimeout: body.wipe_timeout } : {}),
           });
           break;
         }
@@ -368,14 +525,22 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
           }
           const reason = body?.reason ?? `requested by ${actor.name}`;
           operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-            kind: 'force-release', workflow: 'forceReleaseHost', workflowId: hostReleaseWorkflowId(host.id),
-            args: [{ hostId: host.id, reason }], resourceType: 'host', resourceId: host.id, requestedBy: actor.name,
+            kind: 'force-release',
+            workflow: 'forceReleaseHost',
+            workflowId: hostReleaseWorkflowId(host.id),
+            args: [{ hostId: host.id, reason }],
+            resourceType: 'host',
+            resourceId: host.id,
+            requestedBy: actor.name,
           });
           break;
         }
-        case 'maintenance-on': case 'maintenance-off': {
+        case 'maintenance-on':
+        case 'maintenance-off': {
           const event = action === 'maintenance-on' ? 'enter-maintenance' : 'exit-maintenance';
-          await transitionHost(deps.orm.em, host.id, event, { message: `${action === 'maintenance-on' ? 'maintenance requested' : 'maintenance ended'} by ${actor.name}` });
+          await transitionHost(deps.orm.em, host.id, event, {
+            message: `${action === 'maintenance-on' ? 'maintenance requested' : 'maintenance ended'} by ${actor.name}`,
+          });
           res.json({ host: hostView(await deps.orm.em.fork().findOneOrFail(Host, { id: host.id })), operation: null });
           return;
         }

@@ -26,19 +26,31 @@ const isAddress = (s: string) => {
 export function networkView(n: INetwork) {
   const cidr = networkCidr(n);
   return {
-    id: n.id, name: n.name, cidr: formatCidr(cidr), version: cidr.version, gateway: n.gateway ?? null,
-    dns_servers: n.dnsServers, search_domains: n.searchDomains, vlan: n.vlan ?? null, bridge: n.bridge ?? null,
-    range_start: n.rangeStart ?? null, range_end: n.rangeEnd ?? null, reserved: n.reserved,
-    created_at: n.createdAt, updated_at: n.updatedAt,
+    id: n.id,
+    name: n.name,
+    cidr: formatCidr(cidr),
+    version: cidr.version,
+    gateway: n.gateway ?? null,
+    dns_servers: n.dnsServers,
+    search_domains: n.searchDomains,
+    vlan: n.vlan ?? null,
+    bridge: n.bridge ?? null,
+    range_start: n.rangeStart ?? null,
+    range_end: n.rangeEnd ?? null,
+    reserved: n.reserved,
+    created_at: n.createdAt,
+    updated_at: n.updatedAt,
   };
 }
 
-export const leaseRequestSchema = z.strictObject({
-  address: safeText(64).optional(),
-  machine_id: z.uuid().optional(),
-  mac: safeText(32).optional(),
-  state: z.enum(['reserved', 'active']).optional(),
-}).meta({ id: 'LeaseRequest', description: 'Every field optional: no address takes the lowest free one.' });
+export const leaseRequestSchema = z
+  .strictObject({
+    address: safeText(64).optional(),
+    machine_id: z.uuid().optional(),
+    mac: safeText(32).optional(),
+    state: z.enum(['reserved', 'active']).optional(),
+  })
+  .meta({ id: 'LeaseRequest', description: 'Every field optional: no address takes the lowest free one.' });
 
 const createNetworkBody = networkInputSchema.meta({ id: 'CreateNetwork' });
 /** name and cidr are fixed once leases may exist: PATCH refuses them as unknown fields. */
@@ -48,8 +60,14 @@ const networkAndAddress = z.object({ id: idParam('network'), address: z.string()
 function toRow(v: ReturnType<typeof validateNetwork>) {
   const version = v.cidr.version;
   return {
-    cidr: formatCidr(v.cidr), gateway: fmt(version, v.gateway), dnsServers: v.dnsServers, searchDomains: v.searchDomains,
-    vlan: v.vlan, bridge: v.bridge, rangeStart: fmt(version, v.rangeStart), rangeEnd: fmt(version, v.rangeEnd),
+    cidr: formatCidr(v.cidr),
+    gateway: fmt(version, v.gateway),
+    dnsServers: v.dnsServers,
+    searchDomains: v.searchDomains,
+    vlan: v.vlan,
+    bridge: v.bridge,
+    rangeStart: fmt(version, v.rangeStart),
+    rangeEnd: fmt(version, v.rangeEnd),
     reserved: v.reserved.map((a) => fmt(version, a)!),
   };
 }
@@ -59,8 +77,12 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
   const load = (id: string) => loadById(deps.orm.em.fork(), Network, id, 'network');
 
   r.route({
-    method: 'post', path: '/', summary: 'Create a network', body: createNetworkBody,
-    responses: { 201: json(network, 'the network') }, errors: [409, 422],
+    method: 'post',
+    path: '/',
+    summary: 'Create a network',
+    body: createNetworkBody,
+    responses: { 201: json(network, 'the network') },
+    errors: [409, 422],
     handler: async ({ body }, _req, res) => {
       const valid = validateNetwork(body);
       const em = deps.orm.em.fork();
@@ -68,7 +90,8 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
       try {
         await em.flush();
       } catch (err) {
-        if (err instanceof UniqueConstraintViolationException) throw new HangarError('already_exists', `a network named "${valid.name}" already exists`, { name: 'already exists' });
+        if (err instanceof UniqueConstraintViolationException)
+          throw new HangarError('already_exists', `a network named "${valid.name}" already exists`, { name: 'already exists' });
         throw err;
       }
       res.locals.audit = { action: 'networks.create', resourceType: 'network', resourceId: created.id, detail: { name: created.name, cidr: created.cidr } };
@@ -77,7 +100,10 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/', summary: 'List networks (by name)', query: z.object(paging),
+    method: 'get',
+    path: '/',
+    summary: 'List networks (by name)',
+    query: z.object(paging),
     responses: { 200: json(page(network), 'a page of networks') },
     handler: async (_input, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
@@ -89,29 +115,53 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:id', summary: 'Get a network with its lease counts', params: byId('network'),
-    responses: { 200: json(networkDetail, 'the network') }, errors: [404],
+    method: 'get',
+    path: '/:id',
+    summary: 'Get a network with its lease counts',
+    params: byId('network'),
+    responses: { 200: json(networkDetail, 'the network') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const found = await load(params.id);
-      const [counts] = await deps.orm.em.getConnection().execute<{ live: string }[]>(
-        `select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [found.id]);
+      const [counts] = await deps.orm.em
+        .getConnection()
+        .execute<{ live: string }[]>(`select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [found.id]);
       const range = leasableRange({ cidr: networkCidr(found), rangeStart: null, rangeEnd: null });
       res.json({ ...networkView(found), leases: { live: Number(counts?.live ?? 0), addresses: range ? String(range.hi - range.lo + 1n) : '0' } });
     },
   });
 
   r.route({
-    method: 'patch', path: '/:id', summary: 'Change a network (not its name or CIDR)', params: byId('network'), body: updateSchema,
-    responses: { 200: json(network, 'the network') }, errors: [404, 409, 422],
+    method: 'patch',
+    path: '/:id',
+    summary: 'Change a network (not its name or CIDR)',
+    params: byId('network'),
+    body: updateSchema,
+    responses: { 200: json(network, 'the network') },
+    errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const em = deps.orm.em.fork();
       const found = await loadById(em, Network, params.id, 'network');
       const current = networkView(found);
       const merged = { ...current, ...body, name: found.name, cidr: current.cidr };
-      const valid = validateNetwork(parseOrThrow(networkInputSchema, {
-        name: merged.name, cidr: merged.cidr, gateway: merged.gateway, dns_servers: merged.dns_servers, search_domains: merged.search_domains,
-        vlan: merged.vlan, bridge: merged.bridge, range_start: merged.range_start, range_end: merged.range_end, reserved: merged.reserved,
-      }, 'request body'));
+      const valid = validateNetwork(
+        parseOrThrow(
+          networkInputSchema,
+          {
+            name: merged.name,
+            cidr: merged.cidr,
+            gateway: merged.gateway,
+            dns_servers: merged.dns_servers,
+            search_domains: merged.search_domains,
+            vlan: merged.vlan,
+            bridge: merged.bridge,
+            range_start: merged.range_start,
+            range_end: merged.range_end,
+            reserved: merged.reserved,
+          },
+          'request body',
+        ),
+      );
       // Exclusions or the range may have changed: the lowest-free hint starts over.
       em.assign(found, { ...toRow(valid), allocHint: null });
       await em.flush();
@@ -121,14 +171,20 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'delete', path: '/:id', summary: 'Delete a network (409 while it has live leases, unless force=true)', params: byId('network'),
+    method: 'delete',
+    path: '/:id',
+    summary: 'Delete a network (409 while it has live leases, unless force=true)',
+    params: byId('network'),
     query: z.object({ force: z.enum(['true', 'false']).optional().meta({ description: 'true: delete even with live leases' }) }),
-    responses: { 204: noContent('deleted') }, errors: [404, 409],
+    responses: { 204: noContent('deleted') },
+    errors: [404, 409],
     handler: async ({ params, query }, _req, res) => {
       const em = deps.orm.em.fork();
       const found = await loadById(em, Network, params.id, 'network');
       const forced = query.force === 'true';
-      const [row] = await em.getConnection().execute<{ live: string }[]>(`select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [found.id]);
+      const [row] = await em
+        .getConnection()
+        .execute<{ live: string }[]>(`select count(*) as live from ip_lease where network_id = ? and state <> 'released'`, [found.id]);
       if (Number(row?.live ?? 0) > 0 && !forced) {
         throw new HangarError('has_dependents', `network ${found.name} still has ${row?.live} live lease(s); release them or pass ?force=true`);
       }
@@ -139,8 +195,13 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'post', path: '/:id/leases', summary: 'Lease an address (the lowest free one, or the one asked for)', params: byId('network'), body: leaseRequestSchema,
-    responses: { 201: json(lease, 'the lease') }, errors: [404, 409, 422],
+    method: 'post',
+    path: '/:id/leases',
+    summary: 'Lease an address (the lowest free one, or the one asked for)',
+    params: byId('network'),
+    body: leaseRequestSchema,
+    responses: { 201: json(lease, 'the lease') },
+    errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const found = await load(params.id);
       const cidr = networkCidr(found);
@@ -162,19 +223,28 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
       }
       const mac = body.mac !== undefined ? normalizeMac(body.mac) : null;
       const created = await allocateLease(deps.orm.em.fork(), found, { address, machineId: body.machine_id ?? null, mac, state: body.state });
-      res.locals.audit = { action: 'leases.create', resourceType: 'ip_lease', resourceId: created.id, detail: { network: found.name, address: created.address } };
+      res.locals.audit = {
+        action: 'leases.create',
+        resourceType: 'ip_lease',
+        resourceId: created.id,
+        detail: { network: found.name, address: created.address },
+      };
       res.status(201).json(leaseView(created));
     },
   });
 
   r.route({
-    method: 'get', path: '/:id/leases', summary: "The network's leases (by address)", params: byId('network'),
+    method: 'get',
+    path: '/:id/leases',
+    summary: "The network's leases (by address)",
+    params: byId('network'),
     query: z.object({ state: z.enum(['reserved', 'active', 'released']).optional(), ...paging }),
-    responses: { 200: json(page(lease), 'a page of leases') }, errors: [404],
+    responses: { 200: json(page(lease), 'a page of leases') },
+    errors: [404],
     handler: async ({ params, query }, req, res) => {
       const found = await load(params.id);
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
-      const after = pg.after === null ? null : cursorParts(pg.after, [isAddress, isUuid]) as [string, string];
+      const after = pg.after === null ? null : (cursorParts(pg.after, [isAddress, isUuid]) as [string, string]);
       const rows = await listLeases(deps.orm.em.fork(), found.id, { state: query.state, after, limit: pg.pageSize + 1 });
       const { items, next_cursor } = pageOf(rows, pg.pageSize, (l) => `${l.address}|${l.id}`);
       res.json({ items: items.map(leaseView), next_cursor });
@@ -182,8 +252,12 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'delete', path: '/:id/leases/:address', summary: 'Release a lease (answers with the released lease)', params: networkAndAddress,
-    responses: { 200: json(lease, 'the released lease') }, errors: [404, 422],
+    method: 'delete',
+    path: '/:id/leases/:address',
+    summary: 'Release a lease (answers with the released lease)',
+    params: networkAndAddress,
+    responses: { 200: json(lease, 'the released lease') },
+    errors: [404, 422],
     handler: async ({ params }, _req, res) => {
       const found = await load(params.id);
       let text: string;

@@ -18,7 +18,10 @@ export function operationsRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['operations'] });
 
   r.route({
-    method: 'get', path: '/', summary: 'List operations, newest first', query: listQuery,
+    method: 'get',
+    path: '/',
+    summary: 'List operations, newest first',
+    query: listQuery,
     responses: { 200: json(page(operationSummarySchema), 'a page of operations') },
     handler: async ({ query }, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
@@ -38,8 +41,12 @@ export function operationsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:id', summary: 'Operation status and progress', params: byId('operation'),
-    responses: { 200: json(operationDetail, 'the operation') }, errors: [404, 503],
+    method: 'get',
+    path: '/:id',
+    summary: 'Operation status and progress',
+    params: byId('operation'),
+    responses: { 200: json(operationDetail, 'the operation') },
+    errors: [404, 503],
     handler: async ({ params }, _req, res) => {
       const notFound = new HangarError('not_found', `operation ${params.id} not found`);
       if (!z.uuid().safeParse(params.id).success) throw notFound;

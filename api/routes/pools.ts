@@ -16,33 +16,47 @@ import { iso, resourceName } from './common.ts';
 
 const tags = safeTags;
 
-export const createPoolSchema = z.strictObject({
-  name: resourceName,
-  cidr: safeText(64, 1),
-  parent_id: z.uuid().nullable().optional(),
-  account_id: z.uuid().nullable().optional(),
-  description: safeDescription(1000).nullable().optional(),
-  tags: tags.optional(),
-}).meta({ id: 'CreatePool' });
-export const updatePoolSchema = z.strictObject({
-  name: resourceName.optional(),
-  account_id: z.uuid().nullable().optional(),
-  description: safeDescription(1000).nullable().optional(),
-  tags: tags.optional(),
-}).meta({ id: 'UpdatePool' });
-export const allocationSchema = z.strictObject({
-  prefix_length: z.number().int().min(0).max(128).optional(),
-  cidr: safeText(64, 1).optional(),
-  account_id: z.uuid().nullable().optional(),
-  name: safeText(255, 1).nullable().optional(),
-}).refine((v) => (v.prefix_length === undefined) !== (v.cidr === undefined), { message: 'give exactly one of prefix_length or cidr', path: ['prefix_length'] })
+export const createPoolSchema = z
+  .strictObject({
+    name: resourceName,
+    cidr: safeText(64, 1),
+    parent_id: z.uuid().nullable().optional(),
+    account_id: z.uuid().nullable().optional(),
+    description: safeDescription(1000).nullable().optional(),
+    tags: tags.optional(),
+  })
+  .meta({ id: 'CreatePool' });
+export const updatePoolSchema = z
+  .strictObject({
+    name: resourceName.optional(),
+    account_id: z.uuid().nullable().optional(),
+    description: safeDescription(1000).nullable().optional(),
+    tags: tags.optional(),
+  })
+  .meta({ id: 'UpdatePool' });
+export const allocationSchema = z
+  .strictObject({
+    prefix_length: z.number().int().min(0).max(128).optional(),
+    cidr: safeText(64, 1).optional(),
+    account_id: z.uuid().nullable().optional(),
+    name: safeText(255, 1).nullable().optional(),
+  })
+  .refine((v) => (v.prefix_length === undefined) !== (v.cidr === undefined), { message: 'give exactly one of prefix_length or cidr', path: ['prefix_length'] })
   .meta({ id: 'AllocationRequest', description: 'A block by size (prefix_length: the lowest free one) or by value (cidr).' });
 
 export function poolView(p: PoolRow) {
   const cidr = parseCidr(p.cidr);
   return {
-    id: p.id, name: p.name, cidr: formatCidr(cidr), version: cidr.version, parent_id: p.parent_id, account_id: p.account_id,
-    description: p.description, tags: p.tags, created_at: iso(p.created_at), updated_at: iso(p.updated_at),
+    id: p.id,
+    name: p.name,
+    cidr: formatCidr(cidr),
+    version: cidr.version,
+    parent_id: p.parent_id,
+    account_id: p.account_id,
+    description: p.description,
+    tags: p.tags,
+    created_at: iso(p.created_at),
+    updated_at: iso(p.updated_at),
   };
 }
 
@@ -80,8 +94,12 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   };
 
   r.route({
-    method: 'post', path: '/', summary: 'Create an address pool (top-level, or inside a parent pool)', body: createPoolSchema,
-    responses: { 201: json(pool, 'the pool') }, errors: [409, 422],
+    method: 'post',
+    path: '/',
+    summary: 'Create an address pool (top-level, or inside a parent pool)',
+    body: createPoolSchema,
+    responses: { 201: json(pool, 'the pool') },
+    errors: [409, 422],
     handler: async ({ body }, _req, res) => {
       const cidr = userCidr(body.cidr);
       const manager = em();
@@ -91,12 +109,19 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
         if (!parent) throw new HangarError('unprocessable', `parent pool ${body.parent_id} does not exist`, { parent_id: 'not found' });
         const parentCidr = parseCidr(parent.cidr);
         if (!containsCidr(parentCidr, cidr) || formatCidr(parentCidr) === formatCidr(cidr)) {
-          throw new HangarError('outside_parent', `${formatCidr(cidr)} does not lie inside its parent ${formatCidr(parentCidr)}`, { cidr: 'outside the parent pool' });
+          throw new HangarError('outside_parent', `${formatCidr(cidr)} does not lie inside its parent ${formatCidr(parentCidr)}`, {
+            cidr: 'outside the parent pool',
+          });
         }
       }
       const created = await insertPool(manager, {
-        kind: 'pool', name: body.name, cidr, parentId: body.parent_id ?? null, accountId: body.account_id ?? null,
-        description: body.description ?? null, tags: body.tags ?? {},
+        kind: 'pool',
+        name: body.name,
+        cidr,
+        parentId: body.parent_id ?? null,
+        accountId: body.account_id ?? null,
+        description: body.description ?? null,
+        tags: body.tags ?? {},
       });
       res.locals.audit = { action: 'pools.create', resourceType: 'pool', resourceId: created.id, detail: { name: created.name, cidr: created.cidr } };
       res.status(201).location(`/api/v1/pools/${created.id}`).json(poolView(created));
@@ -104,37 +129,64 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/', summary: 'List pools (by name)',
-    query: z.object({ parent_id: z.uuid().optional(), root: z.enum(['true', 'false']).optional().meta({ description: 'true: top-level pools only' }), account_id: z.uuid().optional(), ...paging }),
+    method: 'get',
+    path: '/',
+    summary: 'List pools (by name)',
+    query: z.object({
+      parent_id: z.uuid().optional(),
+      root: z.enum(['true', 'false']).optional().meta({ description: 'true: top-level pools only' }),
+      account_id: z.uuid().optional(),
+      ...paging,
+    }),
     responses: { 200: json(page(pool), 'a page of pools') },
     handler: async ({ query: q }, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
       const params: unknown[] = [];
       let where = `kind = 'pool'`;
-      if (q.parent_id) { where += ' and parent_id = ?'; params.push(q.parent_id); }
+      if (q.parent_id) {
+        where += ' and parent_id = ?';
+        params.push(q.parent_id);
+      }
       if (q.root === 'true') where += ' and parent_id is null';
-      if (q.account_id) { where += ' and account_id = ?'; params.push(q.account_id); }
-      if (pg.after !== null) { where += ' and name > ?'; params.push(pg.after); }
+      if (q.account_id) {
+        where += ' and account_id = ?';
+        params.push(q.account_id);
+      }
+      if (pg.after !== null) {
+        where += ' and name > ?';
+        params.push(pg.after);
+      }
       params.push(pg.pageSize + 1);
       const rows = await sqlFor(em())<PoolRow[]>(
         `select id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at
-         from pool where ${where} order by name limit ?`, params);
+         from pool where ${where} order by name limit ?`,
+        params,
+      );
       const { items, next_cursor } = pageOf(rows, pg.pageSize, (p) => p.name!);
       res.json({ items: items.map(poolView), next_cursor });
     },
   });
 
   r.route({
-    method: 'get', path: '/:id', summary: 'Get a pool', params: byId('pool'),
-    responses: { 200: json(pool, 'the pool') }, errors: [404],
+    method: 'get',
+    path: '/:id',
+    summary: 'Get a pool',
+    params: byId('pool'),
+    responses: { 200: json(pool, 'the pool') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       res.json(poolView(await load(params.id)));
     },
   });
 
   r.route({
-    method: 'patch', path: '/:id', summary: 'Change a pool (not its CIDR)', params: byId('pool'), body: updatePoolSchema,
-    responses: { 200: json(pool, 'the pool') }, errors: [404, 409, 422],
+    method: 'patch',
+    path: '/:id',
+    summary: 'Change a pool (not its CIDR)',
+    params: byId('pool'),
+    body: updatePoolSchema,
+    responses: { 200: json(pool, 'the pool') },
+    errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const found = await load(params.id);
       const manager = em();
@@ -143,10 +195,18 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
         `update pool set name = coalesce(?, name), account_id = case when ? then ? else account_id end,
            description = case when ? then ? else description end, tags = coalesce(?::jsonb, tags), updated_at = now()
          where id = ? returning id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at`,
-        [body.name ?? null, body.account_id !== undefined, body.account_id ?? null, body.description !== undefined, body.description ?? null,
-          body.tags ? JSON.stringify(body.tags) : null, found.id],
+        [
+          body.name ?? null,
+          body.account_id !== undefined,
+          body.account_id ?? null,
+          body.description !== undefined,
+          body.description ?? null,
+          body.tags ? JSON.stringify(body.tags) : null,
+          found.id,
+        ],
       ).catch((err: Error) => {
-        if (String(err.message).includes('pool_name_unique')) throw new HangarError('already_exists', `a pool named "${body.name}" already exists`, { name: 'already exists' });
+        if (String(err.message).includes('pool_name_unique'))
+          throw new HangarError('already_exists', `a pool named "${body.name}" already exists`, { name: 'already exists' });
         throw err;
       });
       res.locals.audit = { action: 'pools.update', resourceType: 'pool', resourceId: found.id };
@@ -155,9 +215,13 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'delete', path: '/:id', summary: 'Delete a pool (409 while it has children, unless cascade=true)', params: byId('pool'),
+    method: 'delete',
+    path: '/:id',
+    summary: 'Delete a pool (409 while it has children, unless cascade=true)',
+    params: byId('pool'),
     query: z.object({ cascade: z.enum(['true', 'false']).optional().meta({ description: 'true: delete child pools and allocations too' }) }),
-    responses: { 204: noContent('deleted') }, errors: [404, 409],
+    responses: { 204: noContent('deleted') },
+    errors: [404, 409],
     handler: async ({ params, query }, _req, res) => {
       const found = await load(params.id);
       const cascade = query.cascade === 'true';
@@ -168,8 +232,13 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'post', path: '/:id/allocations', summary: 'Allocate a block from the pool', params: byId('pool'), body: allocationSchema,
-    responses: { 201: json(allocation, 'the allocation') }, errors: [404, 409, 422],
+    method: 'post',
+    path: '/:id/allocations',
+    summary: 'Allocate a block from the pool',
+    params: byId('pool'),
+    body: allocationSchema,
+    responses: { 201: json(allocation, 'the allocation') },
+    errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const found = await load(params.id);
       const range = parseCidr(found.cidr);
@@ -178,12 +247,19 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       let created: PoolRow;
       if (body.cidr !== undefined) {
         const cidr = userCidr(body.cidr);
-        if (!containsCidr(range, cidr)) throw new HangarError('outside_parent', `${formatCidr(cidr)} does not lie inside pool ${found.name} (${formatCidr(range)})`, { cidr: 'outside the pool' });
+        if (!containsCidr(range, cidr))
+          throw new HangarError('outside_parent', `${formatCidr(cidr)} does not lie inside pool ${found.name} (${formatCidr(range)})`, {
+            cidr: 'outside the pool',
+          });
         created = await insertPool(manager, { kind: 'allocation', name: body.name ?? null, cidr, parentId: found.id, accountId: body.account_id ?? null });
       } else {
         const n = body.prefix_length!;
         if (n < range.prefix || n > maxPrefix(range.version)) {
-          throw new HangarError('validation_failed', `prefix_length must be between ${range.prefix} and ${maxPrefix(range.version)} for pool ${formatCidr(range)}`, { prefix_length: `${range.prefix}..${maxPrefix(range.version)}` });
+          throw new HangarError(
+            'validation_failed',
+            `prefix_length must be between ${range.prefix} and ${maxPrefix(range.version)} for pool ${formatCidr(range)}`,
+            { prefix_length: `${range.prefix}..${maxPrefix(range.version)}` },
+          );
         }
         created = await allocateBlock(manager, found, n, body.name ?? null, body.account_id ?? null);
       }
@@ -193,8 +269,12 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:id/allocations', summary: "The pool's block allocations (one page)", params: byId('pool'),
-    responses: { 200: json(page(allocation), 'every allocation of the pool') }, errors: [404],
+    method: 'get',
+    path: '/:id/allocations',
+    summary: "The pool's block allocations (one page)",
+    params: byId('pool'),
+    responses: { 200: json(page(allocation), 'every allocation of the pool') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const found = await load(params.id);
       const rows = (await children(em(), found.id)).filter((row) => row.kind === 'allocation');
@@ -203,8 +283,12 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'delete', path: '/:id/allocations/:allocationId', summary: 'Release a block', params: poolAndAllocation,
-    responses: { 204: noContent('released') }, errors: [404],
+    method: 'delete',
+    path: '/:id/allocations/:allocationId',
+    summary: 'Release a block',
+    params: poolAndAllocation,
+    responses: { 204: noContent('released') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const found = await load(params.id);
       const block = await load(params.allocationId, 'allocation');
@@ -217,13 +301,17 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
 
   // Cost is O(page size + log(children)): used space is skipped arithmetically, never generated.
   r.route({
-    method: 'get', path: '/:id/blocks', summary: 'Blocks of one prefix length in the pool, free or used, paged', params: byId('pool'),
+    method: 'get',
+    path: '/:id/blocks',
+    summary: 'Blocks of one prefix length in the pool, free or used, paged',
+    params: byId('pool'),
     query: z.object({
       prefix_length: z.coerce.number().int().min(0).max(128),
       status: z.enum(['free', 'used', 'all']).default('all'),
       ...paging,
     }),
-    responses: { 200: json(blockPage, 'a page of blocks with the counts') }, errors: [404],
+    responses: { 200: json(blockPage, 'a page of blocks with the counts') },
+    errors: [404],
     handler: async ({ params, query: q }, req, res) => {
       const found = await load(params.id);
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
@@ -238,7 +326,8 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       const counts = countBlocks(range, q.prefix_length, used);
       res.json({
         items: result.items.map((b) => ({
-          cidr: formatCidr(b.cidr), status: b.status,
+          cidr: formatCidr(b.cidr),
+          status: b.status,
           owners: b.owners.map((o) => ({ kind: o.kind, id: o.id, name: o.name ?? null, account_id: o.accountId ?? null })),
         })),
         next_cursor: result.nextAfter === null ? null : encodeCursor(result.nextAfter.toString()),
@@ -248,13 +337,20 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:id/utilization', summary: 'Used and free addresses of a pool, by account', params: byId('pool'),
-    responses: { 200: json(utilization, 'the utilization') }, errors: [404],
+    method: 'get',
+    path: '/:id/utilization',
+    summary: 'Used and free addresses of a pool, by account',
+    params: byId('pool'),
+    responses: { 200: json(utilization, 'the utilization') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const found = await load(params.id);
       const range = parseCidr(found.cidr);
       const rows = await children(em(), found.id);
-      const summary = usageSummary(range, rows.map((row) => parseCidr(row.cidr)));
+      const summary = usageSummary(
+        range,
+        rows.map((row) => parseCidr(row.cidr)),
+      );
       const byAccount = new Map<string | null, { addresses: bigint; allocations: number }>();
       for (const row of rows) {
         const entry = byAccount.get(row.account_id) ?? { addresses: 0n, allocations: 0 };
@@ -267,10 +363,16 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       // Percent with two decimals, computed in BigInt so an IPv6 /32 does not lose precision.
       const percent = summary.total === 0n ? 0 : Number((summary.used * 10000n) / summary.total) / 100;
       res.json({
-        cidr: formatCidr(range), total: summary.total.toString(), used: summary.used.toString(), free: summary.free.toString(),
+        cidr: formatCidr(range),
+        total: summary.total.toString(),
+        used: summary.used.toString(),
+        free: summary.free.toString(),
         percent_used: percent,
         by_account: [...byAccount.entries()].map(([accountId, v]) => ({
-          account_id: accountId, account_key: accountId ? keys.get(accountId) ?? null : null, addresses: v.addresses.toString(), allocations: v.allocations,
+          account_id: accountId,
+          account_key: accountId ? (keys.get(accountId) ?? null) : null,
+          addresses: v.addresses.toString(),
+          allocations: v.allocations,
         })),
       });
     },

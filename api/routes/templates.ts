@@ -17,9 +17,21 @@ import { isDryRun, loadById, requireEnabledProvider } from './common.ts';
 
 export function templateView(t: ITemplate) {
   return {
-    id: t.id, name: t.name, provider: t.provider, node: t.node ?? null, image: redactUrl(t.image), checksum: t.checksum ?? null,
-    storage: t.storage ?? null, vmid: t.vmid ?? null, cpu: t.cpu, memory_mb: t.memoryMb, provider_ref: t.providerRef ? redactUrl(t.providerRef) : null,
-    state: t.state, last_error: t.lastError ?? null, created_at: t.createdAt, updated_at: t.updatedAt,
+    id: t.id,
+    name: t.name,
+    provider: t.provider,
+    node: t.node ?? null,
+    image: redactUrl(t.image),
+    checksum: t.checksum ?? null,
+    storage: t.storage ?? null,
+    vmid: t.vmid ?? null,
+    cpu: t.cpu,
+    memory_mb: t.memoryMb,
+    provider_ref: t.providerRef ? redactUrl(t.providerRef) : null,
+    state: t.state,
+    last_error: t.lastError ?? null,
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
   };
 }
 
@@ -43,8 +55,13 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['templates'] });
 
   r.route({
-    method: 'post', path: '/', summary: 'Import an image as a template (runs createTemplate)', query: z.object(dryRun), body: createTemplateBody,
-    responses: { 202: json(templateOperation, 'the template and its operation'), 200: json(plan, 'the plan (dry_run)') }, errors: [409, 422, 503],
+    method: 'post',
+    path: '/',
+    summary: 'Import an image as a template (runs createTemplate)',
+    query: z.object(dryRun),
+    body: createTemplateBody,
+    responses: { 202: json(templateOperation, 'the template and its operation'), 200: json(plan, 'the plan (dry_run)') },
+    errors: [409, 422, 503],
     handler: async ({ query, body }, req, res) => {
       // Bare-metal templates need no hypervisor; hosts are always available.
       if (body.provider !== 'redfish') requireEnabledProvider(deps.config, body.provider);
@@ -52,18 +69,24 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
         throw new HangarError('validation_failed', 'vmid, node and storage apply to proxmox templates only', { provider: 'not proxmox' });
       }
       if (body.provider === 'qemu' && !body.image.startsWith('/')) {
-        throw new HangarError('validation_failed', 'qemu templates import a local image: give an absolute path', { image: 'must be an absolute path for qemu' });
+        throw new HangarError('validation_failed', 'qemu templates import a local image: give an absolute path', {
+          image: 'must be an absolute path for qemu',
+        });
       }
       if (body.provider === 'redfish') {
         // Bare metal: the BMC fetches the image by URL when a host is provisioned from the template.
         if (!/^(https?|nfs|cifs|smb):\/\//i.test(body.image)) {
-          throw new HangarError('validation_failed', 'redfish templates name an image the BMC mounts: give an http(s), nfs or cifs URL', { image: 'must be a URL the BMC can fetch' });
+          throw new HangarError('validation_failed', 'redfish templates name an image the BMC mounts: give an http(s), nfs or cifs URL', {
+            image: 'must be a URL the BMC can fetch',
+          });
         }
         if (body.cpu !== undefined || body.memory_mb !== undefined) {
           throw new HangarError('validation_failed', 'cpu and memory_mb apply to VM templates only', { provider: 'redfish' });
         }
       } else if (/^(nfs|cifs|smb):\/\//i.test(body.image)) {
-        throw new HangarError('validation_failed', `${body.provider} templates cannot import from ${body.image.split(':')[0]} URLs`, { image: 'must be an absolute path or an http(s) URL' });
+        throw new HangarError('validation_failed', `${body.provider} templates cannot import from ${body.image.split(':')[0]} URLs`, {
+          image: 'must be an absolute path or an http(s) URL',
+        });
       }
       const em = deps.orm.em.fork();
       if (await em.count(Template, { name: body.name })) {
@@ -72,37 +95,63 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
       const id = crypto.randomUUID();
       const node = body.provider === 'proxmox' ? (body.node ?? deps.config.proxmox.node) : undefined;
       const input: TemplateInput = {
-        templateId: id, name: body.name, provider: body.provider, image: body.image,
-        ...(body.checksum ? { checksum: body.checksum } : {}), ...(node ? { node } : {}),
-        ...(body.storage ? { storage: body.storage } : {}), ...(body.vmid !== undefined ? { vmid: body.vmid } : {}),
-        ...(body.cpu ? { cpu: body.cpu } : {}), ...(body.memory_mb ? { memoryMb: body.memory_mb } : {}),
+        templateId: id,
+        name: body.name,
+        provider: body.provider,
+        image: body.image,
+        ...(body.checksum ? { checksum: body.checksum } : {}),
+        ...(node ? { node } : {}),
+        ...(body.storage ? { storage: body.storage } : {}),
+        ...(body.vmid !== undefined ? { vmid: body.vmid } : {}),
+        ...(body.cpu ? { cpu: body.cpu } : {}),
+        ...(body.memory_mb ? { memoryMb: body.memory_mb } : {}),
       };
       if (isDryRun(query)) {
         res.status(200).json(planTemplate(input, templateWorkflowId(id)));
         return;
       }
       const template = em.create(Template, {
-        id, name: body.name, provider: body.provider, node: node ?? null, image: body.image, checksum: body.checksum ?? null,
-        storage: body.storage ?? null, vmid: body.vmid ?? null, cpu: body.cpu ?? 1, memoryMb: body.memory_mb ?? 512, state: 'pending',
+        id,
+        name: body.name,
+        provider: body.provider,
+        node: node ?? null,
+        image: body.image,
+        checksum: body.checksum ?? null,
+        storage: body.storage ?? null,
+        vmid: body.vmid ?? null,
+        cpu: body.cpu ?? 1,
+        memoryMb: body.memory_mb ?? 512,
+        state: 'pending',
       });
       await em.flush();
       let operation;
       try {
         operation = await startOperation(em, deps.temporal, deps.config, {
-          kind: 'create-template', workflow: 'createTemplate', workflowId: templateWorkflowId(id), args: [input],
-          resourceType: 'template', resourceId: id, requestedBy: req.actor!.name,
+          kind: 'create-template',
+          workflow: 'createTemplate',
+          workflowId: templateWorkflowId(id),
+          args: [input],
+          resourceType: 'template',
+          resourceId: id,
+          requestedBy: req.actor!.name,
         });
       } catch (err) {
         await deps.orm.em.fork().nativeDelete(Template, { id });
         throw err;
       }
       res.locals.audit = { action: 'templates.create', resourceType: 'template', resourceId: id, detail: { name: body.name, provider: body.provider } };
-      res.status(202).location(`/api/v1/templates/${id}`).json({ template: templateView(template), operation: operationSummary(deps.config, operation) });
+      res
+        .status(202)
+        .location(`/api/v1/templates/${id}`)
+        .json({ template: templateView(template), operation: operationSummary(deps.config, operation) });
     },
   });
 
   r.route({
-    method: 'get', path: '/', summary: 'List templates (by name)', query: listQuery,
+    method: 'get',
+    path: '/',
+    summary: 'List templates (by name)',
+    query: listQuery,
     responses: { 200: json(page(templateSchema), 'a page of templates') },
     handler: async ({ query: q }, req, res) => {
       const page = parsePage(req.query, deps.config.api.maxPageSize);
@@ -117,18 +166,29 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
   });
 
   r.route({
-    method: 'get', path: '/:ref', summary: 'Get a template with its latest operations', params: byRef('template'),
-    responses: { 200: json(templateDetail, 'the template') }, errors: [404],
+    method: 'get',
+    path: '/:ref',
+    summary: 'Get a template with its latest operations',
+    params: byRef('template'),
+    responses: { 200: json(templateDetail, 'the template') },
+    errors: [404],
     handler: async ({ params }, _req, res) => {
       const template = await loadTemplate(deps, params.ref);
-      const ops = await deps.orm.em.fork().find(Operation, { resourceType: 'template', resourceId: template.id }, { orderBy: { createdAt: 'desc' }, limit: 10 });
+      const ops = await deps.orm.em
+        .fork()
+        .find(Operation, { resourceType: 'template', resourceId: template.id }, { orderBy: { createdAt: 'desc' }, limit: 10 });
       res.json({ ...templateView(template), operations: ops.map((o) => operationSummary(deps.config, o)) });
     },
   });
 
   r.route({
-    method: 'delete', path: '/:ref', summary: 'Delete a template (runs deleteTemplate; 409 while machines use it)', params: byRef('template'), query: z.object(dryRun),
-    responses: { 202: json(templateOperation, 'the template and its operation'), 200: json(plan, 'the plan (dry_run)') }, errors: [404, 409, 503],
+    method: 'delete',
+    path: '/:ref',
+    summary: 'Delete a template (runs deleteTemplate; 409 while machines use it)',
+    params: byRef('template'),
+    query: z.object(dryRun),
+    responses: { 202: json(templateOperation, 'the template and its operation'), 200: json(plan, 'the plan (dry_run)') },
+    errors: [404, 409, 503],
     handler: async ({ params, query }, req, res) => {
       const template = await loadTemplate(deps, params.ref);
       const em = deps.orm.em.fork();
@@ -142,18 +202,30 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
       const input = { templateId: template.id, provider: template.provider };
       if (isDryRun(query)) {
         res.status(200).json({
-          dry_run: true, workflow: 'deleteTemplate', workflow_id: templateWorkflowId(template.id),
+          dry_run: true,
+          workflow: 'deleteTemplate',
+          workflow_id: templateWorkflowId(template.id),
           calls: [
             { step: 'mark-deleting', call: 'hangar.setTemplateState', args: { state: 'deleting' } },
-            { step: 'delete', call: `${template.provider}.deleteTemplate`, args: { provider_ref: template.providerRef ? redactUrl(template.providerRef) : null } },
+            {
+              step: 'delete',
+              call: `${template.provider}.deleteTemplate`,
+              args: { provider_ref: template.providerRef ? redactUrl(template.providerRef) : null },
+            },
             { step: 'delete-record', call: 'hangar.deleteTemplateRecord', args: {} },
           ],
         });
         return;
       }
       const operation = await startOperation(em, deps.temporal, deps.config, {
-        kind: 'delete-template', workflow: 'deleteTemplate', workflowId: templateWorkflowId(template.id), args: [input],
-        resourceType: 'template', resourceId: template.id, requestedBy: req.actor!.name, onConflict: 'fail',
+        kind: 'delete-template',
+        workflow: 'deleteTemplate',
+        workflowId: templateWorkflowId(template.id),
+        args: [input],
+        resourceType: 'template',
+        resourceId: template.id,
+        requestedBy: req.actor!.name,
+        onConflict: 'fail',
       });
       res.locals.audit = { action: 'templates.delete', resourceType: 'template', resourceId: template.id, detail: { name: template.name } };
       res.status(202).json({ template: templateView(template), operation: operationSummary(deps.config, operation) });

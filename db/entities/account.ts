@@ -13,9 +13,15 @@ export const Account = defineEntity({
     platform: p.string().nullable(),
     tier: p.enum(TIERS).nullable(),
     environment: p.string().nullable(),
-    regions: p.json<string[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    regions: p
+      .json<string[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 export type IAccount = InferEntity<typeof Account>;

@@ -5,7 +5,10 @@ export const AuditEvent = defineEntity({
   tableName: 'audit_event',
   properties: {
     id: p.bigint('string').primary().autoincrement(),
-    at: p.datetime().onCreate(() => new Date()).index('audit_event_at_index'),
+    at: p
+      .datetime()
+      .onCreate(() => new Date())
+      .index('audit_event_at_index'),
     actor: p.string(),
     action: p.string(),
     resourceType: p.string(),

@@ -14,7 +14,10 @@ export const Cluster = defineEntity({
     controlPlaneVip: p.string().nullable(),
     controlPlanePort: p.integer().default(6443).check('control_plane_port >= 1 and control_plane_port <= 65535'),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 export type ICluster = InferEntity<typeof Cluster>;

@@ -18,7 +18,10 @@ export const Disk = defineEntity({
     state: p.enum(DISK_STATES).default('attaching'),
     lastError: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 export type IDisk = InferEntity<typeof Disk>;

@@ -21,7 +21,10 @@ export const Host = defineEntity({
     caPem: p.text().nullable(),
     fingerprint: p.string().nullable(),
     bootMac: p.string().nullable(),
-    tags: p.json<string[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    tags: p
+      .json<string[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
     state: p.enum(HOST_STATES).default('available').index('host_state_index'),
     // The machine the host is claimed for (a provisioned host is that machine).
     claimedBy: () => p.manyToOne(Machine).mapToPk().joinColumn('claimed_by').nullable().deleteRule('set null'),
@@ -35,10 +38,16 @@ export const Host = defineEntity({
     virtualMediaSupported: p.boolean().nullable(),
     inventory: p.json<Record<string, unknown>>().nullable(),
     inspectedAt: p.datetime().nullable(),
-    conditions: p.json<HostCondition[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    conditions: p
+      .json<HostCondition[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
     lastError: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
   // One host per machine, enforced by the database.
   indexes: [{ name: 'host_claimed_by_unique', expression: 'create unique index host_claimed_by_unique on host (claimed_by) where claimed_by is not null' }],

@@ -30,4 +30,22 @@ import { Disk } from './disk.ts';
 import { Host } from './host.ts';
 import { Cluster, ClusterMachine } from './cluster.ts';
 
-export const ENTITIES = [Machine, ApiToken, AuditEvent, Operation, IdempotencyRecord, DryRunVm, DryRunCall, SshKey, Network, IpLease, Account, Pool, Template, Disk, Host, Cluster, ClusterMachine];
+export const ENTITIES = [
+  Machine,
+  ApiToken,
+  AuditEvent,
+  Operation,
+  IdempotencyRecord,
+  DryRunVm,
+  DryRunCall,
+  SshKey,
+  Network,
+  IpLease,
+  Account,
+  Pool,
+  Template,
+  Disk,
+  Host,
+  Cluster,
+  ClusterMachine,
+];

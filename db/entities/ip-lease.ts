@@ -18,7 +18,10 @@ export const IpLease = defineEntity({
     mac: p.string().columnType('macaddr').nullable(),
     state: p.enum(LEASE_STATES).default('reserved'),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
     releasedAt: p.datetime().nullable(),
   },
   indexes: [
@@ -26,8 +29,6 @@ export const IpLease = defineEntity({
     { name: 'ip_lease_active_address_index', expression: `create index ip_lease_active_address_index on ip_lease (address) where state = 'active'` },
   ],
   triggers: [{ name: 'lower_alloc_hint', timing: 'after', events: ['update'], forEach: 'row', body: LOWER_ALLOC_HINT_BODY }],
-  checks: [
-    { name: 'ip_lease_address_host', expression: 'masklen(address) = case family(address) when 4 then 32 else 128 end' },
-  ],
+  checks: [{ name: 'ip_lease_address_host', expression: 'masklen(address) = case family(address) when 4 then 32 else 128 end' }],
 });
 export type IIpLease = InferEntity<typeof IpLease>;

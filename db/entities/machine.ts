@@ -38,18 +38,27 @@ export const Machine = defineEntity({
     access: p.json<Record<string, unknown>>().nullable(),
     // Shown once on create; the seed URL written into the VM carries it.
     metadataToken: p.string().hidden(),
-    conditions: p.json<Condition[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    conditions: p
+      .json<Condition[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
     lastError: p.text().nullable(),
     networkId: () => p.manyToOne(Network).mapToPk().joinColumn('network_id').nullable().deleteRule('set null').index('machine_network_id_index'),
     sshKeys: () => p.manyToMany(SshKey).pivotTable('machine_ssh_keys').joinColumn('machine_id').inverseJoinColumn('ssh_key_id'),
     domain: p.string().nullable(),
     userDataExtras: p.json<Record<string, unknown>>().nullable(),
     // Per document: how often and when the machine fetched its NoCloud seed (diagnosis).
-    metadataFetches: p.json<Record<string, { count: number; lastAt: string; from: string }>>().onCreate(() => ({})).defaultRaw(`'{}'`),
+    metadataFetches: p
+      .json<Record<string, { count: number; lastAt: string; from: string }>>()
+      .onCreate(() => ({}))
+      .defaultRaw(`'{}'`),
     phonedHomeAt: p.datetime().nullable(),
     phoneHomePayload: p.json<Record<string, unknown>>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
   triggers: [{ name: 'machine_release_leases', timing: 'before', events: ['delete'], forEach: 'row', body: RELEASE_LEASES_BODY }],
 });

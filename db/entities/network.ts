@@ -8,17 +8,29 @@ export const Network = defineEntity({
     name: p.string().unique(),
     cidr: p.string().columnType('cidr'),
     gateway: p.string().columnType('inet').nullable(),
-    dnsServers: p.json<string[]>().onCreate(() => []).defaultRaw(`'[]'`),
-    searchDomains: p.json<string[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    dnsServers: p
+      .json<string[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
+    searchDomains: p
+      .json<string[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
     vlan: p.integer().nullable().check('vlan >= 1 and vlan <= 4094'),
     bridge: p.string().nullable(),
     rangeStart: p.string().columnType('inet').nullable(),
     rangeEnd: p.string().columnType('inet').nullable(),
-    reserved: p.json<string[]>().onCreate(() => []).defaultRaw(`'[]'`),
+    reserved: p
+      .json<string[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
     // Everything in the leasable range below this address is taken (see the lease_hint migration).
     allocHint: p.string().columnType('inet').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
   checks: [
     { name: 'network_gateway_inside', expression: 'gateway is null or gateway << cidr' },

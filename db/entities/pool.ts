@@ -14,19 +14,30 @@ export const Pool = defineEntity({
     name: p.string().nullable(),
     cidr: p.string().columnType('cidr'),
     // Self-reference by name: the schema is still being defined here.
-    parentId: () => p.manyToOne('Pool' as unknown as typeof Account).mapToPk().joinColumn('parent_id').nullable().deleteRule('no action').index('pool_parent_id_index'),
+    parentId: () =>
+      p
+        .manyToOne('Pool' as unknown as typeof Account)
+        .mapToPk()
+        .joinColumn('parent_id')
+        .nullable()
+        .deleteRule('no action')
+        .index('pool_parent_id_index'),
     accountId: () => p.manyToOne(Account).mapToPk().joinColumn('account_id').nullable().deleteRule('set null').index('pool_account_id_index'),
     description: p.text().nullable(),
-    tags: p.json<Record<string, string>>().onCreate(() => ({})).defaultRaw(`'{}'`),
+    tags: p
+      .json<Record<string, string>>()
+      .onCreate(() => ({}))
+      .defaultRaw(`'{}'`),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
   indexes: [
     { name: 'pool_name_unique', expression: `create unique index pool_name_unique on pool (name) where kind = 'pool'` },
     { name: 'pool_cidr_index', expression: 'create index pool_cidr_index on pool using gist (cidr inet_ops)' },
   ],
-  checks: [
-    { name: 'pool_allocation_has_parent', expression: `kind = 'pool' or parent_id is not null` },
-  ],
+  checks: [{ name: 'pool_allocation_has_parent', expression: `kind = 'pool' or parent_id is not null` }],
 });
 export type IPool = InferEntity<typeof Pool>;

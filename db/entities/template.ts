@@ -24,7 +24,10 @@ export const Template = defineEntity({
     state: p.enum(TEMPLATE_STATES).default('pending'),
     lastError: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 export type ITemplate = InferEntity<typeof Template>;

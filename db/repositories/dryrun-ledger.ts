@@ -2,7 +2,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DryRunLedger, DryRunVmRecord } from '../../domain/dryrun-ledger.ts';
 
-interface VmRow { id: string; machine_id: string; power_state: 'running' | 'stopped' }
+interface VmRow {
+  id: string;
+  machine_id: string;
+  power_state: 'running' | 'stopped';
+}
 const toRecord = (r: VmRow): DryRunVmRecord => ({ id: r.id, machineId: r.machine_id, powerState: r.power_state });
 
 export class PgDryRunLedger implements DryRunLedger {
@@ -48,8 +52,17 @@ export class PgDryRunLedger implements DryRunLedger {
          power_state = coalesce(?, power_state)
        where id = ? and (cpu is distinct from coalesce(?, cpu) or memory_mb is distinct from coalesce(?, memory_mb)
          or disk_gb is distinct from coalesce(?, disk_gb) or power_state is distinct from coalesce(?, power_state))`,
-      [change.cpu ?? null, change.memoryMb ?? null, change.diskGb ?? null, change.powerState ?? null, id,
-        change.cpu ?? null, change.memoryMb ?? null, change.diskGb ?? null, change.powerState ?? null],
+      [
+        change.cpu ?? null,
+        change.memoryMb ?? null,
+        change.diskGb ?? null,
+        change.powerState ?? null,
+        id,
+        change.cpu ?? null,
+        change.memoryMb ?? null,
+        change.diskGb ?? null,
+        change.powerState ?? null,
+      ],
       'run',
     );
     return (res as unknown as { affectedRows: number }).affectedRows > 0;

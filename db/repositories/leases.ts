@@ -86,7 +86,10 @@ async function drain(em: EntityManager, network: INetwork, cidr: Cidr, range: { 
         const byId = new Map(rows.map((r) => [r.id, r]));
         for (const r of batch) r.resolve(byId.get(r.id) ?? null);
       } catch (err) {
-        if (batch.length === 1) { batch[0]!.reject(err); continue; }
+        if (batch.length === 1) {
+          batch[0]!.reject(err);
+          continue;
+        }
         // One bad request (a machine deleted meanwhile) must not fail its neighbours: go one by one.
         for (const r of batch) {
           try {
@@ -105,11 +108,17 @@ async function drain(em: EntityManager, network: INetwork, cidr: Cidr, range: { 
 
 /** The lowest free address of the network's range, allocated through the per-network batch queue. */
 function allocateLowestFree(em: EntityManager, network: INetwork, cidr: Cidr, req: LeaseRequest): Promise<LeaseRow | null> {
-  const range = leasableRange({ cidr, rangeStart: network.rangeStart ? toBig(cidr, network.rangeStart) : null, rangeEnd: network.rangeEnd ? toBig(cidr, network.rangeEnd) : null });
+  const range = leasableRange({
+    cidr,
+    rangeStart: network.rangeStart ? toBig(cidr, network.rangeStart) : null,
+    rangeEnd: network.rangeEnd ? toBig(cidr, network.rangeEnd) : null,
+  });
   if (!range) return Promise.resolve(null);
   // Inside a caller's transaction the allocation must join it; batching would leave it.
   if (em.getTransactionContext()) {
-    return callAllocate(em, network, cidr, range, [{ id: crypto.randomUUID(), machineId: req.machineId ?? null, mac: req.mac ?? null, state: req.state ?? 'reserved', resolve: () => {}, reject: () => {} }]).then((rows) => rows[0] ?? null);
+    return callAllocate(em, network, cidr, range, [
+      { id: crypto.randomUUID(), machineId: req.machineId ?? null, mac: req.mac ?? null, state: req.state ?? 'reserved', resolve: () => {}, reject: () => {} },
+    ]).then((rows) => rows[0] ?? null);
   }
   const queue = queueFor(em, network.id);
   return new Promise<LeaseRow | null>((resolve, reject) => {
@@ -134,8 +143,10 @@ export async function allocateLease(em: EntityManager, network: INetwork, req: L
     return row;
   }
   const text = formatAddress(cidr.version, req.address);
-  if (isNetworkOrBroadcast(cidr, req.address)) throw new HangarError('address_reserved', `${text} is the network or broadcast address of ${formatCidr(cidr)}`, { address: 'not assignable' });
-  if (network.gateway === text || network.reserved.includes(text)) throw new HangarError('address_reserved', `${text} is reserved in network ${network.name}`, { address: 'reserved' });
+  if (isNetworkOrBroadcast(cidr, req.address))
+    throw new HangarError('address_reserved', `${text} is the network or broadcast address of ${formatCidr(cidr)}`, { address: 'not assignable' });
+  if (network.gateway === text || network.reserved.includes(text))
+    throw new HangarError('address_reserved', `${text} is reserved in network ${network.name}`, { address: 'reserved' });
   try {
     const rows = await sqlFor(em)<LeaseRow[]>(
       `with l as (
@@ -169,17 +180,28 @@ export async function releaseLease(em: EntityManager, networkId: string, address
   return rows[0] ?? null;
 }
 
-export async function listLeases(em: EntityManager, networkId: string, opts: { state?: string; after?: [string, string] | null; limit: number }): Promise<LeaseRow[]> {
+export async function listLeases(
+  em: EntityManager,
+  networkId: string,
+  opts: { state?: string; after?: [string, string] | null; limit: number },
+): Promise<LeaseRow[]> {
   const params: unknown[] = [networkId];
   let where = 'l.network_id = ?';
-  if (opts.state) { where += ' and l.state = ?'; params.push(opts.state); }
-  else where += ` and l.state <> 'released'`;
-  if (opts.after) { where += ' and (l.address, l.id) > (?::inet, ?::uuid)'; params.push(...opts.after); }
+  if (opts.state) {
+    where += ' and l.state = ?';
+    params.push(opts.state);
+  } else where += ` and l.state <> 'released'`;
+  if (opts.after) {
+    where += ' and (l.address, l.id) > (?::inet, ?::uuid)';
+    params.push(...opts.after);
+  }
   params.push(opts.limit);
-  return em.getConnection().execute<LeaseRow[]>(
-    `select ${LEASE_COLUMNS} from ip_lease l left join machine m on m.id = l.machine_id where ${where} order by l.address, l.id limit ?`,
-    params,
-  );
+  return em
+    .getConnection()
+    .execute<LeaseRow[]>(
+      `select ${LEASE_COLUMNS} from ip_lease l left join machine m on m.id = l.machine_id where ${where} order by l.address, l.id limit ?`,
+      params,
+    );
 }
 
 export async function leasesOfMachine(em: EntityManager, machineId: string): Promise<LeaseRow[]> {
@@ -191,7 +213,14 @@ export async function leasesOfMachine(em: EntityManager, machineId: string): Pro
 }
 
 export const leaseView = (l: LeaseRow) => ({
-  id: l.id, network_id: l.network_id, address: l.address, state: l.state,
-  machine_id: l.machine_id, machine_name: l.machine_name, mac: l.mac,
-  created_at: iso(l.created_at), updated_at: iso(l.updated_at), released_at: iso(l.released_at),
+  id: l.id,
+  network_id: l.network_id,
+  address: l.address,
+  state: l.state,
+  machine_id: l.machine_id,
+  machine_name: l.machine_name,
+  mac: l.mac,
+  created_at: iso(l.created_at),
+  updated_at: iso(l.updated_at),
+  released_at: iso(l.released_at),
 });

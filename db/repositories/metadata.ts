@@ -61,8 +61,7 @@ function joins(parts: SeedParts): string {
 
 /** One statement: the machine by id with what the requested document needs. */
 export async function seedMachineById(em: EntityManager, id: string, parts: SeedParts): Promise<SeedMachineRow | null> {
-  const rows = await sqlFor(em)<SeedMachineRow[]>(
-    `select ${columns(parts)} from machine m ${joins(parts)} where m.id = ?`, [id]);
+  const rows = await sqlFor(em)<SeedMachineRow[]>(`select ${columns(parts)} from machine m ${joins(parts)} where m.id = ?`, [id]);
   return rows[0] ?? null;
 }
 
@@ -82,14 +81,14 @@ export async function seedMachineByAddress(em: EntityManager, address: string, p
      select ${columns(parts)}, (select count(*) from hit) as matches
      from machine m ${joins(parts)}
      where m.id = (select machine_id from hit order by machine_id limit 1)`,
-    [address]);
+    [address],
+  );
   return rows[0] ?? null;
 }
 
 /** The token check for phone-home needs nothing else. */
 export async function machineTokenById(em: EntityManager, id: string): Promise<{ id: string; metadata_token: string } | null> {
-  const rows = await sqlFor(em)<{ id: string; metadata_token: string }[]>(
-    `select id, metadata_token from machine where id = ?`, [id]);
+  const rows = await sqlFor(em)<{ id: string; metadata_token: string }[]>(`select id, metadata_token from machine where id = ?`, [id]);
   return rows[0] ?? null;
 }
 
@@ -135,16 +134,18 @@ export async function recordFetches(em: EntityManager, counts: FetchCount[]): Pr
          true)
        from jsonb_to_recordset(?::jsonb) as v(id uuid, doc text, count int, last_at text, src text)
        where m.id = v.id`,
-      [JSON.stringify(round.map((c) => ({ id: c.machineId, doc: c.doc, count: c.count, last_at: c.lastAt, src: c.from })))]);
+      [JSON.stringify(round.map((c) => ({ id: c.machineId, doc: c.doc, count: c.count, last_at: c.lastAt, src: c.from })))],
+    );
     rest = later;
   }
 }
 
 /** Records a phone-home; false when the machine vanished in between. */
 export async function recordPhoneHome(em: EntityManager, machineId: string, payload: Record<string, string>): Promise<boolean> {
-  const rows = await sqlFor(em)<{ id: string }[]>(
-    `update machine set phoned_home_at = now(), phone_home_payload = ?::jsonb where id = ? returning id`,
-    [JSON.stringify(payload), machineId]);
+  const rows = await sqlFor(em)<{ id: string }[]>(`update machine set phoned_home_at = now(), phone_home_payload = ?::jsonb where id = ? returning id`, [
+    JSON.stringify(payload),
+    machineId,
+  ]);
   return rows.length > 0;
 }
 
@@ -159,14 +160,14 @@ export function cloudInitMachineFromRow(row: SeedMachineRow): CloudInitMachine {
     userDataExtras: row.user_data_extras,
     network: hasLease
       ? {
-        address: row.lease_address!,
-        prefix: Number(row.prefix),
-        version: Number(row.family) === 6 ? 6 : 4,
-        mac: row.lease_mac,
-        gateway: row.gateway,
-        dns: row.dns_servers ?? [],
-        searchDomains: row.search_domains ?? [],
-      }
+          address: row.lease_address!,
+          prefix: Number(row.prefix),
+          version: Number(row.family) === 6 ? 6 : 4,
+          mac: row.lease_mac,
+          gateway: row.gateway,
+          dns: row.dns_servers ?? [],
+          searchDomains: row.search_domains ?? [],
+        }
       : null,
   };
 }

@@ -17,7 +17,11 @@ export interface IssuedToken {
 export async function issueToken(em: EntityManager, name: string, role: Role): Promise<IssuedToken> {
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const record = em.create(ApiToken, {
-    id: crypto.randomUUID(), name, role, tokenHash: hashToken(token), prefix: token.slice(0, 10),
+    id: crypto.randomUUID(),
+    name,
+    role,
+    tokenHash: hashToken(token),
+    prefix: token.slice(0, 10),
   });
   try {
     await em.flush();
@@ -48,7 +52,12 @@ export async function findActiveToken(em: EntityManager, token: string): Promise
 
 export function tokenView(t: IApiToken) {
   return {
-    id: t.id, name: t.name, role: t.role, prefix: t.prefix,
-    created_at: t.createdAt, last_used_at: t.lastUsedAt ?? null, revoked_at: t.revokedAt ?? null,
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    prefix: t.prefix,
+    created_at: t.createdAt,
+    last_used_at: t.lastUsedAt ?? null,
+    revoked_at: t.revokedAt ?? null,
   };
 }

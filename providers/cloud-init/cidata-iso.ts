@@ -13,7 +13,10 @@ export const CIDATA_VOLUME_ID = 'cidata';
 const STDERR_TAIL = 2000;
 const MAX_BUFFER = 16 * 1024 * 1024;
 
-interface RunResult { stdout: string; stderr: string }
+interface RunResult {
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs a tool without a shell; failures name the tool and carry its stderr tail. `signal` kills it. */
 function run(tool: string, args: string[], signal?: AbortSignal): Promise<RunResult> {
@@ -34,11 +37,7 @@ function checkName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid cidata file name: ${JSON.stringify(name)}`);
 }
 
-export async function writeCidataIso(
-  outPath: string,
-  files: Record<string, string>,
-  opts: { tool?: IsoTool; signal?: AbortSignal } = {},
-): Promise<void> {
+export async function writeCidataIso(outPath: string, files: Record<string, string>, opts: { tool?: IsoTool; signal?: AbortSignal } = {}): Promise<void> {
   const tool = opts.tool ?? 'xorriso';
   const names = Object.keys(files);
   names.forEach(checkName);

@@ -60,7 +60,12 @@ export class DryRunProvider implements Hypervisor {
     this.failIfInjected('configure');
     await this.vmOrFail(providerId);
     const changed = await this.ledger.updateVm(providerId, { cpu: spec.cpu, memoryMb: spec.memoryMb, diskGb: spec.diskGb });
-    await this.ledger.recordCall({ machineId: spec.machineId, method: 'configure', args: { providerId, cpu: spec.cpu, memoryMb: spec.memoryMb, diskGb: spec.diskGb }, effect: changed ? 'applied' : 'noop' });
+    await this.ledger.recordCall({
+      machineId: spec.machineId,
+      method: 'configure',
+      args: { providerId, cpu: spec.cpu, memoryMb: spec.memoryMb, diskGb: spec.diskGb },
+      effect: changed ? 'applied' : 'noop',
+    });
     await this.pause();
   }
 

@@ -50,23 +50,52 @@ async function firmwareProbe(qemuBinary: string, accel: 'kvm' | 'tcg', cpuModel:
   const dir = await mkdtemp(join(tmpdir(), 'hangar-qemu-probe-'));
   const log = join(dir, 'debugcon.log');
   const started = Date.now();
-  const child = spawn(qemuBinary, [
-    '-machine', `q35,accel=${accel}`, '-cpu', cpuModel, '-m', '128',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-boot', 'strict=on',
-    '-chardev', `file,id=dbg,path=${opt(log)}`, '-device', 'isa-debugcon,iobase=0x402,chardev=dbg',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    qemuBinary,
+    [
+      '-machine',
+      `q35,accel=${accel}`,
+      '-cpu',
+      cpuModel,
+      '-m',
+      '128',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-boot',
+      'strict=on',
+      '-chardev',
+      `file,id=dbg,path=${opt(log)}`,
+      '-device',
+      'isa-debugcon,iobase=0x402,chardev=dbg',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   let exited = false;
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + String(d)).slice(-2000); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + String(d)).slice(-2000);
+  });
   const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => { exited = true; resolve(); });
-    child.once('error', (err) => { stderr += err.message; exited = true; resolve(); });
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', (err) => {
+      stderr += err.message;
+      exited = true;
+      resolve();
+    });
   });
   let reached = false;
   try {
     while (!exited && Date.now() - started < PROBE_TIMEOUT_MS) {
       const text = await readFile(log, 'utf8').catch(() => '');
-      if (text.includes(PROBE_MARKER)) { reached = true; break; }
+      if (text.includes(PROBE_MARKER)) {
+        reached = true;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
     return { reached, ms: Date.now() - started, alive: !exited, stderr: stderr.trim() };
@@ -106,7 +135,10 @@ async function decide(qemuBinary: string, mode: AccelMode, cpuModel?: string): P
   const failures: string[] = [];
   for (const model of cpuModel ? [cpuModel] : KVM_CPU_MODELS) {
     const probe = await firmwareProbe(qemuBinary, 'kvm', model);
-    if (probe.reached || probe.alive) { kvm = { model, probe }; break; }
+    if (probe.reached || probe.alive) {
+      kvm = { model, probe };
+      break;
+    }
     failures.push(`-cpu ${model}: ${probe.stderr.split('\n').slice(-2).join(' ') || 'exited'}`);
   }
   if (!kvm) {
@@ -119,7 +151,9 @@ async function decide(qemuBinary: string, mode: AccelMode, cpuModel?: string): P
   const t = await firmwareProbe(qemuBinary, 'tcg', cpuModel ?? TCG_CPU_MODEL);
   if (!t.reached) return kvmChoice('KVM starts; TCG comparison inconclusive');
   if (!kvm.probe.reached || kvm.probe.ms > 3 * t.ms) {
-    return tcg(`KVM is present but slow (emulated or nested without hardware support): firmware boot ${kvm.probe.reached ? `${kvm.probe.ms} ms` : `> ${PROBE_TIMEOUT_MS} ms`} under KVM vs ${t.ms} ms under TCG`);
+    return tcg(
+      `KVM is present but slow (emulated or nested without hardware support): firmware boot ${kvm.probe.reached ? `${kvm.probe.ms} ms` : `> ${PROBE_TIMEOUT_MS} ms`} under KVM vs ${t.ms} ms under TCG`,
+    );
   }
   return kvmChoice(`firmware boot ${kvm.probe.ms} ms (TCG ${t.ms} ms)`);
 }

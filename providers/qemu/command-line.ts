@@ -8,9 +8,7 @@ export function opt(value: string): string {
   return value.replaceAll(',', ',,');
 }
 
-export type NetdevSpec =
-  | { kind: 'user'; sshHostPort?: number }
-  | { kind: 'bridge'; bridge: string };
+export type NetdevSpec = { kind: 'user'; sshHostPort?: number } | { kind: 'bridge'; bridge: string };
 
 export interface NicArg {
   mac: string;
@@ -64,28 +62,46 @@ function blockdevFile(nodeName: string, filename: string, readOnly = false): str
 
 export function buildQemuArgs(s: QemuCommandSpec): string[] {
   const args: string[] = [
-    '-name', `guest=${opt(s.name)}`,
-    '-uuid', s.uuid,
-    '-machine', `q35,accel=${s.accel}`,
-    '-cpu', s.cpuModel,
-    '-smp', String(s.cpus),
-    '-m', String(s.memoryMb),
-    '-nodefaults', '-no-user-config',
-    '-display', 'none',
+    '-name',
+    `guest=${opt(s.name)}`,
+    '-uuid',
+    s.uuid,
+    '-machine',
+    `q35,accel=${s.accel}`,
+    '-cpu',
+    s.cpuModel,
+    '-smp',
+    String(s.cpus),
+    '-m',
+    String(s.memoryMb),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
     // Native PCIe hot-plug on the root ports (QEMU's q35 default is ACPI hot-plug, which needs the
     // guest to evaluate _EJ0 before any unplug completes, even with no OS running).
-    '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
-    '-chardev', `file,id=serial0,path=${opt(s.serialLog)}`,
-    '-serial', 'chardev:serial0',
-    '-chardev', `socket,id=qmp,path=${opt(s.qmpSocket)},server=on,wait=off`,
-    '-mon', 'chardev=qmp,mode=control',
-    '-pidfile', s.pidFile,
+    '-global',
+    'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+    '-chardev',
+    `file,id=serial0,path=${opt(s.serialLog)}`,
+    '-serial',
+    'chardev:serial0',
+    '-chardev',
+    `socket,id=qmp,path=${opt(s.qmpSocket)},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
+    '-pidfile',
+    s.pidFile,
     '-daemonize',
-    '-device', 'virtio-rng-pci',
-    '-blockdev', blockdevFile(`${ROOT_NODE}-file`, s.rootDisk) + ',discard=unmap',
-    '-blockdev', `driver=qcow2,node-name=${ROOT_NODE},file=${ROOT_NODE}-file,discard=unmap`,
+    '-device',
+    'virtio-rng-pci',
+    '-blockdev',
+    `${blockdevFile(`${ROOT_NODE}-file`, s.rootDisk)},discard=unmap`,
+    '-blockdev',
+    `driver=qcow2,node-name=${ROOT_NODE},file=${ROOT_NODE}-file,discard=unmap`,
     // Direct kernel boot claims boot index 0 itself; otherwise the firmware boots the root disk.
-    '-device', `virtio-blk-pci,drive=${ROOT_NODE},id=${ROOT_DEVICE}${s.kernel ? '' : ',bootindex=0'}`,
+    '-device',
+    `virtio-blk-pci,drive=${ROOT_NODE},id=${ROOT_DEVICE}${s.kernel ? '' : ',bootindex=0'}`,
   ];
   if (s.kernel) {
     args.push('-kernel', s.kernel.kernel);
@@ -94,10 +110,7 @@ export function buildQemuArgs(s: QemuCommandSpec): string[] {
   }
   if (s.smbiosFile) args.push('-smbios', `file=${opt(s.smbiosFile)}`);
   if (s.cidataIso) {
-    args.push(
-      '-blockdev', blockdevFile('cidata-file', s.cidataIso, true),
-      '-blockdev', 'driver=raw,node-name=cidata,file=cidata-file,read-only=on',
-    );
+    args.push('-blockdev', blockdevFile('cidata-file', s.cidataIso, true), '-blockdev', 'driver=raw,node-name=cidata,file=cidata-file,read-only=on');
     if (s.cidataBus === 'virtio-scsi') {
       args.push('-device', 'virtio-scsi-pci,id=scsi0', '-device', `scsi-cd,bus=scsi0.0,drive=cidata,id=${CIDATA_DEVICE}`);
     } else {
@@ -119,9 +132,12 @@ export function buildQemuArgs(s: QemuCommandSpec): string[] {
   });
   for (const d of s.dataDisks) {
     args.push(
-      '-blockdev', blockdevFile(`${d.nodeName}-f`, d.file),
-      '-blockdev', `driver=qcow2,node-name=${d.nodeName},file=${d.nodeName}-f`,
-      '-device', `virtio-blk-pci,drive=${d.nodeName},id=${d.deviceId},bus=${d.port},serial=${opt(d.serial)}`,
+      '-blockdev',
+      blockdevFile(`${d.nodeName}-f`, d.file),
+      '-blockdev',
+      `driver=qcow2,node-name=${d.nodeName},file=${d.nodeName}-f`,
+      '-device',
+      `virtio-blk-pci,drive=${d.nodeName},id=${d.deviceId},bus=${d.port},serial=${opt(d.serial)}`,
     );
   }
   return args;

@@ -98,7 +98,10 @@ export class QmpClient {
           await client.execute('qmp_capabilities', undefined, timeoutMs);
         })(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new QmpConnectionError(`QMP handshake on ${path} timed out after ${timeoutMs} ms (is another client connected?)`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new QmpConnectionError(`QMP handshake on ${path} timed out after ${timeoutMs} ms (is another client connected?)`)),
+            timeoutMs,
+          );
         }),
       ]);
     } catch (err) {
@@ -119,7 +122,9 @@ export class QmpClient {
   private waitGreeting(): Promise<Record<string, unknown>> {
     if (this.greeting) return Promise.resolve(this.greeting);
     if (this.closedError) return Promise.reject(this.closedError);
-    return new Promise((resolve) => { this.greetingResolve = resolve; });
+    return new Promise((resolve) => {
+      this.greetingResolve = resolve;
+    });
   }
 
   /** Sends a command and resolves with its `return` value; rejects with QmpCommandError on an error reply. */

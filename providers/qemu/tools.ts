@@ -10,7 +10,10 @@ import { abortReason } from '../support/sleep.ts';
 
 const STDERR_TAIL = 2000;
 
-export interface ToolResult { stdout: string; stderr: string }
+export interface ToolResult {
+  stdout: string;
+  stderr: string;
+}
 
 export class ToolError extends HangarError {
   readonly stderr: string;
@@ -24,19 +27,27 @@ export class ToolError extends HangarError {
 export function runTool(tool: string, args: string[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ToolResult> {
   if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal));
   return new Promise((resolve, reject) => {
-    execFile(tool, args, {
-      encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL',
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    }, (err, stdout, stderr) => {
-      if (!err) return resolve({ stdout, stderr });
-      if (opts.signal?.aborted) return reject(abortReason(opts.signal));
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        return reject(new HangarError('provider_error', `${tool} not found (install it: bash scripts/setup-qemu.sh)`));
-      }
-      const tail = (stderr || err.message).trim().slice(-STDERR_TAIL);
-      reject(new ToolError(`${tool} ${args[0] ?? ''} failed (exit ${String(code ?? err.signal ?? '?')}): ${tail}`, stderr));
-    });
+    execFile(
+      tool,
+      args,
+      {
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: opts.timeoutMs ?? 120_000,
+        killSignal: 'SIGKILL',
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ stdout, stderr });
+        if (opts.signal?.aborted) return reject(abortReason(opts.signal));
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') {
+          return reject(new HangarError('provider_error', `${tool} not found (install it: bash scripts/setup-qemu.sh)`));
+        }
+        const tail = (stderr || err.message).trim().slice(-STDERR_TAIL);
+        reject(new ToolError(`${tool} ${args[0] ?? ''} failed (exit ${String(code ?? err.signal ?? '?')}): ${tail}`, stderr));
+      },
+    );
   });
 }
 

@@ -70,7 +70,9 @@ export async function checkBootImage(url: string, opts: BootImageOptions = {}): 
           opts.onProgress?.(bytes);
         }
       });
-      res.on('error', (err) => reject(opts.signal?.aborted ? opts.signal.reason : new HangarError('provider_error', `reading boot image ${shown} failed: ${err.message}`)));
+      res.on('error', (err) =>
+        reject(opts.signal?.aborted ? opts.signal.reason : new HangarError('provider_error', `reading boot image ${shown} failed: ${err.message}`)),
+      );
       res.on('end', () => {
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== opts.checksum!.toLowerCase()) {

@@ -4,6 +4,15 @@ export { RedfishClient, RedfishHttpError } from './client.ts';
 export { QUIRK_PROFILES, selectQuirkProfile, type QuirkProfile, type QuirkProfileName } from './quirks.ts';
 export type { RedfishTlsOptions } from './transport.ts';
 export type {
-  BootOverrideEnabled, BootOverrideMode, BootOverrideRequest, BootOverrideState, BootOverrideTarget, PowerResult,
-  RedfishClientOptions, RedfishInventory, RedfishPowerState, VirtualMediaSlot, WriteResult,
+  BootOverrideEnabled,
+  BootOverrideMode,
+  BootOverrideRequest,
+  BootOverrideState,
+  BootOverrideTarget,
+  PowerResult,
+  RedfishClientOptions,
+  RedfishInventory,
+  RedfishPowerState,
+  VirtualMediaSlot,
+  WriteResult,
 } from './types.ts';

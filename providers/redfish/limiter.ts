@@ -12,11 +12,19 @@ export class Semaphore {
     this.#max = Math.max(1, Math.floor(max));
   }
 
-  get max(): number { return this.#max; }
-  get active(): number { return this.#active; }
-  get waiting(): number { return this.#queue.length; }
+  get max(): number {
+    return this.#max;
+  }
+  get active(): number {
+    return this.#active;
+  }
+  get waiting(): number {
+    return this.#queue.length;
+  }
   /** Highest number of simultaneous holders seen. */
-  get peak(): number { return this.#peak; }
+  get peak(): number {
+    return this.#peak;
+  }
 
   /** Lowers the limit (never raises it): the most cautious client wins. */
   tighten(max: number): void {
@@ -36,7 +44,8 @@ export class Semaphore {
       released = true;
       const next = this.#queue.shift();
       // Hand the slot straight to the next waiter, or give it back.
-      if (next) next(); else this.#active -= 1;
+      if (next) next();
+      else this.#active -= 1;
     };
   }
 

@@ -220,14 +220,24 @@ export function selectQuirkProfile(evidence: QuirkEvidence): QuirkProfile {
 export function transferProtocolFor(image: string): string | undefined {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(image)?.[1]?.toLowerCase();
   switch (scheme) {
-    case 'http': return 'HTTP';
-    case 'https': return 'HTTPS';
-    case 'nfs': return 'NFS';
-    case 'cifs': case 'smb': return 'CIFS';
-    case 'ftp': return 'FTP';
-    case 'sftp': return 'SFTP';
-    case 'tftp': return 'TFTP';
-    case 'scp': return 'SCP';
-    default: return undefined;
+    case 'http':
+      return 'HTTP';
+    case 'https':
+      return 'HTTPS';
+    case 'nfs':
+      return 'NFS';
+    case 'cifs':
+    case 'smb':
+      return 'CIFS';
+    case 'ftp':
+      return 'FTP';
+    case 'sftp':
+      return 'SFTP';
+    case 'tftp':
+      return 'TFTP';
+    case 'scp':
+      return 'SCP';
+    default:
+      return undefined;
   }
 }

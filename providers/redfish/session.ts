@@ -36,7 +36,8 @@ export const SESSION_RETRY_COOLDOWN_MS = 60_000;
 /** Session-creation attempts while the BMC reports its slots exhausted. */
 export const SESSION_CREATE_ATTEMPTS = 3;
 
-const SESSION_LIMIT = /session ?limit|max(imum)? ?(number of )?(user )?sessions|too many sessions|RAC0218|no (more )?(available )?session|sessions? (are )?exhausted/i;
+const SESSION_LIMIT =
+  /session ?limit|max(imum)? ?(number of )?(user )?sessions|too many sessions|RAC0218|no (more )?(available )?session|sessions? (are )?exhausted/i;
 
 export function isSessionLimitResponse(status: number, body: unknown): boolean {
   const text = [...messageIds(body), ...extendedMessages(body)].join(' ');
@@ -65,7 +66,9 @@ export class BmcAuth {
     return 'unknown';
   }
 
-  get sessionsOpen(): number { return this.#token ? 1 : 0; }
+  get sessionsOpen(): number {
+    return this.#token ? 1 : 0;
+  }
 
   /** Scrubs the password out of a text that might echo it (a BMC error quoting the request). */
   scrub(text: string): string {
@@ -76,14 +79,18 @@ export class BmcAuth {
     return { Authorization: `Basic ${Buffer.from(`${this.username}:${this.#password}`, 'utf8').toString('base64')}` };
   }
 
-  retain(): void { this.#refs += 1; }
+  retain(): void {
+    this.#refs += 1;
+  }
 
   async headers(ctx: AuthContext): Promise<AuthHeaders> {
     for (;;) {
       if (this.#token) return { headers: { 'X-Auth-Token': this.#token }, token: this.#token };
       if (this.#sessionsUnsupported || this.#basicUntil > Date.now()) return { headers: this.basicHeaders() };
       if (!this.#creating) {
-        this.#creating = this.#create(ctx).finally(() => { this.#creating = undefined; });
+        this.#creating = this.#create(ctx).finally(() => {
+          this.#creating = undefined;
+        });
       }
       await this.#creating;
     }
@@ -107,9 +114,16 @@ export class BmcAuth {
     this.#location = undefined;
     if (!location) return;
     try {
-      const res = await ctx.limiter.run(() => send({
-        endpoint: ctx.endpoint, tls: ctx.tls, method: 'DELETE', path: location, headers: { 'X-Auth-Token': token }, timeoutMs: ctx.timeoutMs,
-      }));
+      const res = await ctx.limiter.run(() =>
+        send({
+          endpoint: ctx.endpoint,
+          tls: ctx.tls,
+          method: 'DELETE',
+          path: location,
+          headers: { 'X-Auth-Token': token },
+          timeoutMs: ctx.timeoutMs,
+        }),
+      );
       if (res.status >= 400 && res.status !== 404 && res.status !== 401) {
         ctx.logger.warn({ status: res.status }, 'BMC refused to delete the Redfish session; it will time out on its own');
       } else {
@@ -128,10 +142,17 @@ export class BmcAuth {
       return;
     }
     for (let attempt = 1; ; attempt++) {
-      const res = await ctx.limiter.run(() => send({
-        endpoint: ctx.endpoint, tls: ctx.tls, method: 'POST', path, headers: {},
-        body: { UserName: this.username, Password: this.#password }, timeoutMs: ctx.timeoutMs,
-      }));
+      const res = await ctx.limiter.run(() =>
+        send({
+          endpoint: ctx.endpoint,
+          tls: ctx.tls,
+          method: 'POST',
+          path,
+          headers: {},
+          body: { UserName: this.username, Password: this.#password },
+          timeoutMs: ctx.timeoutMs,
+        }),
+      );
       const messages = extendedMessages(res.body).map((m) => this.scrub(m));
       if (res.status >= 200 && res.status < 300) {
         const token = headerValue(res.headers['x-auth-token']);
@@ -163,9 +184,11 @@ export class BmcAuth {
         return;
       }
       if (res.status === 401 || res.status === 403) {
-        throw new HangarError('provider_auth_failed',
+        throw new HangarError(
+          'provider_auth_failed',
           `BMC ${ctx.endpoint.host} refused the credentials of user ${this.username} (HTTP ${res.status})${messages.length ? `: ${messages.join('; ')}` : ''}`,
-          { bmc: ctx.endpoint.origin });
+          { bmc: ctx.endpoint.origin },
+        );
       }
       // Any other refusal: the session API is unusable here; basic auth may still work.
       this.#basicUntil = Date.now() + SESSION_RETRY_COOLDOWN_MS;

@@ -42,15 +42,30 @@ export interface SendOptions {
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 const TLS_ERROR_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'ERR_TLS_CERT_ALTNAME_INVALID',
-  'HOSTNAME_MISMATCH', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
 ]);
 
 /** Normalises a fingerprint to Node's `fingerprint256` form (`AA:BB:...`). */
 export function normaliseFingerprint(value: string): string {
-  const hex = value.trim().replace(/^sha256[:=]/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
+  const hex = value
+    .trim()
+    .replace(/^sha256[:=]/i, '')
+    .replace(/[^0-9a-f]/gi, '')
+    .toUpperCase();
   if (hex.length !== 64) {
     throw new HangarError('validation_failed', 'the TLS fingerprint must be a SHA-256 digest (64 hex digits)', { 'tls.fingerprint': 'not a SHA-256 digest' });
   }
@@ -72,22 +87,33 @@ function connectTls(endpoint: URL, opts: RedfishTlsOptions, timeoutMs: number): 
       ALPNProtocols: ['http/1.1'],
     });
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
-    socket.once('error', (err) => { clearTimeout(timer); reject(err); });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       if (pin) {
         const got = socket.getPeerCertificate()?.fingerprint256;
         if (!got || got.toUpperCase() !== pin) {
           socket.destroy();
-          reject(new HangarError('tls_verification_failed',
-            `the certificate of ${endpoint.host} does not match the pinned SHA-256 fingerprint (it presented ${got ?? 'no certificate'})`,
-            { bmc: endpoint.origin }));
+          reject(
+            new HangarError(
+              'tls_verification_failed',
+              `the certificate of ${endpoint.host} does not match the pinned SHA-256 fingerprint (it presented ${got ?? 'no certificate'})`,
+              { bmc: endpoint.origin },
+            ),
+          );
           return;
         }
         // A CA given together with a pin must verify the chain too.
         if (opts.caPem && !socket.authorized) {
           socket.destroy();
-          reject(new HangarError('tls_verification_failed', `the certificate of ${endpoint.host} is not trusted: ${String(socket.authorizationError)}`, { bmc: endpoint.origin }));
+          reject(
+            new HangarError('tls_verification_failed', `the certificate of ${endpoint.host} is not trusted: ${String(socket.authorizationError)}`, {
+              bmc: endpoint.origin,
+            }),
+          );
           return;
         }
       }
@@ -104,7 +130,9 @@ export function transportError(err: unknown, endpoint: URL, method: string, path
   const code = e?.code ?? '';
   const what = `${method} ${path} on ${endpoint.host}`;
   if (TLS_ERROR_CODES.has(code) || /certificate|self.signed|ssl|tls/i.test(e?.message ?? '')) {
-    return new HangarError('tls_verification_failed', `TLS verification of ${endpoint.host} failed (${code || 'tls'}): ${e?.message ?? 'unknown'}`, { bmc: endpoint.origin });
+    return new HangarError('tls_verification_failed', `TLS verification of ${endpoint.host} failed (${code || 'tls'}): ${e?.message ?? 'unknown'}`, {
+      bmc: endpoint.origin,
+    });
   }
   if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') {
     return new HangarError('bmc_unreachable', `${what} timed out`, { bmc: endpoint.origin });
@@ -144,7 +172,10 @@ export function send(opts: SendOptions): Promise<RedfishResponse> {
         ? {
             agent: undefined,
             createConnection: (_o: unknown, cb: (err: Error | null, socket: Duplex) => void) => {
-              connectTls(endpoint, opts.tls, opts.timeoutMs).then((s) => cb(null, s), (e) => cb(e as Error, undefined as unknown as Duplex));
+              connectTls(endpoint, opts.tls, opts.timeoutMs).then(
+                (s) => cb(null, s),
+                (e) => cb(e as Error, undefined as unknown as Duplex),
+              );
               return undefined;
             },
           }
@@ -157,7 +188,10 @@ export function send(opts: SendOptions): Promise<RedfishResponse> {
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > MAX_BODY_BYTES) { req.destroy(new Error(`response body larger than ${MAX_BODY_BYTES} bytes`)); return; }
+        if (size > MAX_BODY_BYTES) {
+          req.destroy(new Error(`response body larger than ${MAX_BODY_BYTES} bytes`));
+          return;
+        }
         chunks.push(c);
       });
       res.on('error', fail);
@@ -168,7 +202,11 @@ export function send(opts: SendOptions): Promise<RedfishResponse> {
         const text = Buffer.concat(chunks).toString('utf8');
         let body: unknown;
         if (text.trim()) {
-          try { body = JSON.parse(text); } catch { body = undefined; }
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = undefined;
+          }
         }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
       });
@@ -213,7 +251,8 @@ export function messageIds(body: unknown): string[] {
   const err = (b.error ?? {}) as Record<string, unknown>;
   if (typeof err.code === 'string') ids.push(err.code);
   for (const list of [err['@Message.ExtendedInfo'], b['@Message.ExtendedInfo']]) {
-    if (Array.isArray(list)) for (const m of list) if (m && typeof (m as Record<string, unknown>).MessageId === 'string') ids.push((m as Record<string, string>).MessageId!);
+    if (Array.isArray(list))
+      for (const m of list) if (m && typeof (m as Record<string, unknown>).MessageId === 'string') ids.push((m as Record<string, string>).MessageId!);
   }
   return ids;
 }

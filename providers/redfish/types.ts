@@ -35,7 +35,19 @@ export interface RedfishClientOptions {
 export type RedfishPowerState = 'On' | 'Off' | 'PoweringOn' | 'PoweringOff' | 'Paused' | 'Unknown';
 
 export type BootOverrideEnabled = 'Once' | 'Continuous' | 'Disabled';
-export type BootOverrideTarget = 'None' | 'Pxe' | 'Cd' | 'Hdd' | 'Usb' | 'BiosSetup' | 'UefiHttp' | 'UefiTarget' | 'UefiShell' | 'Floppy' | 'RemoteDrive' | (string & {});
+export type BootOverrideTarget =
+  | 'None'
+  | 'Pxe'
+  | 'Cd'
+  | 'Hdd'
+  | 'Usb'
+  | 'BiosSetup'
+  | 'UefiHttp'
+  | 'UefiTarget'
+  | 'UefiShell'
+  | 'Floppy'
+  | 'RemoteDrive'
+  | (string & {});
 export type BootOverrideMode = 'UEFI' | 'Legacy';
 
 export interface BootOverrideState {

@@ -34,7 +34,21 @@ describe('hangar hosts and clusters', () => {
     expect(missing.stderr).toContain('--password-file');
     chmodSync(pwFile, 0o600);
 
-    const reg = await ok(['hosts', 'register', '--name', name, '--bmc-address', address, '--username', bmc.username, '--password-file', pwFile, '--tag', 'cli', '--wait']);
+    const reg = await ok([
+      'hosts',
+      'register',
+      '--name',
+      name,
+      '--bmc-address',
+      address,
+      '--username',
+      bmc.username,
+      '--password-file',
+      pwFile,
+      '--tag',
+      'cli',
+      '--wait',
+    ]);
     expect(reg.stdout).toMatch(new RegExp(`^host ${name} \\([0-9a-f-]{36}\\) registered; inspecting; operation `));
     expect(reg.stdout).toContain('[x] inspect');
     expect(reg.stdout).toMatch(new RegExp(`${name}: available, Sushy Emulator.*bmc_reachable=True`));
@@ -80,7 +94,9 @@ describe('hangar hosts and clusters', () => {
     expect((await json(['hosts', 'get', name])).state).toBe('available');
     expect((await redfishGet(bmc, bmc.systems[0]!.path)).PowerState).toBe('Off');
     await ok(['hosts', 'maintenance', name, 'on']);
-    expect((await hangar(['hosts', 'provision', '--name', 'cli-nope', '--host', name, '--image', images.url()])).stderr).toMatch(/no_host_available: host .* is maintenance/);
+    expect((await hangar(['hosts', 'provision', '--name', 'cli-nope', '--host', name, '--image', images.url()])).stderr).toMatch(
+      /no_host_available: host .* is maintenance/,
+    );
     const badWait = await hangar(['hosts', 'provision', '--name', 'cli-nope', '--host', name, '--image', images.url(), '--claim-timeout', 'soon']);
     expect(badWait.code).toBe(1);
     expect(badWait.stderr).toMatch(/validation_failed.*claim_timeout/s);

@@ -8,14 +8,26 @@ import { createToken, http, startApi, startInProcessWorker, testConfig, waitFor,
 
 let api: TestApi;
 
-interface JsonSchema { $ref?: string; type?: string; anyOf?: unknown[]; oneOf?: unknown[]; enum?: string[]; properties?: Record<string, JsonSchema>; additionalProperties?: unknown; example?: unknown }
+interface JsonSchema {
+  $ref?: string;
+  type?: string;
+  anyOf?: unknown[];
+  oneOf?: unknown[];
+  enum?: string[];
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: unknown;
+  example?: unknown;
+}
 interface OpenApiOperation {
   security?: unknown[];
   parameters?: { in: string; name: string }[];
   requestBody?: { content: Record<string, { schema?: JsonSchema }> };
   responses: Record<string, { content?: Record<string, { schema?: JsonSchema }> }>;
 }
-interface OpenApi { paths: Record<string, Record<string, OpenApiOperation>>; components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, unknown> } }
+interface OpenApi {
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, unknown> };
+}
 let worker: RunningWorker;
 const token: Record<'viewer' | 'operator' | 'admin', string> = { viewer: '', operator: '', admin: '' };
 let seq = 0;
@@ -81,9 +93,7 @@ describe('machines through the API', () => {
     expect(op.status).toBe('completed');
     expect((await http(api.url, 'GET', `/api/v1/machines/${id}`, { token: token.viewer })).status).toBe(404);
     const calls = await api.orm.em.fork().find(DryRunCall, { machineId: id }, { orderBy: { id: 'asc' } });
-    expect(calls.map((c) => `${c.method}:${c.effect}`)).toEqual([
-      'create:applied', 'configure:applied', 'start:applied', 'shutdown:applied', 'delete:applied',
-    ]);
+    expect(calls.map((c) => `${c.method}:${c.effect}`)).toEqual(['create:applied', 'configure:applied', 'start:applied', 'shutdown:applied', 'delete:applied']);
   });
 
   it('deleting during provisioning cancels the provision, which compensates, then deprovisions', async () => {
@@ -165,7 +175,13 @@ describe('idempotency keys', () => {
 
 describe('auth and audit', () => {
   it('requires a token on every /api/v1 route', async () => {
-    for (const [method, path] of [['GET', '/api/v1/machines'], ['POST', '/api/v1/machines'], ['GET', '/api/v1/operations/x'], ['GET', '/api/v1/tokens'], ['GET', '/api/v1/nope']]) {
+    for (const [method, path] of [
+      ['GET', '/api/v1/machines'],
+      ['POST', '/api/v1/machines'],
+      ['GET', '/api/v1/operations/x'],
+      ['GET', '/api/v1/tokens'],
+      ['GET', '/api/v1/nope'],
+    ]) {
       const res = await http(api.url, method!, path!, { body: method === 'POST' ? validMachine() : undefined });
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('unauthorized');
@@ -196,7 +212,11 @@ describe('auth and audit', () => {
   });
 
   it('audits refused mutations too', async () => {
-    const res = await http(api.url, 'POST', '/api/v1/machines', { token: token.viewer, body: validMachine(), headers: { 'x-request-id': `denied-${uniqueName()}` } });
+    const res = await http(api.url, 'POST', '/api/v1/machines', {
+      token: token.viewer,
+      body: validMachine(),
+      headers: { 'x-request-id': `denied-${uniqueName()}` },
+    });
     const event = await waitFor('the audit event', () => api.orm.em.fork().findOne(AuditEvent, { requestId: res.headers.get('x-request-id')! }));
     expect(event.statusCode).toBe(403);
   });
@@ -221,7 +241,11 @@ describe('bad input gets a 4xx envelope', () => {
   }
 
   it('rejects malformed JSON, bad paging and unknown ids', async () => {
-    const bad = await http(api.url, 'POST', '/api/v1/machines', { token: token.operator, rawBody: '{"name":', headers: { 'content-type': 'application/json' } });
+    const bad = await http(api.url, 'POST', '/api/v1/machines', {
+      token: token.operator,
+      rawBody: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('malformed_json');
     const big = await http(api.url, 'GET', '/api/v1/machines?page_size=100000', { token: token.viewer });
@@ -248,7 +272,9 @@ describe('API description', () => {
     expect([...create.required].sort()).toEqual(['cpu', 'disk_gb', 'memory_mb', 'name', 'provider']);
     expect(create.additionalProperties).toBe(false);
     expect(create.properties.cpu).toMatchObject({ type: 'integer', minimum: 1 });
-    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/v1/machines', '/api/v1/machines/{id}', '/api/v1/operations/{id}', '/api/v1/tokens', '/api/v1/audit', '/readyz']));
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/machines', '/api/v1/machines/{id}', '/api/v1/operations/{id}', '/api/v1/tokens', '/api/v1/audit', '/readyz']),
+    );
     const docs = await fetch(`${api.url}/docs`);
     expect(docs.headers.get('content-type')).toContain('text/html');
     expect(await docs.text()).toContain('/api/v1/machines');
@@ -270,7 +296,8 @@ describe('API description', () => {
           continue;
         }
         const schemas = Object.values(response.content ?? {}).map((c) => c.schema);
-        if (!schemas.length || schemas.some((schema) => !schema || (!schema.$ref && !schema.type && !schema.anyOf && !schema.oneOf))) missing.push(`${method} ${path} ${status}`);
+        if (!schemas.length || schemas.some((schema) => !schema || (!schema.$ref && !schema.type && !schema.anyOf && !schema.oneOf)))
+          missing.push(`${method} ${path} ${status}`);
         if (status >= '400' && schemas[0]?.$ref !== '#/components/schemas/Error') missing.push(`${method} ${path} ${status} is not the error envelope`);
       }
       // Every templated path segment is a declared path parameter.
@@ -292,7 +319,15 @@ describe('API description', () => {
 
   it('documents what the routes really do: DELETEs answer 204, PATCH bodies are the update schemas', async () => {
     const doc = (await http(api.url, 'GET', '/openapi.json')).body as OpenApi;
-    for (const path of ['/api/v1/ssh-keys/{id}', '/api/v1/networks/{id}', '/api/v1/accounts/{id}', '/api/v1/pools/{id}', '/api/v1/hosts/{ref}', '/api/v1/clusters/{ref}', '/api/v1/pools/{id}/allocations/{allocationId}']) {
+    for (const path of [
+      '/api/v1/ssh-keys/{id}',
+      '/api/v1/networks/{id}',
+      '/api/v1/accounts/{id}',
+      '/api/v1/pools/{id}',
+      '/api/v1/hosts/{ref}',
+      '/api/v1/clusters/{ref}',
+      '/api/v1/pools/{id}/allocations/{allocationId}',
+    ]) {
       const responses = doc.paths[path]!.delete!.responses;
       expect([path, Object.keys(responses).filter((s) => s.startsWith('2'))]).toEqual([path, ['204']]);
     }
@@ -312,15 +347,24 @@ describe('API description', () => {
     const { createApp } = await import('../../api/app.ts');
     const { DECLARED } = await import('../../api/contract/route.ts');
     const { pino } = await import('pino');
-    const app = createApp({ orm: api.orm, temporal: api.temporal, config: { ...api.config, metrics: { ...api.config.metrics, enabled: true } }, logger: pino({ level: 'silent' }) });
-    interface Layer { route?: { path: string; methods: Record<string, boolean>; stack: { handle: Record<symbol, unknown> }[] }; handle?: { stack?: Layer[] } }
-    const walk = (stack: Layer[]): { route: string; declared: boolean }[] => stack.flatMap((layer) => {
-      if (layer.route) {
-        const { path, methods, stack: handlers } = layer.route;
-        return [{ route: `${Object.keys(methods).join(',')} ${path}`, declared: handlers.some((h) => DECLARED in h.handle) }];
-      }
-      return layer.handle?.stack ? walk(layer.handle.stack) : [];
+    const app = createApp({
+      orm: api.orm,
+      temporal: api.temporal,
+      config: { ...api.config, metrics: { ...api.config.metrics, enabled: true } },
+      logger: pino({ level: 'silent' }),
     });
+    interface Layer {
+      route?: { path: string; methods: Record<string, boolean>; stack: { handle: Record<symbol, unknown> }[] };
+      handle?: { stack?: Layer[] };
+    }
+    const walk = (stack: Layer[]): { route: string; declared: boolean }[] =>
+      stack.flatMap((layer) => {
+        if (layer.route) {
+          const { path, methods, stack: handlers } = layer.route;
+          return [{ route: `${Object.keys(methods).join(',')} ${path}`, declared: handlers.some((h) => DECLARED in h.handle) }];
+        }
+        return layer.handle?.stack ? walk(layer.handle.stack) : [];
+      });
     const served = walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
     expect(served.length).toBeGreaterThan(60);
     expect(served.filter((r) => !r.declared).map((r) => r.route)).toEqual([]);
@@ -343,7 +387,9 @@ describe('health, readiness and metrics', () => {
     const { pino } = await import('pino');
     const { client, connection } = apiTemporalClient({ temporal: { ...api.config.temporal, address: '127.0.0.1:1' } });
     const app = createApp({ orm: api.orm, temporal: client, config: api.config, logger: pino({ level: 'silent' }) });
-    const server = await new Promise<import('node:http').Server>((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+    const server = await new Promise<import('node:http').Server>((r) => {
+      const s = app.listen(0, '127.0.0.1', () => r(s));
+    });
     try {
       const port = (server.address() as import('node:net').AddressInfo).port;
       const res = await http(`http://127.0.0.1:${port}`, 'GET', '/readyz');

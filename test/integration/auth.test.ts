@@ -23,12 +23,20 @@ beforeAll(async () => {
   const app = express();
   app.use(requestContext(pino({ level: 'silent' })));
   app.use(authenticate(orm));
-  app.get('/admin-only', authorize('admin'), (req, res) => { res.json({ who: req.actor!.name }); });
+  app.get('/admin-only', authorize('admin'), (req, res) => {
+    res.json({ who: req.actor!.name });
+  });
   app.use(authorize());
-  app.get('/things', (req, res) => { res.json({ who: req.actor!.name, role: req.actor!.role }); });
-  app.post('/things', (_req, res) => { res.status(201).json({ ok: true }); });
+  app.get('/things', (req, res) => {
+    res.json({ who: req.actor!.name, role: req.actor!.role });
+  });
+  app.post('/things', (_req, res) => {
+    res.status(201).json({ ok: true });
+  });
   app.use(errorHandler);
-  server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+  server = await new Promise((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 

@@ -14,12 +14,25 @@ beforeAll(async () => {
 });
 
 const lists = () => [
-  '/api/v1/machines', '/api/v1/ssh-keys', '/api/v1/networks', `/api/v1/networks/${networkId}/leases`, '/api/v1/accounts',
-  '/api/v1/pools', `/api/v1/pools/${poolId}/blocks?prefix_length=24`, '/api/v1/blocks', '/api/v1/operations', '/api/v1/audit',
+  '/api/v1/machines',
+  '/api/v1/ssh-keys',
+  '/api/v1/networks',
+  `/api/v1/networks/${networkId}/leases`,
+  '/api/v1/accounts',
+  '/api/v1/pools',
+  `/api/v1/pools/${poolId}/blocks?prefix_length=24`,
+  '/api/v1/blocks',
+  '/api/v1/operations',
+  '/api/v1/audit',
 ];
 const creates = () => [
-  '/api/v1/machines', '/api/v1/ssh-keys', '/api/v1/networks', `/api/v1/networks/${networkId}/leases`, '/api/v1/accounts',
-  '/api/v1/pools', `/api/v1/pools/${poolId}/allocations`,
+  '/api/v1/machines',
+  '/api/v1/ssh-keys',
+  '/api/v1/networks',
+  `/api/v1/networks/${networkId}/leases`,
+  '/api/v1/accounts',
+  '/api/v1/pools',
+  `/api/v1/pools/${poolId}/allocations`,
 ];
 const join = (path: string, q: string) => `${path}${path.includes('?') ? '&' : '?'}${q}`;
 
@@ -54,14 +67,23 @@ describe('bad input on every endpoint', () => {
   });
 
   it('answers unknown ids with 404 and wrong types with 400, never 500', async () => {
-    for (const path of ['/api/v1/ssh-keys/x', '/api/v1/networks/x', '/api/v1/accounts/x', '/api/v1/pools/x', `/api/v1/pools/${crypto.randomUUID()}/blocks?prefix_length=24`]) {
+    for (const path of [
+      '/api/v1/ssh-keys/x',
+      '/api/v1/networks/x',
+      '/api/v1/accounts/x',
+      '/api/v1/pools/x',
+      `/api/v1/pools/${crypto.randomUUID()}/blocks?prefix_length=24`,
+    ]) {
       const res = await f.get(path);
       expect({ path, status: res.status, error: res.body?.error }).toEqual({ path, status: 404, error: 'not_found' });
     }
     const weird = [
-      ['/api/v1/networks', { name: 'x', cidr: 42 }], ['/api/v1/networks', { name: 'x', cidr: '10.0.0.0/24', vlan: 5000 }],
-      ['/api/v1/pools', { name: 'x', cidr: ['10.0.0.0/8'] }], ['/api/v1/accounts', { key: null, name: 'x' }],
-      [`/api/v1/pools/${poolId}/allocations`, { prefix_length: '24' }], [`/api/v1/networks/${networkId}/leases`, { address: 12 }],
+      ['/api/v1/networks', { name: 'x', cidr: 42 }],
+      ['/api/v1/networks', { name: 'x', cidr: '10.0.0.0/24', vlan: 5000 }],
+      ['/api/v1/pools', { name: 'x', cidr: ['10.0.0.0/8'] }],
+      ['/api/v1/accounts', { key: null, name: 'x' }],
+      [`/api/v1/pools/${poolId}/allocations`, { prefix_length: '24' }],
+      [`/api/v1/networks/${networkId}/leases`, { address: 12 }],
     ] as const;
     for (const [path, body] of weird) {
       const res = await f.post(path, body);

@@ -66,7 +66,8 @@ const getDoc = (api: { url: string }, m: { id: string; token: string }, doc: str
 function phoneHome(api: { url: string }, m: { id: string; token: string }, fields: Record<string, string> | string) {
   const rawBody = typeof fields === 'string' ? fields : new URLSearchParams(fields).toString();
   return http(api.url, 'POST', `/cloud-init/${m.id}/${m.token}/phone-home`, {
-    rawBody, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    rawBody,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
 }
 
@@ -79,7 +80,14 @@ async function machineRecord(id: string) {
 afterAll(async () => {
   // No worker runs here, so every provision workflow is still running: end them.
   if (!f.api) return;
-  await Promise.all(workflowsToEnd.map((id) => f.api.temporal.workflow.getHandle(id).terminate('cloud-init test done').catch(() => {})));
+  await Promise.all(
+    workflowsToEnd.map((id) =>
+      f.api.temporal.workflow
+        .getHandle(id)
+        .terminate('cloud-init test done')
+        .catch(() => {}),
+    ),
+  );
 });
 
 describe('serving the seed', () => {
@@ -92,9 +100,16 @@ describe('serving the seed', () => {
     const z = await createKey('zz-key');
     const a = await createKey('aa-key');
     keys = { first: a.publicKey, second: z.publicKey };
-    const net = await createNetwork({ cidr: '10.77.0.0/24', gateway: '10.77.0.1', dns_servers: ['10.77.0.2', '1.1.1.1'], search_domains: ['lab.example', 'corp.example'] });
+    const net = await createNetwork({
+      cidr: '10.77.0.0/24',
+      gateway: '10.77.0.1',
+      dns_servers: ['10.77.0.2', '1.1.1.1'],
+      search_domains: ['lab.example', 'corp.example'],
+    });
     machine = await createMachine({
-      ssh_key_ids: [z.id, a.id], network_id: net.id, domain: 'lab.example',
+      ssh_key_ids: [z.id, a.id],
+      network_id: net.id,
+      domain: 'lab.example',
       user_data_extras: { packages: ['qemu-guest-agent'], hostname: 'ignored' },
     });
     // A reserved lease first, then the active one that must win.
@@ -139,7 +154,8 @@ describe('serving the seed', () => {
       version: 2,
       ethernets: {
         eth0: {
-          match: { macaddress: '52:54:00:aa:bb:cc' }, 'set-name': 'eth0',
+          match: { macaddress: '52:54:00:aa:bb:cc' },
+          'set-name': 'eth0',
           addresses: [`${leased.address}/24`],
           routes: [{ to: '0.0.0.0/0', via: '10.77.0.1' }],
           nameservers: { addresses: ['10.77.0.2', '1.1.1.1'], search: ['lab.example', 'corp.example'] },
@@ -157,7 +173,7 @@ describe('serving the seed', () => {
     expect(networkd).toContain('MACAddress=52:54:00:aa:bb:cc');
   });
 
-  it('serves the whole seed as a cidata ISO that blkid and cloud-init\'s seed files recognise', async () => {
+  it("serves the whole seed as a cidata ISO that blkid and cloud-init's seed files recognise", async () => {
     const res = await fetch(`${seedUrl(f.api, machine)}cidata.iso`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-iso9660-image');
@@ -184,7 +200,7 @@ describe('serving the seed', () => {
     expect(await wrong.json()).toEqual({ error: 'not_found', detail: 'not found' });
   });
 
-  it('cloud-init\'s own NoCloud reader fetches the seed over HTTP', async () => {
+  it("cloud-init's own NoCloud reader fetches the seed over HTTP", async () => {
     const seed = await nocloudFetch(seedUrl(f.api, machine));
     expect(seed['meta-data']).toMatchObject({ 'instance-id': `hangar-${machine.id}`, 'local-hostname': machine.name });
     expect(seed['user-data']).toContain(keys.first);
@@ -248,7 +264,7 @@ describe('who may read what', () => {
     expect((await phoneHome(f.api, a, `a=${'x'.repeat(300_000)}`)).status).toBe(413);
   });
 
-  it('a machine\'s token reads only that machine', async () => {
+  it("a machine's token reads only that machine", async () => {
     for (const doc of DOCS) {
       const cross = await getDoc(f.api, { id: b.id, token: a.token }, doc);
       expect(cross.status).toBe(404);
@@ -291,10 +307,14 @@ describe('fetch record', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     await getDoc(f.api, m, 'network-config');
     // Throttled fetches reach the database within about a second.
-    const fetches = await waitFor('25 user-data fetches recorded', async () => {
-      const rec = (await machineRecord(m.id)).metadata_fetches;
-      return rec['user-data']?.count === 25 ? rec : null;
-    }, 10_000);
+    const fetches = await waitFor(
+      '25 user-data fetches recorded',
+      async () => {
+        const rec = (await machineRecord(m.id)).metadata_fetches;
+        return rec['user-data']?.count === 25 ? rec : null;
+      },
+      10_000,
+    );
     expect(fetches['network-config']).toMatchObject({ count: 1, from: '127.0.0.1' });
     expect(fetches['meta-data']).toBeUndefined();
   });
@@ -306,7 +326,9 @@ describe('phone-home', () => {
     const handle = f.api.temporal.workflow.getHandle(`provision-vm/${m.id}`);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     const res = await phoneHome(f.api, m, {
-      instance_id: `hangar-${m.id}`, hostname: m.name, fqdn: `${m.name}.lab.example`,
+      instance_id: `hangar-${m.id}`,
+      hostname: m.name,
+      fqdn: `${m.name}.lab.example`,
       pub_key_ed25519: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB root@host',
     });
     expect(res.status).toBe(200);
@@ -332,8 +354,10 @@ describe('phone-home', () => {
     fields.append('twice', 'b');
     for (let i = 0; i < 30; i++) fields.append(`k${String(i).padStart(2, '0')}`, String(i));
     expect((await phoneHome(f.api, m, fields.toString())).status).toBe(200);
-    const [row] = await f.api.orm.em.fork().getConnection().execute<{ phone_home_payload: Record<string, string> }[]>(
-      `select phone_home_payload from machine where id = ?`, [m.id]);
+    const [row] = await f.api.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ phone_home_payload: Record<string, string> }[]>(`select phone_home_payload from machine where id = ?`, [m.id]);
     const payload = row!.phone_home_payload;
     expect(Object.keys(payload)).toHaveLength(20);
     expect(payload.instance_id).toBe('i-1');
@@ -344,8 +368,10 @@ describe('phone-home', () => {
 
     const json = await http(f.api.url, 'POST', `/cloud-init/${m.id}/${m.token}/phone-home`, { body: { hostname: 'h', nested: { a: 1 } } });
     expect(json.status).toBe(200);
-    const [again] = await f.api.orm.em.fork().getConnection().execute<{ phone_home_payload: unknown }[]>(
-      `select phone_home_payload from machine where id = ?`, [m.id]);
+    const [again] = await f.api.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ phone_home_payload: unknown }[]>(`select phone_home_payload from machine where id = ?`, [m.id]);
     expect(again!.phone_home_payload).toEqual({ hostname: 'h' });
   });
 

@@ -33,11 +33,18 @@ describe('durability', () => {
     const first = startWorkerProcess({ HANGAR_DRYRUN_STEP_DELAY_MS: '8000' });
     await waitFor('the first worker to poll', async () => /Worker state changed.*RUNNING|"state":"RUNNING"/.test(first.output()), 60_000);
 
-    const created = await http(api.url, 'POST', '/api/v1/machines', { token, body: { name: `durable-${Date.now()}`, provider: 'dryrun', cpu: 1, memory_mb: 512, disk_gb: 5 } });
+    const created = await http(api.url, 'POST', '/api/v1/machines', {
+      token,
+      body: { name: `durable-${Date.now()}`, provider: 'dryrun', cpu: 1, memory_mb: 512, disk_gb: 5 },
+    });
     expect(created.status).toBe(202);
     const id: string = created.body.machine.id;
 
-    await waitFor('the create step to take effect', async () => (await api.orm.em.fork().count(DryRunCall, { machineId: id, method: 'create', effect: 'applied' })) === 1, 30_000);
+    await waitFor(
+      'the create step to take effect',
+      async () => (await api.orm.em.fork().count(DryRunCall, { machineId: id, method: 'create', effect: 'applied' })) === 1,
+      30_000,
+    );
     first.child.kill('SIGKILL');
     const died = await first.exited;
     expect(died.signal).toBe('SIGKILL');

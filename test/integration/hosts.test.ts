@@ -15,7 +15,16 @@ import { Host, Machine } from '../../db/entities/index.ts';
 import { withDatabase } from '../support/global-setup.ts';
 import { testServices } from '../support/services.ts';
 import {
-  capturingLogger, createToken, http, startApi, startInProcessWorker, testConfig, waitFor, waitForOperation, type HttpResult, type TestApi,
+  capturingLogger,
+  createToken,
+  http,
+  startApi,
+  startInProcessWorker,
+  testConfig,
+  waitFor,
+  waitForOperation,
+  type HttpResult,
+  type TestApi,
 } from '../support/harness.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
 
@@ -62,7 +71,8 @@ async function call(method: string, path: string, body?: unknown, token = operat
 }
 
 const address = (i: number) => `redfish+http://${new URL(bmc.url).host}${bmc.systems[i]!.path}`;
-const condition = (host: { conditions: { type: string }[] }, type: string) => host.conditions.find((c) => c.type === type) as Record<string, string> | undefined;
+const condition = (host: { conditions: { type: string }[] }, type: string) =>
+  host.conditions.find((c) => c.type === type) as Record<string, string> | undefined;
 
 async function register(name: string, bmcAddress: string, password = bmc.password, extra: Record<string, unknown> = {}) {
   const res = await call('POST', '/api/v1/hosts', { name, bmc_address: bmcAddress, username: bmc.username, password, ...extra });
@@ -86,8 +96,9 @@ describe('claims under concurrency', () => {
     const hosts = await Promise.all([0, 1, 2, 3].map((i) => register(`rack-${i}`, address(i), bmc.password, { tags: ['rack1'] })));
     for (const h of hosts) expect(h).toMatchObject({ state: 'available', vendor: 'Sushy Emulator', virtual_media_supported: true });
 
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      call('POST', '/api/v1/hosts/provision', { name: `node-${i}`, image_url: images.url('any.iso') })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call('POST', '/api/v1/hosts/provision', { name: `node-${i}`, image_url: images.url('any.iso') })),
+    );
     const won = results.filter((r) => r.status === 202);
     const lost = results.filter((r) => r.status !== 202);
     expect(won).toHaveLength(4);
@@ -127,7 +138,12 @@ describe('claims under concurrency', () => {
 
 describe('registration and inspection', () => {
   it('validates input and never echoes the password', async () => {
-    let res = await call('POST', '/api/v1/hosts', { name: 'bad-1', bmc_address: 'https://10.0.0.1/redfish/v1/Systems/1', username: 'root', password: 'pw-zzz-1' });
+    let res = await call('POST', '/api/v1/hosts', {
+      name: 'bad-1',
+      bmc_address: 'https://10.0.0.1/redfish/v1/Systems/1',
+      username: 'root',
+      password: 'pw-zzz-1',
+    });
     expect(res.status).toBe(400);
     expect(res.body.fields.bmc_address).toMatch(/redfish\+https/);
     res = await call('POST', '/api/v1/hosts', { name: 'bad-2', bmc_address: address(0), username: 'root' });
@@ -165,7 +181,10 @@ describe('registration and inspection', () => {
     expect(condition(h, 'healthy')).toMatchObject({ status: 'False', reason: 'Error' });
 
     // Illegal moves name the state; an admin force-releases the host out of error.
-    expect((await call('POST', `/api/v1/hosts/${host.id}/actions/maintenance-off`, {})).body).toMatchObject({ error: 'invalid_state', detail: expect.stringContaining('is error') });
+    expect((await call('POST', `/api/v1/hosts/${host.id}/actions/maintenance-off`, {})).body).toMatchObject({
+      error: 'invalid_state',
+      detail: expect.stringContaining('is error'),
+    });
     const fr = await call('POST', `/api/v1/hosts/${host.id}/actions/force-release`, { reason: 'fixing the password' }, adminToken);
     expect(fr.status).toBe(202);
     const frOp = await waitForOperation(api, operator, fr.body.operation.id, 90_000);
@@ -230,7 +249,11 @@ describe('state machine through the API', () => {
 
 describe('secrets', () => {
   it('the BMC passwords appear in no log line, API response or operation error', async () => {
-    responses.push(await call('GET', '/api/v1/hosts'), await call('GET', '/api/v1/operations?page_size=200'), await call('GET', '/api/v1/audit?page_size=500', undefined, adminToken));
+    responses.push(
+      await call('GET', '/api/v1/hosts'),
+      await call('GET', '/api/v1/operations?page_size=200'),
+      await call('GET', '/api/v1/audit?page_size=500', undefined, adminToken),
+    );
     const logs = captured.lines.join('\n');
     expect(captured.lines.length).toBeGreaterThan(50);
     const rendered = responses.map((r) => `${r.text}\n${inspect(r.body, { depth: 10 })}`).join('\n');

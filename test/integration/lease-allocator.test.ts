@@ -34,7 +34,9 @@ describe('allocate_leases', () => {
     const leases = await Promise.all(Array.from({ length: 60 }, () => allocateLease(orm.em.fork(), n, {})));
     const hosts = leases.map((l) => host(l.address)).sort((a, b) => a - b);
     // .0 network, .1 gateway, .3 reserved are skipped; the 60 lowest others are taken exactly once.
-    const expected = Array.from({ length: 63 }, (_, i) => i + 2).filter((h) => h !== 3).slice(0, 60);
+    const expected = Array.from({ length: 63 }, (_, i) => i + 2)
+      .filter((h) => h !== 3)
+      .slice(0, 60);
     expect(hosts).toEqual(expected);
     const [row] = await orm.em.getConnection().execute<{ hint: string }[]>(`select host(alloc_hint) as hint from network where id = ?`, [n.id]);
     expect(row!.hint).toBe(`10.91.0.${expected.at(-1)! + 1}`);
@@ -42,8 +44,9 @@ describe('allocate_leases', () => {
 
   it('fails only the bad request of a batch (a machine that does not exist)', async () => {
     const n = await network('10.92.0.0/24');
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) =>
-      allocateLease(orm.em.fork(), n, { machineId: i === 7 ? randomUUID() : null })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => allocateLease(orm.em.fork(), n, { machineId: i === 7 ? randomUUID() : null })),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled');
     expect(ok).toHaveLength(19);
     expect(results[7]!.status).toBe('rejected');
@@ -61,7 +64,12 @@ describe('allocate_leases', () => {
     await releaseLease(orm.em.fork(), n.id, '10.93.0.2');
     expect((await allocateLease(orm.em.fork(), n, {})).address).toBe('10.93.0.2');
     const rest = await Promise.allSettled([1, 2, 3].map(() => allocateLease(orm.em.fork(), n, {})));
-    expect(rest.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ address: string }>).value.address).sort()).toEqual(['10.93.0.5', '10.93.0.6']);
+    expect(
+      rest
+        .filter((r) => r.status === 'fulfilled')
+        .map((r) => (r as PromiseFulfilledResult<{ address: string }>).value.address)
+        .sort(),
+    ).toEqual(['10.93.0.5', '10.93.0.6']);
     const failed = rest.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(failed.reason).toBeInstanceOf(HangarError);
     expect((failed.reason as HangarError).code).toBe('network_exhausted');
@@ -69,11 +77,13 @@ describe('allocate_leases', () => {
 
   it('joins a surrounding transaction instead of batching outside it', async () => {
     const n = await network('10.94.0.0/24');
-    await expect(orm.em.fork().transactional(async (tx) => {
-      const lease = await allocateLease(tx, n, {});
-      expect(lease.address).toBe('10.94.0.1');
-      throw new Error('roll back');
-    })).rejects.toThrow('roll back');
+    await expect(
+      orm.em.fork().transactional(async (tx) => {
+        const lease = await allocateLease(tx, n, {});
+        expect(lease.address).toBe('10.94.0.1');
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
     const [row] = await orm.em.getConnection().execute<{ c: string }[]>(`select count(*) as c from ip_lease where network_id = ?`, [n.id]);
     expect(Number(row!.c)).toBe(0);
   });

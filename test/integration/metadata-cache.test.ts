@@ -29,7 +29,9 @@ describe('metadata seed cache', () => {
     const url = `${f.api.url}/cloud-init/${id}/${created.body.metadata_token}/meta-data`;
     const metric = async () => {
       const text = await (await fetch(`${f.api.url}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith('hangar_http_requests_total{') && l.includes('route="/cloud-init/:machineId/:token/:doc"') && l.includes('status="200"'));
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('hangar_http_requests_total{') && l.includes('route="/cloud-init/:machineId/:token/:doc"') && l.includes('status="200"'));
       return line ? Number(line.split(' ').at(-1)) : 0;
     };
     const before = await metric();
@@ -46,10 +48,14 @@ describe('metadata seed cache', () => {
     expect(bodies[0]).toContain(`instance-id: hangar-${id}`);
     expect(await metric()).toBe(before + 6);
     // Every fetch is counted in the machine's record (throttled writes land within a couple of seconds).
-    const counted = await waitFor('the throttled fetch count', async () => {
-      const machine = await f.get(`/api/v1/machines/${id}`);
-      return machine.body.metadata_fetches['meta-data'].count === 6 ? machine.body : null;
-    }, 10_000);
+    const counted = await waitFor(
+      'the throttled fetch count',
+      async () => {
+        const machine = await f.get(`/api/v1/machines/${id}`);
+        return machine.body.metadata_fetches['meta-data'].count === 6 ? machine.body : null;
+      },
+      10_000,
+    );
     expect(counted.metadata_fetches['meta-data'].count).toBe(6);
     // A wrong token for a cached document falls through to the router's shared 404.
     const wrong = await fetch(url.replace(created.body.metadata_token, 'x'.repeat(32)));
@@ -77,10 +83,15 @@ describe('metadata seed cache refresh-ahead', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, filled + 5450 - Date.now())));
     expect(await (await fetch(url)).text()).toContain(`fqdn: ${name}.one.example`);
     // ...so the change shows before the original entry would have expired (6 s after filling).
-    const fresh = await waitFor('the refreshed document', async () => {
-      const text = await (await fetch(url)).text();
-      return text.includes(`fqdn: ${name}.two.example`) ? text : null;
-    }, 5_000, 20);
+    const fresh = await waitFor(
+      'the refreshed document',
+      async () => {
+        const text = await (await fetch(url)).text();
+        return text.includes(`fqdn: ${name}.two.example`) ? text : null;
+      },
+      5_000,
+      20,
+    );
     expect(fresh).toContain('two.example');
     expect(Date.now() - filled).toBeLessThan(6000);
   });

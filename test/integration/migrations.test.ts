@@ -25,47 +25,93 @@ afterAll(async () => {
   await admin.end();
 });
 
-const tables = async () => (await orm.em.getConnection().execute<{ tablename: string }[]>(
-  `select tablename from pg_tables where schemaname = 'public' and tablename <> 'mikro_orm_migrations' order by 1`,
-)).map((r) => r.tablename);
+const tables = async () =>
+  (
+    await orm.em
+      .getConnection()
+      .execute<{ tablename: string }[]>(`select tablename from pg_tables where schemaname = 'public' and tablename <> 'mikro_orm_migrations' order by 1`)
+  ).map((r) => r.tablename);
 
 describe('migrations', () => {
   it('apply to an empty database', async () => {
     expect(await tables()).toEqual([]);
     expect(await migrateUp(orm)).toEqual(MIGRATIONS.map((m) => m.name));
-    expect(await tables()).toEqual(['account', 'api_token', 'audit_event', 'cluster', 'cluster_machine', 'disk', 'dryrun_call', 'dryrun_vm', 'host', 'idempotency_record', 'ip_lease', 'machine', 'machine_ssh_keys', 'network', 'operation', 'pool', 'ssh_key', 'template']);
+    expect(await tables()).toEqual([
+      'account',
+      'api_token',
+      'audit_event',
+      'cluster',
+      'cluster_machine',
+      'disk',
+      'dryrun_call',
+      'dryrun_vm',
+      'host',
+      'idempotency_record',
+      'ip_lease',
+      'machine',
+      'machine_ssh_keys',
+      'network',
+      'operation',
+      'pool',
+      'ssh_key',
+      'template',
+    ]);
     expect(await migrateUp(orm)).toEqual([]);
   });
 
   it('create the unique and check constraints the code relies on', async () => {
-    const rows = await orm.em.getConnection().execute<{ conname: string; contype: string }[]>(
-      `select conname, contype from pg_constraint where connamespace = 'public'::regnamespace order by conname`,
-    );
+    const rows = await orm.em
+      .getConnection()
+      .execute<{ conname: string; contype: string }[]>(
+        `select conname, contype from pg_constraint where connamespace = 'public'::regnamespace order by conname`,
+      );
     const names = rows.map((r) => `${r.conname}:${r.contype}`);
     for (const expected of [
-      'machine_name_unique:u', 'api_token_name_unique:u', 'api_token_token_hash_unique:u',
-      'idempotency_record_actor_key_unique:u', 'dryrun_vm_machine_id_unique:u',
-      'machine_cpu_check:c', 'machine_state_check:c', 'machine_provider_check:c', 'api_token_role_check:c',
-      'pool_siblings_no_overlap:x', 'ssh_key_fingerprint_unique:u', 'network_gateway_inside:c', 'ip_lease_address_host:c',
-      'machine_ssh_keys_ssh_key_id_foreign:f', 'ip_lease_network_id_foreign:f', 'pool_parent_id_foreign:f',
-    ]) expect(names).toContain(expected);
+      'machine_name_unique:u',
+      'api_token_name_unique:u',
+      'api_token_token_hash_unique:u',
+      'idempotency_record_actor_key_unique:u',
+      'dryrun_vm_machine_id_unique:u',
+      'machine_cpu_check:c',
+      'machine_state_check:c',
+      'machine_provider_check:c',
+      'api_token_role_check:c',
+      'pool_siblings_no_overlap:x',
+      'ssh_key_fingerprint_unique:u',
+      'network_gateway_inside:c',
+      'ip_lease_address_host:c',
+      'machine_ssh_keys_ssh_key_id_foreign:f',
+      'ip_lease_network_id_foreign:f',
+      'pool_parent_id_foreign:f',
+    ])
+      expect(names).toContain(expected);
     const conn = orm.em.getConnection();
-    await expect(conn.execute(`insert into machine (id, name, provider, cpu, memory_mb, disk_gb, metadata_token, created_at, updated_at)
-      values (gen_random_uuid(), 'm', 'dryrun', 0, 1, 1, 't', now(), now())`)).rejects.toThrow(/machine_cpu_check/);
-    await expect(conn.execute(`insert into machine (id, name, provider, cpu, memory_mb, disk_gb, metadata_token, created_at, updated_at)
-      values (gen_random_uuid(), 'm', 'vmware', 1, 1, 1, 't', now(), now())`)).rejects.toThrow(/machine_provider_check/);
+    await expect(
+      conn.execute(`insert into machine (id, name, provider, cpu, memory_mb, disk_gb, metadata_token, created_at, updated_at)
+      values (gen_random_uuid(), 'm', 'dryrun', 0, 1, 1, 't', now(), now())`),
+    ).rejects.toThrow(/machine_cpu_check/);
+    await expect(
+      conn.execute(`insert into machine (id, name, provider, cpu, memory_mb, disk_gb, metadata_token, created_at, updated_at)
+      values (gen_random_uuid(), 'm', 'vmware', 1, 1, 1, 't', now(), now())`),
+    ).rejects.toThrow(/machine_provider_check/);
   });
 
   it('cascade and restrict as intended', async () => {
-    const rules = await orm.em.getConnection().execute<{ conname: string; confdeltype: string }[]>(
-      `select conname, confdeltype from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace`,
-    );
+    const rules = await orm.em
+      .getConnection()
+      .execute<{ conname: string; confdeltype: string }[]>(
+        `select conname, confdeltype from pg_constraint where contype = 'f' and connamespace = 'public'::regnamespace`,
+      );
     const rule = Object.fromEntries(rules.map((r) => [r.conname, r.confdeltype]));
     // c = cascade, n = set null, a = no action
     expect(rule).toMatchObject({
-      machine_ssh_keys_machine_id_foreign: 'c', machine_ssh_keys_ssh_key_id_foreign: 'c',
-      ip_lease_network_id_foreign: 'c', ip_lease_machine_id_foreign: 'n', machine_network_id_foreign: 'n',
-      pool_parent_id_foreign: 'a', pool_account_id_foreign: 'n',
+      machine_ssh_keys_machine_id_foreign: 'c',
+      machine_ssh_keys_ssh_key_id_foreign: 'c',
+      ip_lease_network_id_foreign: 'c',
+      ip_lease_machine_id_foreign: 'n',
+      machine_network_id_foreign: 'n',
+      pool_parent_id_foreign: 'a',
+      pool_account_id_foreign: 'n',
     });
     const indexes = await orm.em.getConnection().execute<{ indexdef: string }[]>(`select indexdef from pg_indexes where indexname = 'ip_lease_live_unique'`);
     expect(indexes[0]?.indexdef).toMatch(/UNIQUE INDEX .* \(network_id, address\) WHERE \(state <> 'released'::text\)/);

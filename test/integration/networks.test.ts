@@ -14,7 +14,14 @@ function sshKey(type: string, bits?: number): string {
 }
 
 async function createNetwork(overrides: Record<string, unknown> = {}) {
-  const res = await f.post('/api/v1/networks', { name: unique('net'), cidr: '10.20.0.0/24', gateway: '10.20.0.1', dns_servers: ['10.20.0.2'], search_domains: ['lab.example'], ...overrides });
+  const res = await f.post('/api/v1/networks', {
+    name: unique('net'),
+    cidr: '10.20.0.0/24',
+    gateway: '10.20.0.1',
+    dns_servers: ['10.20.0.2'],
+    search_domains: ['lab.example'],
+    ...overrides,
+  });
   expect(res.status).toBe(201);
   return res.body;
 }
@@ -74,7 +81,13 @@ describe('networks', () => {
     expect(nonCanonical.body.detail).toContain('10.0.0.0/24');
     const badPrefix = await f.post('/api/v1/networks', { name: unique('net'), cidr: '10.0.0.0/33' });
     expect(badPrefix.status).toBe(422);
-    const outside = await f.post('/api/v1/networks', { name: unique('net'), cidr: '10.0.0.0/24', gateway: '10.0.1.1', range_start: '10.0.0.20', range_end: '10.0.0.10' });
+    const outside = await f.post('/api/v1/networks', {
+      name: unique('net'),
+      cidr: '10.0.0.0/24',
+      gateway: '10.0.1.1',
+      range_start: '10.0.0.20',
+      range_end: '10.0.0.10',
+    });
     expect(outside.status).toBe(422);
     expect(Object.keys(outside.body.fields).sort()).toEqual(['gateway', 'range_end']);
     const badBridge = await f.post('/api/v1/networks', { name: unique('net'), cidr: '10.0.0.0/24', bridge: 'this-name-is-far-too-long' });
@@ -127,7 +140,15 @@ describe('leases', () => {
     const again = await f.post(`/api/v1/networks/${net.id}/leases`, { address: '10.31.0.77' });
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('address_in_use');
-    for (const [address, code] of [['10.31.0.1', 'address_reserved'], ['10.31.0.9', 'address_reserved'], ['10.31.0.0', 'address_reserved'], ['10.31.0.255', 'address_reserved'], ['10.32.0.5', 'outside_network'], ['fd00::1', 'outside_network'], ['10.31.0.300', 'invalid_address']] as const) {
+    for (const [address, code] of [
+      ['10.31.0.1', 'address_reserved'],
+      ['10.31.0.9', 'address_reserved'],
+      ['10.31.0.0', 'address_reserved'],
+      ['10.31.0.255', 'address_reserved'],
+      ['10.32.0.5', 'outside_network'],
+      ['fd00::1', 'outside_network'],
+      ['10.31.0.300', 'invalid_address'],
+    ] as const) {
       const res = await f.post(`/api/v1/networks/${net.id}/leases`, { address });
       expect({ address, status: res.status, error: res.body.error }).toEqual({ address, status: 422, error: code });
     }
@@ -146,8 +167,11 @@ describe('leases', () => {
     expect(conflicts).toHaveLength(50);
     for (const c of conflicts) expect(c.body.error).toBe('network_exhausted');
     expect(new Set(ok.map((r) => r.body.address)).size).toBe(150);
-    const [row] = await f.api.orm.em.getConnection().execute<{ n: string; d: string }[]>(
-      `select count(*) as n, count(distinct address) as d from ip_lease where network_id = ? and state <> 'released'`, [net.id]);
+    const [row] = await f.api.orm.em
+      .getConnection()
+      .execute<{ n: string; d: string }[]>(`select count(*) as n, count(distinct address) as d from ip_lease where network_id = ? and state <> 'released'`, [
+        net.id,
+      ]);
     expect(row).toEqual({ n: '150', d: '150' });
   });
 
@@ -172,7 +196,9 @@ describe('leases', () => {
     const machine = await f.post('/api/v1/machines', { name: unique('m'), provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1, network_id: net.id });
     const lease = await f.post(`/api/v1/networks/${net.id}/leases`, { machine_id: machine.body.machine.id });
     expect(lease.body.machine_name).toBe(machine.body.machine.name);
-    expect((await f.get(`/api/v1/machines/${machine.body.machine.id}`)).body.addresses).toEqual([{ network_id: net.id, address: '10.50.0.2', state: 'reserved' }]);
+    expect((await f.get(`/api/v1/machines/${machine.body.machine.id}`)).body.addresses).toEqual([
+      { network_id: net.id, address: '10.50.0.2', state: 'reserved' },
+    ]);
     const refused = await f.del(`/api/v1/networks/${net.id}`);
     expect(refused.status).toBe(409);
     expect(refused.body.error).toBe('has_dependents');

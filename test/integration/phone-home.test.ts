@@ -31,10 +31,14 @@ describe('phone-home', () => {
     execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', 'ph@test', '-f', join(dir, 'k')]);
     const publicKey = readFileSync(join(dir, 'k.pub'), 'utf8').trim();
     const key = await http(api.url, 'POST', '/api/v1/ssh-keys', { token, body: { name: unique('ph'), public_key: publicKey } });
-    const net = await http(api.url, 'POST', '/api/v1/networks', { token, body: { name: unique('ph'), cidr: '10.77.0.0/24', gateway: '10.77.0.1', dns_servers: ['10.77.0.53'] } });
+    const net = await http(api.url, 'POST', '/api/v1/networks', {
+      token,
+      body: { name: unique('ph'), cidr: '10.77.0.0/24', gateway: '10.77.0.1', dns_servers: ['10.77.0.53'] },
+    });
     const name = unique('ph');
     const created = await http(api.url, 'POST', '/api/v1/machines', {
-      token, body: { name, provider: 'dryrun', cpu: 1, memory_mb: 512, disk_gb: 2, ssh_key_ids: [key.body.id], network_id: net.body.id, wait_for_phone_home: true },
+      token,
+      body: { name, provider: 'dryrun', cpu: 1, memory_mb: 512, disk_gb: 2, ssh_key_ids: [key.body.id], network_id: net.body.id, wait_for_phone_home: true },
     });
     expect(created.status).toBe(202);
     const id = created.body.machine.id;

@@ -21,7 +21,14 @@ async function account(key = `gcp:p${Date.now().toString(36)}${slice++}x`) {
 
 describe('accounts', () => {
   it('creates, searches and filters accounts', async () => {
-    const aws = await f.post('/api/v1/accounts', { key: `aws:${String(Date.now()).slice(-12).padStart(12, '1')}`, name: 'Payments prod', platform: 'eks', tier: 'prd', environment: 'production', regions: ['eu-central-1', 'us-east-1'] });
+    const aws = await f.post('/api/v1/accounts', {
+      key: `aws:${String(Date.now()).slice(-12).padStart(12, '1')}`,
+      name: 'Payments prod',
+      platform: 'eks',
+      tier: 'prd',
+      environment: 'production',
+      regions: ['eu-central-1', 'us-east-1'],
+    });
     expect(aws.status).toBe(201);
     expect(aws.body).toMatchObject({ provider: 'aws', tier: 'prd', regions: ['eu-central-1', 'us-east-1'] });
     const gcp = await account();
@@ -34,7 +41,12 @@ describe('accounts', () => {
   });
 
   it('rejects wrong account keys and regions with field errors', async () => {
-    for (const [key, regions] of [['aws:1234', []], ['gcp:Bad_Project', []], ['azure:abc', []], ['gcp:valid-proj', ['us-east-1']]] as const) {
+    for (const [key, regions] of [
+      ['aws:1234', []],
+      ['gcp:Bad_Project', []],
+      ['azure:abc', []],
+      ['gcp:valid-proj', ['us-east-1']],
+    ] as const) {
       const res = await f.post('/api/v1/accounts', { key, name: 'x', regions });
       expect(res.status).toBe(400);
       expect(Object.keys(res.body.fields)[0]).toMatch(/^(key|regions\.0)$/);
@@ -67,8 +79,9 @@ describe('pools', () => {
     const root = await pool({ cidr: v4root() });
     const [a, b] = root.cidr.split('.');
     // All candidates start at the same address with lengths /17../26: every pair overlaps.
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) =>
-      f.post('/api/v1/pools', { name: unique(`race${i}`), cidr: `${a}.${b}.0.0/${17 + (i % 10)}`, parent_id: root.id })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => f.post('/api/v1/pools', { name: unique(`race${i}`), cidr: `${a}.${b}.0.0/${17 + (i % 10)}`, parent_id: root.id })),
+    );
     expect(results.filter((r) => r.status === 201)).toHaveLength(1);
     const lost = results.filter((r) => r.status === 409);
     expect(lost).toHaveLength(99);
@@ -125,8 +138,12 @@ describe('allocations', () => {
     expect(exhausted).toHaveLength(136);
     for (const r of exhausted) expect(r.body.error).toBe('pool_exhausted');
     expect(new Set(ok.map((r) => r.body.cidr)).size).toBe(64);
-    const [row] = await f.api.orm.em.getConnection().execute<{ n: string }[]>(
-      `select count(*) as n from pool a join pool b on a.parent_id = b.parent_id and a.id < b.id and a.cidr && b.cidr where a.parent_id = ?`, [p.id]);
+    const [row] = await f.api.orm.em
+      .getConnection()
+      .execute<{ n: string }[]>(
+        `select count(*) as n from pool a join pool b on a.parent_id = b.parent_id and a.id < b.id and a.cidr && b.cidr where a.parent_id = ?`,
+        [p.id],
+      );
     expect(row!.n).toBe('0');
   });
 });

@@ -12,7 +12,16 @@ import proto from '@temporalio/proto';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { Host, Machine } from '../../db/entities/index.ts';
 import {
-  capturingLogger, createToken, http as request, startApi, startInProcessWorker, testConfig, testEnv, waitFor, waitForOperation, type TestApi,
+  capturingLogger,
+  createToken,
+  http as request,
+  startApi,
+  startInProcessWorker,
+  testConfig,
+  testEnv,
+  waitFor,
+  waitForOperation,
+  type TestApi,
 } from '../support/harness.ts';
 import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import { redfishGet, serveImage, startSushy, type ImageServer, type SushyEmulator } from '../support/sushy.ts';
@@ -37,7 +46,12 @@ interface FaultRule {
   onForwarded?: () => void;
 }
 
-interface ProxyHit { method: string; path: string; body: any; faulted: boolean }
+interface ProxyHit {
+  method: string;
+  path: string;
+  body: any;
+  faulted: boolean;
+}
 
 async function startFaultProxy(target: string): Promise<{ url: string; rules: FaultRule[]; hits: ProxyHit[]; close: () => Promise<void> }> {
   const rules: FaultRule[] = [];
@@ -49,7 +63,11 @@ async function startFaultProxy(target: string): Promise<{ url: string; rules: Fa
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       let body: any = null;
-      try { body = raw.length ? JSON.parse(raw.toString('utf8')) : null; } catch { body = null; }
+      try {
+        body = raw.length ? JSON.parse(raw.toString('utf8')) : null;
+      } catch {
+        body = null;
+      }
       const method = req.method ?? 'GET';
       const path = (req.url ?? '/').split('?')[0]!;
       const rule = rules.find((r) => r.times > 0 && r.method === method && r.path.test(path) && (!r.body || r.body(body ?? {})));
@@ -58,30 +76,61 @@ async function startFaultProxy(target: string): Promise<{ url: string; rules: Fa
       rule?.onHit?.();
       if (rule?.status) {
         res.writeHead(rule.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'Base.1.8.GeneralError', message: 'injected', '@Message.ExtendedInfo': [{ MessageId: 'Base.1.8.GeneralError', Message: `injected failure of ${method} ${path}` }] } }));
+        res.end(
+          JSON.stringify({
+            error: {
+              code: 'Base.1.8.GeneralError',
+              message: 'injected',
+              '@Message.ExtendedInfo': [{ MessageId: 'Base.1.8.GeneralError', Message: `injected failure of ${method} ${path}` }],
+            },
+          }),
+        );
         return;
       }
       const forward = () => {
-        const up = http.request({
-          host: upstream.hostname, port: upstream.port, method, path: req.url,
-          headers: { ...req.headers, host: upstream.host, 'content-length': String(raw.length) },
-        }, (r) => {
-          r.on('end', () => rule?.onForwarded?.());
-          res.on('error', () => undefined);
-          try { res.writeHead(r.statusCode ?? 502, r.headers); } catch { /* client gone */ }
-          r.pipe(res);
+        const up = http.request(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method,
+            path: req.url,
+            headers: { ...req.headers, host: upstream.host, 'content-length': String(raw.length) },
+          },
+          (r) => {
+            r.on('end', () => rule?.onForwarded?.());
+            res.on('error', () => undefined);
+            try {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+            } catch {
+              /* client gone */
+            }
+            r.pipe(res);
+          },
+        );
+        up.on('error', () => {
+          try {
+            res.writeHead(502);
+            res.end();
+          } catch {
+            /* client gone */
+          }
         });
-        up.on('error', () => { try { res.writeHead(502); res.end(); } catch { /* client gone */ } });
         up.end(raw);
       };
-      if (rule?.holdMs) setTimeout(forward, rule.holdMs); else forward();
+      if (rule?.holdMs) setTimeout(forward, rule.holdMs);
+      else forward();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    rules, hits,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    rules,
+    hits,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -102,7 +151,15 @@ const childOutput: string[] = [];
 beforeAll(async () => {
   [tlsBmc, bmc, images] = await Promise.all([
     startSushy({ tls: true, systems: 1 }),
-    startSushy({ systems: [...Array.from({ length: 7 }, (_, i) => ({ name: `fault-${i + 1}`, powerState: 'On' as const })), { name: 'kill-1' }, { name: 'cancel-1' }, { name: 'template-1' }, { name: 'cancel-2' }] }),
+    startSushy({
+      systems: [
+        ...Array.from({ length: 7 }, (_, i) => ({ name: `fault-${i + 1}`, powerState: 'On' as const })),
+        { name: 'kill-1' },
+        { name: 'cancel-1' },
+        { name: 'template-1' },
+        { name: 'cancel-2' },
+      ],
+    }),
     serveImage(),
   ]);
   proxy = await startFaultProxy(bmc.url);
@@ -153,7 +210,11 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
   it('registers and inspects, provisions (phone-home through the metadata service), joins a cluster, deprovisions', async () => {
     const sys = tlsBmc.systems[0]!;
     const nic = ((await redfishGet(tlsBmc, `${sys.path}/EthernetInterfaces`)).Members as { '@odata.id': string }[])[0]!['@odata.id'].split('/').pop()!;
-    const host = await registerHost(unique('bm'), `redfish+https://127.0.0.1:${new URL(tlsBmc.url).port}${sys.path}`, tlsBmc, { ca_pem: tlsBmc.caPem, boot_mac: nic, tags: ['tls', 'full'] });
+    const host = await registerHost(unique('bm'), `redfish+https://127.0.0.1:${new URL(tlsBmc.url).port}${sys.path}`, tlsBmc, {
+      ca_pem: tlsBmc.caPem,
+      boot_mac: nic,
+      tags: ['tls', 'full'],
+    });
     expect(host).toMatchObject({ state: 'available', vendor: 'Sushy Emulator', power_state: 'Off', virtual_media_supported: true, verify_tls: true });
     expect(host.boot_modes).toEqual(expect.arrayContaining(['UEFI']));
     expect(host.conditions.find((c: { type: string }) => c.type === 'bmc_reachable')).toMatchObject({ status: 'True', reason: 'Reachable' });
@@ -162,7 +223,13 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     const net = await post('/api/v1/networks', { name: unique('bmnet'), cidr: '10.91.0.0/24', gateway: '10.91.0.1', dns_servers: ['10.91.0.53'] });
     expect(net.status).toBe(201);
     const name = unique('metal').slice(0, 40);
-    const created = await post('/api/v1/hosts/provision', { name, host: host.name, image_url: images.url('installer.iso'), network_id: net.body.id, boot_mode: 'UEFI' });
+    const created = await post('/api/v1/hosts/provision', {
+      name,
+      host: host.name,
+      image_url: images.url('installer.iso'),
+      network_id: net.body.id,
+      boot_mode: 'UEFI',
+    });
     expect(created.status).toBe(202);
     expect(created.body.host).toMatchObject({ id: host.id, state: 'claimed', claimed_by: created.body.machine.id });
     expect(created.body.machine).toMatchObject({ kind: 'baremetal', provider: 'redfish', provider_id: host.id });
@@ -170,7 +237,11 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     expect(created.body.operation.workflow_id).toBe(`provision-vm/${machineId}`);
 
     // The installer is booting: powered on, image in the virtual CD, one-time boot from it.
-    await waitFor('the workflow to wait for phone-home', async () => stepStatus((await get(`/api/v1/operations/${created.body.operation.id}`)).body, 'wait-phone-home') === 'running', 60_000);
+    await waitFor(
+      'the workflow to wait for phone-home',
+      async () => stepStatus((await get(`/api/v1/operations/${created.body.operation.id}`)).body, 'wait-phone-home') === 'running',
+      60_000,
+    );
     expect(await hardware(tlsBmc, sys.path)).toMatchObject({ power: 'On', inserted: true, image: images.url('installer.iso'), bootTarget: 'Cd' });
     expect(images.requests).toContain('/images/installer.iso');
     expect((await get(`/api/v1/hosts/${host.id}`)).body.state).toBe('provisioning');
@@ -187,26 +258,46 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
     expect(created.body.cidata_url).toBe(`${created.body.seed_url}cidata.iso`);
     const iso = await fetch(`${seed}cidata.iso`);
     expect([iso.status, iso.headers.get('content-type')]).toEqual([200, 'application/x-iso9660-image']);
-    expect(Buffer.from(await iso.arrayBuffer()).subarray(0x8001, 0x8006).toString('latin1')).toBe('CD001');
+    expect(
+      Buffer.from(await iso.arrayBuffer())
+        .subarray(0x8001, 0x8006)
+        .toString('latin1'),
+    ).toBe('CD001');
     await phoneHome(machineId, created.body.metadata_token, name);
 
     const op = await waitForOperation(api, operator, created.body.operation.id);
     expect(op.status).toBe('completed');
     expect(op.progress.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
-      'mark-provisioning:completed', 'reserve-lease:completed', 'power-off:completed', 'insert-media:completed', 'boot-override:completed',
-      'power-on:completed', 'wait-phone-home:completed', 'eject-media:completed', 'clear-override:completed', 'mark-provisioned:completed',
+      'mark-provisioning:completed',
+      'reserve-lease:completed',
+      'power-off:completed',
+      'insert-media:completed',
+      'boot-override:completed',
+      'power-on:completed',
+      'wait-phone-home:completed',
+      'eject-media:completed',
+      'clear-override:completed',
+      'mark-provisioned:completed',
     ]);
     expect(await hardware(tlsBmc, sys.path)).toMatchObject({ power: 'On', inserted: false, bootTarget: 'None' });
     const provisioned = (await get(`/api/v1/hosts/${host.id}`)).body;
     expect(provisioned).toMatchObject({ state: 'provisioned', claimed_by: machineId, machine: { id: machineId, state: 'ready' } });
     expect(provisioned.conditions.find((c: { type: string }) => c.type === 'provisioned')).toMatchObject({ status: 'True', reason: 'Provisioned' });
     const machine = (await get(`/api/v1/machines/${machineId}`)).body;
-    expect(machine).toMatchObject({ kind: 'baremetal', provider: 'redfish', state: 'ready', addresses: [{ network_id: net.body.id, address: '10.91.0.2', state: 'active' }] });
+    expect(machine).toMatchObject({
+      kind: 'baremetal',
+      provider: 'redfish',
+      state: 'ready',
+      addresses: [{ network_id: net.body.id, address: '10.91.0.2', state: 'active' }],
+    });
 
     // A cluster with this machine as its control plane: the endpoint is derived from its address.
     const cluster = await post('/api/v1/clusters', { name: unique('cl'), machines: [{ machine_id: machineId, role: 'control-plane' }] });
     expect(cluster.status).toBe(201);
-    expect(cluster.body).toMatchObject({ ready: true, control_plane_endpoint: { host: '10.91.0.2', port: 6443, url: 'https://10.91.0.2:6443', source: 'machine', machine_id: machineId } });
+    expect(cluster.body).toMatchObject({
+      ready: true,
+      control_plane_endpoint: { host: '10.91.0.2', port: 6443, url: 'https://10.91.0.2:6443', source: 'machine', machine_id: machineId },
+    });
     expect(cluster.body.conditions[0]).toMatchObject({ type: 'ready', status: 'True' });
     const vip = await request(api.url, 'PATCH', `/api/v1/clusters/${cluster.body.id}`, { token: operator, body: { control_plane_vip: '10.91.0.100' } });
     expect(vip.body.control_plane_endpoint).toMatchObject({ host: '10.91.0.100', source: 'vip' });
@@ -247,7 +338,10 @@ describe('provisionHost and deprovisionHost against sushy-tools (TLS)', () => {
 });
 
 describe('provisioning from a redfish template', () => {
-  const sha256 = async (url: string) => `sha256:${createHash('sha256').update(Buffer.from(await (await fetch(url)).arrayBuffer())).digest('hex')}`;
+  const sha256 = async (url: string) =>
+    `sha256:${createHash('sha256')
+      .update(Buffer.from(await (await fetch(url)).arrayBuffer()))
+      .digest('hex')}`;
   const createTemplate = async (body: Record<string, unknown>) => {
     const res = await post('/api/v1/templates', { provider: 'redfish', ...body });
     expect(res.status).toBe(202);
@@ -322,26 +416,77 @@ describe('compensation after a failure at each step', () => {
   const sysPath = (i: number) => bmc.systems[i]!.path;
   const id = (i: number) => bmc.systems[i]!.id;
   const cases: { step: string; system: number; rule?: (i: number) => FaultRule; phoneHome?: boolean; timeout?: string; code: string }[] = [
-    { step: 'power-off', system: 0, rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/Actions/ComputerSystem.Reset$`), body: (b) => b.ResetType === 'ForceOff', status: 400, times: 1 }), code: 'provider_rejected' },
-    { step: 'insert-media', system: 1, rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`), status: 400, times: 1 }), code: 'provider_rejected' },
-    { step: 'boot-override', system: 2, rule: (i) => ({ method: 'PATCH', path: new RegExp(`Systems/${id(i)}$`), body: (b) => b.Boot?.BootSourceOverrideTarget === 'Cd', status: 400, times: 1 }), code: 'provider_rejected' },
-    { step: 'power-on', system: 3, rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/Actions/ComputerSystem.Reset$`), body: (b) => b.ResetType === 'On', status: 400, times: 1 }), code: 'provider_rejected' },
+    {
+      step: 'power-off',
+      system: 0,
+      rule: (i) => ({
+        method: 'POST',
+        path: new RegExp(`${id(i)}/Actions/ComputerSystem.Reset$`),
+        body: (b) => b.ResetType === 'ForceOff',
+        status: 400,
+        times: 1,
+      }),
+      code: 'provider_rejected',
+    },
+    {
+      step: 'insert-media',
+      system: 1,
+      rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`), status: 400, times: 1 }),
+      code: 'provider_rejected',
+    },
+    {
+      step: 'boot-override',
+      system: 2,
+      rule: (i) => ({ method: 'PATCH', path: new RegExp(`Systems/${id(i)}$`), body: (b) => b.Boot?.BootSourceOverrideTarget === 'Cd', status: 400, times: 1 }),
+      code: 'provider_rejected',
+    },
+    {
+      step: 'power-on',
+      system: 3,
+      rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/Actions/ComputerSystem.Reset$`), body: (b) => b.ResetType === 'On', status: 400, times: 1 }),
+      code: 'provider_rejected',
+    },
     { step: 'wait-phone-home', system: 4, timeout: '3s', code: 'phone_home_timeout' },
-    { step: 'eject-media', system: 5, phoneHome: true, rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/VirtualMedia/Cd/Actions/VirtualMedia.EjectMedia$`), status: 400, times: 1 }), code: 'provider_rejected' },
-    { step: 'clear-override', system: 6, phoneHome: true, rule: (i) => ({ method: 'PATCH', path: new RegExp(`Systems/${id(i)}$`), body: (b) => b.Boot?.BootSourceOverrideTarget === 'None', status: 400, times: 1 }), code: 'provider_rejected' },
+    {
+      step: 'eject-media',
+      system: 5,
+      phoneHome: true,
+      rule: (i) => ({ method: 'POST', path: new RegExp(`${id(i)}/VirtualMedia/Cd/Actions/VirtualMedia.EjectMedia$`), status: 400, times: 1 }),
+      code: 'provider_rejected',
+    },
+    {
+      step: 'clear-override',
+      system: 6,
+      phoneHome: true,
+      rule: (i) => ({
+        method: 'PATCH',
+        path: new RegExp(`Systems/${id(i)}$`),
+        body: (b) => b.Boot?.BootSourceOverrideTarget === 'None',
+        status: 400,
+        times: 1,
+      }),
+      code: 'provider_rejected',
+    },
   ];
 
   it('leaves every host powered off, media ejected, override cleared and the claim released', async () => {
-    const hosts = await Promise.all(cases.map((c) => registerHost(unique(`f-${c.step}`), `redfish+http://${new URL(proxy.url).host}${sysPath(c.system)}`, bmc)));
+    const hosts = await Promise.all(
+      cases.map((c) => registerHost(unique(`f-${c.step}`), `redfish+http://${new URL(proxy.url).host}${sysPath(c.system)}`, bmc)),
+    );
     for (const c of cases) if (c.rule) proxy.rules.push(c.rule(c.system));
-    const results = await Promise.all(cases.map(async (c, i) => {
-      const res = await post('/api/v1/hosts/provision', {
-        name: unique(`f-${c.step}`).slice(0, 50), host: hosts[i].id, image_url: images.url(`${c.step}.iso`), ...(c.timeout ? { phone_home_timeout: c.timeout } : {}),
-      });
-      expect(res.status).toBe(202);
-      if (c.phoneHome) await phoneHome(res.body.machine.id, res.body.metadata_token, 'x');
-      return { c, res, op: await waitForOperation(api, operator, res.body.operation.id, 90_000), host: hosts[i] };
-    }));
+    const results = await Promise.all(
+      cases.map(async (c, i) => {
+        const res = await post('/api/v1/hosts/provision', {
+          name: unique(`f-${c.step}`).slice(0, 50),
+          host: hosts[i].id,
+          image_url: images.url(`${c.step}.iso`),
+          ...(c.timeout ? { phone_home_timeout: c.timeout } : {}),
+        });
+        expect(res.status).toBe(202);
+        if (c.phoneHome) await phoneHome(res.body.machine.id, res.body.metadata_token, 'x');
+        return { c, res, op: await waitForOperation(api, operator, res.body.operation.id, 90_000), host: hosts[i] };
+      }),
+    );
     for (const { c, res, op, host } of results) {
       const why = `case ${c.step}`;
       expect([why, op.status]).toEqual([why, 'failed']);
@@ -370,7 +515,11 @@ describe('compensation after a failure at each step', () => {
     const host = await registerHost(unique('cancel'), `redfish+http://${new URL(proxy.url).host}${sysPath(i)}`, bmc);
     const res = await post('/api/v1/hosts/provision', { name: unique('cancel').slice(0, 50), host: host.name, image_url: images.url('c.iso') });
     expect(res.status).toBe(202);
-    await waitFor('the workflow to wait for phone-home', async () => stepStatus((await get(`/api/v1/operations/${res.body.operation.id}`)).body, 'wait-phone-home') === 'running', 60_000);
+    await waitFor(
+      'the workflow to wait for phone-home',
+      async () => stepStatus((await get(`/api/v1/operations/${res.body.operation.id}`)).body, 'wait-phone-home') === 'running',
+      60_000,
+    );
     expect(await hardware(bmc, sysPath(i))).toMatchObject({ power: 'On', inserted: true });
     // A wedged provision (no phone-home coming): an admin force-releases the host.
     const viewerTry = await post(`/api/v1/hosts/${host.id}/actions/force-release`, {}, operator);
@@ -388,7 +537,12 @@ describe('compensation after a failure at each step', () => {
     recordHistory(api.config.temporal, res.body.operation.workflow_id, 'provision-host-cancelled');
     recordHistory(api.config.temporal, fr.body.operation.workflow_id, 'force-release-host-completed');
     // And it can be provisioned again straight away.
-    const next = await post('/api/v1/hosts/provision', { name: unique('again').slice(0, 50), host: host.name, image_url: images.url('c.iso'), wait_for_phone_home: false });
+    const next = await post('/api/v1/hosts/provision', {
+      name: unique('again').slice(0, 50),
+      host: host.name,
+      image_url: images.url('c.iso'),
+      wait_for_phone_home: false,
+    });
     expect(next.status).toBe(202);
     expect((await waitForOperation(api, operator, next.body.operation.id)).status).toBe('completed');
     expect((await get(`/api/v1/hosts/${host.id}`)).body.state).toBe('provisioned');
@@ -404,8 +558,16 @@ describe('cancellation during a virtual-media insert', () => {
     let answered = false;
     // A slow BMC: the insert is held, then applied (a BMC goes on fetching an image after its client left).
     proxy.rules.push({
-      method: 'POST', path: new RegExp(`${bmc.systems[i]!.id}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`), holdMs: 4000, times: 1,
-      onHit: () => { hit = true; }, onForwarded: () => { answered = true; },
+      method: 'POST',
+      path: new RegExp(`${bmc.systems[i]!.id}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`),
+      holdMs: 4000,
+      times: 1,
+      onHit: () => {
+        hit = true;
+      },
+      onForwarded: () => {
+        answered = true;
+      },
     });
     const res = await post('/api/v1/hosts/provision', { name: unique('cancel-vm').slice(0, 50), host: host.name, image_url: images.url('slow.iso') });
     expect(res.status).toBe(202);
@@ -444,8 +606,19 @@ describe('durability', () => {
       const host = await registerHostVia(killApi, unique('kill'), `redfish+http://${new URL(proxy.url).host}${bmc.systems[i]!.path}`);
       // The insert reaches the BMC, then the worker dies before it hears back.
       let hit = false;
-      proxy.rules.push({ method: 'POST', path: new RegExp(`${bmc.systems[i]!.id}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`), holdMs: 1500, times: 1, onHit: () => { hit = true; } });
-      const res = await request(killApi.url, 'POST', '/api/v1/hosts/provision', { token: operator, body: { name: unique('kill').slice(0, 50), host: host.id, image_url: images.url('kill.iso') } });
+      proxy.rules.push({
+        method: 'POST',
+        path: new RegExp(`${bmc.systems[i]!.id}/VirtualMedia/Cd/Actions/VirtualMedia.InsertMedia$`),
+        holdMs: 1500,
+        times: 1,
+        onHit: () => {
+          hit = true;
+        },
+      });
+      const res = await request(killApi.url, 'POST', '/api/v1/hosts/provision', {
+        token: operator,
+        body: { name: unique('kill').slice(0, 50), host: host.id, image_url: images.url('kill.iso') },
+      });
       expect(res.status).toBe(202);
       await phoneHome(res.body.machine.id, res.body.metadata_token, 'kill'); // buffered until the wait
       await waitFor('the insert to reach the BMC', async () => hit, 60_000, 20);
@@ -477,7 +650,10 @@ describe('durability', () => {
   }, 180_000);
 
   async function registerHostVia(target: TestApi, name: string, address: string) {
-    const res = await request(target.url, 'POST', '/api/v1/hosts', { token: operator, body: { name, bmc_address: address, username: bmc.username, password: bmc.password } });
+    const res = await request(target.url, 'POST', '/api/v1/hosts', {
+      token: operator,
+      body: { name, bmc_address: address, username: bmc.username, password: bmc.password },
+    });
     expect(res.status).toBe(202);
     expect((await waitForOperation(target, operator, res.body.operation.id)).status).toBe('completed');
     return res.body.host;

@@ -24,7 +24,11 @@ let image: string;
 let templateRef: string;
 let waits = 0;
 
-interface LogLine { level: string; obj: object; msg?: string }
+interface LogLine {
+  level: string;
+  obj: object;
+  msg?: string;
+}
 function memoryLogger(lines: LogLine[]): ProviderLogger {
   const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj, msg });
   return { warn: at('warn'), info: at('info'), debug: at('debug') };
@@ -32,8 +36,14 @@ function memoryLogger(lines: LogLine[]): ProviderLogger {
 
 function connection(extra: Partial<ProxmoxConnectionOptions> = {}): ProxmoxConnectionOptions {
   return {
-    url: sim.url, tokenId: TOKEN.id, tokenSecret: TOKEN.secret, caPem: sim.caPem,
-    taskPollInitialMs: 20, taskPollMaxMs: 200, getRetryDelayMs: 5, timeoutMs: 10_000,
+    url: sim.url,
+    tokenId: TOKEN.id,
+    tokenSecret: TOKEN.secret,
+    caPem: sim.caPem,
+    taskPollInitialMs: 20,
+    taskPollMaxMs: 200,
+    getRetryDelayMs: 5,
+    timeoutMs: 10_000,
     ...extra,
   };
 }
@@ -102,7 +112,10 @@ beforeAll(async () => {
   image = join(dir, 'tiny.qcow2');
   writeQcow2(image, 2 * 1024 ** 3);
   sim = await startProxmoxSimulator({
-    nodes: [NODE, 'pve2'], tokens: [TOKEN], taskDurationMs: 30, authFailureDelayMs: 20,
+    nodes: [NODE, 'pve2'],
+    tokens: [TOKEN],
+    taskDurationMs: 30,
+    authFailureDelayMs: 20,
     seed: Number(process.env.HANGAR_PVE_SIM_SEED ?? 7),
     downloads: { [IMAGE_URL]: { data: readFileSync(image) } },
   });
@@ -186,11 +199,16 @@ describe('VM lifecycle', () => {
     const s = spec({
       nics: [{ bridge: 'vmbr0', vlan: 20, mac: '52:54:00:12:34:56' }],
       cloudInit: {
-        mode: 'native', metaData: '', userData: '',
+        mode: 'native',
+        metaData: '',
+        userData: '',
         seedUrl: 'http://10.0.0.1:8080/cloud-init/m/tok/',
         native: {
-          user: 'ops', sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0 ops@example', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh1 two@example'],
-          ipconfig0: 'ip=10.0.0.5/24,gw=10.0.0.1', nameservers: ['10.0.0.53', '1.1.1.1'], searchDomains: ['lab.example'],
+          user: 'ops',
+          sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0 ops@example', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh1 two@example'],
+          ipconfig0: 'ip=10.0.0.5/24,gw=10.0.0.1',
+          nameservers: ['10.0.0.53', '1.1.1.1'],
+          searchDomains: ['lab.example'],
         },
       },
     });
@@ -367,7 +385,7 @@ describe('TLS', () => {
   });
 
   it('refuses a wrong fingerprint before sending anything', async () => {
-    const wrong = 'AB:'.repeat(31) + 'AB';
+    const wrong = `${'AB:'.repeat(31)}AB`;
     const before = sim.requests.length;
     const err = await failure(plain(provider({}, { caPem: undefined, fingerprint: wrong })));
     expect(err.code).toBe('tls_verification_failed');
@@ -453,7 +471,12 @@ describe('failures', () => {
   it('resolves VMID races between providers', async () => {
     const specs = [spec(), spec(), spec()];
     // Clones of one template contend for its lock; a lock timeout is retryable (Temporal retries it).
-    const results = await Promise.all(specs.map((s) => { const p = provider(); return retrying(() => p.create(s)); }));
+    const results = await Promise.all(
+      specs.map((s) => {
+        const p = provider();
+        return retrying(() => p.create(s));
+      }),
+    );
     const ids = new Set(results.map((r) => r.providerId));
     expect(ids.size).toBe(3);
     for (const s of specs) expect(vmsWithMarker(`hangar-machine=${s.machineId}`)).toHaveLength(1);

@@ -8,27 +8,42 @@ import { startProxmoxSimulator, type ProxmoxSimulator } from '../fakes/proxmox/s
 import { DEFAULT_SOURCE, ENDPOINTS, trimSchema } from '../fakes/proxmox/trim-schema.ts';
 import { loadTrimmedSchema } from '../fakes/proxmox/schema.ts';
 
-interface Reply { status: number; message: string; body: any; fingerprint?: string }
+interface Reply {
+  status: number;
+  message: string;
+  body: any;
+  fingerprint?: string;
+}
 type Params = Record<string, string | number>;
 const form = (params: Params) => new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
 
 /** A minimal PVE client: form-encoded (or JSON) bodies, CA-verified TLS, one connection per call. */
 function client(sim: ProxmoxSimulator) {
-  const call = (method: string, path: string, params: Params = {}, o: { auth?: string | null; json?: boolean; raw?: { body: Buffer; type: string } } = {}): Promise<Reply> =>
+  const call = (
+    method: string,
+    path: string,
+    params: Params = {},
+    o: { auth?: string | null; json?: boolean; raw?: { body: Buffer; type: string } } = {},
+  ): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const inQuery = method === 'GET' || method === 'DELETE';
       const qs = inQuery && Object.keys(params).length ? `?${form(params)}` : '';
       let body: Buffer | undefined;
       let type = '';
-      if (o.raw) { body = o.raw.body; type = o.raw.type; }
-      else if (!inQuery && Object.keys(params).length) {
+      if (o.raw) {
+        body = o.raw.body;
+        type = o.raw.type;
+      } else if (!inQuery && Object.keys(params).length) {
         body = Buffer.from(o.json ? JSON.stringify(params) : form(params).toString());
         type = o.json ? 'application/json' : 'application/x-www-form-urlencoded';
       }
       const headers: Record<string, string | number> = {};
       const auth = o.auth === undefined ? sim.token.header : o.auth;
       if (auth !== null) headers.Authorization = auth;
-      if (body) { headers['Content-Type'] = type; headers['Content-Length'] = body.length; }
+      if (body) {
+        headers['Content-Type'] = type;
+        headers['Content-Length'] = body.length;
+      }
       const req = https.request(`${sim.url}/api2/json${path}${qs}`, { method, ca: sim.caPem, agent: false, headers }, (res) => {
         const fingerprint = (res.socket as TLSSocket).getPeerCertificate?.().fingerprint256;
         const chunks: Buffer[] = [];
@@ -63,11 +78,15 @@ describe('Proxmox simulator', () => {
     sim = await startProxmoxSimulator({ seed: 7, taskDurationMs: 100, authFailureDelayMs: 0 });
     api = client(sim);
     sim.seedVm({
-      vmid: 9000, name: 'ubuntu-tmpl', template: true,
+      vmid: 9000,
+      name: 'ubuntu-tmpl',
+      template: true,
       config: { scsi0: 'local-lvm:4', ide2: 'local-lvm:cloudinit', net0: 'virtio,bridge=vmbr0', memory: '2048', cores: 2, agent: '1' },
     });
   });
-  afterAll(async () => { await sim.close(); });
+  afterAll(async () => {
+    await sim.close();
+  });
 
   it('rejects unknown parameters and malformed values with 400 and per-parameter errors', async () => {
     const unknown = await api.call('POST', '/nodes/pve1/qemu/9000/clone', { newid: 150, color: 'blue' });
@@ -87,7 +106,10 @@ describe('Proxmox simulator', () => {
     });
     const missing = await api.call('POST', '/nodes/pve1/qemu/9000/clone', {});
     expect(missing.body.errors).toEqual({ newid: 'property is missing and it is not optional' });
-    const propString = await api.call('POST', '/nodes/pve1/qemu/9000/config', { net1: 'virtio,bridge=vmbr0,tag=5000', ipconfig1: 'ip=10.0.0.5/24,gateway=10.0.0.1' });
+    const propString = await api.call('POST', '/nodes/pve1/qemu/9000/config', {
+      net1: 'virtio,bridge=vmbr0,tag=5000',
+      ipconfig1: 'ip=10.0.0.5/24,gateway=10.0.0.1',
+    });
     expect(propString.body.errors).toEqual({
       net1: 'invalid format - format error\nnet1.tag: value must have a maximum value of 4094\n',
       ipconfig1: 'invalid format - invalid key in comma-separated list property: gateway\n',
@@ -130,7 +152,13 @@ describe('Proxmox simulator', () => {
     const done = await api.waitTask(r.body.data);
     expect(done.exitstatus).toBe('OK');
     const cfg = (await api.call('GET', '/nodes/pve1/qemu/101/config')).body.data;
-    expect(cfg).toMatchObject({ name: 'web-1', description: 'marker-abc', scsi0: 'local-lvm:vm-101-disk-0,size=4G', ide2: 'local-lvm:vm-101-cloudinit,media=cdrom', cores: 2 });
+    expect(cfg).toMatchObject({
+      name: 'web-1',
+      description: 'marker-abc',
+      scsi0: 'local-lvm:vm-101-disk-0,size=4G',
+      ide2: 'local-lvm:vm-101-cloudinit,media=cdrom',
+      cores: 2,
+    });
     expect(cfg.lock).toBeUndefined();
     expect(cfg.template).toBeUndefined();
     expect(cfg.net0).toMatch(/^virtio=BC:24:11:[0-9A-F:]{8},bridge=vmbr0$/);
@@ -174,7 +202,12 @@ describe('Proxmox simulator', () => {
   it('deleting a VM removes its disks; unreferenced ones only when asked; running VMs refuse', async () => {
     sim.seedVm({ vmid: 401, name: 'del-a', config: { scsi0: 'local-lvm:2', scsi1: 'local-lvm:1', ide2: 'local-lvm:cloudinit' } });
     sim.seedVolume('local-lvm', 'vm-401-disk-7', 1024 ** 3);
-    const owned = () => sim.storage.get('local-lvm')!.filter((v) => v.vmid === 401).map((v) => v.volid).sort();
+    const owned = () =>
+      sim.storage
+        .get('local-lvm')!
+        .filter((v) => v.vmid === 401)
+        .map((v) => v.volid)
+        .sort();
     expect(owned()).toEqual(['local-lvm:vm-401-cloudinit', 'local-lvm:vm-401-disk-0', 'local-lvm:vm-401-disk-1', 'local-lvm:vm-401-disk-7']);
     // Detach scsi1: it becomes unused0 and is still destroyed with the VM.
     expect((await api.call('PUT', '/nodes/pve1/qemu/401/unlink', { idlist: 'scsi1' })).status).toBe(200);
@@ -202,12 +235,15 @@ describe('Proxmox simulator', () => {
   it('uploads an ISO by multipart form, attaches it, and refuses to delete it while attached', async () => {
     const boundary = 'sim-boundary-1234';
     const iso = Buffer.alloc(4096, 7);
-    const multipart = (filename: string) => Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"\r\n\r\niso\r\n`),
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="filename"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-      iso,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
+    const multipart = (filename: string) =>
+      Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"\r\n\r\niso\r\n`),
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="filename"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+        ),
+        iso,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
     const type = `multipart/form-data; boundary=${boundary}`;
     const wrongExt = await api.call('POST', '/nodes/pve1/storage/local/upload', {}, { raw: { body: multipart('seed.txt'), type } });
     expect([wrongExt.status, wrongExt.body.errors]).toEqual([400, { filename: 'wrong file extension' }]);
@@ -271,7 +307,13 @@ describe('Proxmox simulator faults', () => {
       const api = client(sim);
       const out: number[] = [];
       try {
-        for (let i = 0; i < 100; i++) out.push(await api.call('GET', '/version').then((r) => r.status, () => 0));
+        for (let i = 0; i < 100; i++)
+          out.push(
+            await api.call('GET', '/version').then(
+              (r) => r.status,
+              () => 0,
+            ),
+          );
         // With every call failing, a create never creates anything.
         sim.setFaults({ transientRate: 1 });
         for (let i = 0; i < 5; i++) await api.call('POST', '/nodes/pve1/qemu', { vmid: 700, name: 'never' }).catch(() => undefined);

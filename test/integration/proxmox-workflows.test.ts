@@ -18,7 +18,15 @@ import { isCidataIsoOf } from '../../providers/proxmox/markers.ts';
 import { unique } from '../support/api-fixture.ts';
 import { spawnHangar, type HangarProcess } from '../support/processes.ts';
 import {
-  cidataVolumes, machineVms, maxOverlap, orphanDisks, proxmoxEnv, trackTaskTimes, volumesOfVmid, writeQcow2, writeSimFiles,
+  cidataVolumes,
+  machineVms,
+  maxOverlap,
+  orphanDisks,
+  proxmoxEnv,
+  trackTaskTimes,
+  volumesOfVmid,
+  writeQcow2,
+  writeSimFiles,
   type SimFiles,
 } from '../support/proxmox-sim.ts';
 
@@ -50,15 +58,22 @@ async function finished(opId: string, base = api, timeoutMs = 120_000) {
   try {
     await Promise.race([
       handle.result().catch(() => undefined),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`operation ${opId} still running after ${timeoutMs} ms`)), timeoutMs); }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`operation ${opId} still running after ${timeoutMs} ms`)), timeoutMs);
+      }),
     ]);
   } finally {
     clearTimeout(timer);
   }
-  return waitFor(`operation ${opId} to report its end`, async () => {
-    const res = await call('GET', `/api/v1/operations/${opId}`, undefined, base);
-    return res.status === 200 && res.body.status !== 'running' ? res.body : null;
-  }, 30_000, 250);
+  return waitFor(
+    `operation ${opId} to report its end`,
+    async () => {
+      const res = await call('GET', `/api/v1/operations/${opId}`, undefined, base);
+      return res.status === 200 && res.body.status !== 'running' ? res.body : null;
+    },
+    30_000,
+    250,
+  );
 }
 
 const steps = (op: { progress: { steps: { name: string; status: string }[] } | null }) =>
@@ -74,7 +89,13 @@ async function createTemplateViaApi(body: Record<string, unknown>) {
   return { id: got.body.id as string, name: got.body.name as string, vmid: Number(got.body.provider_ref) };
 }
 
-interface Created { id: string; name: string; token: string; opId: string; workflowId: string }
+interface Created {
+  id: string;
+  name: string;
+  token: string;
+  opId: string;
+  workflowId: string;
+}
 async function postMachine(body: Record<string, unknown>, base = api): Promise<Created> {
   const name = (body.name as string | undefined) ?? unique('pve').toLowerCase().slice(0, 60).replace(/-+$/, '');
   const res = await call('POST', '/api/v1/machines', { name, provider: 'proxmox', template: shared.name, cpu: 2, memory_mb: 1024, disk_gb: 4, ...body }, base);
@@ -98,8 +119,10 @@ async function machineRow(id: string) {
 }
 
 async function liveLeases(machineId: string): Promise<number> {
-  const rows = await api.orm.em.fork().getConnection().execute<{ n: string }[]>(
-    `select count(*) as n from ip_lease where machine_id = ? and state <> 'released'`, [machineId]);
+  const rows = await api.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ n: string }[]>(`select count(*) as n from ip_lease where machine_id = ? and state <> 'released'`, [machineId]);
   return Number(rows[0]!.n);
 }
 
@@ -145,7 +168,10 @@ async function activityLog(workflowId: string): Promise<string> {
 /** Expects every operation completed; otherwise fails with the workflows' activity logs. */
 async function expectAllCompleted(ops: { status: string; error: unknown; workflow_id: string }[]) {
   const bad = ops.filter((o) => o.status !== 'completed');
-  if (bad.length) throw new Error(`${bad.length} operation(s) did not complete:\n${(await Promise.all(bad.map(async (o) => `${JSON.stringify(o.error)}\n${await activityLog(o.workflow_id)}`))).join('\n')}`);
+  if (bad.length)
+    throw new Error(
+      `${bad.length} operation(s) did not complete:\n${(await Promise.all(bad.map(async (o) => `${JSON.stringify(o.error)}\n${await activityLog(o.workflow_id)}`))).join('\n')}`,
+    );
 }
 
 beforeAll(async () => {
@@ -153,7 +179,9 @@ beforeAll(async () => {
   image = join(dir, 'tiny.qcow2');
   writeQcow2(image, 2 * 1024 ** 3);
   sim = await startProxmoxSimulator({
-    nodes: [NODE], taskDurationMs: 30, authFailureDelayMs: 20,
+    nodes: [NODE],
+    taskDurationMs: 30,
+    authFailureDelayMs: 20,
     seed: Number(process.env.HANGAR_PVE_SIM_SEED ?? 11),
     downloads: { [IMAGE_URL]: { data: readFileSync(image) } },
   });
@@ -194,7 +222,13 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
     await phoneHome(iso);
     const [isoOp, nativeOp] = await Promise.all([finished(iso.opId), finished(native.opId)]);
     expect({ status: isoOp.status, error: isoOp.error }).toEqual({ status: 'completed', error: null });
-    expect(steps(isoOp)).toMatchObject({ create: 'completed', configure: 'completed', start: 'completed', 'wait-phone-home': 'completed', 'mark-ready': 'completed' });
+    expect(steps(isoOp)).toMatchObject({
+      create: 'completed',
+      configure: 'completed',
+      start: 'completed',
+      'wait-phone-home': 'completed',
+      'mark-ready': 'completed',
+    });
     expect({ status: nativeOp.status, error: nativeOp.error }).toEqual({ status: 'completed', error: null });
 
     const isoRow = (await machineRow(iso.id))!;
@@ -222,8 +256,15 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
     const nativeVm = sim.vms.get(nativeVmid)!;
     expect(Object.values(nativeVm.config).some((v) => String(v).includes('cloudinit'))).toBe(true);
     expect(cidataVolumes(sim, native.id)).toEqual([]);
-    const lease = (await api.orm.em.fork().getConnection().execute<{ address: string; state: string; mac: string }[]>(
-      `select host(address) as address, state, mac::text as mac from ip_lease where machine_id = ?`, [native.id]))[0]!;
+    const lease = (
+      await api.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ address: string; state: string; mac: string }[]>(
+          `select host(address) as address, state, mac::text as mac from ip_lease where machine_id = ?`,
+          [native.id],
+        )
+    )[0]!;
     expect(lease.state).toBe('active');
     expect(nativeVm.config.ipconfig0).toBe(`ip=${lease.address}/24,gw=10.77.0.1`);
     expect(String(nativeVm.config.net0).toLowerCase()).toContain(`virtio=${lease.mac.toLowerCase()}`);
@@ -243,7 +284,7 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
     const attach = await call('POST', `/api/v1/machines/${iso.id}/disks`, { size_gb: 2 });
     expect(attach.status).toBe(202);
     expect((await finished(attach.body.operation.id)).status).toBe('completed');
-    const disk = (await api.orm.em.fork().findOneOrFail(Disk, { id: attach.body.disk.id }));
+    const disk = await api.orm.em.fork().findOneOrFail(Disk, { id: attach.body.disk.id });
     expect(disk.state).toBe('attached');
     expect(disk.slot).toBe('scsi1');
     expect(sim.vms.get(isoVmid)!.config.scsi1).toBeDefined();
@@ -316,12 +357,32 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
   describe('a permanent failure at each step is compensated: no VM, no ISO, no lease, machine failed', () => {
     const forbidden = (what: string) => `403 Permission check failed (/vms, ${what})`;
     const cases: { step: string; failsIn: string; faults: ProxmoxFaults; isoUploaded: boolean }[] = [
-      { step: 'clone POST rejected', failsIn: 'create', faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/clone': forbidden('VM.Clone') } }, isoUploaded: false },
+      {
+        step: 'clone POST rejected',
+        failsIn: 'create',
+        faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/clone': forbidden('VM.Clone') } },
+        isoUploaded: false,
+      },
       { step: 'qmclone task fails', failsIn: 'create', faults: { failTask: { qmclone: 'clone failed: simulated storage error' } }, isoUploaded: false },
       // The first config write is the tag fix-up right after the clone: the VM exists when it fails.
-      { step: 'config POST rejected', failsIn: 'create', faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/config': forbidden('VM.Config.Options') } }, isoUploaded: false },
-      { step: 'resize PUT rejected', failsIn: 'configure', faults: { rejectEndpoint: { 'PUT /nodes/{node}/qemu/{vmid}/resize': forbidden('VM.Config.Disk') } }, isoUploaded: true },
-      { step: 'start POST rejected', failsIn: 'start', faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/status/start': forbidden('VM.PowerMgmt') } }, isoUploaded: true },
+      {
+        step: 'config POST rejected',
+        failsIn: 'create',
+        faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/config': forbidden('VM.Config.Options') } },
+        isoUploaded: false,
+      },
+      {
+        step: 'resize PUT rejected',
+        failsIn: 'configure',
+        faults: { rejectEndpoint: { 'PUT /nodes/{node}/qemu/{vmid}/resize': forbidden('VM.Config.Disk') } },
+        isoUploaded: true,
+      },
+      {
+        step: 'start POST rejected',
+        failsIn: 'start',
+        faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/status/start': forbidden('VM.PowerMgmt') } },
+        isoUploaded: true,
+      },
       { step: 'qmstart task fails', failsIn: 'start', faults: { failTask: { qmstart: 'start failed: QEMU exited with code 1' } }, isoUploaded: true },
     ];
     it.each(cases)('$step → $failsIn fails', async ({ faults, failsIn, isoUploaded }) => {
@@ -336,11 +397,19 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
         sim.setFaults({});
       }
       expect(op.status).toBe('failed');
-      expect(steps(op)).toMatchObject({ 'reserve-lease': 'completed', [failsIn]: 'failed', 'undo:delete-vm': 'compensated', 'undo:release-lease': 'compensated', 'mark-ready': 'pending' });
+      expect(steps(op)).toMatchObject({
+        'reserve-lease': 'completed',
+        [failsIn]: 'failed',
+        'undo:delete-vm': 'compensated',
+        'undo:release-lease': 'compensated',
+        'mark-ready': 'pending',
+      });
       expect(op.error?.message).toMatch(/Permission check failed|clone failed|start failed/);
       const mine = sim.requests.slice(mark);
       // The step really got as far as the case says before it failed.
-      expect(mine.some((r) => r.method === 'POST' && r.path.endsWith('/upload') && isCidataIsoOf(m.id, String(r.params.filename).split(' ')[0]!))).toBe(isoUploaded);
+      expect(mine.some((r) => r.method === 'POST' && r.path.endsWith('/upload') && isCidataIsoOf(m.id, String(r.params.filename).split(' ')[0]!))).toBe(
+        isoUploaded,
+      );
 
       const row = (await machineRow(m.id))!;
       expect(row.state).toBe('failed');
@@ -364,8 +433,9 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
     const mark = sim.requests.length;
     let machines: Created[];
     try {
-      machines = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-        postMachine({ cloud_init_mode: i % 2 ? 'native' : 'iso', wait_for_phone_home: false })));
+      machines = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => postMachine({ cloud_init_mode: i % 2 ? 'native' : 'iso', wait_for_phone_home: false })),
+      );
       await expectAllCompleted(await Promise.all(machines.map((m) => finished(m.opId, api, 170_000))));
     } finally {
       timing.stop();
@@ -408,7 +478,12 @@ describe('a DELETE while the clone is still running', () => {
     sim.setFaults({ taskDelayMs: { qmclone: 12_000 } });
     try {
       const m = await postMachine({ network_id: networkId, cloud_init_mode: 'iso' });
-      const clone = await waitFor('the clone task to start', async () => timing.tasks.find((t) => t.type === 'qmclone' && t.id === String(shared.vmid)), 60_000, 50);
+      const clone = await waitFor(
+        'the clone task to start',
+        async () => timing.tasks.find((t) => t.type === 'qmclone' && t.id === String(shared.vmid)),
+        60_000,
+        50,
+      );
       expect(await liveLeases(m.id)).toBe(1);
       const delOp = await deprovision(m);
       expect(clone.endMs).toBeUndefined();
@@ -481,8 +556,11 @@ describe('a worker killed in the middle of a clone', () => {
       expect(types.filter((t) => t === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).toHaveLength(1);
       const events = history.events ?? [];
       const createScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createVm');
-      const createAttempt = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        && String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(createScheduled?.eventId));
+      const createAttempt = events.find(
+        (e) =>
+          e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
+          String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(createScheduled?.eventId),
+      );
       expect(createAttempt?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThan(1);
 
       sim.setFaults({});
@@ -498,7 +576,7 @@ describe('a worker killed in the middle of a clone', () => {
 });
 
 describe('the requests Hangar sent', () => {
-  it('all passed the simulator\'s schema validation', () => {
+  it("all passed the simulator's schema validation", () => {
     const bad = sim.requests.filter((r) => r.schemaErrors || r.status === 400 || r.status === 501);
     expect(bad).toEqual([]);
     expect(sim.requests.length).toBeGreaterThan(500);

@@ -25,9 +25,22 @@ const BOOT_TIMEOUT_MS = Number(process.env.HANGAR_QEMU_BOOT_TIMEOUT_MS ?? 8 * 60
 const GUEST_HOST = '10.0.2.2';
 
 const logLines: string[] = [];
-const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { logLines.push(String(chunk).trim()); cb(); } }));
+const logger = pino(
+  { level: 'info' },
+  new Writable({
+    write(chunk, _e, cb) {
+      logLines.push(String(chunk).trim());
+      cb();
+    },
+  }),
+);
 
-interface Seen { at: number; method: string; path: string; body: string }
+interface Seen {
+  at: number;
+  method: string;
+  path: string;
+  body: string;
+}
 
 function serialTail(file: string | undefined, lines = 80): string {
   if (!file || !existsSync(file)) return '(no serial log)';
@@ -37,18 +50,41 @@ function serialTail(file: string | undefined, lines = 80): string {
 
 function ssh(keyFile: string, port: number, command: string, timeoutMs = 30_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile('ssh', [
-      '-i', keyFile, '-p', String(port),
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes',
-      '-o', 'ConnectTimeout=15', '-o', 'LogLevel=ERROR',
-      'debian@127.0.0.1', command,
-    ], { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: `${stdout}${stderr}` });
-    });
+    execFile(
+      'ssh',
+      [
+        '-i',
+        keyFile,
+        '-p',
+        String(port),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=15',
+        '-o',
+        'LogLevel=ERROR',
+        'debian@127.0.0.1',
+        command,
+      ],
+      { encoding: 'utf8', timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | null | undefined | false>, diag: () => string, intervalMs = 1000): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | null | undefined | false>,
+  diag: () => string,
+  intervalMs = 1000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -74,23 +110,25 @@ describe('QEMU boot of the Debian cloud image', () => {
   let publicKey: string;
   let serialLog: string | undefined;
 
-  const diag = () => [
-    `--- requests seen by the seed server: ${seen.map((s) => `${s.method} ${s.path}`).join(', ') || '(none)'}`,
-    `--- provider log:\n${logLines.slice(-15).join('\n')}`,
-    `--- serial console (tail of ${serialLog}):\n${serialTail(serialLog)}`,
-  ].join('\n');
+  const diag = () =>
+    [
+      `--- requests seen by the seed server: ${seen.map((s) => `${s.method} ${s.path}`).join(', ') || '(none)'}`,
+      `--- provider log:\n${logLines.slice(-15).join('\n')}`,
+      `--- serial console (tail of ${serialLog}):\n${serialTail(serialLog)}`,
+    ].join('\n');
 
-  const userData = (via: 'iso' | 'url') => [
-    '#cloud-config',
-    `hostname: ${hostname}`,
-    'ssh_authorized_keys:',
-    `  - ${publicKey}`,
-    'phone_home:',
-    `  url: http://${GUEST_HOST}:${port}/phone-home/${via}/$INSTANCE_ID`,
-    '  post: [instance_id, hostname, fqdn, pub_key_ed25519]',
-    '  tries: 20',
-    '',
-  ].join('\n');
+  const userData = (via: 'iso' | 'url') =>
+    [
+      '#cloud-config',
+      `hostname: ${hostname}`,
+      'ssh_authorized_keys:',
+      `  - ${publicKey}`,
+      'phone_home:',
+      `  url: http://${GUEST_HOST}:${port}/phone-home/${via}/$INSTANCE_ID`,
+      '  post: [instance_id, hostname, fqdn, pub_key_ed25519]',
+      '  tries: 20',
+      '',
+    ].join('\n');
 
   beforeAll(async () => {
     image = await ensureBootImage();
@@ -101,11 +139,16 @@ describe('QEMU boot of the Debian cloud image', () => {
 
     server = createServer((req, res) => {
       let body = '';
-      req.on('data', (d: Buffer) => { body += String(d); });
+      req.on('data', (d: Buffer) => {
+        body += String(d);
+      });
       req.on('end', () => {
         const path = (req.url ?? '').split('?')[0]!;
         seen.push({ at: Date.now(), method: req.method ?? '', path, body });
-        const send = (status: number, text: string) => { res.writeHead(status, { 'content-type': 'text/plain' }); res.end(text); };
+        const send = (status: number, text: string) => {
+          res.writeHead(status, { 'content-type': 'text/plain' });
+          res.end(text);
+        };
         const seedPrefix = `/seed/${token}/`;
         if (req.method === 'GET' && path === `${seedPrefix}meta-data`) return send(200, `local-hostname: ${hostname}\n`);
         if (req.method === 'GET' && path === `${seedPrefix}user-data`) return send(200, userData('url'));
@@ -136,75 +179,104 @@ describe('QEMU boot of the Debian cloud image', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('boots, reads the ISO and the SMBIOS seed URL, phones home and accepts the SSH key', async () => {
-    const t0 = Date.now();
-    expect(image.manifest.cmdline).toContain('root=LABEL=hangar-root');
-    expect(await provider.importTemplate({ templateId, name: 'debian12', image: image.dir, checksum: image.manifest.checksums?.disk }))
-      .toEqual({ ref: 'debian12', created: true });
+  it(
+    'boots, reads the ISO and the SMBIOS seed URL, phones home and accepts the SSH key',
+    async () => {
+      const t0 = Date.now();
+      expect(image.manifest.cmdline).toContain('root=LABEL=hangar-root');
+      expect(await provider.importTemplate({ templateId, name: 'debian12', image: image.dir, checksum: image.manifest.checksums?.disk })).toEqual({
+        ref: 'debian12',
+        created: true,
+      });
 
-    const spec = { machineId, name: hostname, cpu: 1, memoryMb: 1024, diskGb: 4, template: 'debian12' };
-    await provider.create(spec);
-    await provider.configure(machineId, {
-      ...spec,
-      cloudInit: {
-        mode: 'iso',
-        metaData: `instance-id: ${instanceId}\nlocal-hostname: ${hostname}\n`,
-        userData: userData('iso'),
-        seedUrl: `http://${GUEST_HOST}:${port}/seed/${token}/`,
-      },
-    });
-    await provider.start(machineId);
-    const info = (await provider.describe(machineId))!;
-    serialLog = info.serialLog;
-    expect(info.powerState).toBe('running');
-    const started = Date.now();
+      const spec = { machineId, name: hostname, cpu: 1, memoryMb: 1024, diskGb: 4, template: 'debian12' };
+      await provider.create(spec);
+      await provider.configure(machineId, {
+        ...spec,
+        cloudInit: {
+          mode: 'iso',
+          metaData: `instance-id: ${instanceId}\nlocal-hostname: ${hostname}\n`,
+          userData: userData('iso'),
+          seedUrl: `http://${GUEST_HOST}:${port}/seed/${token}/`,
+        },
+      });
+      await provider.start(machineId);
+      const info = (await provider.describe(machineId))!;
+      serialLog = info.serialLog;
+      expect(info.powerState).toBe('running');
+      const started = Date.now();
 
-    // The phone-home arrives: from the URL's user-data, carrying the ISO's instance-id.
-    const home = await until('the phone-home POST', BOOT_TIMEOUT_MS, async () => seen.find((s) => s.method === 'POST' && s.path.startsWith('/phone-home/')), diag, 2000);
-    const bootSeconds = Math.round((Date.now() - started) / 1000);
-    const fields = Object.fromEntries(new URLSearchParams(home.body));
-    expect(home.path).toBe(`/phone-home/url/${instanceId}`);
-    expect(fields.instance_id).toBe(instanceId);
-    expect(fields.hostname).toBe(hostname);
-    expect(fields.pub_key_ed25519).toMatch(/^ssh-ed25519 /);
-    expect(seen.some((s) => s.method === 'GET' && s.path === `/seed/${token}/meta-data`)).toBe(true);
-    expect(seen.some((s) => s.method === 'GET' && s.path === `/seed/${token}/user-data`)).toBe(true);
+      // The phone-home arrives: from the URL's user-data, carrying the ISO's instance-id.
+      const home = await until(
+        'the phone-home POST',
+        BOOT_TIMEOUT_MS,
+        async () => seen.find((s) => s.method === 'POST' && s.path.startsWith('/phone-home/')),
+        diag,
+        2000,
+      );
+      const bootSeconds = Math.round((Date.now() - started) / 1000);
+      const fields = Object.fromEntries(new URLSearchParams(home.body));
+      expect(home.path).toBe(`/phone-home/url/${instanceId}`);
+      expect(fields.instance_id).toBe(instanceId);
+      expect(fields.hostname).toBe(hostname);
+      expect(fields.pub_key_ed25519).toMatch(/^ssh-ed25519 /);
+      expect(seen.some((s) => s.method === 'GET' && s.path === `/seed/${token}/meta-data`)).toBe(true);
+      expect(seen.some((s) => s.method === 'GET' && s.path === `/seed/${token}/user-data`)).toBe(true);
 
-    // The SSH key from the seed works over the forwarded port; the guest has the hostname and
-    // grew its root file system to the configured disk size.
-    const who = await until('SSH login with the seeded key', 120_000, async () => {
-      const r = await ssh(keyFile, info.sshPort!, 'hostname; df -B1G --output=size / | tail -1');
-      return r.code === 0 ? r.out : null;
-    }, diag, 3000);
-    const [guestHostname, rootSize] = who.trim().split('\n').map((l) => l.trim());
-    expect(guestHostname).toBe(hostname);
-    expect(Number(rootSize)).toBeGreaterThanOrEqual(3);
+      // The SSH key from the seed works over the forwarded port; the guest has the hostname and
+      // grew its root file system to the configured disk size.
+      const who = await until(
+        'SSH login with the seeded key',
+        120_000,
+        async () => {
+          const r = await ssh(keyFile, info.sshPort!, 'hostname; df -B1G --output=size / | tail -1');
+          return r.code === 0 ? r.out : null;
+        },
+        diag,
+        3000,
+      );
+      const [guestHostname, rootSize] = who
+        .trim()
+        .split('\n')
+        .map((l) => l.trim());
+      expect(guestHostname).toBe(hostname);
+      expect(Number(rootSize)).toBeGreaterThanOrEqual(3);
 
-    // Hot-plug a disk: the guest sees it by its serial; unplugging completes with the guest's help.
-    const diskId = `data-${randomBytes(4).toString('hex')}`;
-    await provider.attachDisk(machineId, { diskId, sizeGb: 1 });
-    await until('the hot-plugged disk in the guest', 120_000, async () => {
-      const r = await ssh(keyFile, info.sshPort!, `test -e /dev/disk/by-id/virtio-${diskId} && echo present`);
-      return r.out.includes('present');
-    }, diag, 2000);
-    expect(await provider.detachDisk(machineId, diskId)).toEqual({ detached: true });
-    const gone = await ssh(keyFile, info.sshPort!, `test -e /dev/disk/by-id/virtio-${diskId} && echo present || echo absent`);
-    expect(gone.out.trim()).toBe('absent');
+      // Hot-plug a disk: the guest sees it by its serial; unplugging completes with the guest's help.
+      const diskId = `data-${randomBytes(4).toString('hex')}`;
+      await provider.attachDisk(machineId, { diskId, sizeGb: 1 });
+      await until(
+        'the hot-plugged disk in the guest',
+        120_000,
+        async () => {
+          const r = await ssh(keyFile, info.sshPort!, `test -e /dev/disk/by-id/virtio-${diskId} && echo present`);
+          return r.out.includes('present');
+        },
+        diag,
+        2000,
+      );
+      expect(await provider.detachDisk(machineId, diskId)).toEqual({ detached: true });
+      const gone = await ssh(keyFile, info.sshPort!, `test -e /dev/disk/by-id/virtio-${diskId} && echo present || echo absent`);
+      expect(gone.out.trim()).toBe('absent');
 
-    // ACPI power-off, then delete: no process, no files.
-    const tShutdown = Date.now();
-    await provider.shutdown(machineId, 120);
-    const shutdownSeconds = Math.round((Date.now() - tShutdown) / 1000);
-    expect(await provider.status(machineId)).toEqual({ providerId: machineId, powerState: 'stopped' });
-    expect(serialTail(serialLog, 30)).toMatch(/reboot: Power down|Powering off/);
-    expect(await provider.delete(machineId)).toEqual({ deleted: true });
-    expect(info.pid && existsSync(`/proc/${info.pid}`) && !/\) [ZX] /.test(readFileSync(`/proc/${info.pid}/stat`, 'utf8'))).toBeFalsy();
-    expect(existsSync(info.dir)).toBe(false);
-    expect(await provider.status(machineId)).toEqual({ providerId: null, powerState: 'absent' });
-    expect(await provider.deleteTemplate(templateId)).toEqual({ deleted: true });
+      // ACPI power-off, then delete: no process, no files.
+      const tShutdown = Date.now();
+      await provider.shutdown(machineId, 120);
+      const shutdownSeconds = Math.round((Date.now() - tShutdown) / 1000);
+      expect(await provider.status(machineId)).toEqual({ providerId: machineId, powerState: 'stopped' });
+      expect(serialTail(serialLog, 30)).toMatch(/reboot: Power down|Powering off/);
+      expect(await provider.delete(machineId)).toEqual({ deleted: true });
+      expect(info.pid && existsSync(`/proc/${info.pid}`) && !/\) [ZX] /.test(readFileSync(`/proc/${info.pid}/stat`, 'utf8'))).toBeFalsy();
+      expect(existsSync(info.dir)).toBe(false);
+      expect(await provider.status(machineId)).toEqual({ providerId: null, powerState: 'absent' });
+      expect(await provider.deleteTemplate(templateId)).toEqual({ deleted: true });
 
-    const choice = logLines.map((l) => JSON.parse(l) as { msg?: string; reason?: string }).find((l) => l.msg === 'qemu: accelerator chosen');
-    // eslint-disable-next-line no-console
-    console.log(`qemu boot test: accel=${info.accel} (${choice?.reason ?? 'reason not logged'}), boot to phone-home ${bootSeconds} s, ACPI shutdown ${shutdownSeconds} s, total ${Math.round((Date.now() - t0) / 1000)} s`);
-  }, 20 * 60_000);
+      const choice = logLines.map((l) => JSON.parse(l) as { msg?: string; reason?: string }).find((l) => l.msg === 'qemu: accelerator chosen');
+      // eslint-disable-next-line no-console
+      console.log(
+        `qemu boot test: accel=${info.accel} (${choice?.reason ?? 'reason not logged'}), boot to phone-home ${bootSeconds} s, ACPI shutdown ${shutdownSeconds} s, total ${Math.round((Date.now() - t0) / 1000)} s`,
+      );
+    },
+    20 * 60_000,
+  );
 });

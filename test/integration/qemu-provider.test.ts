@@ -20,7 +20,15 @@ import type { VmSpec } from '../../providers/hypervisor.ts';
 
 const GiB = 1024 ** 3;
 const logLines: string[] = [];
-const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _e, cb) { logLines.push(String(chunk)); cb(); } }));
+const logger = pino(
+  { level: 'debug' },
+  new Writable({
+    write(chunk, _e, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  }),
+);
 
 function sha256(file: string): string {
   return execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]!;
@@ -46,15 +54,26 @@ async function expectHangarError(p: Promise<unknown>, code: string): Promise<Han
   throw new Error(`expected a HangarError ${code}`);
 }
 
-interface PciDevice { qdev_id: string; pci_bridge?: { devices?: PciDevice[] } }
+interface PciDevice {
+  qdev_id: string;
+  pci_bridge?: { devices?: PciDevice[] };
+}
 function pciIds(buses: { devices: PciDevice[] }[]): string[] {
   const out: string[] = [];
-  const walk = (devs: PciDevice[]) => devs.forEach((d) => { out.push(d.qdev_id); walk(d.pci_bridge?.devices ?? []); });
-  buses.forEach((b) => walk(b.devices));
+  const walk = (devs: PciDevice[]) =>
+    devs.forEach((d) => {
+      out.push(d.qdev_id);
+      walk(d.pci_bridge?.devices ?? []);
+    });
+  for (const b of buses) walk(b.devices);
   return out;
 }
 
-interface QmpView { pci: string[]; peripherals: string[]; blockQdev: string[] }
+interface QmpView {
+  pci: string[];
+  peripherals: string[];
+  blockQdev: string[];
+}
 
 async function qmpView(sock: string): Promise<QmpView> {
   return withQmp(sock, async (q) => {
@@ -82,10 +101,22 @@ describe('QEMU command line and SMBIOS blob', () => {
   it('doubles commas in QemuOpts values and keeps paths out of option parsing trouble', () => {
     expect(opt('a,b,,c')).toBe('a,,b,,,,c');
     const args = buildQemuArgs({
-      name: 'web,1', uuid: machineUuid('m1'), accel: 'tcg', cpuModel: 'max', cpus: 1, memoryMb: 128,
-      rootDisk: '/data/x,y/disk.qcow2', cidataIso: '/data/x,y/cidata.iso', cidataBus: 'virtio-scsi',
-      smbiosFile: '/data/x,y/smbios.bin', nics: [{ mac: '52:54:00:00:00:01', netdev: { kind: 'bridge', bridge: 'br0' } }],
-      dataDisks: [], hotplugPorts: ['hp0'], serialLog: '/data/x,y/serial.log', qmpSocket: '/data/x,y/qmp.sock', pidFile: '/data/x,y/qemu.pid',
+      name: 'web,1',
+      uuid: machineUuid('m1'),
+      accel: 'tcg',
+      cpuModel: 'max',
+      cpus: 1,
+      memoryMb: 128,
+      rootDisk: '/data/x,y/disk.qcow2',
+      cidataIso: '/data/x,y/cidata.iso',
+      cidataBus: 'virtio-scsi',
+      smbiosFile: '/data/x,y/smbios.bin',
+      nics: [{ mac: '52:54:00:00:00:01', netdev: { kind: 'bridge', bridge: 'br0' } }],
+      dataDisks: [],
+      hotplugPorts: ['hp0'],
+      serialLog: '/data/x,y/serial.log',
+      qmpSocket: '/data/x,y/qmp.sock',
+      pidFile: '/data/x,y/qemu.pid',
     });
     expect(args).toContain('guest=web,,1');
     expect(args).toContain('driver=file,node-name=root-file,filename=/data/x,,y/disk.qcow2,discard=unmap');
@@ -119,7 +150,13 @@ describe('QemuProvider (real qemu, blank disk)', () => {
   const templateId = randomUUID();
   const machineId = randomUUID();
   const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
-    machineId, name: 'qemu-test-vm', cpu: 1, memoryMb: 128, diskGb: 1, template: 'blank', ...over,
+    machineId,
+    name: 'qemu-test-vm',
+    cpu: 1,
+    memoryMb: 128,
+    diskGb: 1,
+    template: 'blank',
+    ...over,
   });
 
   beforeAll(() => {
@@ -130,7 +167,11 @@ describe('QemuProvider (real qemu, blank disk)', () => {
       dataDir,
       network: { mode: 'user' },
       accel: (process.env.HANGAR_QEMU_ACCEL as 'auto' | 'kvm' | 'tcg' | undefined) ?? 'auto',
-      hooks: { onWait: () => { waits++; } },
+      hooks: {
+        onWait: () => {
+          waits++;
+        },
+      },
       logger,
       unplugTimeoutSec: 3,
     });
@@ -243,7 +284,12 @@ describe('QemuProvider (real qemu, blank disk)', () => {
     const argv = readFileSync(`/proc/${running.pid}/cmdline`, 'utf8');
     expect(argv).not.toContain(token);
     expect(readFileSync(join(dir, 'smbios-type1.bin')).toString('latin1')).toContain(`ds=nocloud-net;s=${seed.seedUrl}`);
-    expect((await provider.list()).find((v) => v.providerId === machineId)).toEqual({ providerId: machineId, machineId, name: 'qemu-test-vm', powerState: 'running' });
+    expect((await provider.list()).find((v) => v.providerId === machineId)).toEqual({
+      providerId: machineId,
+      machineId,
+      name: 'qemu-test-vm',
+      powerState: 'running',
+    });
 
     // a live resize goes through QMP
     await provider.configure(machineId, spec({ diskGb: 3, cloudInit: seed }));
@@ -304,7 +350,9 @@ describe('QemuProvider (real qemu, blank disk)', () => {
     await expectHangarError(provider.deleteTemplate(templateId), 'invalid_state');
     const fullId = randomUUID();
     expect(await provider.create({ ...spec(), machineId: fullId, cloneMode: 'full' })).toEqual({ providerId: fullId, created: true });
-    const fullInfo = JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', join(dataDir, 'qemu/instances', fullId, 'disk.qcow2')], { encoding: 'utf8' }));
+    const fullInfo = JSON.parse(
+      execFileSync('qemu-img', ['info', '-U', '--output=json', join(dataDir, 'qemu/instances', fullId, 'disk.qcow2')], { encoding: 'utf8' }),
+    );
     expect(fullInfo['backing-filename']).toBeUndefined();
 
     // start again, then delete while running: no process, no files left

@@ -14,7 +14,11 @@ let images: ImageServer;
 const logLines: string[] = [];
 const errors: unknown[] = [];
 const clients: RedfishClient[] = [];
-const logger = createLogger('debug', 'redfish-client-test', { write: (line: string) => { logLines.push(line); } });
+const logger = createLogger('debug', 'redfish-client-test', {
+  write: (line: string) => {
+    logLines.push(line);
+  },
+});
 
 function client(bmc: SushyEmulator, extra: Partial<RedfishClientOptions> = {}): RedfishClient {
   const c = new RedfishClient({
@@ -46,7 +50,14 @@ const powerOf = async (bmc: SushyEmulator, path: string) => (await redfishGet(bm
 
 beforeAll(async () => {
   [multi, single, images] = await Promise.all([
-    startSushy({ tls: true, systems: [{ name: 'node-a', powerState: 'Off' }, { name: 'node-b', powerState: 'On' }, { name: 'node-c', powerState: 'On' }] }),
+    startSushy({
+      tls: true,
+      systems: [
+        { name: 'node-a', powerState: 'Off' },
+        { name: 'node-b', powerState: 'On' },
+        { name: 'node-c', powerState: 'On' },
+      ],
+    }),
     startSushy({ tls: true, systems: 1 }),
     serveImage(),
   ]);
@@ -174,7 +185,9 @@ describe('credentials and TLS', () => {
   it('verifies the self-signed certificate by CA and by pinned fingerprint', async () => {
     await expect(client(single, { tls: { caPem: single.caPem! } }).powerState()).resolves.toBe('Off');
     await expect(client(single, { tls: { fingerprint: single.fingerprint256! } }).powerState()).resolves.toBe('Off');
-    await expect(client(single, { tls: { fingerprint: `sha256:${single.fingerprint256!.replace(/:/g, '').toLowerCase()}` } }).powerState()).resolves.toBe('Off');
+    await expect(client(single, { tls: { fingerprint: `sha256:${single.fingerprint256!.replace(/:/g, '').toLowerCase()}` } }).powerState()).resolves.toBe(
+      'Off',
+    );
   });
 
   it('refuses a wrong fingerprint, and an unknown CA, before sending credentials', async () => {

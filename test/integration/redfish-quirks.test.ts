@@ -12,7 +12,11 @@ const logLines: string[] = [];
 const errors: unknown[] = [];
 const clients: RedfishClient[] = [];
 const fixtures: RedfishFixture[] = [];
-const logger = createLogger('debug', 'redfish-quirks-test', { write: (line: string) => { logLines.push(line); } });
+const logger = createLogger('debug', 'redfish-quirks-test', {
+  write: (line: string) => {
+    logLines.push(line);
+  },
+});
 
 async function fixture(opts: RedfishFixtureOptions = {}): Promise<RedfishFixture> {
   const f = await startRedfishFixture({ username: 'admin', password: PASSWORD, ...opts });
@@ -30,7 +34,10 @@ function client(f: RedfishFixture, extra: Partial<RedfishClientOptions> = {}): R
     retry: { initialMs: 10, maxMs: 50 },
     pollIntervalMs: 10,
     // Fast, but records what the client asked for (Retry-After, backoff).
-    sleep: async (ms) => { sleeps.push(ms); await new Promise((r) => setTimeout(r, Math.min(ms, 10))); },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      await new Promise((r) => setTimeout(r, Math.min(ms, 10)));
+    },
     ...extra,
   });
   clients.push(c);
@@ -55,10 +62,7 @@ afterEach(async () => {
 
 afterAll(() => {
   // The password never leaves the client: not in errors (any rendering), logs, or the client objects.
-  const rendered = [
-    ...errors.flatMap((e) => [String(e), JSON.stringify(e), inspect(e, { depth: 5 }), (e as Error).stack ?? '']),
-    ...logLines,
-  ].join('\n');
+  const rendered = [...errors.flatMap((e) => [String(e), JSON.stringify(e), inspect(e, { depth: 5 }), (e as Error).stack ?? '']), ...logLines].join('\n');
   expect(logLines.length).toBeGreaterThan(10);
   expect(errors.length).toBeGreaterThan(5);
   expect(rendered).not.toContain(PASSWORD);
@@ -140,7 +144,10 @@ describe('virtual media location (a)', () => {
     const f = await fixture({ vendor: 'generic', insertMediaStrict: true });
     const c = client(f);
     await c.insertMedia('http://images.example/boot.iso');
-    const bodies = f.requests('POST', '*').filter((r) => r.path.endsWith('InsertMedia')).map((r) => r.body);
+    const bodies = f
+      .requests('POST', '*')
+      .filter((r) => r.path.endsWith('InsertMedia'))
+      .map((r) => r.body);
     expect(bodies).toEqual([
       { Image: 'http://images.example/boot.iso', Inserted: true, WriteProtected: true },
       { Image: 'http://images.example/boot.iso' },
@@ -228,11 +235,16 @@ describe('ETags (d)', () => {
 
   it('re-reads and retries on 412 when the resource changed underneath', async () => {
     const f = await fixture({ etag: 'required' });
-    f.beforePatch = (fx) => { fx.systemVersion += 1; }; // someone else wrote in between
+    f.beforePatch = (fx) => {
+      fx.systemVersion += 1;
+    }; // someone else wrote in between
     const c = client(f);
     await c.setBootOverride({ target: 'Pxe' });
     const patches = f.requests('PATCH', '/redfish/v1/Systems/1');
-    expect(patches.map((p) => [p.headers['if-match'], p.status])).toEqual([['"sys-1"', 412], ['"sys-2"', 204]]);
+    expect(patches.map((p) => [p.headers['if-match'], p.status])).toEqual([
+      ['"sys-1"', 412],
+      ['"sys-2"', 204],
+    ]);
     expect(f.boot.target).toBe('Pxe');
   });
 
@@ -357,19 +369,29 @@ describe('power', () => {
     const c = client(f);
     await expect(c.powerOff({ graceful: true, timeoutSec: 0.2 })).resolves.toMatchObject({ resetTypes: ['GracefulShutdown', 'ForceOff'], powerState: 'Off' });
     expect(f.requests('POST', '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset').map((r) => r.body)).toEqual([
-      { ResetType: 'GracefulShutdown' }, { ResetType: 'ForceOff' },
+      { ResetType: 'GracefulShutdown' },
+      { ResetType: 'ForceOff' },
     ]);
   });
 
   it('waits for a delayed power transition and is a no-op when already there', async () => {
     const f = await fixture({ powerDelayMs: 150 });
     let heartbeats = 0;
-    const c = client(f, { hooks: { onWait: () => { heartbeats += 1; } } });
+    const c = client(f, {
+      hooks: {
+        onWait: () => {
+          heartbeats += 1;
+        },
+      },
+    });
     await expect(c.powerOn()).resolves.toMatchObject({ changed: true, powerState: 'On' });
     expect(heartbeats).toBeGreaterThan(0); // polling the power state heartbeats
     await expect(c.powerOn()).resolves.toMatchObject({ changed: false, resetTypes: [] });
     await expect(c.reboot()).resolves.toMatchObject({ resetTypes: ['ForceRestart'], powerState: 'On' });
-    expect(f.requests('POST', '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset').map((r) => (r.body as { ResetType?: string }).ResetType)).toEqual(['On', 'ForceRestart']);
+    expect(f.requests('POST', '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset').map((r) => (r.body as { ResetType?: string }).ResetType)).toEqual([
+      'On',
+      'ForceRestart',
+    ]);
   });
 
   it('a ResetType the BMC does not list is refused before posting', async () => {
@@ -399,7 +421,17 @@ describe('error mapping', () => {
   });
 
   it('writes are not retried in-client; a 4xx carries the Redfish ExtendedInfo messages', async () => {
-    const f = await fixture({ faults: [{ method: 'POST', path: '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset', status: 400, times: 1, message: 'The request body was malformed: ResetType missing.' }] });
+    const f = await fixture({
+      faults: [
+        {
+          method: 'POST',
+          path: '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset',
+          status: 400,
+          times: 1,
+          message: 'The request body was malformed: ResetType missing.',
+        },
+      ],
+    });
     const err = await failure(client(f).powerOn());
     expect(err).toBeInstanceOf(RedfishHttpError);
     expect(err.code).toBe('provider_rejected');

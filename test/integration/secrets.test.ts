@@ -22,12 +22,19 @@ describe('secrets', () => {
   it('keeps tokens and the database password out of logs and responses', async () => {
     const operator = await createToken(api.orm, 'operator');
     const admin = await createToken(api.orm, 'admin');
-    const created = await http(api.url, 'POST', '/api/v1/machines', { token: operator, body: { name: `sec-${Date.now()}`, provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1 }, headers: { 'idempotency-key': 'secret-test-key' } });
+    const created = await http(api.url, 'POST', '/api/v1/machines', {
+      token: operator,
+      body: { name: `sec-${Date.now()}`, provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1 },
+      headers: { 'idempotency-key': 'secret-test-key' },
+    });
     expect(created.status).toBe(202);
     await waitForOperation(api, operator, created.body.operation.id);
     const issued = await http(api.url, 'POST', '/api/v1/tokens', { token: admin, body: { name: `issued-${Date.now()}`, role: 'viewer' } });
     await http(api.url, 'GET', '/api/v1/machines', { token: 'hgr_wrong-token-value-for-the-test' });
-    captured.logger.info({ req: { headers: { authorization: `Bearer ${operator}` } }, password: 'pw-in-a-field', config: { database: { url: api.config.database.url } } }, 'structured secrets');
+    captured.logger.info(
+      { req: { headers: { authorization: `Bearer ${operator}` } }, password: 'pw-in-a-field', config: { database: { url: api.config.database.url } } },
+      'structured secrets',
+    );
 
     const logs = captured.lines.join('\n');
     expect(captured.lines.length).toBeGreaterThan(10);

@@ -145,7 +145,11 @@ describe('dry-run plans', () => {
 describe('power actions', () => {
   it('stop, start and restart run vmPower and record the power state', async () => {
     const m = await readyMachine();
-    for (const [action, expected] of [['stop', 'stopped'], ['start', 'running'], ['restart', 'running']] as const) {
+    for (const [action, expected] of [
+      ['stop', 'stopped'],
+      ['start', 'running'],
+      ['restart', 'running'],
+    ] as const) {
       const res = await post(`/api/v1/machines/${m.id}/actions/${action}`);
       expect(res.status).toBe(202);
       expect(res.body.operation.kind).toBe(action);
@@ -200,7 +204,12 @@ describe('disks', () => {
 describe('bare-metal machines through /api/v1/machines', () => {
   it('provider redfish claims a host: no matching host is a clean 409, bad input a 400, nothing written', async () => {
     const name = unique('bm');
-    const none = await post('/api/v1/machines', { name, provider: 'redfish', image_url: 'http://127.0.0.1:1/installer.iso', tags: [`no-such-tag-${process.pid}`] });
+    const none = await post('/api/v1/machines', {
+      name,
+      provider: 'redfish',
+      image_url: 'http://127.0.0.1:1/installer.iso',
+      tags: [`no-such-tag-${process.pid}`],
+    });
     expect(none.status).toBe(409);
     expect(none.body.error).toBe('no_host_available');
     const bad = await post('/api/v1/machines', { name, provider: 'redfish', image_url: 'ftp://x/y.iso' });
@@ -212,7 +221,18 @@ describe('bare-metal machines through /api/v1/machines', () => {
   it('refuses VM power and disk operations on a bare-metal machine', async () => {
     const id = crypto.randomUUID();
     const em = api.orm.em.fork();
-    em.create(Machine, { id, name: unique('bm'), kind: 'baremetal', provider: 'redfish', cpu: 1, memoryMb: 1, diskGb: 1, state: 'ready', providerId: crypto.randomUUID(), metadataToken: 'x'.repeat(32) });
+    em.create(Machine, {
+      id,
+      name: unique('bm'),
+      kind: 'baremetal',
+      provider: 'redfish',
+      cpu: 1,
+      memoryMb: 1,
+      diskGb: 1,
+      state: 'ready',
+      providerId: crypto.randomUUID(),
+      metadataToken: 'x'.repeat(32),
+    });
     await em.flush();
     for (const path of [`/api/v1/machines/${id}/actions/stop`, `/api/v1/machines/${id}/disks`]) {
       const res = await post(path, path.endsWith('disks') ? { size_gb: 1 } : undefined);

@@ -12,7 +12,10 @@ export interface ApiFixture {
   del: (path: string) => Promise<HttpResult>;
 }
 
-export function useApi(hooks: { beforeAll: (fn: () => Promise<void>) => void; afterAll: (fn: () => Promise<void>) => void }, overrides: Record<string, string> = {}): ApiFixture {
+export function useApi(
+  hooks: { beforeAll: (fn: () => Promise<void>) => void; afterAll: (fn: () => Promise<void>) => void },
+  overrides: Record<string, string> = {},
+): ApiFixture {
   const f = {} as ApiFixture;
   hooks.beforeAll(async () => {
     f.api = await startApi(testConfig(overrides));

@@ -36,13 +36,21 @@ export async function ensureBootImage(opts: { timeoutMs?: number; log?: (line: s
     let out = '';
     let err = '';
     const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => { out += String(d); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += String(d);
+    });
     child.stderr.on('data', (d: Buffer) => {
       err = (err + String(d)).slice(-20_000);
       for (const line of String(d).split('\n')) if (line.trim()) opts.log?.(line);
     });
-    child.once('error', (e) => { clearTimeout(timer); rej(e); });
-    child.once('close', (c) => { clearTimeout(timer); res({ code: c, stdout: out, stderr: err }); });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      rej(e);
+    });
+    child.once('close', (c) => {
+      clearTimeout(timer);
+      res({ code: c, stdout: out, stderr: err });
+    });
   });
   if (code !== 0) throw new Error(`scripts/build-image.sh failed (exit ${code}):\n${stderr.trim().split('\n').slice(-40).join('\n')}`);
   const dir = stdout.trim().split('\n').pop()?.trim();

@@ -13,7 +13,11 @@ import { ROOT } from './services.ts';
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 export const NOCLOUD_FETCH = resolve(ROOT, 'test/support/nocloud_fetch.py');
 
-export interface RunOutcome { code: number; stdout: string; stderr: string }
+export interface RunOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export function runTool(cmd: string, args: string[], input?: string): Promise<RunOutcome> {
   return new Promise((resolvePromise, reject) => {
@@ -64,8 +68,18 @@ export async function netConvert(text: string, kind: 'netplan' | 'networkd'): Pr
     const out = join(dir, 'out');
     await writeFile(input, text);
     const r = await runTool('cloud-init', [
-      'devel', 'net-convert', '--network-data', input, '--kind', 'yaml',
-      '--distro', 'debian', '--output-kind', kind, '--directory', out,
+      'devel',
+      'net-convert',
+      '--network-data',
+      input,
+      '--kind',
+      'yaml',
+      '--distro',
+      'debian',
+      '--output-kind',
+      kind,
+      '--directory',
+      out,
     ]);
     if (r.code !== 0 || /\b(WARNING|ERROR)\b/.test(r.stderr)) {
       throw new Error(`cloud-init devel net-convert (${kind}) failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);
@@ -82,7 +96,8 @@ export async function netConvert(text: string, kind: 'netplan' | 'networkd'): Pr
 
 /** Parses YAML with cloud-init's own loader (PyYAML, YAML 1.1) and returns it as JSON. */
 export async function cloudInitLoadYaml(text: string): Promise<unknown> {
-  const script = 'import json, sys\nfrom cloudinit import util\nprint(json.dumps(util.load_yaml(sys.stdin.read(), allowed=(dict, list, str, int, float, bool, type(None)))))';
+  const script =
+    'import json, sys\nfrom cloudinit import util\nprint(json.dumps(util.load_yaml(sys.stdin.read(), allowed=(dict, list, str, int, float, bool, type(None)))))';
   const r = await runTool(SYSTEM_PYTHON, ['-c', script], text);
   if (r.code !== 0) throw new Error(`cloud-init load_yaml failed: ${r.stderr.trim().slice(-2000)}`);
   return JSON.parse(r.stdout) as unknown;

@@ -21,8 +21,13 @@ export default async function globalSetup(): Promise<void> {
   } else {
     const out = execFileSync('bash', [resolve(ROOT, 'scripts/services.sh'), 'up'], {
       env: {
-        ...process.env, HANGAR_DATA_DIR: TEST_DATA_DIR, HANGAR_PG_PORT: PG_PORT,
-        HANGAR_TEMPORAL_PORT: TEMPORAL_PORT, HANGAR_TEMPORAL_HEADLESS: '1', DATABASE_URL: '', TEMPORAL_ADDRESS: '',
+        ...process.env,
+        HANGAR_DATA_DIR: TEST_DATA_DIR,
+        HANGAR_PG_PORT: PG_PORT,
+        HANGAR_TEMPORAL_PORT: TEMPORAL_PORT,
+        HANGAR_TEMPORAL_HEADLESS: '1',
+        DATABASE_URL: '',
+        TEMPORAL_ADDRESS: '',
       },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],

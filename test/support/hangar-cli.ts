@@ -10,7 +10,11 @@ import { ROOT, TEST_DATA_DIR } from './services.ts';
 
 const HANGAR = resolve(ROOT, 'cli/hangar');
 
-export interface CliRun { code: number; stdout: string; stderr: string }
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface HangarCli {
   /** Runs a command whatever its exit code; `extraEnv` overrides the suite's environment. */
@@ -25,11 +29,17 @@ export interface HangarCli {
 
 /** `env` is read at each call, so a suite can fill it in beforeAll. */
 export function hangarCli(env: () => Record<string, string>): HangarCli {
-  const run = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> => new Promise((done) => {
-    execFile(HANGAR, args, { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env(), ...extraEnv }, timeout: 90_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+  const run = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> =>
+    new Promise((done) => {
+      execFile(
+        HANGAR,
+        args,
+        { cwd: TEST_DATA_DIR, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env(), ...extraEnv }, timeout: 90_000 },
+        (err, stdout, stderr) => {
+          done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+        },
+      );
     });
-  });
   const ok = async (args: string[]): Promise<CliRun> => {
     const result = await run(args);
     if (result.code !== 0) throw new Error(`hangar ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);

@@ -141,15 +141,21 @@ export async function waitFor<T>(what: string, check: () => Promise<T | null | u
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
 /** Waits for an operation to leave `running` and returns its final view. */
 export async function waitForOperation(api: { url: string }, token: string, operationId: string, timeoutMs = 60_000) {
-  return waitFor(`operation ${operationId} to finish`, async () => {
-    const res = await http(api.url, 'GET', `/api/v1/operations/${operationId}`, { token });
-    return res.status === 200 && res.body.status !== 'running' ? res.body : null;
-  }, timeoutMs, 250);
+  return waitFor(
+    `operation ${operationId} to finish`,
+    async () => {
+      const res = await http(api.url, 'GET', `/api/v1/operations/${operationId}`, { token });
+      return res.status === 200 && res.body.status !== 'running' ? res.body : null;
+    },
+    timeoutMs,
+    250,
+  );
 }

@@ -13,7 +13,11 @@ export const recordingHistories = () => process.env.HANGAR_RECORD_HISTORIES === 
 
 /** The latest run of `workflowId` as exported JSON. */
 export function exportHistory(temporal: { address: string; namespace: string }, workflowId: string): string {
-  return execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--address', temporal.address, '--namespace', temporal.namespace, '-w', workflowId, '--output', 'json'], { encoding: 'utf8' });
+  return execFileSync(
+    TEMPORAL_BIN,
+    ['workflow', 'show', '--address', temporal.address, '--namespace', temporal.namespace, '-w', workflowId, '--output', 'json'],
+    { encoding: 'utf8' },
+  );
 }
 
 /** Writes the fixture `<name>.json` when recording is on. */

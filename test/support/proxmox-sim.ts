@@ -61,7 +61,11 @@ export function proxmoxEnv(sim: ProxmoxSimulator, files: SimFiles, node: string,
 
 /** Every VM whose description carries `hangar-machine=<machineId>`. */
 export function machineVms(sim: ProxmoxSimulator, machineId: string): SimVm[] {
-  return [...sim.vms.values()].filter((vm) => String(vm.config.description ?? '').split('\n').some((l) => l.trim() === `hangar-machine=${machineId}`));
+  return [...sim.vms.values()].filter((vm) =>
+    String(vm.config.description ?? '')
+      .split('\n')
+      .some((l) => l.trim() === `hangar-machine=${machineId}`),
+  );
 }
 
 export function allVolumes(sim: ProxmoxSimulator): SimVolume[] {
@@ -156,7 +160,15 @@ export function unionMs(intervals: [number, number][]): number {
 
 /** The most intervals open at one instant. */
 export function maxOverlap(intervals: [number, number][]): number {
-  const events = intervals.flatMap(([a, b]) => [[a, 1], [b, -1]] as [number, number][]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const events = intervals
+    .flatMap(
+      ([a, b]) =>
+        [
+          [a, 1],
+          [b, -1],
+        ] as [number, number][],
+    )
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   let open = 0;
   let max = 0;
   for (const [, d] of events) {

@@ -80,7 +80,8 @@ function macFor(i: number): string {
 /** A bcrypt htpasswd line; cost 4 because the emulator checks it on every request. The password goes over stdin. */
 function htpasswdLine(python: string, username: string, password: string): string {
   const hash = execFileSync(python, ['-c', 'import bcrypt, sys; print(bcrypt.hashpw(sys.stdin.buffer.read(), bcrypt.gensalt(4)).decode())'], {
-    input: password, encoding: 'utf8',
+    input: password,
+    encoding: 'utf8',
   }).trim();
   return `${username}:${hash}\n`;
 }
@@ -88,11 +89,29 @@ function htpasswdLine(python: string, username: string, password: string): strin
 function selfSignedCert(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -104,13 +123,18 @@ function rootAnswers(url: string): Promise<boolean> {
       res(r.statusCode === 200);
     });
     req.on('error', () => res(false));
-    req.on('timeout', () => { req.destroy(); res(false); });
+    req.on('timeout', () => {
+      req.destroy();
+      res(false);
+    });
   });
 }
 
 // Emulators still running when the test process exits (a crashed test) are killed with it.
 const running = new Set<ChildProcess>();
-process.once('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 async function stopChild(child: ChildProcess): Promise<void> {
   running.delete(child);
@@ -127,9 +151,8 @@ export async function startSushy(opts: SushyOptions = {}): Promise<SushyEmulator
   const dir = mkdtempSync(join(tmpdir(), 'hangar-sushy-'));
   const username = opts.username ?? 'hangar-admin';
   const password = opts.password ?? `pw-${randomBytes(9).toString('base64url')}`;
-  const specs: FakeSystemSpec[] = typeof opts.systems === 'object'
-    ? opts.systems
-    : Array.from({ length: opts.systems ?? 1 }, (_, i) => ({ name: `hangar-node-${i + 1}` }));
+  const specs: FakeSystemSpec[] =
+    typeof opts.systems === 'object' ? opts.systems : Array.from({ length: opts.systems ?? 1 }, (_, i) => ({ name: `hangar-node-${i + 1}` }));
   const systems = specs.map((s, i) => ({
     uuid: s.uuid ?? randomUUID(),
     name: s.name ?? `hangar-node-${i + 1}`,
@@ -173,13 +196,20 @@ export async function startSushy(opts: SushyOptions = {}): Promise<SushyEmulator
     });
     running.add(child);
     let out = '';
-    child.stdout!.on('data', (d) => { out += String(d); });
-    child.stderr!.on('data', (d) => { out += String(d); });
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+    });
+    child.stderr!.on('data', (d) => {
+      out += String(d);
+    });
     const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const deadline = Date.now() + 30_000;
     let ready = false;
     while (Date.now() < deadline && child.exitCode === null) {
-      if (await rootAnswers(url)) { ready = true; break; }
+      if (await rootAnswers(url)) {
+        ready = true;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 150));
     }
     if (!ready) {
@@ -208,17 +238,30 @@ export async function startSushy(opts: SushyOptions = {}): Promise<SushyEmulator
 export function redfishGet(bmc: Pick<SushyEmulator, 'url' | 'username' | 'password' | 'caPem'>, path: string): Promise<Record<string, unknown>> {
   return new Promise((res, rej) => {
     const lib = bmc.url.startsWith('https:') ? https : http;
-    const req = lib.get(`${bmc.url}${path}`, {
-      headers: { Authorization: `Basic ${Buffer.from(`${bmc.username}:${bmc.password}`).toString('base64')}`, Accept: 'application/json' },
-      ...(bmc.caPem ? { ca: bmc.caPem } : {}),
-    }, (r) => {
-      let body = '';
-      r.on('data', (d) => { body += String(d); });
-      r.on('end', () => {
-        if ((r.statusCode ?? 500) >= 400) { rej(new Error(`GET ${path} → ${r.statusCode}: ${body}`)); return; }
-        try { res(JSON.parse(body) as Record<string, unknown>); } catch (e) { rej(e as Error); }
-      });
-    });
+    const req = lib.get(
+      `${bmc.url}${path}`,
+      {
+        headers: { Authorization: `Basic ${Buffer.from(`${bmc.username}:${bmc.password}`).toString('base64')}`, Accept: 'application/json' },
+        ...(bmc.caPem ? { ca: bmc.caPem } : {}),
+      },
+      (r) => {
+        let body = '';
+        r.on('data', (d) => {
+          body += String(d);
+        });
+        r.on('end', () => {
+          if ((r.statusCode ?? 500) >= 400) {
+            rej(new Error(`GET ${path} → ${r.statusCode}: ${body}`));
+            return;
+          }
+          try {
+            res(JSON.parse(body) as Record<string, unknown>);
+          } catch (e) {
+            rej(e as Error);
+          }
+        });
+      },
+    );
     req.on('error', rej);
   });
 }
@@ -251,6 +294,10 @@ export async function serveImage(): Promise<ImageServer> {
   return {
     url: (name = 'boot.iso') => `http://127.0.0.1:${port}/images/${name}`,
     requests,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -51,7 +51,10 @@ export interface WorkflowTestContext {
 }
 
 /** Registers beforeAll/afterAll that start a local Temporal test server and open the test ORM. */
-export function useWorkflowEnv(hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>) => void }): WorkflowTestContext {
+export function useWorkflowEnv(hooks: {
+  beforeAll: (fn: () => Promise<void>, timeout?: number) => void;
+  afterAll: (fn: () => Promise<void>) => void;
+}): WorkflowTestContext {
   const ctx = {} as WorkflowTestContext;
   hooks.beforeAll(async () => {
     ctx.env = await createWorkflowEnv();

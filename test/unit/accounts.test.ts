@@ -8,7 +8,19 @@ describe('account keys and regions', () => {
   });
 
   it('rejects malformed keys with a reason', () => {
-    for (const key of ['aws:12345678901', 'aws:1234567890123', 'aws:12345678901a', 'gcp:short', 'gcp:1project', 'gcp:Project-x', 'gcp:ends-with-', `gcp:${'a'.repeat(31)}`, 'azure:x', 'aws', 'aws:1:2']) {
+    for (const key of [
+      'aws:12345678901',
+      'aws:1234567890123',
+      'aws:12345678901a',
+      'gcp:short',
+      'gcp:1project',
+      'gcp:Project-x',
+      'gcp:ends-with-',
+      `gcp:${'a'.repeat(31)}`,
+      'azure:x',
+      'aws',
+      'aws:1:2',
+    ]) {
       expect({ key, ok: !('error' in parseAccountKey(key)) }).toEqual({ key, ok: false });
     }
     expect(parseAccountKey(`gcp:a${'b'.repeat(28)}c`)).toMatchObject({ provider: 'gcp' });

@@ -2,8 +2,17 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { countBlocks, enumerateBlocks, type Block, type UsedRange } from '../../domain/blocks.ts';
 import {
-  cidrSize, compareCidr, containsCidr, formatCidr, lastAddress, maxPrefix, overlaps, parseAddress, parseCidr,
-  type Cidr, type IpVersion,
+  cidrSize,
+  compareCidr,
+  containsCidr,
+  formatCidr,
+  lastAddress,
+  maxPrefix,
+  overlaps,
+  parseAddress,
+  parseCidr,
+  type Cidr,
+  type IpVersion,
 } from '../../domain/cidr.ts';
 import { thrown } from '../support/errors.ts';
 
@@ -12,7 +21,6 @@ const addr = (text: string): bigint => parseAddress(text).value;
 const pool = (id: string, cidr: string): UsedRange => ({ cidr: c(cidr), owner: { kind: 'pool', id, name: id } });
 const alloc = (id: string, cidr: string): UsedRange => ({ cidr: c(cidr), owner: { kind: 'allocation', id, accountId: 'aws:123456789012' } });
 const summary = (blocks: Block[]) => blocks.map((b) => `${formatCidr(b.cidr)} ${b.status}${b.owners.length ? ` ${b.owners.map((o) => o.id).join('+')}` : ''}`);
-
 
 describe('10.0.0.0/8 at /30 (4M blocks)', () => {
   const range = c('10.0.0.0/8');
@@ -83,7 +91,9 @@ describe('10.0.0.0/8 at /30 (4M blocks)', () => {
       expect(err.fields).toEqual({ prefix_length: 'must be between 8 and 32' });
     }
     expect(thrown(() => countBlocks(range, 40, used)).fields).toEqual({ prefix_length: 'must be between 8 and 32' });
-    expect(thrown(() => enumerateBlocks({ pool: range, prefixLength: 30, used, status: 'all', limit: 0 })).fields).toEqual({ limit: 'must be a positive integer' });
+    expect(thrown(() => enumerateBlocks({ pool: range, prefixLength: 30, used, status: 'all', limit: 0 })).fields).toEqual({
+      limit: 'must be a positive integer',
+    });
   });
 });
 
@@ -129,30 +139,36 @@ describe('2001:db8::/32 at /64 (2^32 blocks)', () => {
 // ---------------------------------------------------------------------------------------------
 // Properties against a brute-force reference on small pools
 
-interface Scenario { pool: Cidr; used: UsedRange[]; prefixLength: number }
+interface Scenario {
+  pool: Cidr;
+  used: UsedRange[];
+  prefixLength: number;
+}
 
 /** A small pool (v4 /20–/28 or v6 /116–/124), random non-overlapping used ranges, random N. */
-const arbScenario: fc.Arbitrary<Scenario> = fc.tuple(
-  fc.constantFrom<IpVersion>(4, 6),
-  fc.integer({ min: 0, max: 8 }),
-  fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }),
-  fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.bigInt({ min: 0n, max: (1n << 12n) - 1n }), fc.boolean()), { maxLength: 12 }),
-  fc.integer({ min: 0, max: 12 }),
-).map(([version, prefixOffset, seed, picks, nOffset]) => {
-  const bits = maxPrefix(version);
-  const prefix = bits - 12 + prefixOffset;
-  const size = 1n << BigInt(bits - prefix);
-  const base = version === 4 ? seed : (0x20010db8n << 96n) | (seed << 32n);
-  const poolCidr: Cidr = { version, network: base - (base % size), prefix };
-  const used: UsedRange[] = [];
-  picks.forEach(([depth, offset, isPool], i) => {
-    const p = Math.min(prefix + depth, bits);
-    const bsize = 1n << BigInt(bits - p);
-    const cidr: Cidr = { version, network: poolCidr.network + ((offset % size) - ((offset % size) % bsize)), prefix: p };
-    if (!used.some((u) => overlaps(u.cidr, cidr))) used.push({ cidr, owner: { kind: isPool ? 'pool' : 'allocation', id: `u${i}` } });
+const arbScenario: fc.Arbitrary<Scenario> = fc
+  .tuple(
+    fc.constantFrom<IpVersion>(4, 6),
+    fc.integer({ min: 0, max: 8 }),
+    fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }),
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.bigInt({ min: 0n, max: (1n << 12n) - 1n }), fc.boolean()), { maxLength: 12 }),
+    fc.integer({ min: 0, max: 12 }),
+  )
+  .map(([version, prefixOffset, seed, picks, nOffset]) => {
+    const bits = maxPrefix(version);
+    const prefix = bits - 12 + prefixOffset;
+    const size = 1n << BigInt(bits - prefix);
+    const base = version === 4 ? seed : (0x20010db8n << 96n) | (seed << 32n);
+    const poolCidr: Cidr = { version, network: base - (base % size), prefix };
+    const used: UsedRange[] = [];
+    picks.forEach(([depth, offset, isPool], i) => {
+      const p = Math.min(prefix + depth, bits);
+      const bsize = 1n << BigInt(bits - p);
+      const cidr: Cidr = { version, network: poolCidr.network + ((offset % size) - ((offset % size) % bsize)), prefix: p };
+      if (!used.some((u) => overlaps(u.cidr, cidr))) used.push({ cidr, owner: { kind: isPool ? 'pool' : 'allocation', id: `u${i}` } });
+    });
+    return { pool: poolCidr, used, prefixLength: Math.min(prefix + nOffset, bits) };
   });
-  return { pool: poolCidr, used, prefixLength: Math.min(prefix + nOffset, bits) };
-});
 
 function bruteForce({ pool: p, used, prefixLength }: Scenario): Block[] {
   const sorted = [...used].sort((a, b) => compareCidr(a.cidr, b.cidr));
@@ -171,50 +187,61 @@ const matches = (status: 'free' | 'used' | 'all') => (b: Block) => status === 'a
 
 describe('enumerateBlocks properties', () => {
   it('a page is disjoint, inside the pool, strictly ascending and equals the brute-force slice', () => {
-    fc.assert(fc.property(arbScenario, arbStatus, fc.integer({ min: 1, max: 40 }), fc.bigInt({ min: 0n, max: (1n << 12n) }), (s, status, limit, afterOffset) => {
-      // Cursors are sometimes unaligned and sometimes past the end, as a hand-edited cursor could be.
-      const after = afterOffset === 0n ? null : s.pool.network + afterOffset - 1n;
-      const page = enumerateBlocks({ ...s, status, after, limit });
-      const expected = bruteForce(s).filter(matches(status)).filter((b) => after === null || b.cidr.network > after);
-      expect(page.items).toEqual(expected.slice(0, limit));
-      expect(page.nextAfter).toBe(expected.length > limit ? expected[limit - 1]!.cidr.network : null);
-      for (let i = 0; i < page.items.length; i++) {
-        const b = page.items[i]!.cidr;
-        expect(containsCidr(s.pool, b)).toBe(true);
-        expect(b.prefix).toBe(s.prefixLength);
-        if (i > 0) expect(lastAddress(page.items[i - 1]!.cidr)).toBeLessThan(b.network);
-      }
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(arbScenario, arbStatus, fc.integer({ min: 1, max: 40 }), fc.bigInt({ min: 0n, max: 1n << 12n }), (s, status, limit, afterOffset) => {
+        // Cursors are sometimes unaligned and sometimes past the end, as a hand-edited cursor could be.
+        const after = afterOffset === 0n ? null : s.pool.network + afterOffset - 1n;
+        const page = enumerateBlocks({ ...s, status, after, limit });
+        const expected = bruteForce(s)
+          .filter(matches(status))
+          .filter((b) => after === null || b.cidr.network > after);
+        expect(page.items).toEqual(expected.slice(0, limit));
+        expect(page.nextAfter).toBe(expected.length > limit ? expected[limit - 1]!.cidr.network : null);
+        for (let i = 0; i < page.items.length; i++) {
+          const b = page.items[i]!.cidr;
+          expect(containsCidr(s.pool, b)).toBe(true);
+          expect(b.prefix).toBe(s.prefixLength);
+          if (i > 0) expect(lastAddress(page.items[i - 1]!.cidr)).toBeLessThan(b.network);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('paging with random limits returns every block exactly once, as brute force does', () => {
-    fc.assert(fc.property(arbScenario, arbStatus, fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 8 }), (s, status, limits) => {
-      const seen: Block[] = [];
-      let after: bigint | null = null;
-      for (let i = 0; ; i++) {
-        const limit = limits[i % limits.length]!;
-        const page = enumerateBlocks({ ...s, status, after, limit });
-        seen.push(...page.items);
-        if (page.nextAfter === null) break;
-        expect(page.items).toHaveLength(limit); // a cursor only follows a full page
-        expect(page.nextAfter).toBe(page.items[page.items.length - 1]!.cidr.network);
-        after = page.nextAfter;
-      }
-      expect(seen).toEqual(bruteForce(s).filter(matches(status)));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(arbScenario, arbStatus, fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 8 }), (s, status, limits) => {
+        const seen: Block[] = [];
+        let after: bigint | null = null;
+        for (let i = 0; ; i++) {
+          const limit = limits[i % limits.length]!;
+          const page = enumerateBlocks({ ...s, status, after, limit });
+          seen.push(...page.items);
+          if (page.nextAfter === null) break;
+          expect(page.items).toHaveLength(limit); // a cursor only follows a full page
+          expect(page.nextAfter).toBe(page.items[page.items.length - 1]!.cidr.network);
+          after = page.nextAfter;
+        }
+        expect(seen).toEqual(bruteForce(s).filter(matches(status)));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('countBlocks: free + used = total, matching brute force', () => {
-    fc.assert(fc.property(arbScenario, (s) => {
-      const all = bruteForce(s);
-      const counts = countBlocks(s.pool, s.prefixLength, s.used);
-      expect(counts).toEqual({
-        total: BigInt(all.length),
-        used: BigInt(all.filter((b) => b.status === 'used').length),
-        free: BigInt(all.filter((b) => b.status === 'free').length),
-      });
-      expect(counts.free + counts.used).toBe(counts.total);
-      expect(counts.total).toBe(cidrSize(s.pool) >> BigInt(maxPrefix(s.pool.version) - s.prefixLength));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(arbScenario, (s) => {
+        const all = bruteForce(s);
+        const counts = countBlocks(s.pool, s.prefixLength, s.used);
+        expect(counts).toEqual({
+          total: BigInt(all.length),
+          used: BigInt(all.filter((b) => b.status === 'used').length),
+          free: BigInt(all.filter((b) => b.status === 'free').length),
+        });
+        expect(counts.free + counts.used).toBe(counts.total);
+        expect(counts.total).toBe(cidrSize(s.pool) >> BigInt(maxPrefix(s.pool.version) - s.prefixLength));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

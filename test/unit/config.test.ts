@@ -83,7 +83,11 @@ describe('configuration', () => {
   });
 
   it('redacts secrets in the effective configuration', () => {
-    const parsed = load({ DATABASE_URL: 'postgres://hangar:dbpass123@db:5432/hangar', HANGAR_TOKEN: 'hgr_cli_secret_value', HANGAR_BOOTSTRAP_TOKEN: 'x'.repeat(40) });
+    const parsed = load({
+      DATABASE_URL: 'postgres://hangar:dbpass123@db:5432/hangar',
+      HANGAR_TOKEN: 'hgr_cli_secret_value',
+      HANGAR_BOOTSTRAP_TOKEN: 'x'.repeat(40),
+    });
     const shown = JSON.stringify(describeConfig(parsed));
     expect(shown).not.toContain('dbpass123');
     expect(shown).not.toContain('hgr_cli_secret_value');

@@ -26,7 +26,10 @@ let contract: ApiContract;
 beforeAll(async () => {
   const r = contractRouter({ tags: ['widgets'] });
   r.route({
-    method: 'post', path: '/:id', summary: 'Make a widget', security: 'none',
+    method: 'post',
+    path: '/:id',
+    summary: 'Make a widget',
+    security: 'none',
     params: z.object({ id: z.coerce.number().int().min(1) }),
     query: z.object({ verbose: z.enum(['true', 'false']).optional() }),
     body: z.strictObject({ name: z.string().min(3), size: z.number().int() }),
@@ -40,8 +43,13 @@ beforeAll(async () => {
     },
   });
   r.route({
-    method: 'get', path: '/:id', summary: 'Answers what it did not declare', security: 'none', params: z.object({ id: z.string() }),
-    responses: { 200: json(widget), 204: noContent() }, errors: [404],
+    method: 'get',
+    path: '/:id',
+    summary: 'Answers what it did not declare',
+    security: 'none',
+    params: z.object({ id: z.string() }),
+    responses: { 200: json(widget), 204: noContent() },
+    errors: [404],
     handler: ({ params }, _req, res) => {
       if (params.id === 'extra-field') res.json({ id: 1, name: 'x', size: 1, secret: 'leak' });
       else if (params.id === 'teapot') res.status(418).json({ tea: true });
@@ -51,9 +59,15 @@ beforeAll(async () => {
     },
   });
   r.route({
-    method: 'get', path: '/:id/report', summary: 'A CSV report', security: 'none', params: z.object({ id: z.string() }),
+    method: 'get',
+    path: '/:id/report',
+    summary: 'A CSV report',
+    security: 'none',
+    params: z.object({ id: z.string() }),
     responses: { 200: media('text/csv', 'the report') },
-    handler: (_input, _req, res) => { res.type('text/csv').send('a,b\r\n'); },
+    handler: (_input, _req, res) => {
+      res.type('text/csv').send('a,b\r\n');
+    },
   });
 
   contract = new ApiContract();
@@ -64,7 +78,9 @@ beforeAll(async () => {
   contract.mount(app, '', '/widgets', r);
   app.use(notFoundHandler);
   app.use(errorHandler);
-  server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
@@ -100,7 +116,20 @@ describe('route helper', () => {
   });
 
   it('generates the OpenAPI operation with its parameters, body and every response', () => {
-    const doc = openApiDocument(contract) as { paths: Record<string, Record<string, { parameters: { name: string; in: string }[]; requestBody?: unknown; responses: Record<string, { content?: Record<string, unknown> }>; security?: unknown[] }>> };
+    const doc = openApiDocument(contract) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters: { name: string; in: string }[];
+            requestBody?: unknown;
+            responses: Record<string, { content?: Record<string, unknown> }>;
+            security?: unknown[];
+          }
+        >
+      >;
+    };
     const post = doc.paths['/widgets/{id}']!.post!;
     expect(post.parameters.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['path:id', 'query:verbose']);
     expect(post.requestBody).toBeDefined();
@@ -125,7 +154,10 @@ describe('route helper', () => {
     await http(base, 'GET', '/widgets/csv');
     await new Promise((r) => setImmediate(r));
     expect(violations.map((v) => `${v.path} ${v.status}`)).toEqual([
-      '/widgets/extra-field 200', '/widgets/teapot 418', '/widgets/empty-with-body 204', '/widgets/csv 200',
+      '/widgets/extra-field 200',
+      '/widgets/teapot 418',
+      '/widgets/empty-with-body 204',
+      '/widgets/csv 200',
     ]);
     expect(violations[0]!.problem).toContain('does not conform');
     expect(violations[1]!.problem).toContain('not declared');

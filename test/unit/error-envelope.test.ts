@@ -30,13 +30,21 @@ beforeAll(async () => {
   const things = contractRouter({ tags: ['things'], security: 'none' });
   const thing = z.strictObject({ name: z.string().min(3), size: z.number().int() });
   things.route({
-    method: 'post', path: '/things', summary: 'echo a thing', body: thing, responses: { 201: json(thing) },
-    handler: ({ body }, _req, res) => { res.status(201).json(body); },
+    method: 'post',
+    path: '/things',
+    summary: 'echo a thing',
+    body: thing,
+    responses: { 201: json(thing) },
+    handler: ({ body }, _req, res) => {
+      res.status(201).json(body);
+    },
   });
   app.use(things.express);
   app.use(notFoundHandler);
   app.use(errorHandler);
-  server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+  server = await new Promise((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 

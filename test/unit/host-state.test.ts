@@ -2,7 +2,16 @@
 // naming the current state, conditions kept per type with their transition times, BMC addresses.
 import { describe, expect, it } from '@jest/globals';
 import { HangarError } from '../../domain/errors.ts';
-import { HOST_STATES, HOST_TRANSITIONS, canTransition, mergeConditions, transition, transitionConditions, type HostEvent, type HostState } from '../../domain/host-state.ts';
+import {
+  HOST_STATES,
+  HOST_TRANSITIONS,
+  canTransition,
+  mergeConditions,
+  transition,
+  transitionConditions,
+  type HostEvent,
+  type HostState,
+} from '../../domain/host-state.ts';
 import { parseBmcAddress } from '../../domain/bmc-address.ts';
 import { provisionHostSchema, createHostSchema } from '../../domain/host-requests.ts';
 import { deriveControlPlane } from '../../domain/cluster.ts';
@@ -12,7 +21,8 @@ const events = Object.keys(HOST_TRANSITIONS) as HostEvent[];
 describe('host state machine', () => {
   it('walks the provisioning lifecycle', () => {
     let s: HostState = 'available';
-    for (const e of ['claim', 'start-provisioning', 'finish-provisioning', 'start-deprovisioning', 'finish-deprovisioning'] as HostEvent[]) s = transition(s, e);
+    for (const e of ['claim', 'start-provisioning', 'finish-provisioning', 'start-deprovisioning', 'finish-deprovisioning'] as HostEvent[])
+      s = transition(s, e);
     expect(s).toBe('available');
     expect(transition('provisioning', 'release')).toBe('available');
     expect(transition('claimed', 'release')).toBe('available');
@@ -33,7 +43,11 @@ describe('host state machine', () => {
         }
         refused += 1;
         let err: unknown;
-        try { transition(state, event, 'host rack1-u07'); } catch (e) { err = e; }
+        try {
+          transition(state, event, 'host rack1-u07');
+        } catch (e) {
+          err = e;
+        }
         expect(err).toBeInstanceOf(HangarError);
         expect((err as HangarError).code).toBe('invalid_state');
         expect((err as HangarError).status).toBe(409);
@@ -71,15 +85,29 @@ describe('host state machine', () => {
 
 describe('BMC addresses', () => {
   it('parses with and without a system path', () => {
-    expect(parseBmcAddress('redfish+https://10.0.0.5/redfish/v1/Systems/System.Embedded.1')).toEqual({ endpoint: 'https://10.0.0.5', systemPath: '/redfish/v1/Systems/System.Embedded.1', insecureTransport: false });
+    expect(parseBmcAddress('redfish+https://10.0.0.5/redfish/v1/Systems/System.Embedded.1')).toEqual({
+      endpoint: 'https://10.0.0.5',
+      systemPath: '/redfish/v1/Systems/System.Embedded.1',
+      insecureTransport: false,
+    });
     expect(parseBmcAddress('redfish+https://bmc.example:8443')).toEqual({ endpoint: 'https://bmc.example:8443', insecureTransport: false });
     expect(parseBmcAddress('redfish+https://bmc.example/redfish/v1/')).toEqual({ endpoint: 'https://bmc.example', insecureTransport: false });
-    expect(parseBmcAddress('redfish+http://127.0.0.1:8000/redfish/v1/Systems/abc')).toMatchObject({ endpoint: 'http://127.0.0.1:8000', insecureTransport: true });
+    expect(parseBmcAddress('redfish+http://127.0.0.1:8000/redfish/v1/Systems/abc')).toMatchObject({
+      endpoint: 'http://127.0.0.1:8000',
+      insecureTransport: true,
+    });
     expect(parseBmcAddress('redfish+https://[fd00::5]:443/redfish/v1/Systems/1').endpoint).toBe('https://[fd00::5]');
   });
 
   it('refuses other schemes, paths and credentials in the URL', () => {
-    for (const bad of ['https://bmc/redfish/v1/Systems/1', 'redfish+ftp://bmc', 'redfish+https://bmc/other', 'redfish+https://bmc/redfish/v1/Managers/1', 'redfish+https://root:calvin@bmc/redfish/v1/Systems/1', '']) {
+    for (const bad of [
+      'https://bmc/redfish/v1/Systems/1',
+      'redfish+ftp://bmc',
+      'redfish+https://bmc/other',
+      'redfish+https://bmc/redfish/v1/Managers/1',
+      'redfish+https://root:calvin@bmc/redfish/v1/Systems/1',
+      '',
+    ]) {
       expect(() => parseBmcAddress(bad)).toThrow(HangarError);
     }
     const parsed = createHostSchema.safeParse({ name: 'h1', bmc_address: 'redfish+https://root:pw-secret@bmc', username: 'root', password: 'pw-secret' });
@@ -98,10 +126,24 @@ describe('request schemas', () => {
 });
 
 describe('cluster control-plane endpoint', () => {
-  const m = (name: string, role: 'control-plane' | 'worker', state: string, addresses: string[]) => ({ machine_id: `${name}-id`, name, role, state, addresses });
+  const m = (name: string, role: 'control-plane' | 'worker', state: string, addresses: string[]) => ({
+    machine_id: `${name}-id`,
+    name,
+    role,
+    state,
+    addresses,
+  });
   it('is the VIP when set, else the first control-plane machine with an address', () => {
-    expect(deriveControlPlane('10.0.0.100', 6443, [m('cp1', 'control-plane', 'ready', ['10.0.0.11'])]).endpoint).toMatchObject({ host: '10.0.0.100', source: 'vip', url: 'https://10.0.0.100:6443' });
-    const d = deriveControlPlane(null, 6443, [m('w1', 'worker', 'ready', ['10.0.0.21']), m('cp2', 'control-plane', 'ready', ['10.0.0.12']), m('cp1', 'control-plane', 'provisioning', [])]);
+    expect(deriveControlPlane('10.0.0.100', 6443, [m('cp1', 'control-plane', 'ready', ['10.0.0.11'])]).endpoint).toMatchObject({
+      host: '10.0.0.100',
+      source: 'vip',
+      url: 'https://10.0.0.100:6443',
+    });
+    const d = deriveControlPlane(null, 6443, [
+      m('w1', 'worker', 'ready', ['10.0.0.21']),
+      m('cp2', 'control-plane', 'ready', ['10.0.0.12']),
+      m('cp1', 'control-plane', 'provisioning', []),
+    ]);
     expect(d.endpoint).toMatchObject({ host: '10.0.0.12', source: 'machine', machine_id: 'cp2-id' });
     expect(d.ready).toMatchObject({ type: 'ready', status: 'False', reason: 'ControlPlaneNotReady' });
     expect(deriveControlPlane(null, 6443, [m('cp1', 'control-plane', 'ready', ['fd00::1'])]).endpoint?.url).toBe('https://[fd00::1]:6443');
@@ -109,6 +151,9 @@ describe('cluster control-plane endpoint', () => {
   it('is ready only with an endpoint and every control-plane machine ready', () => {
     expect(deriveControlPlane(null, 6443, []).ready.reason).toBe('NoControlPlane');
     expect(deriveControlPlane(null, 6443, [m('cp1', 'control-plane', 'ready', [])]).ready.reason).toBe('NoEndpoint');
-    expect(deriveControlPlane(null, 6443, [m('cp1', 'control-plane', 'ready', ['10.0.0.11']), m('w1', 'worker', 'failed', [])]).ready).toMatchObject({ status: 'True', reason: 'ControlPlaneReady' });
+    expect(deriveControlPlane(null, 6443, [m('cp1', 'control-plane', 'ready', ['10.0.0.11']), m('w1', 'worker', 'failed', [])]).ready).toMatchObject({
+      status: 'True',
+      reason: 'ControlPlaneReady',
+    });
   });
 });

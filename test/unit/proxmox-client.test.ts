@@ -35,7 +35,10 @@ describe('proxmox helpers', () => {
     const desc = 'Managed by Hangar\nhangar-machine=m-1\nhangar-disk=d1:scsi1\nhangar-disk=d2:scsi2';
     expect(markerValue(desc, 'hangar-machine')).toBe('m-1');
     expect(markerValue(desc, 'hangar-template')).toBeUndefined();
-    expect([...diskMarkers(desc)]).toEqual([['d1', 'scsi1'], ['d2', 'scsi2']]);
+    expect([...diskMarkers(desc)]).toEqual([
+      ['d1', 'scsi1'],
+      ['d2', 'scsi2'],
+    ]);
     expect(cidataIsoName('abc')).toBe('hangar-abc-cidata.iso');
     expect(cidataIsoName('abc', '0123456789abcdef')).toBe('hangar-abc-cidata-0123456789abcdef.iso');
     expect(isCidataIsoOf('abc', 'local:iso/hangar-abc-cidata-0123456789abcdef.iso')).toBe(true);
@@ -92,8 +95,13 @@ afterAll(async () => {
 
 function client(extra: Partial<ConstructorParameters<typeof ProxmoxClient>[0]> = {}) {
   return new ProxmoxClient({
-    url: base, tokenId: 'hangar@pve!ci', tokenSecret: SECRET,
-    getRetryDelayMs: 1, taskPollInitialMs: 1, taskPollMaxMs: 4, ...extra,
+    url: base,
+    tokenId: 'hangar@pve!ci',
+    tokenSecret: SECRET,
+    getRetryDelayMs: 1,
+    taskPollInitialMs: 1,
+    taskPollMaxMs: 4,
+    ...extra,
   });
 }
 
@@ -147,13 +155,20 @@ describe('proxmox client classification', () => {
   it('retries GETs on any transient failure, writes only when nothing was applied', async () => {
     const c = client();
     // A lock timeout answered by the call itself: retryable, and proof that nothing ran.
-    replies.push({ status: 500, reason: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout" }, { status: 200, body: { data: 'UPID:pve:1:2:3:qmclone:100:u:' } });
+    replies.push(
+      { status: 500, reason: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout" },
+      { status: 200, body: { data: 'UPID:pve:1:2:3:qmclone:100:u:' } },
+    );
     seen.length = 0;
     await expect(c.post('/nodes/pve/qemu/100/clone', { newid: 101 })).resolves.toBe('UPID:pve:1:2:3:qmclone:100:u:');
     expect(seen).toHaveLength(2);
 
     // pveproxy's "got no worker" (500 or 503) never reached a worker either.
-    replies.push({ status: 503, reason: 'got no worker' }, { status: 500, reason: 'got no worker' }, { status: 200, body: { data: 'UPID:pve:1:2:4:qmstart:101:u:' } });
+    replies.push(
+      { status: 503, reason: 'got no worker' },
+      { status: 500, reason: 'got no worker' },
+      { status: 200, body: { data: 'UPID:pve:1:2:4:qmstart:101:u:' } },
+    );
     seen.length = 0;
     await expect(c.post('/nodes/pve/qemu/101/status/start')).resolves.toBe('UPID:pve:1:2:4:qmstart:101:u:');
     expect(seen).toHaveLength(3);
@@ -246,7 +261,10 @@ describe('proxmox client classification', () => {
     const c = client();
     const upid = 'UPID:pve:1:2:3:qmclone:100:root@pam:';
     replies.push(
-      { status: 200, body: { data: { upid, node: 'pve', status: 'stopped', exitstatus: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout" } } },
+      {
+        status: 200,
+        body: { data: { upid, node: 'pve', status: 'stopped', exitstatus: "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout" } },
+      },
       { status: 200, body: { data: [{ n: 1, t: 'trying to acquire lock...' }] } },
     );
     const err = await failure(c.waitForTask('pve', upid));

@@ -17,7 +17,13 @@ describe('Redfish quirk profile selection', () => {
     [{ vendor: 'Contoso', oemKeys: ['Contoso'], manufacturer: 'Contoso' }, 'generic'],
     [{}, 'generic'],
   ] as const)('%j → %s', (evidence, profile) => {
-    expect(selectQuirkProfile({ ...evidence, oemKeys: 'oemKeys' in evidence ? [...evidence.oemKeys] : [], serviceName: 'serviceName' in evidence ? [...evidence.serviceName] : [] }).name).toBe(profile);
+    expect(
+      selectQuirkProfile({
+        ...evidence,
+        oemKeys: 'oemKeys' in evidence ? [...evidence.oemKeys] : [],
+        serviceName: 'serviceName' in evidence ? [...evidence.serviceName] : [],
+      }).name,
+    ).toBe(profile);
   });
 
   it('every profile is data the client consults, with its deviations noted', () => {

@@ -17,7 +17,10 @@ describe('Redfish error bodies', () => {
       code: 'Base.1.8.GeneralError',
       message: 'A general error has occurred. See ExtendedInfo for more information.',
       '@Message.ExtendedInfo': [
-        { MessageId: 'Base.1.8.PropertyValueNotInList', Message: 'The value Floppy for the property BootSourceOverrideTarget is not in the list of acceptable values.' },
+        {
+          MessageId: 'Base.1.8.PropertyValueNotInList',
+          Message: 'The value Floppy for the property BootSourceOverrideTarget is not in the list of acceptable values.',
+        },
         { MessageId: 'IDRAC.2.4.SYS403' },
       ],
     },
@@ -39,7 +42,11 @@ describe('Redfish error bodies', () => {
   it('recognises session-slot exhaustion in its vendor spellings', () => {
     expect(isSessionLimitResponse(503, {})).toBe(true);
     expect(isSessionLimitResponse(400, { error: { '@Message.ExtendedInfo': [{ MessageId: 'Base.1.8.SessionLimitExceeded' }] } })).toBe(true);
-    expect(isSessionLimitResponse(403, { error: { '@Message.ExtendedInfo': [{ MessageId: 'IDRAC.2.4.RAC0218', Message: 'The maximum number of user sessions is reached.' }] } })).toBe(true);
+    expect(
+      isSessionLimitResponse(403, {
+        error: { '@Message.ExtendedInfo': [{ MessageId: 'IDRAC.2.4.RAC0218', Message: 'The maximum number of user sessions is reached.' }] },
+      }),
+    ).toBe(true);
     expect(isSessionLimitResponse(401, { error: { message: 'Invalid username or password.' } })).toBe(false);
   });
 
@@ -64,13 +71,17 @@ describe('per-BMC limiter', () => {
     let active = 0;
     let peak = 0;
     const order: number[] = [];
-    await Promise.all(Array.from({ length: 8 }, (_, i) => sem.run(async () => {
-      active += 1;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 5));
-      order.push(i);
-      active -= 1;
-    })));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        sem.run(async () => {
+          active += 1;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 5));
+          order.push(i);
+          active -= 1;
+        }),
+      ),
+    );
     expect(peak).toBe(2);
     expect(sem.peak).toBe(2);
     expect(sem.active).toBe(0);
@@ -91,9 +102,29 @@ describe('TLS pinning', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hangar-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     fingerprint = new X509Certificate(cert).fingerprint256;
     server = tls.createServer({ cert, key: readFileSync(join(dir, 'key.pem')) }, (socket) => {
@@ -112,10 +143,15 @@ describe('TLS pinning', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const request = (fp: string) => send({
-    endpoint: new URL(`https://127.0.0.1:${port}`), tls: { fingerprint: fp }, method: 'GET', path: '/redfish/v1/Systems',
-    headers: { Authorization: 'Basic c2VjcmV0OnNlY3JldA==' }, timeoutMs: 5000,
-  });
+  const request = (fp: string) =>
+    send({
+      endpoint: new URL(`https://127.0.0.1:${port}`),
+      tls: { fingerprint: fp },
+      method: 'GET',
+      path: '/redfish/v1/Systems',
+      headers: { Authorization: 'Basic c2VjcmV0OnNlY3JldA==' },
+      timeoutMs: 5000,
+    });
 
   it('sends nothing (no credentials) to a server whose certificate does not match the pin', async () => {
     const wrong = fingerprint.split(':').reverse().join(':');

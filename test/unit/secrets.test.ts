@@ -28,7 +28,7 @@ describe('sealed secrets', () => {
     expect(other.code).toBe('secret_key_mismatch');
     expect(other.message).toContain(keyId(key));
     const parts = sealed.split('.');
-    parts[4] = Buffer.from('x' + Buffer.from(parts[4]!, 'base64url').toString('latin1'), 'latin1').toString('base64url');
+    parts[4] = Buffer.from(`x${Buffer.from(parts[4]!, 'base64url').toString('latin1')}`, 'latin1').toString('base64url');
     expect(thrown(() => openSecret(key, parts.join('.'), 'host:1')).code).toBe('secret_key_mismatch');
     expect(thrown(() => openSecret(key, 'garbage', 'host:1')).code).toBe('secret_key_mismatch');
     for (const e of [other]) expect(`${e.message} ${JSON.stringify(e)}`).not.toContain('pw-abc');
@@ -40,7 +40,11 @@ describe('sealed secrets', () => {
     expect(parseSecretKey(key.toString('hex')).equals(key)).toBe(true);
     expect(() => parseSecretKey(randomBytes(16).toString('base64'))).toThrow(/32 bytes/);
     let msg = '';
-    try { parseSecretKey('not-a-key-but-a-secret'); } catch (e) { msg = (e as Error).message; }
+    try {
+      parseSecretKey('not-a-key-but-a-secret');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
     expect(msg).not.toContain('not-a-key-but-a-secret');
   });
 });

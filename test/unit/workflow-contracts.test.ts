@@ -6,16 +6,35 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { HangarConfig } from '../../domain/config.ts';
 import type { startOperation } from '../../api/operations.ts';
 import {
-  deprovisionWorkflowId, diskWorkflowId, hostDeprovisionWorkflowId, hostInspectWorkflowId, hostPowerWorkflowId, hostReleaseWorkflowId,
-  hostWorkflowIds, phoneHomeSignal, powerWorkflowId, progressQuery, provisionWorkflowId, templateWorkflowId,
+  deprovisionWorkflowId,
+  diskWorkflowId,
+  hostDeprovisionWorkflowId,
+  hostInspectWorkflowId,
+  hostPowerWorkflowId,
+  hostReleaseWorkflowId,
+  hostWorkflowIds,
+  phoneHomeSignal,
+  powerWorkflowId,
+  progressQuery,
+  provisionWorkflowId,
+  templateWorkflowId,
 } from '../../workflows/contracts.ts';
 
 describe('workflow contracts', () => {
   it('derives one workflow id per resource and operation', () => {
-    expect([provisionWorkflowId('m'), deprovisionWorkflowId('m'), powerWorkflowId('m'), diskWorkflowId('d'), templateWorkflowId('t')])
-      .toEqual(['provision-vm/m', 'deprovision-vm/m', 'vm-power/m', 'vm-disk/d', 'template/t']);
-    expect([hostInspectWorkflowId('h'), hostPowerWorkflowId('h'), hostDeprovisionWorkflowId('h'), hostReleaseWorkflowId('h')])
-      .toEqual(['host-inspect/h', 'host-power/h', 'deprovision-host/h', 'host-release/h']);
+    expect([provisionWorkflowId('m'), deprovisionWorkflowId('m'), powerWorkflowId('m'), diskWorkflowId('d'), templateWorkflowId('t')]).toEqual([
+      'provision-vm/m',
+      'deprovision-vm/m',
+      'vm-power/m',
+      'vm-disk/d',
+      'template/t',
+    ]);
+    expect([hostInspectWorkflowId('h'), hostPowerWorkflowId('h'), hostDeprovisionWorkflowId('h'), hostReleaseWorkflowId('h')]).toEqual([
+      'host-inspect/h',
+      'host-power/h',
+      'deprovision-host/h',
+      'host-release/h',
+    ]);
   });
 
   it('lists the workflows force-release settles: the provision of the claiming machine, then the host ones', () => {
@@ -30,7 +49,7 @@ describe('workflow contracts', () => {
 });
 
 /** Never called: tsc checks that a start names a registered workflow and passes its arguments. */
-export async function typedStarts(start: typeof startOperation, em: EntityManager, temporal: Client, config: HangarConfig) {
+async function typedStarts(start: typeof startOperation, em: EntityManager, temporal: Client, config: HangarConfig) {
   const common = { kind: 'k', workflowId: 'w', resourceType: 'machine', resourceId: 'r', requestedBy: 't' };
   const power = { machineId: 'm', provider: 'dryrun', providerId: 'p', action: 'restart', shutdownTimeoutSec: 5 } as const;
   await start(em, temporal, config, { ...common, workflow: 'vmPower', args: [power] });
@@ -39,3 +58,4 @@ export async function typedStarts(start: typeof startOperation, em: EntityManage
   // @ts-expect-error nor do another workflow's arguments
   await start(em, temporal, config, { ...common, workflow: 'hostPower', args: [power] });
 }
+void typedStarts;

@@ -5,7 +5,7 @@ import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { Progress } from '../../domain/progress.ts';
 import { progressQuery } from '../../workflows/contracts.ts';
@@ -23,7 +23,10 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-async function run(input: ProbeInput, whileRunning?: (handle: { cancel(): Promise<unknown>; query: (q: typeof progressQuery) => Promise<Progress> }) => Promise<void>) {
+async function run(
+  input: ProbeInput,
+  whileRunning?: (handle: { cancel(): Promise<unknown>; query: (q: typeof progressQuery) => Promise<Progress> }) => Promise<void>,
+) {
   const calls: string[] = [];
   const activities: ProbeActivities = {
     async work(step) {
@@ -40,7 +43,9 @@ async function run(input: ProbeInput, whileRunning?: (handle: { cancel(): Promis
     const handle = await env.client.workflow.start<typeof probeOperation>('probeOperation', { taskQueue, workflowId: `probe-${randomUUID()}`, args: [input] });
     if (whileRunning) await whileRunning(handle);
     let error: unknown;
-    await handle.result().catch((e: unknown) => { error = e; });
+    await handle.result().catch((e: unknown) => {
+      error = e;
+    });
     return { error, calls, progress: await handle.query(progressQuery) };
   });
 }
@@ -58,7 +63,11 @@ describe('operation runner', () => {
 
   it('unwinds newest first, reports each compensation and fails with the cause code and the report', async () => {
     const { error, calls, progress } = await run({ failAt: 'act' });
-    expect(calls).toEqual(['work:prepare', 'undo:unprepare(the provider said no; failed before: -)', 'undo:mark-failed(the provider said no; failed before: -)']);
+    expect(calls).toEqual([
+      'work:prepare',
+      'undo:unprepare(the provider said no; failed before: -)',
+      'undo:mark-failed(the provider said no; failed before: -)',
+    ]);
     expect(progress.state).toBe('failed');
     expect(progress.error).toEqual({ code: 'provider_rejected', message: 'the provider said no' });
     expect(steps(progress)).toEqual(['prepare:completed', 'act:failed', 'finish:pending', 'undo:unprepare:compensated', 'undo:mark-failed:compensated']);
@@ -71,7 +80,11 @@ describe('operation runner', () => {
 
   it('names a failed compensation in the failure, still runs the others, and tells them what failed', async () => {
     const { error, calls, progress } = await run({ failAt: 'act', failingUndo: 'unprepare' });
-    expect(calls).toEqual(['work:prepare', 'undo:fail(the provider said no; failed before: -)', 'undo:mark-failed(the provider said no; failed before: unprepare)']);
+    expect(calls).toEqual([
+      'work:prepare',
+      'undo:fail(the provider said no; failed before: -)',
+      'undo:mark-failed(the provider said no; failed before: unprepare)',
+    ]);
     expect(progress.steps.find((s) => s.name === 'undo:unprepare')).toMatchObject({ status: 'failed', error: 'undo refused' });
     expect(progress.steps.find((s) => s.name === 'undo:mark-failed')?.status).toBe('compensated');
     const cause = (error as WorkflowFailedError).cause as ApplicationFailure;

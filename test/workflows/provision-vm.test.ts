@@ -18,12 +18,18 @@ async function effects(machineId: string): Promise<string[]> {
 async function run(spec: Awaited<ReturnType<typeof insertMachine>>, activities: object) {
   const taskQueue = `wf-${randomUUID()}`;
   const worker = await makeWorker(ctx.env, activities, taskQueue);
-  const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+  const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', {
+    taskQueue,
+    workflowId: provisionWorkflowId(spec.machineId),
+    args: [spec],
+  });
   let error: unknown;
   let progress!: Progress;
   // A worker runs once; the query after completion needs it too (queries replay on a worker).
   await worker.runUntil(async () => {
-    await handle.result().catch((e: unknown) => { error = e; });
+    await handle.result().catch((e: unknown) => {
+      error = e;
+    });
     progress = await handle.query(progressQuery);
   });
   return { error, progress, handle };
@@ -36,7 +42,11 @@ describe('provisionVm workflow', () => {
     expect(error).toBeUndefined();
     expect(progress.state).toBe('completed');
     expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
-      'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'mark-ready:completed',
+      'mark-provisioning:completed',
+      'create:completed',
+      'configure:completed',
+      'start:completed',
+      'mark-ready:completed',
     ]);
     expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('ready');
     expect(await effects(spec.machineId)).toEqual(['create:applied', 'configure:applied', 'start:applied']);
@@ -47,21 +57,26 @@ describe('provisionVm workflow', () => {
     { failAt: 'create', expectedEffects: ['delete:noop'], undone: ['undo:delete-vm'] },
     { failAt: 'configure', expectedEffects: ['create:applied', 'delete:applied'], undone: ['undo:delete-vm'] },
     { failAt: 'start', expectedEffects: ['create:applied', 'configure:applied', 'stop:noop', 'delete:applied'], undone: ['undo:stop-vm', 'undo:delete-vm'] },
-    { failAt: 'mark-ready', expectedEffects: ['create:applied', 'configure:applied', 'start:applied', 'stop:applied', 'delete:applied'], undone: ['undo:stop-vm', 'undo:delete-vm'] },
+    {
+      failAt: 'mark-ready',
+      expectedEffects: ['create:applied', 'configure:applied', 'start:applied', 'stop:applied', 'delete:applied'],
+      undone: ['undo:stop-vm', 'undo:delete-vm'],
+    },
   ];
   for (const { failAt, expectedEffects, undone } of scenarios) {
     it(`compensates everything done before a permanent failure at "${failAt}"`, async () => {
       const spec = await insertMachine(ctx.orm);
       const base = realActivities(ctx.orm, ctx.env, failAt === 'mark-ready' ? {} : { failStep: failAt });
-      const activities = failAt === 'mark-ready'
-        ? {
-            ...base,
-            async setMachineState(id: string, state: string, lastError: string | null = null) {
-              if (state === 'ready') throw toActivityFailure(new HangarError('provider_rejected', 'inventory refused the ready state'));
-              return base.setMachineState(id, state as never, lastError);
-            },
-          }
-        : base;
+      const activities =
+        failAt === 'mark-ready'
+          ? {
+              ...base,
+              async setMachineState(id: string, state: string, lastError: string | null = null) {
+                if (state === 'ready') throw toActivityFailure(new HangarError('provider_rejected', 'inventory refused the ready state'));
+                return base.setMachineState(id, state as never, lastError);
+              },
+            }
+          : base;
       const { error, progress } = await run(spec, activities);
       expect(error).toBeInstanceOf(WorkflowFailedError);
       expect((error as WorkflowFailedError).cause).toMatchObject({ type: 'provider_rejected' });
@@ -122,7 +137,11 @@ describe('provisionVm phone-home wait', () => {
     const taskQueue = `wf-${randomUUID()}`;
     const worker = await makeWorker(ctx.env, realActivities(ctx.orm, ctx.env), taskQueue);
     const progress = await worker.runUntil(async () => {
-      const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', { taskQueue, workflowId: provisionWorkflowId(spec.machineId), args: [spec] });
+      const handle = await ctx.env.client.workflow.start<WorkflowTypes['provisionVm']>('provisionVm', {
+        taskQueue,
+        workflowId: provisionWorkflowId(spec.machineId),
+        args: [spec],
+      });
       // Until the signal, the workflow sits in wait-phone-home and the machine is not ready.
       let snapshot: Progress;
       do {
@@ -135,7 +154,12 @@ describe('provisionVm phone-home wait', () => {
       return handle.query(progressQuery);
     });
     expect(progress.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
-      'mark-provisioning:completed', 'create:completed', 'configure:completed', 'start:completed', 'wait-phone-home:completed', 'mark-ready:completed',
+      'mark-provisioning:completed',
+      'create:completed',
+      'configure:completed',
+      'start:completed',
+      'wait-phone-home:completed',
+      'mark-ready:completed',
     ]);
     expect((await ctx.orm.em.fork().findOneOrFail(Machine, { id: spec.machineId })).state).toBe('ready');
   });
@@ -143,7 +167,9 @@ describe('provisionVm phone-home wait', () => {
   it('fails with a diagnosis when no phone-home arrives in time, and compensates', async () => {
     const spec = { ...(await insertMachine(ctx.orm)), phoneHomeTimeout: '2s' };
     // The machine fetched meta-data but never user-data: the diagnosis must say so.
-    await ctx.orm.em.fork().nativeUpdate(Machine, { id: spec.machineId }, { metadataFetches: { 'meta-data': { count: 1, lastAt: new Date().toISOString(), from: '10.0.0.9' } } });
+    await ctx.orm.em
+      .fork()
+      .nativeUpdate(Machine, { id: spec.machineId }, { metadataFetches: { 'meta-data': { count: 1, lastAt: new Date().toISOString(), from: '10.0.0.9' } } });
     const { error, progress } = await run(spec, realActivities(ctx.orm, ctx.env));
     const failure = error as WorkflowFailedError;
     expect(failure.cause).toMatchObject({ type: 'phone_home_timeout' });

@@ -14,9 +14,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { toActivityFailure } from '../../activities/failures.ts';
 import { Disk, Template } from '../../db/entities/index.ts';
 import type { WorkflowName, WorkflowTypes } from '../../workflows/contracts.ts';
-import {
-  deprovisionWorkflowId, diskWorkflowId, powerWorkflowId, progressQuery, provisionWorkflowId, templateWorkflowId,
-} from '../../workflows/contracts.ts';
+import { deprovisionWorkflowId, diskWorkflowId, powerWorkflowId, progressQuery, provisionWorkflowId, templateWorkflowId } from '../../workflows/contracts.ts';
 import { WORKFLOWS_PATH } from '../../workers/worker.ts';
 import { TEMPORAL_BIN } from '../support/services.ts';
 import { insertMachine, realActivities, useWorkflowEnv } from '../support/workflow-env.ts';
@@ -26,8 +24,18 @@ const REORDERED = fileURLToPath(new URL('./fixtures/reordered-workflows.ts', imp
 
 /** Every workflow the worker registers; each needs at least one committed history. */
 const ALL_WORKFLOWS: WorkflowName[] = [
-  'provisionVm', 'deprovisionVm', 'vmPower', 'attachDisk', 'detachDisk', 'createTemplate', 'deleteTemplate',
-  'provisionHost', 'inspectHost', 'hostPower', 'deprovisionHost', 'forceReleaseHost',
+  'provisionVm',
+  'deprovisionVm',
+  'vmPower',
+  'attachDisk',
+  'detachDisk',
+  'createTemplate',
+  'deleteTemplate',
+  'provisionHost',
+  'inspectHost',
+  'hostPower',
+  'deprovisionHost',
+  'forceReleaseHost',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {
@@ -42,10 +50,15 @@ beforeAll(async () => {
   bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
 }, 120_000);
 
-const fixtures = () => readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+const fixtures = () =>
+  readdirSync(HISTORIES)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 const loadFixture = (file: string) => historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')));
 const summary = (file: string) => {
-  const raw = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as { events: { eventType: string; workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
+  const raw = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as {
+    events: { eventType: string; workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[];
+  };
   return { type: raw.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name, last: raw.events.at(-1)?.eventType };
 };
 
@@ -55,19 +68,28 @@ interface Recording<N extends WorkflowName> {
   args: Parameters<WorkflowTypes[N]>;
   activities?: object;
   /** Runs while the workflow does (e.g. cancels it at a chosen step). */
-  meanwhile?: (handle: { cancel(): Promise<unknown>; query: (q: typeof progressQuery) => Promise<{ steps: { name: string; status: string }[] }> }) => Promise<void>;
+  meanwhile?: (handle: {
+    cancel(): Promise<unknown>;
+    query: (q: typeof progressQuery) => Promise<{ steps: { name: string; status: string }[] }>;
+  }) => Promise<void>;
 }
 
 /** Runs the workflow on a real worker and returns its history as the Temporal CLI exports it. */
 async function record<N extends WorkflowName>(r: Recording<N>) {
   const taskQueue = `replay-${randomUUID()}`;
   const worker = await Worker.create({
-    connection: ctx.env.nativeConnection, taskQueue, workflowBundle: bundle, activities: r.activities ?? realActivities(ctx.orm, ctx.env),
+    connection: ctx.env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: r.activities ?? realActivities(ctx.orm, ctx.env),
   });
   return worker.runUntil(async () => {
     const handle = await ctx.env.client.workflow.start<WorkflowTypes[N]>(r.workflow, { taskQueue, workflowId: r.workflowId, args: r.args });
     await r.meanwhile?.(handle);
-    const result = await handle.result().then(() => undefined, (e: unknown) => e);
+    const result = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     // The history as the Temporal CLI and web UI export it: the format fixtures are kept in.
     const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--address', ctx.env.address, '-w', r.workflowId, '--output', 'json'], { encoding: 'utf8' });
     return { json, history: historyFromJSON(JSON.parse(json)), result };
@@ -95,42 +117,71 @@ describe('workflow determinism', () => {
     const [diskOk, diskFailed, templateOk, templateFailed] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     em.create(Disk, { id: diskOk, machineId: ok.machineId, sizeGb: 5, state: 'attaching' });
     em.create(Disk, { id: diskFailed, machineId: ok.machineId, sizeGb: 5, state: 'attaching' });
-    for (const id of [templateOk, templateFailed]) em.create(Template, { id, name: `replay-${id.slice(0, 8)}`, provider: 'dryrun', image: '/images/replay.qcow2', state: 'pending' });
+    for (const id of [templateOk, templateFailed])
+      em.create(Template, { id, name: `replay-${id.slice(0, 8)}`, provider: 'dryrun', image: '/images/replay.qcow2', state: 'pending' });
     await em.flush();
-    const template = (templateId: string) => ({ templateId, name: `replay-${templateId.slice(0, 8)}`, provider: 'dryrun' as const, image: '/images/replay.qcow2' });
+    const template = (templateId: string) => ({
+      templateId,
+      name: `replay-${templateId.slice(0, 8)}`,
+      provider: 'dryrun' as const,
+      image: '/images/replay.qcow2',
+    });
     const disk = (diskId: string, providerId: string) => ({ machineId: ok.machineId, provider: 'dryrun' as const, providerId, diskId, sizeGb: 5 });
 
     const recorded: Record<string, Awaited<ReturnType<typeof record>>> = {};
     recorded['provision-vm-completed'] = await record({ workflow: 'provisionVm', workflowId: provisionWorkflowId(ok.machineId), args: [ok] });
-    const { providerId } = (await ctx.env.client.workflow.getHandle<WorkflowTypes['provisionVm']>(provisionWorkflowId(ok.machineId)).result());
+    const { providerId } = await ctx.env.client.workflow.getHandle<WorkflowTypes['provisionVm']>(provisionWorkflowId(ok.machineId)).result();
     recorded['provision-vm-compensated'] = await record({
-      workflow: 'provisionVm', workflowId: provisionWorkflowId(failed.machineId), args: [failed], activities: realActivities(ctx.orm, ctx.env, { failStep: 'start' }),
+      workflow: 'provisionVm',
+      workflowId: provisionWorkflowId(failed.machineId),
+      args: [failed],
+      activities: realActivities(ctx.orm, ctx.env, { failStep: 'start' }),
     });
     recorded['provision-vm-cancelled'] = await record({
-      workflow: 'provisionVm', workflowId: provisionWorkflowId(cancelled.machineId), args: [{ ...cancelled, phoneHomeTimeout: '1h' }],
+      workflow: 'provisionVm',
+      workflowId: provisionWorkflowId(cancelled.machineId),
+      args: [{ ...cancelled, phoneHomeTimeout: '1h' }],
       meanwhile: async (handle) => {
         await waitForStep(handle, 'wait-phone-home');
         await handle.cancel();
       },
     });
     recorded['vm-power-completed'] = await record({
-      workflow: 'vmPower', workflowId: powerWorkflowId(ok.machineId), args: [{ machineId: ok.machineId, provider: 'dryrun', providerId, action: 'restart', shutdownTimeoutSec: 5 }],
+      workflow: 'vmPower',
+      workflowId: powerWorkflowId(ok.machineId),
+      args: [{ machineId: ok.machineId, provider: 'dryrun', providerId, action: 'restart', shutdownTimeoutSec: 5 }],
     });
     recorded['attach-disk-completed'] = await record({ workflow: 'attachDisk', workflowId: diskWorkflowId(diskOk), args: [disk(diskOk, providerId)] });
     recorded['attach-disk-compensated'] = await record({
-      workflow: 'attachDisk', workflowId: diskWorkflowId(diskFailed), args: [disk(diskFailed, providerId)],
+      workflow: 'attachDisk',
+      workflowId: diskWorkflowId(diskFailed),
+      args: [disk(diskFailed, providerId)],
       activities: { ...realActivities(ctx.orm, ctx.env), attachDisk: refuse('no free slot') },
     });
     // The failed attach left its record marked, not silently (deprovisioning the machine below removes it).
     expect(await ctx.orm.em.fork().findOne(Disk, { id: diskFailed })).toMatchObject({ state: 'failed', lastError: 'no free slot' });
     recorded['detach-disk-completed'] = await record({ workflow: 'detachDisk', workflowId: diskWorkflowId(diskOk), args: [disk(diskOk, providerId)] });
-    recorded['deprovision-vm-completed'] = await record({ workflow: 'deprovisionVm', workflowId: deprovisionWorkflowId(ok.machineId), args: [{ machineId: ok.machineId, provider: 'dryrun' }] });
-    recorded['create-template-completed'] = await record({ workflow: 'createTemplate', workflowId: templateWorkflowId(templateOk), args: [template(templateOk)] });
+    recorded['deprovision-vm-completed'] = await record({
+      workflow: 'deprovisionVm',
+      workflowId: deprovisionWorkflowId(ok.machineId),
+      args: [{ machineId: ok.machineId, provider: 'dryrun' }],
+    });
+    recorded['create-template-completed'] = await record({
+      workflow: 'createTemplate',
+      workflowId: templateWorkflowId(templateOk),
+      args: [template(templateOk)],
+    });
     recorded['create-template-compensated'] = await record({
-      workflow: 'createTemplate', workflowId: templateWorkflowId(templateFailed), args: [template(templateFailed)],
+      workflow: 'createTemplate',
+      workflowId: templateWorkflowId(templateFailed),
+      args: [template(templateFailed)],
       activities: { ...realActivities(ctx.orm, ctx.env), importTemplate: refuse('checksum mismatch') },
     });
-    recorded['delete-template-completed'] = await record({ workflow: 'deleteTemplate', workflowId: templateWorkflowId(templateOk), args: [{ templateId: templateOk, provider: 'dryrun' }] });
+    recorded['delete-template-completed'] = await record({
+      workflow: 'deleteTemplate',
+      workflowId: templateWorkflowId(templateOk),
+      args: [{ templateId: templateOk, provider: 'dryrun' }],
+    });
 
     for (const [name, { json, history, result }] of Object.entries(recorded)) {
       const variant = name.split('-').at(-1) as keyof typeof LAST_EVENT;
@@ -163,8 +214,8 @@ describe('workflow determinism', () => {
   }, 120_000);
 
   it('detects a non-deterministic change to the workflow', async () => {
-    await expect(
-      Worker.runReplayHistory({ workflowsPath: REORDERED }, loadFixture('provision-vm-completed.json'), 'reordered'),
-    ).rejects.toMatchObject({ name: 'DeterminismViolationError' });
+    await expect(Worker.runReplayHistory({ workflowsPath: REORDERED }, loadFixture('provision-vm-completed.json'), 'reordered')).rejects.toMatchObject({
+      name: 'DeterminismViolationError',
+    });
   });
 });

@@ -31,7 +31,11 @@ export class ProgressTracker<S extends string = string> {
   private declared(name: string): ProgressStep {
     const step = this.progress.steps.find((s) => s.name === name);
     if (!step) {
-      throw ApplicationFailure.create({ type: 'internal', message: `step "${name}" is not declared for this ${this.progress.workflow} run`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'internal',
+        message: `step "${name}" is not declared for this ${this.progress.workflow} run`,
+        nonRetryable: true,
+      });
     }
     return step;
   }

@@ -50,7 +50,11 @@ export type ValidationResult =
   | { ok: false; status: 400; template: string; message: string; errors: Record<string, string> }
   | { ok: false; status: 501; message: string };
 
-export interface RouteMatch { template: string; pathParams: Record<string, string>; methods: Record<string, MethodInfo> }
+export interface RouteMatch {
+  template: string;
+  pathParams: Record<string, string>;
+  methods: Record<string, MethodInfo>;
+}
 
 /** An error thrown by a format check; `errors` carries sub-property errors of property strings. */
 class FormatError extends Error {
@@ -65,8 +69,19 @@ class FormatError extends Error {
 // Names like net[n]: PVE expands them to net0..netN; the API dump collapses them. Ranges come
 // from the description ("n is 0 to 30") or, where it says nothing, from qemu-server's constants.
 const INDEX_LIMITS: Record<string, number> = {
-  net: 31, ipconfig: 31, hostpci: 15, numa: 7, unused: 255, usb: 13, virtiofs: 9, serial: 3, parallel: 2,
-  ide: 3, sata: 5, scsi: 30, virtio: 15,
+  net: 31,
+  ipconfig: 31,
+  hostpci: 15,
+  numa: 7,
+  unused: 255,
+  usb: 13,
+  virtiofs: 9,
+  serial: 3,
+  parallel: 2,
+  ide: 3,
+  sata: 5,
+  scsi: 30,
+  virtio: 15,
 };
 
 function indexLimit(base: string, prop: SchemaProperty): number {
@@ -108,11 +123,17 @@ function addError(errors: Record<string, string>, path: string, msg: string): vo
 function checkType(path: string, type: string | undefined, value: unknown, errors: Record<string, string>): boolean {
   if (!type || type === 'any') return true;
   if (type === 'array') {
-    if (!Array.isArray(value)) { addError(errors, path, `type check ('${type}') failed`); return false; }
+    if (!Array.isArray(value)) {
+      addError(errors, path, `type check ('${type}') failed`);
+      return false;
+    }
     return true;
   }
   if (type === 'object') {
-    if (!value || typeof value !== 'object' || Array.isArray(value)) { addError(errors, path, `type check ('${type}') failed`); return false; }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      addError(errors, path, `type check ('${type}') failed`);
+      return false;
+    }
     return true;
   }
   if (value !== null && typeof value === 'object') {
@@ -146,7 +167,11 @@ function perlRegex(pattern: string): RegExp | null {
     return '(?:';
   });
   let re: RegExp | null;
-  try { re = new RegExp(`^(?:${src})$`, flags); } catch { re = null; }
+  try {
+    re = new RegExp(`^(?:${src})$`, flags);
+  } catch {
+    re = null;
+  }
   regexCache.set(pattern, re);
   return re;
 }
@@ -172,7 +197,10 @@ export function checkProp(value: unknown, schema: SchemaProperty, path: string, 
   }
   if (schema.pattern) {
     const re = perlRegex(schema.pattern);
-    if (re && !re.test(text)) { addError(errors, path, 'value does not match the regex pattern'); return; }
+    if (re && !re.test(text)) {
+      addError(errors, path, 'value does not match the regex pattern');
+      return;
+    }
   }
   if (schema.maxLength !== undefined && text.length > Number(schema.maxLength)) {
     addError(errors, path, `value may only be ${schema.maxLength} characters long`);
@@ -250,39 +278,89 @@ export function formatSize(bytes: number): string {
 }
 
 type Validator = (value: string) => void;
-const fail = (msg: string): never => { throw new FormatError(`${msg}\n`); };
+const fail = (msg: string): never => {
+  throw new FormatError(`${msg}\n`);
+};
 
 const NAMED_FORMATS: Record<string, Validator> = {
   string: () => {},
   regex: () => {},
-  urlencoded: (v) => { if (!/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v)) fail(`invalid urlencoded string: ${v}`); },
-  'pve-configid': (v) => { if (!CONFIGID_RE.test(v)) fail(`invalid configuration ID '${v}'`); },
-  'pve-storage-id': (v) => { if (!STORAGE_ID_RE.test(v)) fail(`storage ID '${v}' contains illegal characters`); },
-  'pve-bridge-id': (v) => { if (!/^[-_.\w\d]+$/.test(v)) fail(`invalid bridge ID '${v}'`); },
-  'pve-vmid': (v) => { if (!/^[1-9][0-9]{2,8}$/.test(v)) fail('value does not look like a valid VM ID'); },
-  'pve-node': (v) => { if (!/^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)$/.test(v)) fail('value does not look like a valid node name'); },
-  'pve-poolid': (v) => { if (!/^[A-Za-z0-9_\-/]+$/.test(v)) fail(`invalid pool ID '${v}'`); },
-  'mac-addr': (v) => { if (!/^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v)) fail('value does not look like a valid unicast MAC address'); },
-  ipv4: (v) => { if (!isIPv4(v)) fail('value does not look like a valid IPv4 address'); },
-  ipv6: (v) => { if (!isIPv6(v)) fail('value does not look like a valid IPv6 address'); },
-  ip: (v) => { if (!isIPv4(v) && !isIPv6(v)) fail('value does not look like a valid IP address'); },
-  CIDRv4: (v) => { if (!cidr(v, false)) fail('value does not look like a valid IPv4 CIDR network'); },
-  CIDRv6: (v) => { if (!cidr(v, true)) fail('value does not look like a valid IPv6 CIDR network'); },
-  CIDR: (v) => { if (!cidr(v, false) && !cidr(v, true)) fail('value does not look like a valid CIDR network'); },
-  'pve-ipv4-config': (v) => { if (!/^(dhcp|manual)$/.test(v) && !cidr(v, false)) fail('value does not look like a valid ipv4 network configuration'); },
-  'pve-ipv6-config': (v) => { if (!/^(auto|dhcp|manual)$/.test(v) && !cidr(v, true)) fail('value does not look like a valid ipv6 network configuration'); },
-  'dns-name': (v) => { if (!DNS_RE.test(v)) fail('value does not look like a valid DNS name'); },
-  address: (v) => { if (!isIPv4(v) && !isIPv6(v) && !DNS_RE.test(v)) fail(`value does not look like a valid address: ${v}`); },
-  'disk-size': (v) => { if (parseSize(v) === undefined) fail(`value does not look like a valid disk size: ${v}`); },
-  'pve-tag': (v) => { if (!TAG_RE.test(v)) fail('invalid characters in tag'); },
-  'pve-storage-content': (v) => { if (!STORAGE_CONTENT_TYPES.includes(v)) fail(`invalid content type '${v}'`); },
-  'pve-task-status-type': (v) => { if (!/^(ok|error|warning|unknown)$/i.test(v)) fail(`invalid status '${v}'`); },
-  'pve-volume-id': (v) => { parseVolumeId(v); },
+  urlencoded: (v) => {
+    if (!/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v)) fail(`invalid urlencoded string: ${v}`);
+  },
+  'pve-configid': (v) => {
+    if (!CONFIGID_RE.test(v)) fail(`invalid configuration ID '${v}'`);
+  },
+  'pve-storage-id': (v) => {
+    if (!STORAGE_ID_RE.test(v)) fail(`storage ID '${v}' contains illegal characters`);
+  },
+  'pve-bridge-id': (v) => {
+    if (!/^[-_.\w\d]+$/.test(v)) fail(`invalid bridge ID '${v}'`);
+  },
+  'pve-vmid': (v) => {
+    if (!/^[1-9][0-9]{2,8}$/.test(v)) fail('value does not look like a valid VM ID');
+  },
+  'pve-node': (v) => {
+    if (!/^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)$/.test(v)) fail('value does not look like a valid node name');
+  },
+  'pve-poolid': (v) => {
+    if (!/^[A-Za-z0-9_\-/]+$/.test(v)) fail(`invalid pool ID '${v}'`);
+  },
+  'mac-addr': (v) => {
+    if (!/^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v)) fail('value does not look like a valid unicast MAC address');
+  },
+  ipv4: (v) => {
+    if (!isIPv4(v)) fail('value does not look like a valid IPv4 address');
+  },
+  ipv6: (v) => {
+    if (!isIPv6(v)) fail('value does not look like a valid IPv6 address');
+  },
+  ip: (v) => {
+    if (!isIPv4(v) && !isIPv6(v)) fail('value does not look like a valid IP address');
+  },
+  CIDRv4: (v) => {
+    if (!cidr(v, false)) fail('value does not look like a valid IPv4 CIDR network');
+  },
+  CIDRv6: (v) => {
+    if (!cidr(v, true)) fail('value does not look like a valid IPv6 CIDR network');
+  },
+  CIDR: (v) => {
+    if (!cidr(v, false) && !cidr(v, true)) fail('value does not look like a valid CIDR network');
+  },
+  'pve-ipv4-config': (v) => {
+    if (!/^(dhcp|manual)$/.test(v) && !cidr(v, false)) fail('value does not look like a valid ipv4 network configuration');
+  },
+  'pve-ipv6-config': (v) => {
+    if (!/^(auto|dhcp|manual)$/.test(v) && !cidr(v, true)) fail('value does not look like a valid ipv6 network configuration');
+  },
+  'dns-name': (v) => {
+    if (!DNS_RE.test(v)) fail('value does not look like a valid DNS name');
+  },
+  address: (v) => {
+    if (!isIPv4(v) && !isIPv6(v) && !DNS_RE.test(v)) fail(`value does not look like a valid address: ${v}`);
+  },
+  'disk-size': (v) => {
+    if (parseSize(v) === undefined) fail(`value does not look like a valid disk size: ${v}`);
+  },
+  'pve-tag': (v) => {
+    if (!TAG_RE.test(v)) fail('invalid characters in tag');
+  },
+  'pve-storage-content': (v) => {
+    if (!STORAGE_CONTENT_TYPES.includes(v)) fail(`invalid content type '${v}'`);
+  },
+  'pve-task-status-type': (v) => {
+    if (!/^(ok|error|warning|unknown)$/i.test(v)) fail(`invalid status '${v}'`);
+  },
+  'pve-volume-id': (v) => {
+    parseVolumeId(v);
+  },
   'pve-volume-id-or-qm-path': (v) => {
     if (v === 'none' || v === 'cdrom' || v === 'cloudinit' || v.startsWith('/') || NEW_DISK_RE.test(v)) return;
     parseVolumeId(v);
   },
-  'pve-volume-id-or-absolute-path': (v) => { if (!v.startsWith('/')) parseVolumeId(v); },
+  'pve-volume-id-or-absolute-path': (v) => {
+    if (!v.startsWith('/')) parseVolumeId(v);
+  },
   'pve-startup-order': (v) => {
     for (const p of v.split(',')) if (!/^\s*$/.test(p) && !/^((order=)?\d+|up=\d+|down=\d+)$/.test(p)) fail('unable to parse startup options');
   },
@@ -291,8 +369,12 @@ const NAMED_FORMATS: Record<string, Validator> = {
       fail(`invalid hotplug feature '${v}'`);
     }
   },
-  'pve-qm-bootdisk': (v) => { if (!/^(ide\d|sata\d|scsi\d+|virtio\d+|efidisk0|tpmstate0)$/.test(v)) fail(`invalid drive name '${v}'`); },
-  'pve-cpuset': (v) => { if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) fail(`invalid cpuset '${v}'`); },
+  'pve-qm-bootdisk': (v) => {
+    if (!/^(ide\d|sata\d|scsi\d+|virtio\d+|efidisk0|tpmstate0)$/.test(v)) fail(`invalid drive name '${v}'`);
+  },
+  'pve-cpuset': (v) => {
+    if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) fail(`invalid cpuset '${v}'`);
+  },
 };
 
 // Hash formats PVE registers by name (the API dump only shows their typetext); the ones the
@@ -300,19 +382,41 @@ const NAMED_FORMATS: Record<string, Validator> = {
 const S = (extra: SchemaProperty = {}): SchemaProperty => ({ type: 'string', optional: 1, ...extra });
 const NAMED_HASH_FORMATS: Record<string, Record<string, SchemaProperty>> = {
   'pve-qm-ipconfig': {
-    ip: S({ format: 'pve-ipv4-config' }), gw: S({ format: 'ipv4' }),
-    ip6: S({ format: 'pve-ipv6-config' }), gw6: S({ format: 'ipv6' }),
+    ip: S({ format: 'pve-ipv4-config' }),
+    gw: S({ format: 'ipv4' }),
+    ip6: S({ format: 'pve-ipv6-config' }),
+    gw6: S({ format: 'ipv6' }),
   },
   'pve-qm-boot': { legacy: S({ default_key: 1, pattern: '[acdn]{1,4}' }), order: S({ format: 'pve-qm-bootdev-list' }) },
-  'pve-qm-cicustom': { meta: S({ format: 'pve-volume-id' }), network: S({ format: 'pve-volume-id' }), user: S({ format: 'pve-volume-id' }), vendor: S({ format: 'pve-volume-id' }) },
+  'pve-qm-cicustom': {
+    meta: S({ format: 'pve-volume-id' }),
+    network: S({ format: 'pve-volume-id' }),
+    user: S({ format: 'pve-volume-id' }),
+    vendor: S({ format: 'pve-volume-id' }),
+  },
   'pve-qm-smbios1': {
-    base64: { type: 'boolean', optional: 1 }, family: S(), manufacturer: S(), product: S(), serial: S(), sku: S(), version: S(),
+    base64: { type: 'boolean', optional: 1 },
+    family: S(),
+    manufacturer: S(),
+    product: S(),
+    serial: S(),
+    sku: S(),
+    version: S(),
     uuid: S({ pattern: '[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}' }),
   },
-  'pve-qm-watchdog': { model: S({ default_key: 1, enum: ['i6300esb', 'ib700'] }), action: S({ enum: ['reset', 'shutdown', 'poweroff', 'pause', 'debug', 'none'] }) },
-  'pve-qm-rng': { source: { type: 'string', default_key: 1, enum: ['/dev/urandom', '/dev/random', '/dev/hwrng'] }, max_bytes: { type: 'integer', optional: 1 }, period: { type: 'integer', optional: 1 } },
+  'pve-qm-watchdog': {
+    model: S({ default_key: 1, enum: ['i6300esb', 'ib700'] }),
+    action: S({ enum: ['reset', 'shutdown', 'poweroff', 'pause', 'debug', 'none'] }),
+  },
+  'pve-qm-rng': {
+    source: { type: 'string', default_key: 1, enum: ['/dev/urandom', '/dev/random', '/dev/hwrng'] },
+    max_bytes: { type: 'integer', optional: 1 },
+    period: { type: 'integer', optional: 1 },
+  },
 };
-NAMED_FORMATS['pve-qm-bootdev'] = (v) => { if (!/^(ide\d|sata\d|scsi\d+|virtio\d+|efidisk0|tpmstate0|net\d+|hostpci\d+|usb\d+)$/.test(v)) fail(`invalid boot device '${v}'`); };
+NAMED_FORMATS['pve-qm-bootdev'] = (v) => {
+  if (!/^(ide\d|sata\d|scsi\d+|virtio\d+|efidisk0|tpmstate0|net\d+|hostpci\d+|usb\d+)$/.test(v)) fail(`invalid boot device '${v}'`);
+};
 
 /** Keys from a typetext like `[[cputype=]<string>] [,flags=<…>] [,hidden=<1|0>]`. */
 function formatFromTypetext(typetext: string): Record<string, SchemaProperty> | undefined {
@@ -348,8 +452,9 @@ function checkFormat(format: string | Record<string, SchemaProperty>, value: str
     return value;
   }
   if (kind === 'list') for (const v of splitList(value)) validator(v);
-  else if (kind === 'opt') { if (value) validator(value); }
-  else validator(value);
+  else if (kind === 'opt') {
+    if (value) validator(value);
+  } else validator(value);
   return value;
 }
 
@@ -424,13 +529,19 @@ export function loadTrimmedSchema(file: string = TRIMMED_SCHEMA_FILE): TrimmedSc
 
 export function createValidator(file: TrimmedSchemaFile = loadTrimmedSchema()): PveSchema {
   const routes = Object.entries(file.endpoints).map(([template, methods]) => ({
-    template, methods, segments: template.split('/').filter(Boolean),
+    template,
+    methods,
+    segments: template.split('/').filter(Boolean),
   }));
 
   const match = (path: string): RouteMatch | undefined => {
     const raw = path.split('/').filter(Boolean);
     let segs: string[];
-    try { segs = raw.map((s) => decodeURIComponent(s)); } catch { return undefined; }
+    try {
+      segs = raw.map((s) => decodeURIComponent(s));
+    } catch {
+      return undefined;
+    }
     for (const r of routes) {
       if (r.segments.length !== segs.length) continue;
       const pathParams: Record<string, string> = {};
@@ -476,7 +587,8 @@ export function createValidator(file: TrimmedSchemaFile = loadTrimmedSchema()): 
       for (const name of Object.keys(all)) {
         const schema = lookupProperty(props, name);
         if (!schema) {
-          if (!info.parameters.additionalProperties) addError(errors, name, 'property is not defined in schema and the schema does not allow additional properties');
+          if (!info.parameters.additionalProperties)
+            addError(errors, name, 'property is not defined in schema and the schema does not allow additional properties');
           continue;
         }
         if (!Object.hasOwn(props, name)) checkProp(all[name], schema, name, errors);

@@ -30,7 +30,7 @@
 //   numbers, so a seed replays the same fault sequence for the same request sequence.
 //   taskDelayMs, failTask, lockTimeouts and rejectEndpoint are deterministic (see ProxmoxFaults).
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -38,10 +38,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  formatSize, loadValidator, parsePropertyString, parseSize, printPropertyString, splitList, TAG_RE,
-  type SchemaProperty,
-} from './schema.ts';
+import { formatSize, loadValidator, parsePropertyString, parseSize, printPropertyString, splitList, type SchemaProperty } from './schema.ts';
 
 // =============================================================================================
 // Public API
@@ -175,7 +172,15 @@ export interface ProxmoxSimulator {
   /** Clean-state check: VMs whose name/description/tags carry the marker, and volumes whose volid/notes carry it or that belong to those VMs. */
   leftovers(marker: string): { vms: SimVm[]; volumes: SimVolume[] };
   /** Puts a VM straight into state (no task): disks are 'storage:sizeGiB' allocations like the API's; template converts them to base volumes. */
-  seedVm(vm: { vmid: number; node?: string; name?: string; template?: boolean; status?: 'running' | 'stopped'; config?: Record<string, string | number>; ignoreAcpi?: boolean }): SimVm;
+  seedVm(vm: {
+    vmid: number;
+    node?: string;
+    name?: string;
+    template?: boolean;
+    status?: 'running' | 'stopped';
+    config?: Record<string, string | number>;
+    ignoreAcpi?: boolean;
+  }): SimVm;
   /** Puts a volume straight into a storage (e.g. an ISO or an import image). */
   seedVolume(storage: string, volname: string, size: number, opts?: { node?: string; data?: Buffer; notes?: string }): SimVolume;
   /** Resolves when no task is running. */
@@ -195,9 +200,13 @@ class PveError extends Error {
   }
 }
 /** die "...\n" in PVE: HTTP 500 with the message. */
-const die = (msg: string): never => { throw new PveError(500, msg.endsWith('\n') ? msg : `${msg}\n`); };
+const die = (msg: string): never => {
+  throw new PveError(500, msg.endsWith('\n') ? msg : `${msg}\n`);
+};
 /** raise_param_exc: HTTP 400 "Parameter verification failed." with per-parameter errors. */
-const paramExc = (errors: Record<string, string>): never => { throw new PveError(400, 'Parameter verification failed.\n', errors); };
+const paramExc = (errors: Record<string, string>): never => {
+  throw new PveError(400, 'Parameter verification failed.\n', errors);
+};
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/\n+$/, '');
 /** A failTask fault: the task ends with exactly this text, never wrapped in "clone failed: …" and the like. */
 class FaultError extends Error {}
@@ -218,20 +227,55 @@ function mulberry32(seed: number): () => number {
 function selfSignedCert(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pve-sim-tls-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '2',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '2',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-interface StorageDef { id: string; type: 'dir' | 'lvmthin' | 'zfspool'; content: string[]; shared: boolean; total: number }
-interface ParsedVolname { vtype: string; owner?: number; isBase: boolean; format: string; name: string; baseName?: string; baseOwner?: number }
-interface Drive { file: string; [key: string]: string }
+interface StorageDef {
+  id: string;
+  type: 'dir' | 'lvmthin' | 'zfspool';
+  content: string[];
+  shared: boolean;
+  total: number;
+}
+interface ParsedVolname {
+  vtype: string;
+  owner?: number;
+  isBase: boolean;
+  format: string;
+  name: string;
+  baseName?: string;
+  baseOwner?: number;
+}
+interface Drive {
+  file: string;
+  [key: string]: string;
+}
 
 const GiB = 1024 ** 3;
 const CLOUDINIT_SIZE = 4 * 1024 * 1024;
@@ -243,8 +287,25 @@ const DRIVE_ORDER = (k: string) => {
 };
 const NEW_DISK_RE = /^(([^/:\s]+):)?(\d+(\.\d+)?)$/;
 /** Options PVE applies at once on a running VM (fast-plug and cloud-init options). */
-const FAST_PLUG = new Set(['name', 'description', 'tags', 'onboot', 'protection', 'startup', 'lock', 'hookscript', 'vmstatestorage',
-  'cicustom', 'cipassword', 'citype', 'ciuser', 'ciupgrade', 'nameserver', 'searchdomain', 'sshkeys']);
+const FAST_PLUG = new Set([
+  'name',
+  'description',
+  'tags',
+  'onboot',
+  'protection',
+  'startup',
+  'lock',
+  'hookscript',
+  'vmstatestorage',
+  'cicustom',
+  'cipassword',
+  'citype',
+  'ciuser',
+  'ciupgrade',
+  'nameserver',
+  'searchdomain',
+  'sshkeys',
+]);
 const CONFIG_T = '/nodes/{node}/qemu/{vmid}/config';
 const CREATE_T = '/nodes/{node}/qemu';
 
@@ -255,7 +316,10 @@ function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
@@ -265,7 +329,11 @@ function qcow2VirtualSize(data: Buffer | undefined): number | undefined {
   return Number(data.readBigUInt64BE(24));
 }
 
-interface MultipartResult { fields: Record<string, string>; file?: { field: string; filename: string; data: Buffer }; error?: string }
+interface MultipartResult {
+  fields: Record<string, string>;
+  file?: { field: string; filename: string; data: Buffer };
+  error?: string;
+}
 /** Multipart parsing the way pveproxy does it: fields first, then the file part named 'filename', whose data runs to the closing delimiter. */
 function parseMultipart(body: Buffer, boundary: string): MultipartResult {
   const out: MultipartResult = { fields: {} };
@@ -312,7 +380,13 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     { id: 'local', type: 'dir' as const, content: ['iso', 'vztmpl', 'import', 'images'] },
     { id: 'local-lvm', type: 'lvmthin' as const, content: ['images', 'rootdir'] },
   ]) {
-    storageDefs.set(s.id, { id: s.id, type: s.type, content: [...s.content], shared: s.shared ?? false, total: s.total ?? (s.type === 'dir' ? 100 : 500) * GiB });
+    storageDefs.set(s.id, {
+      id: s.id,
+      type: s.type,
+      content: [...s.content],
+      shared: s.shared ?? false,
+      total: s.total ?? (s.type === 'dir' ? 100 : 500) * GiB,
+    });
   }
   const tokens = opts.tokens?.length ? opts.tokens.map((t) => ({ ...t })) : [{ id: 'hangar@pve!ci', secret: randomUUID() }];
   const taskMs = opts.taskDurationMs ?? 150;
@@ -339,7 +413,12 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
 
   // ---------------------------------------------------------------------------------------------
   // Small helpers
-  const randHex = (bytes: number) => Array.from({ length: bytes }, () => Math.floor(dataRng() * 256).toString(16).padStart(2, '0')).join('');
+  const randHex = (bytes: number) =>
+    Array.from({ length: bytes }, () =>
+      Math.floor(dataRng() * 256)
+        .toString(16)
+        .padStart(2, '0'),
+    ).join('');
   const uuid = () => {
     const h = randHex(16);
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
@@ -349,8 +428,19 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((res, rej) => {
       if (signal?.aborted) return rej(new Error('interrupted by signal'));
-      const onAbort = () => { clearTimeout(t); timers.delete(t); rej(new Error('interrupted by signal')); };
-      const t = setTimeout(() => { timers.delete(t); signal?.removeEventListener('abort', onAbort); res(); }, Math.max(0, ms));
+      const onAbort = () => {
+        clearTimeout(t);
+        timers.delete(t);
+        rej(new Error('interrupted by signal'));
+      };
+      const t = setTimeout(
+        () => {
+          timers.delete(t);
+          signal?.removeEventListener('abort', onAbort);
+          res();
+        },
+        Math.max(0, ms),
+      );
       timers.add(t);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -381,14 +471,21 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
 
   // ---------------------------------------------------------------------------------------------
   // Locks: /var/lock/qemu-server/lock-<vmid>.conf (flock; exclusive or shared)
-  interface FileLock { exclusive: boolean; shared: number; waiters: Set<() => void> }
+  interface FileLock {
+    exclusive: boolean;
+    shared: number;
+    waiters: Set<() => void>;
+  }
   const locks = new Map<number, FileLock>();
   const lockOf = (vmid: number) => {
     let l = locks.get(vmid);
     if (!l) locks.set(vmid, (l = { exclusive: false, shared: 0, waiters: new Set() }));
     return l;
   };
-  const isLocked = (vmid: number) => { const l = locks.get(vmid); return !!l && (l.exclusive || l.shared > 0); };
+  const isLocked = (vmid: number) => {
+    const l = locks.get(vmid);
+    return !!l && (l.exclusive || l.shared > 0);
+  };
   async function lockConfig(vmid: number, waitMs: number, mode: 'exclusive' | 'shared' = 'exclusive', signal?: AbortSignal): Promise<() => void> {
     const l = lockOf(vmid);
     const deadline = Date.now() + waitMs;
@@ -409,7 +506,12 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       if (remaining <= 0 || faults.lockTimeouts) die(`can't lock file '/var/lock/qemu-server/lock-${vmid}.conf' - got timeout`);
       if (signal?.aborted) throw new Error('interrupted by signal');
       await new Promise<void>((res) => {
-        const wake = () => { clearTimeout(t); timers.delete(t); l.waiters.delete(wake); res(); };
+        const wake = () => {
+          clearTimeout(t);
+          timers.delete(t);
+          l.waiters.delete(wake);
+          res();
+        };
         const t = setTimeout(wake, remaining);
         timers.add(t);
         l.waiters.add(wake);
@@ -443,8 +545,13 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const ctx: TaskCtx = {
       upid,
       signal: abort.signal,
-      log: (line) => { task.log.push(line); },
-      warn: (line) => { warnings++; task.log.push(`WARN: ${line}`); },
+      log: (line) => {
+        task.log.push(line);
+      },
+      warn: (line) => {
+        warnings++;
+        task.log.push(`WARN: ${line}`);
+      },
       sleep: (ms) => sleep(ms, abort.signal),
       async work() {
         await sleep(taskMs + (faults.taskDelayMs?.[type] ?? 0), abort.signal);
@@ -474,7 +581,11 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   /** Wraps a task body in the VM's config lock (lock_config inside the worker). */
   const withVmLock = (vmid: number, fn: (ctx: TaskCtx) => Promise<void>) => async (ctx: TaskCtx) => {
     const release = await lockConfig(vmid, lockWaitMs, 'exclusive', ctx.signal);
-    try { await fn(ctx); } finally { release(); }
+    try {
+      await fn(ctx);
+    } finally {
+      release();
+    }
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -499,7 +610,15 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       return die(`unable to parse lvm volume name '${volname}'`);
     }
     if ((m = /^(((base|vm)-(\d+)-[^/\s]+)\/)?((base|vm)-(\d+)-\S+)$/.exec(volname))) {
-      return { vtype: 'images', owner: Number(m[7]), isBase: m[6] === 'base', format: 'raw', name: m[5]!, baseName: m[2], baseOwner: m[4] ? Number(m[4]) : undefined };
+      return {
+        vtype: 'images',
+        owner: Number(m[7]),
+        isBase: m[6] === 'base',
+        format: 'raw',
+        name: m[5]!,
+        baseName: m[2],
+        baseOwner: m[4] ? Number(m[4]) : undefined,
+      };
     }
     return die(`unable to parse zfs volume name '${volname}'`);
   }
@@ -542,10 +661,14 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   }
   function usedNames(sid: string, node: string): Set<string> {
     const def = storageDefs.get(sid)!;
-    return new Set((storage.get(sid) ?? []).filter((v) => def.shared || v.node === node).map((v) => {
-      const p = parseVolname(def, splitVolid(v.volid).volname);
-      return p.name.replace(/\.(raw|qcow2|vmdk)$/, '');
-    }));
+    return new Set(
+      (storage.get(sid) ?? [])
+        .filter((v) => def.shared || v.node === node)
+        .map((v) => {
+          const p = parseVolname(def, splitVolid(v.volid).volname);
+          return p.name.replace(/\.(raw|qcow2|vmdk)$/, '');
+        }),
+    );
   }
   /** vdisk_alloc: a new image volume for vmid. */
   function allocDisk(sid: string, node: string, vmid: number, size: number, fmt?: string, name?: string): SimVolume {
@@ -589,8 +712,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     let n = 0;
     while (used.has(`vm-${newid}-disk-${n}`) || used.has(`base-${newid}-disk-${n}`)) n++;
     const name = `vm-${newid}-disk-${n}`;
-    const newVolname = def.type === 'dir' ? `${p.owner}/${p.name}/${newid}/${name}.${p.format}`
-      : def.type === 'zfspool' ? `${p.name}/${name}` : name;
+    const newVolname = def.type === 'dir' ? `${p.owner}/${p.name}/${newid}/${name}.${p.format}` : def.type === 'zfspool' ? `${p.name}/${name}` : name;
     return addVolume(sid, { volid: `${sid}:${newVolname}`, size: src!.size, format: src!.format, content: 'images', node, vmid: newid, parent: volid });
   }
   const baseInUse = (volid: string) => [...storage.values()].flat().some((v) => v.parent === volid);
@@ -639,7 +761,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   const printDrive = (d: Drive) => printPropertyString(d, 'file');
   const isCdrom = (d: Drive) => d.media === 'cdrom';
   const isCloudinit = (d: Drive) => /(^|[:/])vm-\d+-cloudinit(\.\w+)?$/.test(d.file) || /(^|:)cloudinit$/.test(d.file);
-  const drivesOf = (cfg: Record<string, string | number>) => Object.keys(cfg).filter((k) => DRIVE_RE.test(k)).sort((a, b) => DRIVE_ORDER(a) - DRIVE_ORDER(b));
+  const drivesOf = (cfg: Record<string, string | number>) =>
+    Object.keys(cfg)
+      .filter((k) => DRIVE_RE.test(k))
+      .sort((a, b) => DRIVE_ORDER(a) - DRIVE_ORDER(b));
 
   function printNet(value: string): string {
     const fmt = schema.property('POST', CREATE_T, 'net0')!.format as Record<string, SchemaProperty>;
@@ -654,7 +779,11 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   function macOf(value: string): string | undefined {
     return /(?:^|,)(?:[a-z0-9_-]+=)?([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})(?:,|$)/.exec(value)?.[1];
   }
-  const nextUnused = (cfg: Record<string, string | number>) => { let n = 0; while (cfg[`unused${n}`] !== undefined) n++; return `unused${n}`; };
+  const nextUnused = (cfg: Record<string, string | number>) => {
+    let n = 0;
+    while (cfg[`unused${n}`] !== undefined) n++;
+    return `unused${n}`;
+  };
 
   /** Sync checks of drive parameters (check_drive_param + check_storage_access). */
   function checkDriveParams(params: Record<string, unknown>, node: string, defaultStorage?: string): void {
@@ -689,12 +818,21 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   }
 
   /** create_disks: allocates/imports/attaches; returns printed values. Frees what it created on error. */
-  function createDisks(vm: SimVm, settings: Record<string, string>, defaultStorage: string | undefined, log: (l: string) => void, vollist: string[]): Record<string, string> {
+  function createDisks(
+    vm: SimVm,
+    settings: Record<string, string>,
+    defaultStorage: string | undefined,
+    log: (l: string) => void,
+    vollist: string[],
+  ): Record<string, string> {
     const res: Record<string, string> = {};
     const created: string[] = [];
-    const cloudinitAt = () => Object.keys({ ...vm.config, ...res }).find((k) => DRIVE_RE.test(k) && isCloudinit(parseDriveValue(k, String(vm.config[k] ?? res[k]))));
+    const cloudinitAt = () =>
+      Object.keys({ ...vm.config, ...res }).find((k) => DRIVE_RE.test(k) && isCloudinit(parseDriveValue(k, String(vm.config[k] ?? res[k]))));
     try {
-      for (const key of Object.keys(settings).filter((k) => DRIVE_RE.test(k)).sort()) {
+      for (const key of Object.keys(settings)
+        .filter((k) => DRIVE_RE.test(k))
+        .sort()) {
         const d = parseDriveValue(key, settings[key]!);
         const nd = NEW_DISK_RE.exec(d.file);
         const volname = /^[^:]+:(.+)$/.exec(d.file)?.[1];
@@ -845,15 +983,28 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   }
 
   /** The update part of update_vm_api (POST/PUT config, unlink) once the checks passed. */
-  function applyUpdate(vm: SimVm, changes: Record<string, string>, deletes: string[], force: boolean, log: (l: string) => void, warn: (l: string) => void): void {
+  function applyUpdate(
+    vm: SimVm,
+    changes: Record<string, string>,
+    deletes: string[],
+    force: boolean,
+    log: (l: string) => void,
+    warn: (l: string) => void,
+  ): void {
     const vollist: string[] = [];
     try {
       for (const opt of deletes) {
         const cur = vm.config[opt] ?? vm.pending?.[opt];
-        if (cur === undefined) { warn(`cannot delete '${opt}' - not set in current configuration!`); continue; }
+        if (cur === undefined) {
+          warn(`cannot delete '${opt}' - not set in current configuration!`);
+          continue;
+        }
         if (vm.pending && opt in vm.pending) delete vm.pending[opt];
         if (vm.config[opt] === undefined) continue;
-        if (!hotpluggable(vm, opt)) { (vm.pendingDelete ??= []).push(force ? `!${opt}` : opt); continue; }
+        if (!hotpluggable(vm, opt)) {
+          (vm.pendingDelete ??= []).push(force ? `!${opt}` : opt);
+          continue;
+        }
         deleteOption(vm, opt, force, log, warn);
       }
       for (const key of Object.keys(changes)) {
@@ -873,7 +1024,11 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const noop = () => {};
     for (const d of vm.pendingDelete ?? []) deleteOption(vm, d.replace(/^!/, ''), d.startsWith('!'), noop, noop);
     for (const [k, v] of Object.entries(vm.pending ?? {})) {
-      try { setOption(vm, k, v, noop, []); } catch { /* keep going, like vmconfig_apply_pending warns */ }
+      try {
+        setOption(vm, k, v, noop, []);
+      } catch {
+        /* keep going, like vmconfig_apply_pending warns */
+      }
     }
     delete vm.pending;
     delete vm.pendingDelete;
@@ -881,9 +1036,17 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   }
 
   function digestOf(vm: SimVm): string {
-    const cfg = Object.keys(vm.config).sort().map((k) => `${k}: ${vm.config[k]}`).join('\n');
-    const pend = Object.keys(vm.pending ?? {}).sort().map((k) => `${k}: ${vm.pending![k]}`).join('\n');
-    return createHash('sha1').update(`${cfg}\n[PENDING]\n${pend}\n${(vm.pendingDelete ?? []).join(',')}\n${vm.lock ?? ''}`).digest('hex');
+    const cfg = Object.keys(vm.config)
+      .sort()
+      .map((k) => `${k}: ${vm.config[k]}`)
+      .join('\n');
+    const pend = Object.keys(vm.pending ?? {})
+      .sort()
+      .map((k) => `${k}: ${vm.pending![k]}`)
+      .join('\n');
+    return createHash('sha1')
+      .update(`${cfg}\n[PENDING]\n${pend}\n${(vm.pendingDelete ?? []).join(',')}\n${vm.lock ?? ''}`)
+      .digest('hex');
   }
   function typedConfig(cfg: Record<string, string | number>): Record<string, string | number> {
     const out: Record<string, string | number> = {};
@@ -896,19 +1059,36 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   function sshKeysCheck(value: unknown): void {
     if (value === undefined) return;
     let text: string;
-    try { text = decodeURIComponent(String(value)); } catch { return die('SSH public key validation error'); }
-    for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    try {
+      text = decodeURIComponent(String(value));
+    } catch {
+      return die('SSH public key validation error');
+    }
+    for (const line of text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))) {
       if (!/^(?:\S+\s+)?(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-\S+)\s+[A-Za-z0-9+/]+=*(\s.*)?$/.test(line)) die('SSH public key validation error');
     }
   }
   function defaultBoot(cfg: Record<string, string | number>): string {
     const order: string[] = [];
     const drives = drivesOf(cfg);
-    const disk = (typeof cfg.bootdisk === 'string' && cfg[cfg.bootdisk] !== undefined) ? cfg.bootdisk
-      : drives.find((k) => { const d = parseDriveValue(k, String(cfg[k])); return !isCdrom(d) && k !== 'efidisk0' && k !== 'tpmstate0'; });
+    const disk =
+      typeof cfg.bootdisk === 'string' && cfg[cfg.bootdisk] !== undefined
+        ? cfg.bootdisk
+        : drives.find((k) => {
+            const d = parseDriveValue(k, String(cfg[k]));
+            return !isCdrom(d) && k !== 'efidisk0' && k !== 'tpmstate0';
+          });
     if (disk) order.push(disk);
-    for (const k of drives) { const d = parseDriveValue(k, String(cfg[k])); if (isCdrom(d) && !isCloudinit(d)) order.push(k); }
-    const net = Object.keys(cfg).filter((k) => /^net\d+$/.test(k)).sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)))[0];
+    for (const k of drives) {
+      const d = parseDriveValue(k, String(cfg[k]));
+      if (isCdrom(d) && !isCloudinit(d)) order.push(k);
+    }
+    const net = Object.keys(cfg)
+      .filter((k) => /^net\d+$/.test(k))
+      .sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)))[0];
     if (net) order.push(net);
     return `order=${order.join(';')}`;
   }
@@ -926,7 +1106,8 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     for (const k of drivesOf(vm.config)) {
       const d = parseDriveValue(k, String(vm.config[k]));
       if (!d.file || d.file === 'none' || d.file === 'cdrom' || d.file.startsWith('/')) continue;
-      if (!findVolume(d.file, vm.node)) die(isCdrom(d) && !isCloudinit(d) ? `volume '${d.file}' does not exist` : `start failed: volume '${d.file}' does not exist`);
+      if (!findVolume(d.file, vm.node))
+        die(isCdrom(d) && !isCloudinit(d) ? `volume '${d.file}' does not exist` : `start failed: volume '${d.file}' does not exist`);
       if (isCloudinit(d)) ctx.log('generating cloud-init ISO');
     }
     vm.status = 'running';
@@ -944,7 +1125,12 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
 
   // ---------------------------------------------------------------------------------------------
   // Handlers
-  interface Ctx { node: string; p: Record<string, unknown>; user: string; upload?: { filename: string; data: Buffer } }
+  interface Ctx {
+    node: string;
+    p: Record<string, unknown>;
+    user: string;
+    upload?: { filename: string; data: Buffer };
+  }
   type Result = { data: unknown; total?: number };
   const handlers = new Map<string, (c: Ctx) => Promise<Result> | Result>();
   const on = (key: string, fn: (c: Ctx) => Promise<Result> | Result) => handlers.set(key, fn);
@@ -963,15 +1149,28 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   });
 
   function vmResource(vm: SimVm): Record<string, unknown> {
-    const disks = drivesOf(vm.config).map((k) => parseDriveValue(k, String(vm.config[k]))).filter((d) => !isCdrom(d));
+    const disks = drivesOf(vm.config)
+      .map((k) => parseDriveValue(k, String(vm.config[k])))
+      .filter((d) => !isCdrom(d));
     const maxdisk = disks.map((d) => parseSize(d.size ?? '') ?? 0)[0] ?? 0;
     const mem = Number(/^(?:current=)?(\d+)/.exec(String(vm.config.memory ?? '512'))?.[1] ?? 512) * 1024 * 1024;
     const cpus = Number(vm.config.cores ?? 1) * Number(vm.config.sockets ?? 1);
     const up = vm.status === 'running' && vm.startedAt ? Math.floor((Date.now() - vm.startedAt) / 1000) : 0;
     const r: Record<string, unknown> = {
-      vmid: vm.vmid, name: vm.name, status: vm.status, maxmem: mem, maxdisk, cpus, uptime: up,
-      mem: vm.status === 'running' ? Math.floor(mem / 4) : 0, cpu: vm.status === 'running' ? 0.01 : 0, disk: 0,
-      netin: 0, netout: 0, diskread: 0, diskwrite: 0,
+      vmid: vm.vmid,
+      name: vm.name,
+      status: vm.status,
+      maxmem: mem,
+      maxdisk,
+      cpus,
+      uptime: up,
+      mem: vm.status === 'running' ? Math.floor(mem / 4) : 0,
+      cpu: vm.status === 'running' ? 0.01 : 0,
+      disk: 0,
+      netin: 0,
+      netout: 0,
+      diskread: 0,
+      diskwrite: 0,
     };
     if (vm.template) r.template = 1;
     if (vm.config.tags !== undefined) r.tags = String(vm.config.tags);
@@ -992,25 +1191,112 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       }
     }
     if (!type || type === 'storage') {
-      for (const n of nodes) for (const def of storageDefs.values()) {
-        const used = (storage.get(def.id) ?? []).filter((v) => def.shared || v.node === n).reduce((a, v) => a + v.size, 0);
-        out.push({ id: `storage/${n}/${def.id}`, type: 'storage', storage: def.id, node: n, status: 'available', plugintype: def.type, content: def.content.join(','), shared: def.shared ? 1 : 0, maxdisk: def.total, disk: used });
-      }
+      for (const n of nodes)
+        for (const def of storageDefs.values()) {
+          const used = (storage.get(def.id) ?? []).filter((v) => def.shared || v.node === n).reduce((a, v) => a + v.size, 0);
+          out.push({
+            id: `storage/${n}/${def.id}`,
+            type: 'storage',
+            storage: def.id,
+            node: n,
+            status: 'available',
+            plugintype: def.type,
+            content: def.content.join(','),
+            shared: def.shared ? 1 : 0,
+            maxdisk: def.total,
+            disk: used,
+          });
+        }
     }
     if (!type || type === 'node') {
-      for (const n of nodes) out.push({ id: `node/${n}`, type: 'node', node: n, status: 'online', level: '', maxcpu: 16, maxmem: 64 * GiB, mem: 8 * GiB, cpu: 0.02, uptime: now() - bootTime, maxdisk: 100 * GiB, disk: 10 * GiB });
+      for (const n of nodes)
+        out.push({
+          id: `node/${n}`,
+          type: 'node',
+          node: n,
+          status: 'online',
+          level: '',
+          maxcpu: 16,
+          maxmem: 64 * GiB,
+          mem: 8 * GiB,
+          cpu: 0.02,
+          uptime: now() - bootTime,
+          maxdisk: 100 * GiB,
+          disk: 10 * GiB,
+        });
     }
     return ok(out);
   });
 
-  on('GET /nodes', () => ok(nodes.map((n) => ({ node: n, status: 'online', type: 'node', id: `node/${n}`, level: '', maxcpu: 16, cpu: 0.02, maxmem: 64 * GiB, mem: 8 * GiB, uptime: now() - bootTime, ssl_fingerprint: fingerprint256 }))));
+  on('GET /nodes', () =>
+    ok(
+      nodes.map((n) => ({
+        node: n,
+        status: 'online',
+        type: 'node',
+        id: `node/${n}`,
+        level: '',
+        maxcpu: 16,
+        cpu: 0.02,
+        maxmem: 64 * GiB,
+        mem: 8 * GiB,
+        uptime: now() - bootTime,
+        ssl_fingerprint: fingerprint256,
+      })),
+    ),
+  );
 
-  on('GET /nodes/{node}/qemu', (c) => ok([...vms.values()].filter((vm) => vm.node === c.node).sort((a, b) => a.vmid - b.vmid).map(vmResource)));
+  on('GET /nodes/{node}/qemu', (c) =>
+    ok(
+      [...vms.values()]
+        .filter((vm) => vm.node === c.node)
+        .sort((a, b) => a.vmid - b.vmid)
+        .map(vmResource),
+    ),
+  );
 
-  on('GET /nodes/{node}/qemu/{vmid}', () => ok(['config', 'cloudinit', 'pending', 'status', 'unlink', 'vncproxy', 'termproxy', 'migrate', 'resize', 'move', 'rrd', 'rrddata', 'monitor', 'agent', 'snapshot', 'spiceproxy', 'sendkey', 'firewall', 'mtunnel', 'remote_migrate'].map((subdir) => ({ subdir }))));
+  on('GET /nodes/{node}/qemu/{vmid}', () =>
+    ok(
+      [
+        'config',
+        'cloudinit',
+        'pending',
+        'status',
+        'unlink',
+        'vncproxy',
+        'termproxy',
+        'migrate',
+        'resize',
+        'move',
+        'rrd',
+        'rrddata',
+        'monitor',
+        'agent',
+        'snapshot',
+        'spiceproxy',
+        'sendkey',
+        'firewall',
+        'mtunnel',
+        'remote_migrate',
+      ].map((subdir) => ({ subdir })),
+    ),
+  );
 
   // ---- create ------------------------------------------------------------------------------
-  const CREATE_EXTRACT = ['node', 'vmid', 'archive', 'bwlimit', 'force', 'pool', 'start', 'ha-managed', 'storage', 'unique', 'live-restore', 'import-working-storage'];
+  const CREATE_EXTRACT = [
+    'node',
+    'vmid',
+    'archive',
+    'bwlimit',
+    'force',
+    'pool',
+    'start',
+    'ha-managed',
+    'storage',
+    'unique',
+    'live-restore',
+    'import-working-storage',
+  ];
   on('POST /nodes/{node}/qemu', (c) => {
     const vmid = vmidOf(c);
     const p = { ...c.p };
@@ -1032,35 +1318,41 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const vm: SimVm = { vmid, node: c.node, name: `VM ${vmid}`, template: false, status: 'stopped', config: {}, lock: 'create' };
     vms.set(vmid, vm);
     const startAfter = p.start === 1;
-    return ok(startTask(c.node, 'qmcreate', String(vmid), c.user, async (t) => {
-      try {
-        const release = await lockConfig(vmid, lockWaitMs, 'exclusive', t.signal);
+    return ok(
+      startTask(c.node, 'qmcreate', String(vmid), c.user, async (t) => {
         try {
-          await t.work();
-          vm.template = settings.template === '1';
-          const vollist: string[] = [];
-          const disks = createDisks(vm, settings, p.storage as string | undefined, t.log, vollist);
-          const cfg: Record<string, string | number> = { ...settings, ...disks };
-          if (cfg.tags !== undefined) cfg.tags = [...new Set(splitList(String(cfg.tags)))].sort().join(';');
-          cfg.meta = `creation-qemu=9.2.0,ctime=${now()}`;
-          if (!cfg.boot) cfg.boot = defaultBoot(cfg);
-          if (!cfg.smbios1) cfg.smbios1 = `uuid=${uuid()}`;
-          if (cfg.vmgenid === undefined || cfg.vmgenid === '1') cfg.vmgenid = uuid();
-          vm.config = cfg;
-          delete vm.lock;
-          syncVm(vm);
-        } finally {
-          release();
+          const release = await lockConfig(vmid, lockWaitMs, 'exclusive', t.signal);
+          try {
+            await t.work();
+            vm.template = settings.template === '1';
+            const vollist: string[] = [];
+            const disks = createDisks(vm, settings, p.storage as string | undefined, t.log, vollist);
+            const cfg: Record<string, string | number> = { ...settings, ...disks };
+            if (cfg.tags !== undefined) cfg.tags = [...new Set(splitList(String(cfg.tags)))].sort().join(';');
+            cfg.meta = `creation-qemu=9.2.0,ctime=${now()}`;
+            if (!cfg.boot) cfg.boot = defaultBoot(cfg);
+            if (!cfg.smbios1) cfg.smbios1 = `uuid=${uuid()}`;
+            if (cfg.vmgenid === undefined || cfg.vmgenid === '1') cfg.vmgenid = uuid();
+            vm.config = cfg;
+            delete vm.lock;
+            syncVm(vm);
+          } finally {
+            release();
+          }
+        } catch (e) {
+          if (vms.get(vmid) === vm) vms.delete(vmid);
+          throw wrapError(e, `unable to create VM ${vmid} - `);
         }
-      } catch (e) {
-        if (vms.get(vmid) === vm) vms.delete(vmid);
-        throw wrapError(e, `unable to create VM ${vmid} - `);
-      }
-      if (startAfter) {
-        t.log('Execute autostart');
-        try { startVm(vm, t); } catch (e) { t.warn(errText(e)); }
-      }
-    }));
+        if (startAfter) {
+          t.log('Execute autostart');
+          try {
+            startVm(vm, t);
+          } catch (e) {
+            t.warn(errText(e));
+          }
+        }
+      }),
+    );
   });
 
   // ---- config --------------------------------------------------------------------------------
@@ -1081,13 +1373,15 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const vm = loadVm(c.node, vmidOf(c));
     const keys = new Set([...Object.keys(vm.config), ...Object.keys(vm.pending ?? {})]);
     const dels = new Map((vm.pendingDelete ?? []).map((d) => [d.replace(/^!/, ''), d.startsWith('!') ? 2 : 1]));
-    return ok([...keys].sort().map((key) => {
-      const e: Record<string, unknown> = { key };
-      if (vm.config[key] !== undefined) e.value = key === 'cipassword' ? '**********' : vm.config[key];
-      if (vm.pending?.[key] !== undefined) e.pending = vm.pending[key];
-      if (dels.has(key)) e.delete = dels.get(key);
-      return e;
-    }));
+    return ok(
+      [...keys].sort().map((key) => {
+        const e: Record<string, unknown> = { key };
+        if (vm.config[key] !== undefined) e.value = key === 'cipassword' ? '**********' : vm.config[key];
+        if (vm.pending?.[key] !== undefined) e.pending = vm.pending[key];
+        if (dels.has(key)) e.delete = dels.get(key);
+        return e;
+      }),
+    );
   });
 
   /** update_vm_api: checks and lock in the handler; applied inline (PUT/unlink) or in a qmconfig task (POST). */
@@ -1095,7 +1389,9 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const vmid = vmidOf(c);
     const p = { ...c.p };
     const changes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(p)) if (!['node', 'vmid', 'skiplock', 'delete', 'revert', 'force', 'digest', 'background_delay', 'import-working-storage'].includes(k)) changes[k] = String(v);
+    for (const [k, v] of Object.entries(p))
+      if (!['node', 'vmid', 'skiplock', 'delete', 'revert', 'force', 'digest', 'background_delay', 'import-working-storage'].includes(k))
+        changes[k] = String(v);
     const deleteStr = p.delete === undefined ? '' : String(p.delete);
     const revertStr = p.revert === undefined ? '' : String(p.revert);
     if (!deleteStr && !revertStr && !Object.keys(changes).length) die('no options specified');
@@ -1108,7 +1404,8 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     for (let opt of splitList(deleteStr)) {
       if (opt === 'cdrom') opt = 'ide2';
       if (changes[opt] !== undefined) paramExc({ delete: `you can't use '-${opt}' and -delete ${opt}' at the same time` });
-      if (!schema.property('PUT', CONFIG_T, opt) || ['node', 'vmid', 'skiplock', 'delete', 'revert', 'force', 'digest'].includes(opt)) paramExc({ delete: `unknown option '${opt}'` });
+      if (!schema.property('PUT', CONFIG_T, opt) || ['node', 'vmid', 'skiplock', 'delete', 'revert', 'force', 'digest'].includes(opt))
+        paramExc({ delete: `unknown option '${opt}'` });
       deletes.push(opt);
     }
     const reverts = splitList(revertStr);
@@ -1121,23 +1418,38 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       const vm = loadVm(c.node, vmid);
       if (p.digest !== undefined && p.digest !== digestOf(vm)) die('checksum mismatch (file change by other user?)');
       checkLock(vm, p.skiplock);
-      for (const opt of reverts) { if (vm.pending) delete vm.pending[opt]; if (vm.pendingDelete) vm.pendingDelete = vm.pendingDelete.filter((d) => d.replace(/^!/, '') !== opt); }
-      const paramarr = [...deletes.length ? [`--delete ${deletes.join(',')}`] : [], ...Object.entries(changes).map(([k, v]) => `--${k} ${k === 'cipassword' ? '<hidden>' : v}`)];
+      for (const opt of reverts) {
+        if (vm.pending) delete vm.pending[opt];
+        if (vm.pendingDelete) vm.pendingDelete = vm.pendingDelete.filter((d) => d.replace(/^!/, '') !== opt);
+      }
+      const paramarr = [
+        ...(deletes.length ? [`--delete ${deletes.join(',')}`] : []),
+        ...Object.entries(changes).map(([k, v]) => `--${k} ${k === 'cipassword' ? '<hidden>' : v}`),
+      ];
       if (sync) {
-        applyUpdate(vm, changes, deletes, p.force === 1, () => {}, () => {});
+        applyUpdate(
+          vm,
+          changes,
+          deletes,
+          p.force === 1,
+          () => {},
+          () => {},
+        );
         return ok(null);
       }
       handedOff = true;
-      return ok(startTask(c.node, 'qmconfig', String(vmid), c.user, async (t) => {
-        try {
-          t.log(`update VM ${vmid}: ${paramarr.join(' ')}`);
-          await t.work();
-          if (vms.get(vmid) !== vm) die(`Configuration file 'nodes/${c.node}/qemu-server/${vmid}.conf' does not exist`);
-          applyUpdate(vm, changes, deletes, p.force === 1, t.log, t.warn);
-        } finally {
-          release();
-        }
-      }));
+      return ok(
+        startTask(c.node, 'qmconfig', String(vmid), c.user, async (t) => {
+          try {
+            t.log(`update VM ${vmid}: ${paramarr.join(' ')}`);
+            await t.work();
+            if (vms.get(vmid) !== vm) die(`Configuration file 'nodes/${c.node}/qemu-server/${vmid}.conf' does not exist`);
+            applyUpdate(vm, changes, deletes, p.force === 1, t.log, t.warn);
+          } finally {
+            release();
+          }
+        }),
+      );
     } finally {
       if (!handedOff) release();
     }
@@ -1163,57 +1475,78 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     void vm0;
     const disk = String(c.p.disk);
     const sizeArg = String(c.p.size);
-    return ok(startTask(c.node, 'resize', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = loadVm(c.node, vmid);
-      if (c.p.digest !== undefined && c.p.digest !== digestOf(vm)) die('checksum mismatch (file change by other user?)');
-      checkLock(vm, c.p.skiplock);
-      const value = vm.config[disk];
-      if (value === undefined) die(`disk '${disk}' does not exist`);
-      const d = parseDriveValue(disk, String(value));
-      if (isCloudinit(d)) die("you can't resize a cloud-init drive");
-      if (isCdrom(d)) die("you can't resize a cdrom");
-      const vol = findVolume(d.file, vm.node);
-      if (!vol) die(`volume '${d.file}' does not exist`);
-      const m = /^(\+)?(\d+(\.\d+)?)([KMGT])?$/.exec(sizeArg)!;
-      const delta = parseSize(`${m[2]}${m[4] ?? ''}`)!;
-      const newsize = m[1] ? vol!.size + delta : delta;
-      if (newsize < vol!.size) die('shrinking disks is not supported');
-      await t.work();
-      if (newsize === vol!.size) { t.log(`VM ${vmid}: skipping resize, size unchanged`); return; }
-      if (storageDef(splitVolid(d.file).sid).type === 'lvmthin') {
-        t.log(`  Size of logical volume pve/${parseVolname(storageDef(splitVolid(d.file).sid), splitVolid(d.file).volname).name} changed from ${human(vol!.size)} to ${human(newsize)}.`);
-      } else {
-        t.log(`Image resized.`);
-      }
-      vol!.size = newsize;
-      d.size = formatSize(newsize);
-      vm.config[disk] = printDrive(d);
-    })));
+    return ok(
+      startTask(
+        c.node,
+        'resize',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = loadVm(c.node, vmid);
+          if (c.p.digest !== undefined && c.p.digest !== digestOf(vm)) die('checksum mismatch (file change by other user?)');
+          checkLock(vm, c.p.skiplock);
+          const value = vm.config[disk];
+          if (value === undefined) die(`disk '${disk}' does not exist`);
+          const d = parseDriveValue(disk, String(value));
+          if (isCloudinit(d)) die("you can't resize a cloud-init drive");
+          if (isCdrom(d)) die("you can't resize a cdrom");
+          const vol = findVolume(d.file, vm.node);
+          if (!vol) die(`volume '${d.file}' does not exist`);
+          const m = /^(\+)?(\d+(\.\d+)?)([KMGT])?$/.exec(sizeArg)!;
+          const delta = parseSize(`${m[2]}${m[4] ?? ''}`)!;
+          const newsize = m[1] ? vol!.size + delta : delta;
+          if (newsize < vol!.size) die('shrinking disks is not supported');
+          await t.work();
+          if (newsize === vol!.size) {
+            t.log(`VM ${vmid}: skipping resize, size unchanged`);
+            return;
+          }
+          if (storageDef(splitVolid(d.file).sid).type === 'lvmthin') {
+            t.log(
+              `  Size of logical volume pve/${parseVolname(storageDef(splitVolid(d.file).sid), splitVolid(d.file).volname).name} changed from ${human(vol!.size)} to ${human(newsize)}.`,
+            );
+          } else {
+            t.log(`Image resized.`);
+          }
+          vol!.size = newsize;
+          d.size = formatSize(newsize);
+          vm.config[disk] = printDrive(d);
+        }),
+      ),
+    );
   });
 
   on('POST /nodes/{node}/qemu/{vmid}/template', (c) => {
     const vmid = vmidOf(c);
     loadVm(c.node, vmid);
-    return ok(startTask(c.node, 'qmtemplate', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = loadVm(c.node, vmid);
-      checkLock(vm);
-      if (vm.template && c.p.disk === undefined) die("you can't convert a template to a template");
-      if (vm.status === 'running') die("you can't convert a VM to template if VM is running");
-      await t.work();
-      for (const k of drivesOf(vm.config)) {
-        if (c.p.disk !== undefined && k !== c.p.disk) continue;
-        const d = parseDriveValue(k, String(vm.config[k]));
-        if (isCdrom(d) || isCloudinit(d) || !d.file || d.file === 'none' || d.file.startsWith('/')) continue;
-        const before = d.file;
-        d.file = createBase(d.file, vm.node);
-        if (before !== d.file && storageDef(splitVolid(d.file).sid).type === 'lvmthin') {
-          t.log(`  Renamed "${splitVolid(before).volname}" to "${splitVolid(d.file).volname}" in volume group "pve"`);
-        }
-        vm.config[k] = printDrive(d);
-      }
-      vm.config.template = '1';
-      syncVm(vm);
-    })));
+    return ok(
+      startTask(
+        c.node,
+        'qmtemplate',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = loadVm(c.node, vmid);
+          checkLock(vm);
+          if (vm.template && c.p.disk === undefined) die("you can't convert a template to a template");
+          if (vm.status === 'running') die("you can't convert a VM to template if VM is running");
+          await t.work();
+          for (const k of drivesOf(vm.config)) {
+            if (c.p.disk !== undefined && k !== c.p.disk) continue;
+            const d = parseDriveValue(k, String(vm.config[k]));
+            if (isCdrom(d) || isCloudinit(d) || !d.file || d.file === 'none' || d.file.startsWith('/')) continue;
+            const before = d.file;
+            d.file = createBase(d.file, vm.node);
+            if (before !== d.file && storageDef(splitVolid(d.file).sid).type === 'lvmthin') {
+              t.log(`  Renamed "${splitVolid(before).volname}" to "${splitVolid(d.file).volname}" in volume group "pve"`);
+            }
+            vm.config[k] = printDrive(d);
+          }
+          vm.config.template = '1';
+          syncVm(vm);
+        }),
+      ),
+    );
   });
 
   // ---- clone ---------------------------------------------------------------------------------
@@ -1250,76 +1583,85 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       return { src, full };
     };
     loadAndCheck();
-    return ok(startTask(c.node, 'qmclone', String(vmid), c.user, async (t) => {
-      const srcMode = runningAtStart ? 'exclusive' : (opts.cloneSourceLock ?? 'exclusive');
-      const releaseSrc = await lockConfig(vmid, lockWaitMs, srcMode, t.signal);
-      try {
-        const releaseTarget = await lockConfig(newid, lockWaitMs, 'exclusive', t.signal);
+    return ok(
+      startTask(c.node, 'qmclone', String(vmid), c.user, async (t) => {
+        const srcMode = runningAtStart ? 'exclusive' : (opts.cloneSourceLock ?? 'exclusive');
+        const releaseSrc = await lockConfig(vmid, lockWaitMs, srcMode, t.signal);
         try {
-          const { src, full } = loadAndCheck();
-          const node = target ?? c.node;
-          const newvm: SimVm = { vmid: newid, node: c.node, name: '', template: false, status: 'stopped', config: {}, lock: 'clone' };
-          vms.set(newid, newvm);
-          const newvols: string[] = [];
+          const releaseTarget = await lockConfig(newid, lockWaitMs, 'exclusive', t.signal);
           try {
-            await t.work();
-            const cfg: Record<string, string | number> = {};
-            for (const [k, v] of Object.entries(src.config)) {
-              if (/^unused\d+$/.test(k) || ['snapshots', 'parent', 'snaptime', 'vmstate', 'snapstate', 'template'].includes(k)) continue;
-              if (/^net\d+$/.test(k)) {
-                const mac = macOf(String(v));
-                cfg[k] = mac ? String(v).replace(mac, randomMac()) : printNet(String(v));
-              } else if (DRIVE_RE.test(k)) {
-                const d = parseDriveValue(k, String(v));
-                if (isCdrom(d) && !isCloudinit(d)) { cfg[k] = String(v); continue; }
-                if (!d.file || d.file === 'none' || d.file.startsWith('/')) { cfg[k] = String(v); continue; }
-                const srcVol = findVolume(d.file, c.node);
-                if (!srcVol) die(`volume '${d.file}' does not exist`);
-                let nv: SimVolume;
-                if (isCloudinit(d)) {
-                  const sid = p.storage !== undefined && full ? String(p.storage) : splitVolid(d.file).sid;
-                  nv = allocDisk(sid, c.node, newid, CLOUDINIT_SIZE, undefined, `vm-${newid}-cloudinit`);
-                } else if (full) {
-                  const sid = p.storage !== undefined ? String(p.storage) : splitVolid(d.file).sid;
-                  t.log(`create full clone of drive ${k} (${d.file})`);
-                  nv = allocDisk(sid, c.node, newid, srcVol!.size, p.format as string | undefined);
-                  if (storageDef(sid).type === 'lvmthin') t.log(`  Logical volume "${splitVolid(nv.volid).volname}" created.`);
-                  t.log(`transferred ${human(srcVol!.size)} of ${human(srcVol!.size)} (100.00%)`);
+            const { src, full } = loadAndCheck();
+            const node = target ?? c.node;
+            const newvm: SimVm = { vmid: newid, node: c.node, name: '', template: false, status: 'stopped', config: {}, lock: 'clone' };
+            vms.set(newid, newvm);
+            const newvols: string[] = [];
+            try {
+              await t.work();
+              const cfg: Record<string, string | number> = {};
+              for (const [k, v] of Object.entries(src.config)) {
+                if (/^unused\d+$/.test(k) || ['snapshots', 'parent', 'snaptime', 'vmstate', 'snapstate', 'template'].includes(k)) continue;
+                if (/^net\d+$/.test(k)) {
+                  const mac = macOf(String(v));
+                  cfg[k] = mac ? String(v).replace(mac, randomMac()) : printNet(String(v));
+                } else if (DRIVE_RE.test(k)) {
+                  const d = parseDriveValue(k, String(v));
+                  if (isCdrom(d) && !isCloudinit(d)) {
+                    cfg[k] = String(v);
+                    continue;
+                  }
+                  if (!d.file || d.file === 'none' || d.file.startsWith('/')) {
+                    cfg[k] = String(v);
+                    continue;
+                  }
+                  const srcVol = findVolume(d.file, c.node);
+                  if (!srcVol) die(`volume '${d.file}' does not exist`);
+                  let nv: SimVolume;
+                  if (isCloudinit(d)) {
+                    const sid = p.storage !== undefined && full ? String(p.storage) : splitVolid(d.file).sid;
+                    nv = allocDisk(sid, c.node, newid, CLOUDINIT_SIZE, undefined, `vm-${newid}-cloudinit`);
+                  } else if (full) {
+                    const sid = p.storage !== undefined ? String(p.storage) : splitVolid(d.file).sid;
+                    t.log(`create full clone of drive ${k} (${d.file})`);
+                    nv = allocDisk(sid, c.node, newid, srcVol!.size, p.format as string | undefined);
+                    if (storageDef(sid).type === 'lvmthin') t.log(`  Logical volume "${splitVolid(nv.volid).volname}" created.`);
+                    t.log(`transferred ${human(srcVol!.size)} of ${human(srcVol!.size)} (100.00%)`);
+                  } else {
+                    t.log(`create linked clone of drive ${k} (${d.file})`);
+                    nv = cloneImage(d.file, c.node, newid);
+                    if (storageDef(splitVolid(nv.volid).sid).type === 'lvmthin') t.log(`  Logical volume "${splitVolid(nv.volid).volname}" created.`);
+                  }
+                  newvols.push(nv.volid);
+                  d.file = nv.volid;
+                  if (!isCloudinit(d)) d.size = formatSize(nv.size);
+                  cfg[k] = printDrive(d);
                 } else {
-                  t.log(`create linked clone of drive ${k} (${d.file})`);
-                  nv = cloneImage(d.file, c.node, newid);
-                  if (storageDef(splitVolid(nv.volid).sid).type === 'lvmthin') t.log(`  Logical volume "${splitVolid(nv.volid).volname}" created.`);
+                  cfg[k] = v;
                 }
-                newvols.push(nv.volid);
-                d.file = nv.volid;
-                if (!isCloudinit(d)) d.size = formatSize(nv.size);
-                cfg[k] = printDrive(d);
-              } else {
-                cfg[k] = v;
               }
+              const smbios = String(cfg.smbios1 ?? '');
+              cfg.smbios1 = /uuid=/.test(smbios) ? smbios.replace(/uuid=[^,]*/, `uuid=${uuid()}`) : [smbios, `uuid=${uuid()}`].filter(Boolean).join(',');
+              if (cfg.vmgenid) cfg.vmgenid = uuid();
+              cfg.name = p.name !== undefined ? String(p.name) : `Copy-of-VM-${src.config.name ?? vmid}`;
+              if (p.description !== undefined && p.description !== '') cfg.description = String(p.description);
+              if (src.pending && Object.keys(src.pending).length)
+                t.warn(`found pending changes for '${Object.keys(src.pending).join(',')}', discarding for clone`);
+              newvm.config = cfg;
+              newvm.node = node;
+              delete newvm.lock;
+              syncVm(newvm);
+            } catch (e) {
+              for (const volid of newvols) removeVolume(volid, c.node);
+              if (vms.get(newid) === newvm) vms.delete(newid);
+              throw wrapError(e, 'clone failed: ');
             }
-            const smbios = String(cfg.smbios1 ?? '');
-            cfg.smbios1 = /uuid=/.test(smbios) ? smbios.replace(/uuid=[^,]*/, `uuid=${uuid()}`) : [smbios, `uuid=${uuid()}`].filter(Boolean).join(',');
-            if (cfg.vmgenid) cfg.vmgenid = uuid();
-            cfg.name = p.name !== undefined ? String(p.name) : `Copy-of-VM-${src.config.name ?? vmid}`;
-            if (p.description !== undefined && p.description !== '') cfg.description = String(p.description);
-            if (src.pending && Object.keys(src.pending).length) t.warn(`found pending changes for '${Object.keys(src.pending).join(',')}', discarding for clone`);
-            newvm.config = cfg;
-            newvm.node = node;
-            delete newvm.lock;
-            syncVm(newvm);
-          } catch (e) {
-            for (const volid of newvols) removeVolume(volid, c.node);
-            if (vms.get(newid) === newvm) vms.delete(newid);
-            throw wrapError(e, 'clone failed: ');
+          } finally {
+            releaseTarget();
           }
         } finally {
-          releaseTarget();
+          releaseSrc();
         }
-      } finally {
-        releaseSrc();
-      }
-    }));
+      }),
+    );
   });
 
   // ---- status ----------------------------------------------------------------------------------
@@ -1328,33 +1670,52 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const r = vmResource(vm);
     const out: Record<string, unknown> = { ...r, qmpstatus: vm.status, ha: { managed: 0 } };
     if (agentEnabled(vm)) out.agent = 1;
-    if (vm.status === 'running') { out['running-machine'] = 'pc-i440fx-9.2+pve1'; out['running-qemu'] = '9.2.0'; }
+    if (vm.status === 'running') {
+      out['running-machine'] = 'pc-i440fx-9.2+pve1';
+      out['running-qemu'] = '9.2.0';
+    }
     return ok(out);
   });
 
   on('POST /nodes/{node}/qemu/{vmid}/status/start', (c) => {
     const vmid = vmidOf(c);
     loadVm(c.node, vmid);
-    return ok(startTask(c.node, 'qmstart', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = loadVm(c.node, vmid);
-      checkLock(vm, c.p.skiplock);
-      if (vm.template) die("you can't start a vm if it's a template");
-      if (vm.status === 'running') die(`VM ${vmid} already running`);
-      await t.work();
-      startVm(vm, t);
-    })));
+    return ok(
+      startTask(
+        c.node,
+        'qmstart',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = loadVm(c.node, vmid);
+          checkLock(vm, c.p.skiplock);
+          if (vm.template) die("you can't start a vm if it's a template");
+          if (vm.status === 'running') die(`VM ${vmid} already running`);
+          await t.work();
+          startVm(vm, t);
+        }),
+      ),
+    );
   });
 
   on('POST /nodes/{node}/qemu/{vmid}/status/stop', (c) => {
     const vmid = vmidOf(c);
     loadVm(c.node, vmid);
-    return ok(startTask(c.node, 'qmstop', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = loadVm(c.node, vmid);
-      checkLock(vm, c.p.skiplock);
-      if (vm.status !== 'running') return;
-      await t.work();
-      stopVm(vm);
-    })));
+    return ok(
+      startTask(
+        c.node,
+        'qmstop',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = loadVm(c.node, vmid);
+          checkLock(vm, c.p.skiplock);
+          if (vm.status !== 'running') return;
+          await t.work();
+          stopVm(vm);
+        }),
+      ),
+    );
   });
 
   /** Shutdown/reboot of a guest that ignores ACPI waits `timeout` PVE-seconds, then gives up. */
@@ -1364,35 +1725,51 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   on('POST /nodes/{node}/qemu/{vmid}/status/shutdown', (c) => {
     const vmid = vmidOf(c);
     loadVm(c.node, vmid);
-    return ok(startTask(c.node, 'qmshutdown', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = loadVm(c.node, vmid);
-      checkLock(vm, c.p.skiplock);
-      if (vm.status !== 'running') return;
-      if (ignoresAcpi(vm)) {
-        await t.sleep((c.p.timeout !== undefined ? Number(c.p.timeout) : 60) * secondMs);
-        if (c.p.forceStop !== 1) die('VM quit/powerdown failed - got timeout');
-        t.log('VM quit/powerdown failed - terminating now with SIGTERM');
-      }
-      await t.work();
-      stopVm(vm);
-    })));
+    return ok(
+      startTask(
+        c.node,
+        'qmshutdown',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = loadVm(c.node, vmid);
+          checkLock(vm, c.p.skiplock);
+          if (vm.status !== 'running') return;
+          if (ignoresAcpi(vm)) {
+            await t.sleep((c.p.timeout !== undefined ? Number(c.p.timeout) : 60) * secondMs);
+            if (c.p.forceStop !== 1) die('VM quit/powerdown failed - got timeout');
+            t.log('VM quit/powerdown failed - terminating now with SIGTERM');
+          }
+          await t.work();
+          stopVm(vm);
+        }),
+      ),
+    );
   });
 
   on('POST /nodes/{node}/qemu/{vmid}/status/reboot', (c) => {
     const vmid = vmidOf(c);
     loadVm(c.node, vmid);
-    return ok(startTask(c.node, 'qmreboot', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = loadVm(c.node, vmid);
-      checkLock(vm);
-      if (vm.status !== 'running') die(`VM ${vmid} not running`);
-      if (ignoresAcpi(vm)) {
-        await t.sleep((c.p.timeout !== undefined ? Number(c.p.timeout) : 60) * secondMs);
-        die('VM quit/powerdown failed - got timeout');
-      }
-      await t.work();
-      stopVm(vm);
-      startVm(vm, t);
-    })));
+    return ok(
+      startTask(
+        c.node,
+        'qmreboot',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = loadVm(c.node, vmid);
+          checkLock(vm);
+          if (vm.status !== 'running') die(`VM ${vmid} not running`);
+          if (ignoresAcpi(vm)) {
+            await t.sleep((c.p.timeout !== undefined ? Number(c.p.timeout) : 60) * secondMs);
+            die('VM quit/powerdown failed - got timeout');
+          }
+          await t.work();
+          stopVm(vm);
+          startVm(vm, t);
+        }),
+      ),
+    );
   });
 
   on('GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces', (c) => {
@@ -1401,13 +1778,28 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     if (!agentEnabled(vm)) die('No QEMU guest agent configured');
     const booted = vm.startedAt !== undefined && Date.now() - vm.startedAt >= guestBootMs;
     if (vm.guestAgent === false || (vm.guestAgent !== true && !booted)) die('QEMU guest agent is not running');
-    const ifaces: Record<string, unknown>[] = [{ name: 'lo', 'hardware-address': '00:00:00:00:00:00', 'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }, { 'ip-address': '::1', 'ip-address-type': 'ipv6', prefix: 128 }] }];
-    for (const k of Object.keys(vm.config).filter((x) => /^net\d+$/.test(x)).sort()) {
+    const ifaces: Record<string, unknown>[] = [
+      {
+        name: 'lo',
+        'hardware-address': '00:00:00:00:00:00',
+        'ip-addresses': [
+          { 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 },
+          { 'ip-address': '::1', 'ip-address-type': 'ipv6', prefix: 128 },
+        ],
+      },
+    ];
+    for (const k of Object.keys(vm.config)
+      .filter((x) => /^net\d+$/.test(x))
+      .sort()) {
       const n = Number(k.slice(3));
       const ipcfg = String(vm.config[`ipconfig${n}`] ?? '');
       const ip = /(?:^|,)ip=(\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(ipcfg);
       const addr = ip ? ip[1]! : `10.${n}.${(vm.vmid >> 8) & 255}.${vm.vmid & 255}`;
-      ifaces.push({ name: `eth${n}`, 'hardware-address': (macOf(String(vm.config[k])) ?? '').toLowerCase(), 'ip-addresses': [{ 'ip-address': addr, 'ip-address-type': 'ipv4', prefix: ip ? Number(ip[2]) : 24 }] });
+      ifaces.push({
+        name: `eth${n}`,
+        'hardware-address': (macOf(String(vm.config[k])) ?? '').toLowerCase(),
+        'ip-addresses': [{ 'ip-address': addr, 'ip-address-type': 'ipv4', prefix: ip ? Number(ip[2]) : 24 }],
+      });
     }
     return ok({ result: ifaces });
   });
@@ -1423,50 +1815,80 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       return vm;
     };
     early();
-    return ok(startTask(c.node, 'qmdestroy', String(vmid), c.user, withVmLock(vmid, async (t) => {
-      const vm = early();
-      checkLock(vm, c.p.skiplock);
-      if (vm.template) {
-        for (const k of [...drivesOf(vm.config), ...Object.keys(vm.config).filter((x) => /^unused\d+$/.test(x))]) {
-          const d = parseDriveValue(k, String(vm.config[k]));
-          if (isCdrom(d) || !d.file || d.file.startsWith('/')) continue;
-          if (baseInUse(d.file)) die(`base volume '${d.file}' is still in use by linked cloned`);
-        }
-      }
-      await t.work();
-      vm.lock = 'destroyed';
-      const seen = new Set<string>();
-      for (const k of [...drivesOf(vm.config), ...Object.keys(vm.config).filter((x) => /^unused\d+$/.test(x))]) {
-        const d = parseDriveValue(k, String(vm.config[k]));
-        if ((isCdrom(d) && !isCloudinit(d)) || !d.file || d.file === 'none' || d.file.startsWith('/') || seen.has(d.file)) continue;
-        const { sid, volname } = splitVolid(d.file);
-        if (parseVolname(storageDef(sid), volname).owner !== vmid) continue;
-        seen.add(d.file);
-        try { freeVolume(d.file, vm.node, t.log, t.warn); } catch (e) { t.warn(`Could not remove disk '${d.file}', check manually: ${errText(e)}`); }
-      }
-      if (c.p['destroy-unreferenced-disks'] === 1) {
-        for (const [sid, list] of storage) {
-          const def = storageDefs.get(sid)!;
-          for (const v of [...list]) {
-            if (v.content !== 'images' || v.vmid !== vmid || (!def.shared && v.node !== vm.node) || seen.has(v.volid)) continue;
-            try { freeVolume(v.volid, vm.node, t.log, t.warn); } catch (e) { t.warn(`Could not remove disk '${v.volid}', check manually: ${errText(e)}`); }
+    return ok(
+      startTask(
+        c.node,
+        'qmdestroy',
+        String(vmid),
+        c.user,
+        withVmLock(vmid, async (t) => {
+          const vm = early();
+          checkLock(vm, c.p.skiplock);
+          if (vm.template) {
+            for (const k of [...drivesOf(vm.config), ...Object.keys(vm.config).filter((x) => /^unused\d+$/.test(x))]) {
+              const d = parseDriveValue(k, String(vm.config[k]));
+              if (isCdrom(d) || !d.file || d.file.startsWith('/')) continue;
+              if (baseInUse(d.file)) die(`base volume '${d.file}' is still in use by linked cloned`);
+            }
           }
-        }
-      }
-      if (c.p.purge === 1) t.log(`purging VM ${vmid} from related configurations..`);
-      vms.delete(vmid);
-    })));
+          await t.work();
+          vm.lock = 'destroyed';
+          const seen = new Set<string>();
+          for (const k of [...drivesOf(vm.config), ...Object.keys(vm.config).filter((x) => /^unused\d+$/.test(x))]) {
+            const d = parseDriveValue(k, String(vm.config[k]));
+            if ((isCdrom(d) && !isCloudinit(d)) || !d.file || d.file === 'none' || d.file.startsWith('/') || seen.has(d.file)) continue;
+            const { sid, volname } = splitVolid(d.file);
+            if (parseVolname(storageDef(sid), volname).owner !== vmid) continue;
+            seen.add(d.file);
+            try {
+              freeVolume(d.file, vm.node, t.log, t.warn);
+            } catch (e) {
+              t.warn(`Could not remove disk '${d.file}', check manually: ${errText(e)}`);
+            }
+          }
+          if (c.p['destroy-unreferenced-disks'] === 1) {
+            for (const [sid, list] of storage) {
+              const def = storageDefs.get(sid)!;
+              for (const v of [...list]) {
+                if (v.content !== 'images' || v.vmid !== vmid || (!def.shared && v.node !== vm.node) || seen.has(v.volid)) continue;
+                try {
+                  freeVolume(v.volid, vm.node, t.log, t.warn);
+                } catch (e) {
+                  t.warn(`Could not remove disk '${v.volid}', check manually: ${errText(e)}`);
+                }
+              }
+            }
+          }
+          if (c.p.purge === 1) t.log(`purging VM ${vmid} from related configurations..`);
+          vms.delete(vmid);
+        }),
+      ),
+    );
   });
 
   // ---- storage ---------------------------------------------------------------------------------
   function storageStatus(def: StorageDef, node: string): Record<string, unknown> {
     const used = (storage.get(def.id) ?? []).filter((v) => def.shared || v.node === node).reduce((a, v) => a + v.size, 0);
-    return { storage: def.id, type: def.type, content: def.content.join(','), active: 1, enabled: 1, shared: def.shared ? 1 : 0, total: def.total, used, avail: Math.max(0, def.total - used), used_fraction: used / def.total };
+    return {
+      storage: def.id,
+      type: def.type,
+      content: def.content.join(','),
+      active: 1,
+      enabled: 1,
+      shared: def.shared ? 1 : 0,
+      total: def.total,
+      used,
+      avail: Math.max(0, def.total - used),
+      used_fraction: used / def.total,
+    };
   }
   on('GET /nodes/{node}/storage', (c) => {
     let defs = [...storageDefs.values()];
     if (c.p.storage !== undefined) defs = defs.filter((d) => d.id === c.p.storage);
-    if (c.p.content !== undefined) { const want = splitList(String(c.p.content)); defs = defs.filter((d) => want.some((w) => d.content.includes(w))); }
+    if (c.p.content !== undefined) {
+      const want = splitList(String(c.p.content));
+      defs = defs.filter((d) => want.some((w) => d.content.includes(w)));
+    }
     return ok(defs.map((d) => storageStatus(d, c.node)));
   });
 
@@ -1541,8 +1963,14 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   const IMPORT_RE = /^[a-zA-Z0-9_.-]+\.(ova|ovf|qcow2|raw|vmdk)$/;
   const normalizeFilename = (f: string) => f.replace(/^.*[/\\]/, '').replace(/[^a-zA-Z0-9_.-]/g, '_');
   function checkImageFilename(content: string, filename: string, importMsg: string): string {
-    if (content === 'iso') { if (!ISO_RE.test(filename)) paramExc({ filename: 'wrong file extension' }); return `iso/${filename}`; }
-    if (content === 'vztmpl') { if (!VZTMPL_RE.test(filename)) paramExc({ filename: 'wrong file extension' }); return `vztmpl/${filename}`; }
+    if (content === 'iso') {
+      if (!ISO_RE.test(filename)) paramExc({ filename: 'wrong file extension' });
+      return `iso/${filename}`;
+    }
+    if (content === 'vztmpl') {
+      if (!VZTMPL_RE.test(filename)) paramExc({ filename: 'wrong file extension' });
+      return `vztmpl/${filename}`;
+    }
     if (!IMPORT_RE.test(filename)) paramExc({ filename: importMsg });
     return `import/${filename}`;
   }
@@ -1559,27 +1987,34 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const data = c.upload!.data;
     const tmp = `/var/tmp/pveupload-${randHex(16)}`;
     const path = volPath(def, volname);
-    return ok(startTask(c.node, 'imgcopy', '', c.user, async (t) => {
-      t.log(`starting file import from: ${tmp}`);
-      if (c.p['checksum-algorithm'] !== undefined) {
-        const got = hashOf(String(c.p['checksum-algorithm']), data);
-        if (got.toLowerCase() !== String(c.p.checksum).toLowerCase()) die(`checksum mismatch: got '${got}' != expect '${c.p.checksum}'`);
-        t.log('calculating checksum...OK, checksum verified');
-      }
-      if (content === 'import' && /\.qcow2$/.test(filename) && qcow2VirtualSize(data) === undefined) die(`qemu-img: Could not open '${tmp}': Image is not in qcow2 format`);
-      if (content === 'iso' && qcow2VirtualSize(data) !== undefined) die(`file '${tmp}' has unexpected format 'qcow2', expected 'raw'`);
-      t.log(`target node: ${c.node}`);
-      t.log(`target file: ${path}`);
-      t.log(`file size is: ${data.length}`);
-      t.log(`command: cp -- ${tmp} ${path}`);
-      await t.work();
-      addVolume(def.id, {
-        volid: `${def.id}:${volname}`, size: data.length, content, node: c.node,
-        format: content === 'iso' ? 'iso' : content === 'import' ? /\.(\w+)$/.exec(filename)![1]! : `t${VZTMPL_RE.exec(filename)?.[1] ?? 'gz'}`,
-        data: data.length <= 16 * 1024 * 1024 ? data : undefined, sha256: hashOf('sha256', data),
-      });
-      t.log('finished file import successfully');
-    }));
+    return ok(
+      startTask(c.node, 'imgcopy', '', c.user, async (t) => {
+        t.log(`starting file import from: ${tmp}`);
+        if (c.p['checksum-algorithm'] !== undefined) {
+          const got = hashOf(String(c.p['checksum-algorithm']), data);
+          if (got.toLowerCase() !== String(c.p.checksum).toLowerCase()) die(`checksum mismatch: got '${got}' != expect '${c.p.checksum}'`);
+          t.log('calculating checksum...OK, checksum verified');
+        }
+        if (content === 'import' && /\.qcow2$/.test(filename) && qcow2VirtualSize(data) === undefined)
+          die(`qemu-img: Could not open '${tmp}': Image is not in qcow2 format`);
+        if (content === 'iso' && qcow2VirtualSize(data) !== undefined) die(`file '${tmp}' has unexpected format 'qcow2', expected 'raw'`);
+        t.log(`target node: ${c.node}`);
+        t.log(`target file: ${path}`);
+        t.log(`file size is: ${data.length}`);
+        t.log(`command: cp -- ${tmp} ${path}`);
+        await t.work();
+        addVolume(def.id, {
+          volid: `${def.id}:${volname}`,
+          size: data.length,
+          content,
+          node: c.node,
+          format: content === 'iso' ? 'iso' : content === 'import' ? /\.(\w+)$/.exec(filename)![1]! : `t${VZTMPL_RE.exec(filename)?.[1] ?? 'gz'}`,
+          data: data.length <= 16 * 1024 * 1024 ? data : undefined,
+          sha256: hashOf('sha256', data),
+        });
+        t.log('finished file import successfully');
+      }),
+    );
   });
 
   on('POST /nodes/{node}/storage/{storage}/download-url', (c) => {
@@ -1594,51 +2029,76 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const path = volPath(def, volname);
     const algo = c.p['checksum-algorithm'] as string | undefined;
     const want = c.p.checksum as string | undefined;
-    return ok(startTask(c.node, 'download', filename.replace(/[^a-zA-Z0-9_.\-]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16)}`), c.user, async (t) => {
-      t.log(`downloading ${url} to ${path}`);
-      const existing = findVolume(`${def.id}:${volname}`, c.node);
-      if (existing) {
-        if (algo && want) {
-          t.log('calculating checksum of existing file...');
-          const got = existing.data ? hashOf(algo, existing.data) : existing.sha256 && algo === 'sha256' ? existing.sha256 : undefined;
-          if (got === undefined || got.toLowerCase() === want.toLowerCase()) { t.log('OK, got correct file already, no need to download'); return; }
-          die(`checksum mismatch: got '${got}' != expect '${want}', aborting`);
-        }
-        die(`refusing to override existing file '${path}'`);
-      }
-      const remote = opts.downloads?.[url];
-      await t.work();
-      if (remote?.error) die(`download failed: ${remote.error}`);
-      const data = remote?.data;
-      const size = data?.length ?? remote?.size ?? GiB;
-      if (algo && want) {
-        t.log('calculating checksum...');
-        if (data) {
-          const got = hashOf(algo, data);
-          if (got.toLowerCase() !== want.toLowerCase()) die(`checksum mismatch: got '${got}' != expect '${want}'`);
-        }
-        t.log('OK, checksum verified');
-      }
-      addVolume(def.id, {
-        volid: `${def.id}:${volname}`, size, content, node: c.node,
-        format: content === 'iso' ? 'iso' : content === 'import' ? /\.(\w+)$/.exec(filename)![1]! : 'tgz',
-        data: data && data.length <= 16 * 1024 * 1024 ? data : undefined,
-        sha256: data ? hashOf('sha256', data) : algo === 'sha256' ? want : undefined,
-      });
-      t.log(`download of '${url}' to '${path}' finished`);
-    }));
+    return ok(
+      startTask(
+        c.node,
+        'download',
+        filename.replace(/[^a-zA-Z0-9_.-]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16)}`),
+        c.user,
+        async (t) => {
+          t.log(`downloading ${url} to ${path}`);
+          const existing = findVolume(`${def.id}:${volname}`, c.node);
+          if (existing) {
+            if (algo && want) {
+              t.log('calculating checksum of existing file...');
+              const got = existing.data ? hashOf(algo, existing.data) : existing.sha256 && algo === 'sha256' ? existing.sha256 : undefined;
+              if (got === undefined || got.toLowerCase() === want.toLowerCase()) {
+                t.log('OK, got correct file already, no need to download');
+                return;
+              }
+              die(`checksum mismatch: got '${got}' != expect '${want}', aborting`);
+            }
+            die(`refusing to override existing file '${path}'`);
+          }
+          const remote = opts.downloads?.[url];
+          await t.work();
+          if (remote?.error) die(`download failed: ${remote.error}`);
+          const data = remote?.data;
+          const size = data?.length ?? remote?.size ?? GiB;
+          if (algo && want) {
+            t.log('calculating checksum...');
+            if (data) {
+              const got = hashOf(algo, data);
+              if (got.toLowerCase() !== want.toLowerCase()) die(`checksum mismatch: got '${got}' != expect '${want}'`);
+            }
+            t.log('OK, checksum verified');
+          }
+          addVolume(def.id, {
+            volid: `${def.id}:${volname}`,
+            size,
+            content,
+            node: c.node,
+            format: content === 'iso' ? 'iso' : content === 'import' ? /\.(\w+)$/.exec(filename)![1]! : 'tgz',
+            data: data && data.length <= 16 * 1024 * 1024 ? data : undefined,
+            sha256: data ? hashOf('sha256', data) : algo === 'sha256' ? want : undefined,
+          });
+          t.log(`download of '${url}' to '${path}' finished`);
+        },
+      ),
+    );
   });
 
   // ---- tasks -----------------------------------------------------------------------------------
   function findTask(node: string, upid: string): SimTask {
-    if (!/^UPID:[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[^:\s]+:[^:\s]*:[^:\s]+:$/.test(upid)) paramExc({ upid: 'unable to parse worker upid' });
+    if (!/^UPID:[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[^:\s]+:[^:\s]*:[^:\s]+:$/.test(upid))
+      paramExc({ upid: 'unable to parse worker upid' });
     const t = tasks.get(upid);
     if (!t || t.node !== node) paramExc({ upid: 'no such task' });
     return t!;
   }
   const taskStatus = (t: SimTask) => {
     const [user, tokenid] = t.user.split('!');
-    const out: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user, status: t.status };
+    const out: Record<string, unknown> = {
+      upid: t.upid,
+      node: t.node,
+      pid: t.pid,
+      pstart: t.pstart,
+      starttime: t.starttime,
+      type: t.type,
+      id: t.id,
+      user,
+      status: t.status,
+    };
     if (tokenid) out.tokenid = tokenid;
     if (t.status === 'stopped') out.exitstatus = t.exitstatus;
     return out;
@@ -1672,8 +2132,20 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const total = list.length;
     return {
       data: list.slice(start, start + limit).map((t) => {
-        const e: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user };
-        if (t.status === 'stopped') { e.status = t.exitstatus; e.endtime = t.endtime; }
+        const e: Record<string, unknown> = {
+          upid: t.upid,
+          node: t.node,
+          pid: t.pid,
+          pstart: t.pstart,
+          starttime: t.starttime,
+          type: t.type,
+          id: t.id,
+          user: t.user,
+        };
+        if (t.status === 'stopped') {
+          e.status = t.exitstatus;
+          e.endtime = t.endtime;
+        }
         return e;
       }),
       total,
@@ -1717,7 +2189,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     res.setHeader('Cache-Control', 'max-age=0');
     res.setHeader('Pragma', 'no-cache');
     res.setHeader('Expires', new Date().toUTCString());
-    if (body === undefined) { res.end(); return; }
+    if (body === undefined) {
+      res.end();
+      return;
+    }
     const text = JSON.stringify(body);
     res.setHeader('Content-Type', 'application/json;charset=UTF-8');
     res.setHeader('Content-Length', Buffer.byteLength(text));
@@ -1728,26 +2203,46 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'https://pve.invalid');
     const rec: RecordedRequest = { method, path: url.pathname, params: {}, status: 0, authenticated: false, at: Date.now() };
-    const record = (status: number, extra: Partial<RecordedRequest> = {}) => { Object.assign(rec, { status }, extra); requests.push(rec); };
-    const drop = (fault: RecordedRequest['fault']) => { record(0, { fault }); req.socket.destroy(); };
+    const record = (status: number, extra: Partial<RecordedRequest> = {}) => {
+      Object.assign(rec, { status }, extra);
+      requests.push(rec);
+    };
+    const drop = (fault: RecordedRequest['fault']) => {
+      record(0, { fault });
+      req.socket.destroy();
+    };
 
     const m = /^\/api2\/json(\/.*)?$/.exec(url.pathname);
-    if (!m) { record(501); send(res, 501, 'no such uri'); return; }
+    if (!m) {
+      record(501);
+      send(res, 501, 'no such uri');
+      return;
+    }
     const path = m[1] ?? '/';
     rec.path = path;
 
     // Pre-apply faults: nothing has been looked at yet.
-    if ((faults.dropRate ?? 0) > 0 && faultRng() < faults.dropRate!) { drop('drop'); return; }
+    if ((faults.dropRate ?? 0) > 0 && faultRng() < faults.dropRate!) {
+      drop('drop');
+      return;
+    }
     if ((faults.transientRate ?? 0) > 0 && faultRng() < faults.transientRate!) {
       const kind = Math.floor(faultRng() * 3);
-      if (kind === 2) { drop('transient'); return; }
+      if (kind === 2) {
+        drop('transient');
+        return;
+      }
       const status = kind === 0 ? 500 : 503;
       record(status, { fault: 'transient', message: 'got no worker' });
       send(res, status, 'got no worker', { data: null, message: 'got no worker\n' });
       return;
     }
 
-    if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) { record(501); send(res, 501, `method '${method}' not available`); return; }
+    if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) {
+      record(501);
+      send(res, 501, `method '${method}' not available`);
+      return;
+    }
     if (req.headers['transfer-encoding']) {
       const te = String(req.headers['transfer-encoding']).toLowerCase();
       const msg = te === 'chunked' ? 'chunked transfer encoding not supported' : `Unknown transfer encoding '${te}'`;
@@ -1777,21 +2272,42 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     const [ct, ...ctParams] = ctype.split(/\s*[;,]\s*/);
     const isUploadPath = method === 'POST' && /^\/nodes\/[^/]+\/storage\/[^/]+\/upload$/.test(path);
     if (body.length) {
-      if (method !== 'POST' && method !== 'PUT') { record(501); send(res, 501, `Unexpected content for method '${method}'`); return; }
+      if (method !== 'POST' && method !== 'PUT') {
+        record(501);
+        send(res, 501, `Unexpected content for method '${method}'`);
+        return;
+      }
       if (isUploadPath) {
         const boundary = ctParams.map((x) => /^boundary\s*=\s*"?([^"\s]+)"?$/.exec(x)?.[1]).find(Boolean);
-        if (ct !== 'multipart/form-data' || !boundary) { record(501); send(res, 501, `upload 'Content-Type '${ctype}' not implemented`); return; }
+        if (ct !== 'multipart/form-data' || !boundary) {
+          record(501);
+          send(res, 501, `upload 'Content-Type '${ctype}' not implemented`);
+          return;
+        }
         const mp = parseMultipart(body, boundary);
-        if (mp.error) { record(501, { message: mp.error }); send(res, 501, mp.error); return; }
+        if (mp.error) {
+          record(501, { message: mp.error });
+          send(res, 501, mp.error);
+          return;
+        }
         Object.assign(params, mp.fields);
-        if (mp.file) { params.filename = mp.file.filename; upload = { filename: mp.file.filename, data: mp.file.data }; }
+        if (mp.file) {
+          params.filename = mp.file.filename;
+          upload = { filename: mp.file.filename, data: mp.file.data };
+        }
       } else {
-        if (body.length > MAX_POST) { record(501); send(res, 501, 'for data too large'); return; }
+        if (body.length > MAX_POST) {
+          record(501);
+          send(res, 501, 'for data too large');
+          return;
+        }
         if (!ct || ct === 'application/x-www-form-urlencoded') {
           for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params[k] = v;
         } else if (ct === 'application/json') {
           let parsed: unknown;
-          try { parsed = JSON.parse(body.toString('utf8')); } catch (e) {
+          try {
+            parsed = JSON.parse(body.toString('utf8'));
+          } catch (e) {
             record(400, { message: 'invalid JSON' });
             send(res, 400, 'Parameter verification failed.', { data: null, message: `malformed JSON string: ${errText(e)}\n` });
             return;
@@ -1809,7 +2325,11 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
 
     const v = schema.validate(method, path, params);
     if (!v.ok) {
-      if (v.status === 501) { record(501, { message: v.message }); send(res, 501, v.message, { data: null, message: `${v.message}\n` }); return; }
+      if (v.status === 501) {
+        record(501, { message: v.message });
+        send(res, 501, v.message, { data: null, message: `${v.message}\n` });
+        return;
+      }
       record(400, { template: v.template, schemaErrors: v.errors, message: v.message });
       send(res, 400, v.message, { data: null, message: `${v.message}\n`, errors: v.errors });
       return;
@@ -1848,7 +2368,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       send(res, err.status, err.message, bodyOut);
       return;
     }
-    if ((faults.dropAfterApplyRate ?? 0) > 0 && faultRng() < faults.dropAfterApplyRate!) { drop('drop-after-apply'); return; }
+    if ((faults.dropAfterApplyRate ?? 0) > 0 && faultRng() < faults.dropAfterApplyRate!) {
+      drop('drop-after-apply');
+      return;
+    }
     record(200);
     const out: Record<string, unknown> = { data: result.data ?? null };
     if (result.total !== undefined) out.total = result.total;
@@ -1861,11 +2384,17 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     let tooBig = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_UPLOAD) { tooBig = true; return; }
+      if (size > MAX_UPLOAD) {
+        tooBig = true;
+        return;
+      }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (tooBig) { send(res, 413, 'Request Entity Too Large'); return; }
+      if (tooBig) {
+        send(res, 413, 'Request Entity Too Large');
+        return;
+      }
       handle(req, res, Buffer.concat(chunks)).catch((e) => send(res, 500, errText(e), { data: null, message: `${errText(e)}\n` }));
     });
     req.on('error', () => {});
@@ -1873,7 +2402,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
   const server = cert ? https.createServer({ key: cert.key, cert: cert.cert }, onRequest) : http.createServer(onRequest);
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', rej); res(); });
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', rej);
+      res();
+    });
   });
   const addr = server.address() as AddressInfo;
   const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -1888,9 +2420,15 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     tasks,
     requests,
     token: { id: tokens[0]!.id, secret: tokens[0]!.secret, header: `PVEAPIToken=${tokens[0]!.id}=${tokens[0]!.secret}` },
-    get faults() { return faults; },
-    set faults(f: ProxmoxFaults) { faults = { ...f }; },
-    setFaults(f: ProxmoxFaults) { faults = { ...f }; },
+    get faults() {
+      return faults;
+    },
+    set faults(f: ProxmoxFaults) {
+      faults = { ...f };
+    },
+    setFaults(f: ProxmoxFaults) {
+      faults = { ...f };
+    },
     leftovers(marker: string) {
       const hit = (s: unknown) => s !== undefined && String(s).includes(marker);
       const vmsHit = [...vms.values()].filter((vm) => hit(vm.name) || hit(vm.config.description) || hit(vm.config.tags));
@@ -1917,7 +2455,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
         vm.config.meta = vm.config.meta ?? `creation-qemu=9.2.0,ctime=${now()}`;
         if (spec.ignoreAcpi) vm.ignoreAcpi = true;
         syncVm(vm);
-        if (spec.status === 'running') { vm.status = 'running'; vm.startedAt = Date.now() - guestBootMs; }
+        if (spec.status === 'running') {
+          vm.status = 'running';
+          vm.startedAt = Date.now() - guestBootMs;
+        }
       } catch (e) {
         vms.delete(spec.vmid);
         throw e;
@@ -1928,8 +2469,15 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
       const def = storageDef(sid);
       const p = parseVolname(def, volname);
       return addVolume(sid, {
-        volid: `${sid}:${volname}`, size, content: p.vtype, format: p.format, node: o.node ?? nodes[0]!, vmid: p.owner,
-        data: o.data, notes: o.notes, sha256: o.data ? hashOf('sha256', o.data) : undefined,
+        volid: `${sid}:${volname}`,
+        size,
+        content: p.vtype,
+        format: p.format,
+        node: o.node ?? nodes[0]!,
+        vmid: p.owner,
+        data: o.data,
+        notes: o.notes,
+        sha256: o.data ? hashOf('sha256', o.data) : undefined,
       });
     },
     async idle() {
@@ -1955,7 +2503,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
 //   [--seed N] [--nodes pve1,pve2] [--task-ms 150] [--token 'user@realm!id=secret']
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const arg = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+  const arg = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const tokenArg = arg('--token');
   const tm = tokenArg ? /^(.+![^=]+)=(.+)$/.exec(tokenArg) : null;
   const sim = await startProxmoxSimulator({
@@ -1968,14 +2519,18 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     tokens: tm ? [{ id: tm[1]!, secret: tm[2]! }] : undefined,
     authFailureDelayMs: args.includes('--fast-auth-failure') ? 0 : undefined,
   });
-  process.stdout.write([
-    `url:          ${sim.url}   (API base ${sim.url}/api2/json)`,
-    `fingerprint:  ${sim.fingerprint256 || '(no TLS)'}`,
-    `token:        ${sim.token.id}=${sim.token.secret}`,
-    `header:       Authorization: ${sim.token.header}`,
-    '',
-  ].join('\n'));
-  const stop = () => { void sim.close().then(() => process.exit(0)); };
+  process.stdout.write(
+    [
+      `url:          ${sim.url}   (API base ${sim.url}/api2/json)`,
+      `fingerprint:  ${sim.fingerprint256 || '(no TLS)'}`,
+      `token:        ${sim.token.id}=${sim.token.secret}`,
+      `header:       Authorization: ${sim.token.header}`,
+      '',
+    ].join('\n'),
+  );
+  const stop = () => {
+    void sim.close().then(() => process.exit(0));
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

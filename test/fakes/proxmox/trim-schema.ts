@@ -129,8 +129,10 @@ function main(argv: string[]): void {
     process.exit(1);
   }
   const trimmed = trimSchema(source);
-  writeFileSync(out, JSON.stringify(trimmed, null, 1) + '\n');
-  process.stdout.write(`wrote ${relative(process.cwd(), out)}: ${ENDPOINTS.length} endpoints from ${trimmed.source.file} (sha256 ${trimmed.source.sha256.slice(0, 12)}…)\n`);
+  writeFileSync(out, `${JSON.stringify(trimmed, null, 1)}\n`);
+  process.stdout.write(
+    `wrote ${relative(process.cwd(), out)}: ${ENDPOINTS.length} endpoints from ${trimmed.source.file} (sha256 ${trimmed.source.sha256.slice(0, 12)}…)\n`,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

@@ -65,21 +65,41 @@ interface Slot {
   connectedVia: string;
 }
 
-interface Task { id: string; polls: number; pollsLeft: number; outcome: 'Completed' | 'Exception'; messages: string[]; apply: () => void }
+interface Task {
+  id: string;
+  polls: number;
+  pollsLeft: number;
+  outcome: 'Completed' | 'Exception';
+  messages: string[];
+  apply: () => void;
+}
 
 const VENDORS: Record<FixtureVendor, { root: Record<string, unknown>; manufacturer: string; model: string; managerId: string; managerModel: string }> = {
   generic: { root: { Vendor: 'Contoso' }, manufacturer: 'Contoso', model: 'Model 1', managerId: '1', managerModel: 'BMC' },
   dell: {
-    root: { Vendor: 'Dell', Product: 'Integrated Dell Remote Access Controller', Oem: { Dell: { '@odata.type': '#DellServiceRoot.v1_0_0.DellServiceRoot', ManagerMACAddress: '00:00:5e:00:53:01' } } },
-    manufacturer: 'Dell Inc.', model: 'PowerEdge R650', managerId: 'iDRAC.Embedded.1', managerModel: '15G Monolithic',
+    root: {
+      Vendor: 'Dell',
+      Product: 'Integrated Dell Remote Access Controller',
+      Oem: { Dell: { '@odata.type': '#DellServiceRoot.v1_0_0.DellServiceRoot', ManagerMACAddress: '00:00:5e:00:53:01' } },
+    },
+    manufacturer: 'Dell Inc.',
+    model: 'PowerEdge R650',
+    managerId: 'iDRAC.Embedded.1',
+    managerModel: '15G Monolithic',
   },
   hpe: {
     root: { Vendor: 'HPE', Product: 'ProLiant DL360 Gen10', Oem: { Hpe: { Manager: [{ ManagerType: 'iLO 5', ManagerFirmwareVersion: '2.72' }] } } },
-    manufacturer: 'HPE', model: 'ProLiant DL360 Gen10', managerId: '1', managerModel: 'iLO 5',
+    manufacturer: 'HPE',
+    model: 'ProLiant DL360 Gen10',
+    managerId: '1',
+    managerModel: 'iLO 5',
   },
   supermicro: {
     root: { Vendor: 'Supermicro', Oem: { Supermicro: { '@odata.type': '#SmcServiceRoot.v1_0_0.SmcServiceRoot' } } },
-    manufacturer: 'Supermicro', model: 'SYS-120U-TNR', managerId: '1', managerModel: 'X12DPU-6',
+    manufacturer: 'Supermicro',
+    model: 'SYS-120U-TNR',
+    managerId: '1',
+    managerModel: 'X12DPU-6',
   },
 };
 
@@ -88,7 +108,10 @@ function errorBody(messageId: string, message: string, extra: Array<{ MessageId:
     error: {
       code: messageId,
       message: 'A general error has occurred. See ExtendedInfo for more information.',
-      '@Message.ExtendedInfo': [{ '@odata.type': '#Message.v1_1_1.Message', MessageId: messageId, Message: message, Severity: 'Critical', Resolution: 'None.' }, ...extra],
+      '@Message.ExtendedInfo': [
+        { '@odata.type': '#Message.v1_1_1.Message', MessageId: messageId, Message: message, Severity: 'Critical', Resolution: 'None.' },
+        ...extra,
+      ],
     },
   };
 }
@@ -123,23 +146,56 @@ export class RedfishFixture {
 
   constructor(opts: RedfishFixtureOptions = {}) {
     this.opts = {
-      vendor: 'generic', username: 'root', password: 'calvin-not-really', virtualMedia: 'managers', boot: 'persists', etag: 'optional',
+      vendor: 'generic',
+      username: 'root',
+      password: 'calvin-not-really',
+      virtualMedia: 'managers',
+      boot: 'persists',
+      etag: 'optional',
       ...opts,
     };
     this.powerState = opts.powerState ?? 'Off';
     this.slots = [
-      { id: this.opts.vendor === 'hpe' ? '1' : 'RemovableDisk', name: 'Virtual Removable Media', mediaTypes: ['Floppy', 'USBStick'], image: null, inserted: false, writeProtected: false, connectedVia: 'NotConnected' },
-      { id: this.opts.vendor === 'hpe' ? '2' : this.opts.vendor === 'supermicro' ? 'CD1' : 'CD', name: 'Virtual CD', mediaTypes: ['CD', 'DVD'], image: null, inserted: false, writeProtected: true, connectedVia: 'NotConnected' },
+      {
+        id: this.opts.vendor === 'hpe' ? '1' : 'RemovableDisk',
+        name: 'Virtual Removable Media',
+        mediaTypes: ['Floppy', 'USBStick'],
+        image: null,
+        inserted: false,
+        writeProtected: false,
+        connectedVia: 'NotConnected',
+      },
+      {
+        id: this.opts.vendor === 'hpe' ? '2' : this.opts.vendor === 'supermicro' ? 'CD1' : 'CD',
+        name: 'Virtual CD',
+        mediaTypes: ['CD', 'DVD'],
+        image: null,
+        inserted: false,
+        writeProtected: true,
+        connectedVia: 'NotConnected',
+      },
     ];
     this.#faults = (opts.faults ?? []).map((f) => ({ ...f }));
-    this.#server = http.createServer((req, res) => { void this.#handle(req, res); });
+    this.#server = http.createServer((req, res) => {
+      void this.#handle(req, res);
+    });
   }
 
-  get vendor() { return VENDORS[this.opts.vendor]; }
-  get systemPath() { return '/redfish/v1/Systems/1'; }
-  get managerPath() { return `/redfish/v1/Managers/${this.vendor.managerId}`; }
-  get openSessions() { return this.sessions.size + this.foreignSessions; }
-  get cdSlot(): Slot { return this.slots[1]!; }
+  get vendor() {
+    return VENDORS[this.opts.vendor];
+  }
+  get systemPath() {
+    return '/redfish/v1/Systems/1';
+  }
+  get managerPath() {
+    return `/redfish/v1/Managers/${this.vendor.managerId}`;
+  }
+  get openSessions() {
+    return this.sessions.size + this.foreignSessions;
+  }
+  get cdSlot(): Slot {
+    return this.slots[1]!;
+  }
 
   async start(): Promise<this> {
     await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
@@ -161,11 +217,17 @@ export class RedfishFixture {
   }
 
   /** Drops every live session (as a BMC reboot or timeout would). */
-  expireSessions(): void { this.sessions.clear(); }
+  expireSessions(): void {
+    this.sessions.clear();
+  }
 
-  systemEtag(): string { return this.#etag(`sys-${this.systemVersion}`); }
+  systemEtag(): string {
+    return this.#etag(`sys-${this.systemVersion}`);
+  }
 
-  #etag(v: string): string { return this.opts.weakEtag ? `W/"${v}"` : `"${v}"`; }
+  #etag(v: string): string {
+    return this.opts.weakEtag ? `W/"${v}"` : `"${v}"`;
+  }
 
   #system(): Record<string, unknown> {
     const base = this.systemPath;
@@ -213,13 +275,15 @@ export class RedfishFixture {
       Links: { ManagerForServers: [{ '@odata.id': this.systemPath }] },
       Actions: {
         '#Manager.Reset': { target: `${this.managerPath}/Actions/Manager.Reset` },
-        ...(this.opts.vendor === 'dell' ? {
-          Oem: {
-            '#OemManager.v1_4_0.OemManager#OemManager.ImportSystemConfiguration': {
-              target: `${this.managerPath}/Actions/Oem/EID_674_Manager.ImportSystemConfiguration`,
-            },
-          },
-        } : {}),
+        ...(this.opts.vendor === 'dell'
+          ? {
+              Oem: {
+                '#OemManager.v1_4_0.OemManager#OemManager.ImportSystemConfiguration': {
+                  target: `${this.managerPath}/Actions/Oem/EID_674_Manager.ImportSystemConfiguration`,
+                },
+              },
+            }
+          : {}),
       },
     };
   }
@@ -235,16 +299,18 @@ export class RedfishFixture {
       Name: s.name,
       MediaTypes: s.mediaTypes,
       // Supermicro keeps the last Image around after an eject (ConnectedVia tells the truth).
-      Image: this.opts.vendor === 'supermicro' ? s.image : (s.inserted ? s.image : null),
+      Image: this.opts.vendor === 'supermicro' ? s.image : s.inserted ? s.image : null,
       Inserted: s.inserted,
       WriteProtected: s.writeProtected,
       ConnectedVia: s.connectedVia,
-      ...(actions ? {
-        Actions: {
-          '#VirtualMedia.InsertMedia': { target: `${path}/Actions/VirtualMedia.InsertMedia` },
-          '#VirtualMedia.EjectMedia': { target: `${path}/Actions/VirtualMedia.EjectMedia` },
-        },
-      } : {}),
+      ...(actions
+        ? {
+            Actions: {
+              '#VirtualMedia.InsertMedia': { target: `${path}/Actions/VirtualMedia.InsertMedia` },
+              '#VirtualMedia.EjectMedia': { target: `${path}/Actions/VirtualMedia.EjectMedia` },
+            },
+          }
+        : {}),
     };
   }
 
@@ -266,37 +332,68 @@ export class RedfishFixture {
       ...this.vendor.root,
       Systems: { '@odata.id': '/redfish/v1/Systems' },
       Managers: { '@odata.id': '/redfish/v1/Managers' },
-      ...(this.opts.sessions !== false ? {
-        SessionService: { '@odata.id': '/redfish/v1/SessionService' },
-        Links: { Sessions: { '@odata.id': '/redfish/v1/SessionService/Sessions' } },
-      } : {}),
+      ...(this.opts.sessions !== false
+        ? {
+            SessionService: { '@odata.id': '/redfish/v1/SessionService' },
+            Links: { Sessions: { '@odata.id': '/redfish/v1/SessionService/Sessions' } },
+          }
+        : {}),
     };
   }
 
   #later(ms: number, fn: () => void): void {
-    if (ms <= 0) { fn(); return; }
-    const t = setTimeout(() => { this.#timers.delete(t); fn(); }, ms);
+    if (ms <= 0) {
+      fn();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
     this.#timers.add(t);
   }
 
   #applyReset(type: string): void {
     const delay = this.opts.powerDelayMs ?? 0;
     switch (type) {
-      case 'On': case 'ForceOn':
-        this.#later(delay, () => { this.powerState = 'On'; this.systemVersion += 1; });
+      case 'On':
+      case 'ForceOn':
+        this.#later(delay, () => {
+          this.powerState = 'On';
+          this.systemVersion += 1;
+        });
         break;
       case 'ForceOff':
-        this.#later(delay, () => { this.powerState = 'Off'; this.systemVersion += 1; });
+        this.#later(delay, () => {
+          this.powerState = 'Off';
+          this.systemVersion += 1;
+        });
         break;
       case 'GracefulShutdown':
-        if (!this.opts.ignoreGracefulShutdown) this.#later(delay, () => { this.powerState = 'Off'; this.systemVersion += 1; });
+        if (!this.opts.ignoreGracefulShutdown)
+          this.#later(delay, () => {
+            this.powerState = 'Off';
+            this.systemVersion += 1;
+          });
         break;
       case 'PushPowerButton':
-        this.#later(delay, () => { this.powerState = this.powerState === 'On' ? 'Off' : 'On'; this.systemVersion += 1; });
+        this.#later(delay, () => {
+          this.powerState = this.powerState === 'On' ? 'Off' : 'On';
+          this.systemVersion += 1;
+        });
         break;
       default: // restarts
-        if (this.powerState === 'On') { this.powerState = 'Off'; this.#later(delay, () => { this.powerState = 'On'; this.systemVersion += 1; }); }
-        else this.#later(delay, () => { this.powerState = 'On'; this.systemVersion += 1; });
+        if (this.powerState === 'On') {
+          this.powerState = 'Off';
+          this.#later(delay, () => {
+            this.powerState = 'On';
+            this.systemVersion += 1;
+          });
+        } else
+          this.#later(delay, () => {
+            this.powerState = 'On';
+            this.systemVersion += 1;
+          });
     }
   }
 
@@ -318,7 +415,11 @@ export class RedfishFixture {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     let body: unknown;
-    try { body = raw ? JSON.parse(raw) : undefined; } catch { body = raw; }
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = raw;
+    }
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!.replace(/(.)\/$/, '$1');
     const auth = this.#authKind(req);
@@ -340,7 +441,11 @@ export class RedfishFixture {
   }
 
   #route(
-    method: string, path: string, body: unknown, auth: LoggedRequest['auth'], req: http.IncomingMessage,
+    method: string,
+    path: string,
+    body: unknown,
+    auth: LoggedRequest['auth'],
+    req: http.IncomingMessage,
     reply: (status: number, payload?: unknown, headers?: Record<string, string>) => void,
   ): void {
     const b = (body ?? {}) as Record<string, unknown>;
@@ -350,13 +455,18 @@ export class RedfishFixture {
       return reply(200, { '@odata.id': path, Id: 'SessionService', ServiceEnabled: true, SessionTimeout: 1800, Sessions: { '@odata.id': `${path}/Sessions` } });
     }
     if (auth === 'none' || auth === 'bad') {
-      return reply(401, errorBody('Base.1.8.NoValidSession', 'There is no valid session established with the implementation.'), { 'WWW-Authenticate': 'Basic realm="fixture"' });
+      return reply(401, errorBody('Base.1.8.NoValidSession', 'There is no valid session established with the implementation.'), {
+        'WWW-Authenticate': 'Basic realm="fixture"',
+      });
     }
     const fault = this.#faults.find((f) => f.times > 0 && (f.method ?? 'GET') === method && f.path === path);
     if (fault) {
       fault.times -= 1;
-      return reply(fault.status, errorBody('Base.1.8.ServiceTemporarilyUnavailable', fault.message ?? 'The service is temporarily unavailable.'),
-        fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
+      return reply(
+        fault.status,
+        errorBody('Base.1.8.ServiceTemporarilyUnavailable', fault.message ?? 'The service is temporarily unavailable.'),
+        fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {},
+      );
     }
     const sessionMatch = /^\/redfish\/v1\/SessionService\/Sessions\/([^/]+)$/.exec(path);
     if (sessionMatch && method === 'DELETE') {
@@ -385,15 +495,27 @@ export class RedfishFixture {
     if (taskMatch && method === 'GET') return this.#pollTask(taskMatch[1]!, reply);
     for (const collection of this.#vmCollections()) {
       if (path === collection && method === 'GET') {
-        return reply(200, { '@odata.id': path, Name: 'Virtual Media Services', 'Members@odata.count': this.slots.length, Members: this.slots.map((s) => ({ '@odata.id': `${collection}/${s.id}` })) });
+        return reply(200, {
+          '@odata.id': path,
+          Name: 'Virtual Media Services',
+          'Members@odata.count': this.slots.length,
+          Members: this.slots.map((s) => ({ '@odata.id': `${collection}/${s.id}` })),
+        });
       }
       for (const s of this.slots) {
         const p = `${collection}/${s.id}`;
-        if (path === p && method === 'GET') return reply(200, this.#slot(collection, s), this.opts.etag !== 'none' && !this.opts.etagInBodyOnly ? { ETag: this.#etag(`vm-${this.vmVersion}`) } : {});
+        if (path === p && method === 'GET')
+          return reply(
+            200,
+            this.#slot(collection, s),
+            this.opts.etag !== 'none' && !this.opts.etagInBodyOnly ? { ETag: this.#etag(`vm-${this.vmVersion}`) } : {},
+          );
         if (path === p && method === 'PATCH' && this.opts.virtualMediaActions === false) return this.#patchSlot(s, b, reply);
         if (this.opts.virtualMediaActions !== false && path === `${p}/Actions/VirtualMedia.InsertMedia` && method === 'POST') return this.#insert(s, b, reply);
         if (this.opts.virtualMediaActions !== false && path === `${p}/Actions/VirtualMedia.EjectMedia` && method === 'POST') {
-          s.inserted = false; s.connectedVia = 'NotConnected'; this.vmVersion += 1;
+          s.inserted = false;
+          s.connectedVia = 'NotConnected';
+          this.vmVersion += 1;
           if (this.opts.vendor !== 'supermicro') s.image = null;
           return reply(204);
         }
@@ -410,10 +532,16 @@ export class RedfishFixture {
     const max = this.opts.sessions?.max ?? 4;
     if (this.openSessions >= max) {
       const status = this.opts.sessions?.limitStatus ?? 503;
-      return reply(status, status === 503
-        ? errorBody('IDRAC.2.4.RAC0218', 'The maximum number of user sessions is reached.')
-        : errorBody('Base.1.8.SessionLimitExceeded', 'The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.'),
-      status === 503 ? { 'Retry-After': '1' } : {});
+      return reply(
+        status,
+        status === 503
+          ? errorBody('IDRAC.2.4.RAC0218', 'The maximum number of user sessions is reached.')
+          : errorBody(
+              'Base.1.8.SessionLimitExceeded',
+              'The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.',
+            ),
+        status === 503 ? { 'Retry-After': '1' } : {},
+      );
     }
     const id = String(this.#nextSession++);
     const token = randomBytes(16).toString('hex');
@@ -425,7 +553,11 @@ export class RedfishFixture {
   }
 
   #checkEtag(req: http.IncomingMessage, current: string, reply: (s: number, p?: unknown) => void): boolean {
-    if (this.beforePatch) { const hook = this.beforePatch; this.beforePatch = undefined; hook(this); }
+    if (this.beforePatch) {
+      const hook = this.beforePatch;
+      this.beforePatch = undefined;
+      hook(this);
+    }
     const ifMatch = req.headers['if-match'];
     const now = current === 'sys' ? this.systemEtag() : this.#etag(`vm-${this.vmVersion}`);
     if (this.opts.etag === 'required' && !ifMatch) {
@@ -445,7 +577,13 @@ export class RedfishFixture {
     if (!boot) return reply(400, errorBody('Base.1.8.PropertyMissing', 'The property Boot is a required property and must be included in the request.'));
     const target = boot.BootSourceOverrideTarget;
     if (target !== undefined && !['None', 'Pxe', 'Cd', 'Hdd', 'BiosSetup', 'UefiTarget', 'UefiHttp'].includes(String(target))) {
-      return reply(400, errorBody('Base.1.8.PropertyValueNotInList', `The value ${String(target)} for the property BootSourceOverrideTarget is not in the list of acceptable values.`));
+      return reply(
+        400,
+        errorBody(
+          'Base.1.8.PropertyValueNotInList',
+          `The value ${String(target)} for the property BootSourceOverrideTarget is not in the list of acceptable values.`,
+        ),
+      );
     }
     this.bootWrites += 1;
     const persist = this.opts.boot === 'persists' || (this.opts.boot === 'first-write-lost' && this.bootWrites > 1);
@@ -462,18 +600,30 @@ export class RedfishFixture {
   #reset(b: Record<string, unknown>, reply: (s: number, p?: unknown, h?: Record<string, string>) => void): void {
     const type = String(b.ResetType ?? '');
     if (!['On', 'ForceOff', 'GracefulShutdown', 'ForceRestart', 'GracefulRestart', 'PushPowerButton'].includes(type)) {
-      return reply(400, errorBody('Base.1.8.ActionParameterValueNotInList', `The value ${type} for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values.`));
+      return reply(
+        400,
+        errorBody(
+          'Base.1.8.ActionParameterValueNotInList',
+          `The value ${type} for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values.`,
+        ),
+      );
     }
     if (this.opts.resetTask) {
       const id = String(this.#nextTask++);
       const polls = this.opts.resetTask.polls ?? 2;
       this.tasks.set(id, {
-        id, polls, pollsLeft: polls, outcome: this.opts.resetTask.outcome ?? 'Completed',
+        id,
+        polls,
+        pollsLeft: polls,
+        outcome: this.opts.resetTask.outcome ?? 'Completed',
         messages: this.opts.resetTask.messages ?? ['Unable to complete the power action: the host is in an invalid state.'],
         apply: () => this.#applyReset(type),
       });
-      return reply(202, { '@odata.id': `/redfish/v1/TaskService/Tasks/${id}`, Id: id, TaskState: 'New' },
-        { Location: `/redfish/v1/TaskService/TaskMonitors/${id}`, 'Retry-After': '0' });
+      return reply(
+        202,
+        { '@odata.id': `/redfish/v1/TaskService/Tasks/${id}`, Id: id, TaskState: 'New' },
+        { Location: `/redfish/v1/TaskService/TaskMonitors/${id}`, 'Retry-After': '0' },
+      );
     }
     this.#applyReset(type);
     reply(204);
@@ -483,7 +633,11 @@ export class RedfishFixture {
     const task = this.tasks.get(id);
     if (!task) return reply(404, errorBody('Base.1.8.ResourceMissingAtURI', `The task ${id} was not found.`));
     const resource = (state: string, status: string, messages: string[] = []) => ({
-      '@odata.id': `/redfish/v1/TaskService/Tasks/${id}`, '@odata.type': '#Task.v1_4_3.Task', Id: id, TaskState: state, TaskStatus: status,
+      '@odata.id': `/redfish/v1/TaskService/Tasks/${id}`,
+      '@odata.type': '#Task.v1_4_3.Task',
+      Id: id,
+      TaskState: state,
+      TaskStatus: status,
       PercentComplete: state === 'Running' ? Math.round(100 * (1 - task.pollsLeft / Math.max(1, task.polls))) : 100,
       Messages: messages.map((m) => ({ MessageId: 'Base.1.8.GeneralError', Message: m })),
     });
@@ -492,24 +646,44 @@ export class RedfishFixture {
       return reply(202, resource('Running', 'OK'), { 'Retry-After': '0' });
     }
     if (task.outcome === 'Completed') {
-      if (task.apply) { task.apply(); task.apply = () => {}; }
+      if (task.apply) {
+        task.apply();
+        task.apply = () => {};
+      }
       return reply(200, resource('Completed', 'OK', ['The task completed successfully.']));
     }
     return reply(200, resource('Exception', 'Critical', task.messages));
   }
 
   #insert(s: Slot, b: Record<string, unknown>, reply: (s: number, p?: unknown) => void): void {
-    if (!s.mediaTypes.some((t) => t === 'CD' || t === 'DVD')) return reply(400, errorBody('Base.1.8.ActionNotSupported', 'This device does not support CD media.'));
+    if (!s.mediaTypes.some((t) => t === 'CD' || t === 'DVD'))
+      return reply(400, errorBody('Base.1.8.ActionNotSupported', 'This device does not support CD media.'));
     if (this.opts.insertMediaStrict) {
       const unsupported = ['Inserted', 'WriteProtected'].filter((k) => k in b);
       if (unsupported.length) {
-        return reply(400, errorBody('Base.1.8.ActionParameterNotSupported', `The parameter ${unsupported[0]} for the action VirtualMedia.InsertMedia is not supported on the target resource.`));
+        return reply(
+          400,
+          errorBody(
+            'Base.1.8.ActionParameterNotSupported',
+            `The parameter ${unsupported[0]} for the action VirtualMedia.InsertMedia is not supported on the target resource.`,
+          ),
+        );
       }
       if (!b.TransferProtocolType) {
-        return reply(400, errorBody('Base.1.8.ActionParameterMissing', 'The action VirtualMedia.InsertMedia requires the parameter TransferProtocolType to be present in the request body.'));
+        return reply(
+          400,
+          errorBody(
+            'Base.1.8.ActionParameterMissing',
+            'The action VirtualMedia.InsertMedia requires the parameter TransferProtocolType to be present in the request body.',
+          ),
+        );
       }
     }
-    if (typeof b.Image !== 'string' || !b.Image) return reply(400, errorBody('Base.1.8.ActionParameterMissing', 'The action VirtualMedia.InsertMedia requires the parameter Image to be present in the request body.'));
+    if (typeof b.Image !== 'string' || !b.Image)
+      return reply(
+        400,
+        errorBody('Base.1.8.ActionParameterMissing', 'The action VirtualMedia.InsertMedia requires the parameter Image to be present in the request body.'),
+      );
     if (s.inserted) return reply(409, errorBody('Base.1.8.ResourceInUse', 'The virtual media is already in use.'));
     s.image = b.Image;
     s.inserted = b.Inserted === undefined ? true : Boolean(b.Inserted);
@@ -534,8 +708,14 @@ export class RedfishFixture {
     if (!attrs.length) return reply(400, errorBody('SYS405', 'Unable to apply the configuration changes: no attributes.'));
     const id = `JID_${String(this.#nextTask++).padStart(12, '0')}`;
     this.tasks.set(id, {
-      id, polls: 1, pollsLeft: 1, outcome: 'Completed', messages: [],
-      apply: () => { for (const [, name, value] of attrs) this.attributes[name!.replace('#', '.')] = value!; },
+      id,
+      polls: 1,
+      pollsLeft: 1,
+      outcome: 'Completed',
+      messages: [],
+      apply: () => {
+        for (const [, name, value] of attrs) this.attributes[name!.replace('#', '.')] = value!;
+      },
     });
     reply(202, undefined, { Location: `/redfish/v1/TaskService/Tasks/${id}` });
   }
