@@ -3,7 +3,8 @@ import { readFileSync, statSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, SETTINGS, flattenFileConfig, parseConfig, settingsFromEnv, type ConfigLayerValue, type ParsedConfig } from '../domain/config.ts';
+import { ConfigError, flattenFileConfig, parseConfig, settingsFromEnv, type ConfigLayerValue, type ParsedConfig } from '../domain/config.ts';
+import { SETTINGS } from '../domain/settings.ts';
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;

@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError, renderConfigDocs, type ParsedConfig } from '../domain/config.ts';
+import { ConfigError, type ParsedConfig } from '../domain/config.ts';
+import { renderConfigDocs } from '../domain/config-docs.ts';
 import { loadConfig } from './config.ts';
 import { ApiClient, CliError } from './api-client.ts';
 import * as res from './resource-commands.ts';

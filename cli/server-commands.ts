@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import type { ParsedConfig } from '../domain/config.ts';
-import { describeConfig } from '../domain/config.ts';
+import { describeConfig } from '../domain/config-view.ts';
 import { openOrm, migrateDown, migrateUp } from '../db/orm.ts';
 import { ApiToken, ROLES, type Role } from '../db/entities/index.ts';
 import { ensureToken, issueToken, tokenView } from '../db/repositories/tokens.ts';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SETTINGS, renderConfigDocs } from '../../domain/config.ts';
+import { renderConfigDocs } from '../../domain/config-docs.ts';
+import { SETTINGS } from '../../domain/settings.ts';
 import { ROOT } from '../support/services.ts';
 
 describe('docs/configuration.md', () => {

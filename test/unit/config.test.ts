@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../cli/config.ts';
-import { ConfigError, describeConfig } from '../../domain/config.ts';
+import { ConfigError } from '../../domain/config.ts';
+import { describeConfig } from '../../domain/config-view.ts';
 import { thrown } from '../support/errors.ts';
 
 let dir: string;
