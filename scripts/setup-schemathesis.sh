@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
 # Provides schemathesis (the OpenAPI-driven API fuzzer the test suite runs against the real API),
-# idempotently.
-#
-# A virtualenv per schemathesis version and Python minor version is built once per machine under
-# $HANGAR_CACHE and linked into the project as .tools/schemathesis-venv (plus .tools/bin/schemathesis).
-# The whole dependency set is pinned below so every machine fuzzes with the same engine.
-#
-# Safe to run again and from concurrent test workers: a lock serialises builders, a stamp written as
-# the last step marks a complete venv, and a venv without the stamp (an interrupted build) is rebuilt.
+# idempotently, as .tools/schemathesis-venv (plus .tools/bin/schemathesis); see
+# scripts/python-venv.sh for the caching. The whole dependency set is pinned below so every machine
+# fuzzes with the same engine.
 # Prints the schemathesis path on stdout; everything else goes to stderr.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/python-venv.sh"
 
 SCHEMATHESIS_VERSION="4.32.5"
 # The set pip resolved for schemathesis 4.32.5.
@@ -22,51 +17,4 @@ SCHEMATHESIS_REQUIREMENTS=(
   "rich==15.0.0" "sortedcontainers==2.4.0" "typing_extensions==4.16.0" "urllib3==2.8.0" "Werkzeug==3.1.9"
 )
 
-pick_python() {
-  local candidate
-  for candidate in "${HANGAR_PYTHON:-}" python3 /usr/bin/python3; do
-    [ -n "$candidate" ] || continue
-    command -v "$candidate" >/dev/null 2>&1 || continue
-    if "$candidate" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null; then
-      command -v "$candidate"; return 0
-    fi
-  done
-  return 1
-}
-
-works() { [ -f "$1/.hangar-complete" ] && [ "$(cat "$1/.hangar-complete")" = "$2" ] && "$1/bin/schemathesis" --version >/dev/null 2>&1; }
-
-main() {
-  mkdir -p "$HANGAR_CACHE" "$HANGAR_TOOLS/bin"
-  local python
-  if ! python="$(pick_python)"; then
-    log "no Python >= 3.9 with venv found; installing Debian's python3-venv"
-    apt_install python3 python3-venv
-    python="$(pick_python)" || die "no usable Python 3 with the venv module"
-  fi
-  local pyver; pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-  local venv="$HANGAR_CACHE/schemathesis-$SCHEMATHESIS_VERSION-py$pyver"
-  local want; want="$(printf '%s\n' "${SCHEMATHESIS_REQUIREMENTS[@]}" | sha256sum | cut -d' ' -f1)"
-
-  if ! works "$venv" "$want"; then
-    exec 9>"$HANGAR_CACHE/schemathesis.lock"
-    flock 9
-    # Another worker may have finished the build while this one waited for the lock.
-    if ! works "$venv" "$want"; then
-      log "building the schemathesis $SCHEMATHESIS_VERSION virtualenv once (cached in $HANGAR_CACHE)"
-      rm -rf "$venv"
-      "$python" -m venv "$venv"
-      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${SCHEMATHESIS_REQUIREMENTS[@]}" >&2
-      "$venv/bin/schemathesis" --version >/dev/null || die "schemathesis --version failed after install"
-      echo "$want" >"$venv/.hangar-complete"
-    fi
-    flock -u 9
-  fi
-
-  ln -sfn "$venv" "$HANGAR_TOOLS/schemathesis-venv"
-  ln -sfn "$HANGAR_TOOLS/schemathesis-venv/bin/schemathesis" "$HANGAR_TOOLS/bin/schemathesis"
-  "$HANGAR_TOOLS/schemathesis-venv/bin/schemathesis" --version >/dev/null || die "schemathesis does not run"
-  echo "$HANGAR_TOOLS/schemathesis-venv/bin/schemathesis"
-}
-
-main "$@"
+python_tool_venv schemathesis "$SCHEMATHESIS_VERSION" schemathesis-venv schemathesis --version "${SCHEMATHESIS_REQUIREMENTS[@]}"
