@@ -63,6 +63,25 @@ export async function startOperation<N extends WorkflowName>(
   return record;
 }
 
+/**
+ * startOperation for a record written just before it: when the workflow cannot start, `undo`
+ * removes the record (then the error goes on), so nothing is left that no workflow will finish.
+ */
+export async function startOperationOrUndo<N extends WorkflowName>(
+  em: EntityManager,
+  temporal: Client,
+  config: HangarConfig,
+  op: StartOperation<N>,
+  undo: (err: unknown) => Promise<unknown>,
+): Promise<IOperation> {
+  try {
+    return await startOperation(em, temporal, config, op);
+  } catch (err) {
+    await undo(err);
+    throw err;
+  }
+}
+
 const STATUS: Record<string, string> = {
   RUNNING: 'running',
   COMPLETED: 'completed',

@@ -1,64 +1,26 @@
+// /api/v1/machines: the machine records: create (and provision), list, read, change and delete
+// (deprovision). Power actions, the seed URL and the latest operation are in machine-actions.ts,
+// data disks in machine-disks.ts; provider "redfish" claims a host (host-provisioning.ts).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import { safeFilter } from '../../domain/text.ts';
-import {
-  MACHINE_STATES,
-  POWER_ACTIONS,
-  PROVIDERS,
-  cloneQueueFor,
-  createDiskSchema,
-  createMachineSchema,
-  machineMutableSchema,
-  type DiskInput,
-  type MachineSpec,
-  type PowerAction,
-} from '../../domain/machine.ts';
-import { deprovisionWorkflowId, diskWorkflowId, powerWorkflowId, provisionWorkflowId } from '../../workflows/contracts.ts';
-import { planAttachDisk, planDeprovision, planDetachDisk, planPower, planProvision } from '../../domain/plan.ts';
-import { Disk, Machine, Network, type IDisk, type IMachine } from '../../db/entities/index.ts';
+import { MACHINE_STATES, PROVIDERS, cloneQueueFor, createMachineSchema, machineMutableSchema, type MachineSpec } from '../../domain/machine.ts';
+import { deprovisionWorkflowId, provisionWorkflowId } from '../../workflows/contracts.ts';
+import { planDeprovision, planProvision } from '../../domain/plan.ts';
+import { Machine, Network, Operation, type IMachine } from '../../db/entities/index.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { leasesOfMachine } from '../../db/repositories/leases.ts';
-import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
-import { describeOperation, operationSummary, startOperation } from '../operations.ts';
+import { operationSummary, startOperation, startOperationOrUndo } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
-import { byId, dryRun, idParam, operationDetail, operationSummary as operationSummarySchema, page, paging, plan } from '../contract/schemas.ts';
-import { disk as diskSchema, machine as machineSchema, machineDetail } from '../contract/views.ts';
-import { Operation } from '../../db/entities/index.ts';
-import { checkLinks, isDryRun, loadById, requireEnabledProvider, resolveTemplate } from './common.ts';
-import { createRedfishMachineSchema, deprovisionBaremetalMachine, provisionBaremetal, provisionedSchema } from './hosts.ts';
-
-export function machineView(m: IMachine) {
-  return {
-    id: m.id,
-    name: m.name,
-    kind: m.kind,
-    provider: m.provider,
-    state: m.state,
-    cpu: m.cpu,
-    memory_mb: m.memoryMb,
-    disk_gb: m.diskGb,
-    provider_id: m.providerId ?? null,
-    target_node: m.targetNode ?? null,
-    template: m.template ?? null,
-    vmid: m.vmid ?? null,
-    clone_mode: m.cloneMode ?? null,
-    cloud_init_mode: m.cloudInitMode ?? null,
-    power_state: m.powerState ?? null,
-    access: m.access ?? null,
-    network_id: m.networkId ?? null,
-    domain: m.domain ?? null,
-    user_data_extras: m.userDataExtras ?? null,
-    conditions: m.conditions,
-    last_error: m.lastError ?? null,
-    phoned_home_at: m.phonedHomeAt ?? null,
-    created_at: m.createdAt,
-    updated_at: m.updatedAt,
-  };
-}
+import { byId, dryRun, operationSummary as operationSummarySchema, page, paging, plan } from '../contract/schemas.ts';
+import { machine as machineSchema, machineDetail } from '../contract/views.ts';
+import { checkLinks, isDryRun, requireEnabledProvider, resolveTemplate } from './common.ts';
+import { loadMachine, machineOperation, machineView, setSshKeys } from './machine-common.ts';
+import { createRedfishMachineSchema, deprovisionBaremetalMachine, provisionBaremetal, provisionedSchema } from './host-provisioning.ts';
 
 /** The machine with its links: SSH key ids, live addresses and the metadata fetch record. */
 async function detailedView(em: EntityManager, m: IMachine) {
@@ -78,52 +40,6 @@ async function detailedView(em: EntityManager, m: IMachine) {
   };
 }
 
-async function setSshKeys(em: EntityManager, machineId: string, ids: string[]) {
-  const sql = sqlFor(em);
-  await sql(`delete from machine_ssh_keys where machine_id = ?`, [machineId]);
-  if (ids.length) {
-    await sql(`insert into machine_ssh_keys (machine_id, ssh_key_id) select ?, jsonb_array_elements_text(?::jsonb)::uuid on conflict do nothing`, [
-      machineId,
-      JSON.stringify([...new Set(ids)]),
-    ]);
-  }
-}
-
-const loadMachine = (deps: ApiDeps, id: unknown): Promise<IMachine> => loadById(deps.orm.em.fork(), Machine, String(id), 'machine');
-
-export function diskView(d: IDisk) {
-  return {
-    id: d.id,
-    machine_id: d.machineId,
-    size_gb: d.sizeGb,
-    storage: d.storage ?? null,
-    slot: d.slot ?? null,
-    volume: d.volume ?? null,
-    state: d.state,
-    last_error: d.lastError ?? null,
-    created_at: d.createdAt,
-    updated_at: d.updatedAt,
-  };
-}
-
-/** Provider operations need a VM: the machine must be ready (or failed with a VM left) and have a provider id. */
-function requireVm(machine: IMachine, what: string): string {
-  if (machine.kind === 'baremetal') {
-    throw new HangarError(
-      'unprocessable',
-      `machine ${machine.name} is bare metal: ${what} is done on its host (POST /api/v1/hosts/${machine.providerId}/actions/power-on|power-off|reboot)`,
-      { kind: 'baremetal' },
-    );
-  }
-  if (!machine.providerId || !['ready', 'failed'].includes(machine.state)) {
-    throw new HangarError(
-      'invalid_state',
-      `machine ${machine.name} is ${machine.state}${machine.providerId ? '' : ' without a VM'}; ${what} needs a provisioned machine`,
-    );
-  }
-  return machine.providerId;
-}
-
 const listQuery = z.object({
   state: z.enum(MACHINE_STATES).optional(),
   provider: z.enum(PROVIDERS).optional(),
@@ -134,8 +50,7 @@ const listQuery = z.object({
 
 const createMachineBody = createMachineSchema.meta({ id: 'CreateMachine' });
 const updateMachineBody = machineMutableSchema.meta({ id: 'UpdateMachine' });
-const createDiskBody = createDiskSchema.meta({ id: 'CreateDisk' });
-/** provider "redfish" claims a bare-metal host (api/routes/hosts.ts); every other provider is a VM. */
+/** provider "redfish" claims a bare-metal host (api/routes/host-provisioning.ts); every other provider is a VM. */
 const createAnyMachine = z.union([createMachineBody, createRedfishMachineSchema]);
 type CreateAnyMachine = z.output<typeof createAnyMachine>;
 type CreateRedfishMachine = z.output<typeof createRedfishMachineSchema>;
@@ -144,7 +59,6 @@ const isRedfish = (body: CreateAnyMachine): body is CreateRedfishMachine => body
 const parseCreateMachine = (raw: Record<string, unknown>): CreateAnyMachine =>
   raw.provider === 'redfish' ? parseOrThrow(createRedfishMachineSchema, raw, 'request body') : parseOrThrow(createMachineBody, raw, 'request body');
 
-const machineOperation = z.strictObject({ machine: machineSchema, operation: operationSummarySchema }).meta({ id: 'MachineOperation' });
 const createdMachine = z
   .strictObject({
     machine: machineSchema,
@@ -152,11 +66,6 @@ const createdMachine = z
     operation: operationSummarySchema,
   })
   .meta({ id: 'CreatedMachine' });
-const diskOperation = z.strictObject({ disk: diskSchema, operation: operationSummarySchema }).meta({ id: 'DiskOperation' });
-const machineAndAction = z.object({ id: idParam('machine'), action: z.string().meta({ enum: [...POWER_ACTIONS] }) });
-const isPowerAction = (action: string): action is PowerAction => (POWER_ACTIONS as readonly string[]).includes(action);
-const seedUrl = z.strictObject({ url: z.string() }).meta({ id: 'SeedUrl' });
-const machineAndDisk = z.object({ id: idParam('machine'), diskId: idParam('disk') });
 
 export function machinesRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['machines'] });
@@ -264,9 +173,11 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
         await tx.flush();
         await setSshKeys(tx, id, body.ssh_key_ids ?? []);
       });
-      let operation;
-      try {
-        operation = await startOperation(em, deps.temporal, deps.config, {
+      const operation = await startOperationOrUndo(
+        em,
+        deps.temporal,
+        deps.config,
+        {
           kind: 'provision',
           workflow: 'provisionVm',
           workflowId: provisionWorkflowId(id),
@@ -274,12 +185,10 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
           resourceType: 'machine',
           resourceId: id,
           requestedBy: req.actor!.name,
-        });
-      } catch (err) {
+        },
         // No workflow, no machine: never leave a record that nothing will ever provision.
-        await deps.orm.em.fork().nativeDelete(Machine, { id });
-        throw err;
-      }
+        () => deps.orm.em.fork().nativeDelete(Machine, { id }),
+      );
       res.locals.audit = {
         action: 'machines.create',
         resourceType: 'machine',
@@ -360,38 +269,6 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
     },
   });
 
-  /** The NoCloud seed URL (it carries the machine's metadata token): operators only. */
-  r.route({
-    method: 'get',
-    path: '/:id/seed-url',
-    summary: "The machine's NoCloud seed URL (operator: it carries the metadata token)",
-    params: byId('machine'),
-    responses: { 200: json(seedUrl, 'the seed URL') },
-    errors: [404],
-    handler: async ({ params }, req, res) => {
-      if (req.actor!.role === 'viewer') throw new HangarError('forbidden', 'the seed URL carries a secret token; it needs the operator role');
-      // `hidden` only keeps the token out of serialisation; the loaded entity has it.
-      const machine = await loadMachine(deps, params.id);
-      const base = deps.config.api.publicUrl.replace(/\/$/, '');
-      res.json({ url: `${base}/cloud-init/${machine.id}/${machine.metadataToken}/` });
-    },
-  });
-
-  r.route({
-    method: 'get',
-    path: '/:id/operations/latest',
-    summary: "The machine's latest operation",
-    params: byId('machine'),
-    responses: { 200: json(operationDetail, 'the operation') },
-    errors: [404, 503],
-    handler: async ({ params }, _req, res) => {
-      const machine = await loadMachine(deps, params.id);
-      const op = await deps.orm.em.fork().findOne(Operation, { resourceType: 'machine', resourceId: machine.id }, { orderBy: { createdAt: 'desc' } });
-      if (!op) throw new HangarError('not_found', `machine ${machine.id} has no operations`);
-      res.json(await describeOperation(deps.temporal, deps.config, op));
-    },
-  });
-
   r.route({
     method: 'delete',
     path: '/:id',
@@ -433,165 +310,6 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       });
       res.locals.audit = { action: 'machines.delete', resourceType: 'machine', resourceId: machine.id, detail: { name: machine.name } };
       res.status(202).json({ machine: machineView(machine), operation: operationSummary(deps.config, operation) });
-    },
-  });
-
-  r.route({
-    method: 'post',
-    path: '/:id/actions/:action',
-    summary: 'Power action: start, stop or restart (an unknown action is 404)',
-    params: machineAndAction,
-    query: z.object(dryRun),
-    responses: { 202: json(machineOperation, 'the machine and the operation'), 200: json(plan, 'the plan (dry_run)') },
-    errors: [404, 409, 422, 503],
-    handler: async ({ params, query }, req, res) => {
-      const action = params.action;
-      if (!isPowerAction(action)) {
-        throw new HangarError('not_found', `unknown action "${action}"; one of ${POWER_ACTIONS.join(', ')}`);
-      }
-      const machine = await loadMachine(deps, params.id);
-      const providerId = requireVm(machine, action);
-      const input = {
-        machineId: machine.id,
-        provider: machine.provider,
-        providerId,
-        action,
-        shutdownTimeoutSec: deps.config.provision.shutdownTimeoutSec,
-      };
-      if (isDryRun(query)) {
-        res.status(200).json(planPower(input.action, machine.provider, providerId, input.shutdownTimeoutSec, powerWorkflowId(machine.id)));
-        return;
-      }
-      // One power workflow per machine at a time: a second one is refused, never interleaved.
-      const operation = await startOperation(deps.orm.em.fork(), deps.temporal, deps.config, {
-        kind: action,
-        workflow: 'vmPower',
-        workflowId: powerWorkflowId(machine.id),
-        args: [input],
-        resourceType: 'machine',
-        resourceId: machine.id,
-        requestedBy: req.actor!.name,
-        onConflict: 'fail',
-      });
-      res.locals.audit = { action: `machines.${action}`, resourceType: 'machine', resourceId: machine.id, detail: { name: machine.name } };
-      res.status(202).json({ machine: machineView(machine), operation: operationSummary(deps.config, operation) });
-    },
-  });
-
-  r.route({
-    method: 'get',
-    path: '/:id/disks',
-    summary: "The machine's data disks (one page)",
-    params: byId('machine'),
-    responses: { 200: json(page(diskSchema), 'every data disk') },
-    errors: [404],
-    handler: async ({ params }, _req, res) => {
-      const machine = await loadMachine(deps, params.id);
-      const disks = await deps.orm.em.fork().find(Disk, { machineId: machine.id }, { orderBy: { createdAt: 'asc', id: 'asc' } });
-      res.json({ items: disks.map(diskView), next_cursor: null });
-    },
-  });
-
-  r.route({
-    method: 'post',
-    path: '/:id/disks',
-    summary: 'Attach a new data disk (hot-plugged when running)',
-    params: byId('machine'),
-    query: z.object(dryRun),
-    body: createDiskBody,
-    responses: { 202: json(diskOperation, 'the disk and the operation'), 200: json(plan, 'the plan (dry_run)') },
-    errors: [404, 409, 422, 503],
-    handler: async ({ params, query, body }, req, res) => {
-      const machine = await loadMachine(deps, params.id);
-      const providerId = requireVm(machine, 'attaching a disk');
-      const em = deps.orm.em.fork();
-      if ((await em.count(Disk, { machineId: machine.id, state: { $ne: 'detached' } })) >= 16) {
-        throw new HangarError('unprocessable', `machine ${machine.name} already has 16 data disks`, { size_gb: 'too many disks' });
-      }
-      const diskId = crypto.randomUUID();
-      const input: DiskInput = {
-        machineId: machine.id,
-        provider: machine.provider,
-        providerId,
-        diskId,
-        sizeGb: body.size_gb,
-        ...(body.storage ? { storage: body.storage } : {}),
-      };
-      if (isDryRun(query)) {
-        res.status(200).json(planAttachDisk(input, diskWorkflowId(diskId)));
-        return;
-      }
-      const disk = em.create(Disk, { id: diskId, machineId: machine.id, sizeGb: body.size_gb, storage: body.storage ?? null, state: 'attaching' });
-      await em.flush();
-      let operation;
-      try {
-        operation = await startOperation(em, deps.temporal, deps.config, {
-          kind: 'attach-disk',
-          workflow: 'attachDisk',
-          workflowId: diskWorkflowId(diskId),
-          args: [input],
-          resourceType: 'disk',
-          resourceId: diskId,
-          requestedBy: req.actor!.name,
-        });
-      } catch (err) {
-        await deps.orm.em.fork().nativeDelete(Disk, { id: diskId });
-        throw err;
-      }
-      res.locals.audit = { action: 'disks.attach', resourceType: 'disk', resourceId: diskId, detail: { machine: machine.name, size_gb: body.size_gb } };
-      res
-        .status(202)
-        .location(`/api/v1/machines/${machine.id}/disks/${diskId}`)
-        .json({ disk: diskView(disk), operation: operationSummary(deps.config, operation) });
-    },
-  });
-
-  r.route({
-    method: 'get',
-    path: '/:id/disks/:diskId',
-    summary: 'Get a data disk',
-    params: machineAndDisk,
-    responses: { 200: json(diskSchema, 'the disk') },
-    errors: [404],
-    handler: async ({ params }, _req, res) => {
-      const machine = await loadMachine(deps, params.id);
-      const disk = await loadById(deps.orm.em.fork(), Disk, params.diskId, 'disk');
-      if (disk.machineId !== machine.id) throw new HangarError('not_found', `disk ${disk.id} not found on machine ${machine.name}`);
-      res.json(diskView(disk));
-    },
-  });
-
-  r.route({
-    method: 'delete',
-    path: '/:id/disks/:diskId',
-    summary: 'Detach and delete a data disk',
-    params: machineAndDisk,
-    query: z.object(dryRun),
-    responses: { 202: json(diskOperation, 'the disk and the operation'), 200: json(plan, 'the plan (dry_run)') },
-    errors: [404, 409, 422, 503],
-    handler: async ({ params, query }, req, res) => {
-      const machine = await loadMachine(deps, params.id);
-      const em = deps.orm.em.fork();
-      const disk = await loadById(em, Disk, params.diskId, 'disk');
-      if (disk.machineId !== machine.id) throw new HangarError('not_found', `disk ${disk.id} not found on machine ${machine.name}`);
-      const providerId = requireVm(machine, 'detaching a disk');
-      if (isDryRun(query)) {
-        res.status(200).json(planDetachDisk(machine.provider, providerId, disk.id, diskWorkflowId(disk.id)));
-        return;
-      }
-      // The attach must have finished (or failed) before its detach: same workflow id, one at a time.
-      const operation = await startOperation(em, deps.temporal, deps.config, {
-        kind: 'detach-disk',
-        workflow: 'detachDisk',
-        workflowId: diskWorkflowId(disk.id),
-        args: [{ machineId: machine.id, provider: machine.provider, providerId, diskId: disk.id }],
-        resourceType: 'disk',
-        resourceId: disk.id,
-        requestedBy: req.actor!.name,
-        onConflict: 'fail',
-      });
-      res.locals.audit = { action: 'disks.detach', resourceType: 'disk', resourceId: disk.id, detail: { machine: machine.name } };
-      res.status(202).json({ disk: diskView(disk), operation: operationSummary(deps.config, operation) });
     },
   });
 

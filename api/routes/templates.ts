@@ -7,7 +7,7 @@ import { templateWorkflowId } from '../../workflows/contracts.ts';
 import { planTemplate } from '../../domain/plan.ts';
 import { Machine, Operation, Template, TEMPLATE_STATES, type ITemplate } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
-import { operationSummary, startOperation } from '../operations.ts';
+import { operationSummary, startOperation, startOperationOrUndo } from '../operations.ts';
 import { pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, type ContractRouter } from '../contract/route.ts';
 import { byRef, dryRun, operationSummary as operationSummarySchema, page, paging, plan } from '../contract/schemas.ts';
@@ -124,9 +124,11 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
         state: 'pending',
       });
       await em.flush();
-      let operation;
-      try {
-        operation = await startOperation(em, deps.temporal, deps.config, {
+      const operation = await startOperationOrUndo(
+        em,
+        deps.temporal,
+        deps.config,
+        {
           kind: 'create-template',
           workflow: 'createTemplate',
           workflowId: templateWorkflowId(id),
@@ -134,11 +136,9 @@ export function templatesRouter(deps: ApiDeps): ContractRouter {
           resourceType: 'template',
           resourceId: id,
           requestedBy: req.actor!.name,
-        });
-      } catch (err) {
-        await deps.orm.em.fork().nativeDelete(Template, { id });
-        throw err;
-      }
+        },
+        () => deps.orm.em.fork().nativeDelete(Template, { id }),
+      );
       res.locals.audit = { action: 'templates.create', resourceType: 'template', resourceId: id, detail: { name: body.name, provider: body.provider } };
       res
         .status(202)
