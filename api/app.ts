@@ -22,6 +22,7 @@ import { blocksRouter } from './routes/blocks.ts';
 import { templatesRouter } from './routes/templates.ts';
 import { hostsRouter } from './routes/hosts.ts';
 import { clustersRouter } from './routes/clusters.ts';
+import { driftRouter } from './routes/drift.ts';
 import { ApiContract } from './contract/registry.ts';
 import { apiDocsHtml, openApiDocument } from './contract/document.ts';
 import { contractRouter, media, type ContractRouter } from './contract/route.ts';
@@ -109,6 +110,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/templates', templatesRouter(deps));
   v1('/hosts', hostsRouter(deps));
   v1('/clusters', clustersRouter(deps));
+  v1('/drift', driftRouter(deps));
   v1('/operations', operationsRouter(deps));
   v1('/tokens', tokensRouter(deps));
   v1('/audit', auditRouter(deps));

@@ -6,7 +6,8 @@
 //
 // An unchanged scan writes no finding: an open finding's `last_seen` is its target's scan clock
 // (`drift_scan_target.last_complete_scan_at`), one row per target, not a column rewritten on every
-// finding every scan (docs/decisions/0018-drift-completeness-guard.md).
+// finding every scan (docs/decisions/0018-drift-completeness-guard.md). `first_seen` is kept to the
+// millisecond, as the API writes it, so the (first_seen, id) cursor of a page is exact.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { evaluateScan, resourceKey, type Difference, type DriftKind, type DriftState, type OpenFinding } from '../../domain/drift.ts';
 import { HangarError } from '../../domain/errors.ts';
@@ -71,7 +72,7 @@ export async function applyScan(em: EntityManager, report: ScanReport): Promise<
     for (const diff of outcome.open) {
       const rows = await sql<{ id: string }[]>(
         `insert into drift_finding (target, provider, resource_type, resource_id, resource_name, kind, desired, observed, first_seen, last_seen)
-         values (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, now(), now())
+         values (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
          on conflict (resource_type, resource_id, kind) where state <> 'resolved' do nothing
          returning id`,
         [
