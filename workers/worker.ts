@@ -9,6 +9,7 @@ import { openOrm } from '../db/orm.ts';
 import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
+import { createDriftActivities } from '../activities/drift-activities.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
 import type { Hypervisor } from '../providers/hypervisor.ts';
@@ -66,6 +67,7 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
       powerTimeoutSec: config.redfish.powerTimeoutSec,
     }),
     ...createWorkflowControlActivities({ temporal: client }),
+    ...createDriftActivities({ orm, temporal: client }),
   };
 
   const worker = await Worker.create({
