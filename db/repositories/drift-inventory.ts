@@ -44,10 +44,17 @@ export interface ClaimedHost {
   claimed_by: string | null;
 }
 
-/** Hosts in a state some workflow must be driving (claimed, provisioning, deprovisioning). */
-export async function hostsAwaitingWorkflow(em: EntityManager): Promise<ClaimedHost[]> {
+/**
+ * Hosts in a state some workflow must be driving (claimed, provisioning, deprovisioning) and that
+ * have stayed there for `graceSec`: a host is claimed a moment before its workflow starts, and a
+ * scan in between must not report it.
+ */
+export async function hostsAwaitingWorkflow(em: EntityManager, graceSec = 120): Promise<ClaimedHost[]> {
   return sqlFor(em.fork())<ClaimedHost[]>(
-    `select id as host_id, name, state, claimed_by from host where state in ('claimed', 'provisioning', 'deprovisioning') order by id`,
+    `select id as host_id, name, state, claimed_by from host
+     where state in ('claimed', 'provisioning', 'deprovisioning') and updated_at < now() - make_interval(secs => ?)
+     order by id`,
+    [graceSec],
   );
 }
 

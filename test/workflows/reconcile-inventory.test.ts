@@ -19,6 +19,7 @@ interface Fixture {
   leaselessMachine: string;
   fineMachine: string;
   hostId: string;
+  freshHostId: string;
 }
 
 async function seed(): Promise<Fixture> {
@@ -48,24 +49,29 @@ async function seed(): Promise<Fixture> {
   const leaseless = machine('ready', network.id);
   const fine = machine('ready', network.id);
   const claimer = machine('ready', null);
-  const hostId = randomUUID();
-  em.create(Host, {
-    id: hostId,
-    name: `recon-host-${hostId.slice(0, 8)}`,
-    bmcAddress: 'https://127.0.0.1:1/redfish/v1/Systems/1',
-    username: 'u',
-    passwordSealed: 'sealed',
-    state: 'claimed',
-    claimedBy: claimer.id,
-  });
+  const freshClaimer = machine('ready', null);
+  const host = (claimedBy: string) =>
+    em.create(Host, {
+      id: randomUUID(),
+      name: `recon-host-${randomUUID().slice(0, 8)}`,
+      bmcAddress: 'https://127.0.0.1:1/redfish/v1/Systems/1',
+      username: 'u',
+      passwordSealed: 'sealed',
+      state: 'claimed',
+      claimedBy,
+    });
+  const hostId = host(claimer.id).id;
+  // Claimed a moment ago: its workflow may simply not have started yet.
+  const freshHostId = host(freshClaimer.id).id;
   await em.flush();
   const conn = ctx.orm.em.getConnection();
+  await conn.execute(`update host set updated_at = now() - interval '10 minutes' where id = ?`, [hostId]);
   const prefix = network.cidr.replace(/\.0\/24$/, '');
   const leaseId = randomUUID();
   const lease = `insert into ip_lease (id, network_id, address, machine_id, state, created_at, updated_at) values (?, ?, ?::inet, ?, 'active', now(), now())`;
   await conn.execute(lease, [leaseId, network.id, `${prefix}.10`, failed.id]);
   await conn.execute(lease, [randomUUID(), network.id, `${prefix}.11`, fine.id]);
-  return { leaseId, leaselessMachine: leaseless.id, fineMachine: fine.id, hostId };
+  return { leaseId, leaselessMachine: leaseless.id, fineMachine: fine.id, hostId, freshHostId };
 }
 
 async function reconcile(policy: DriftPolicy) {
@@ -83,12 +89,13 @@ const leaseState = async (id: string) =>
   (await ctx.orm.em.getConnection().execute<{ state: string }[]>(`select state from ip_lease where id = ?`, [id]))[0]?.state;
 
 describe('reconcileInventory', () => {
-  it('reports leaked leases, ready machines without their lease and undriven host claims; remediate releases the leaked lease', async () => {
+  it('reports leaked leases, ready machines without their lease and host claims no workflow drives (after a grace period); remediate releases the leaked lease', async () => {
     const f = await seed();
     const first = await reconcile('observe');
     expect(first.result.opened).toBeGreaterThanOrEqual(2);
     expect(await open(f.leaseId)).toEqual(['orphan']);
     expect(await open(f.hostId)).toEqual(['orphan']);
+    expect(await open(f.freshHostId)).toEqual([]);
     // One complete scan is not enough to call the lease missing.
     expect(await open(f.leaselessMachine)).toEqual([]);
     expect(await open(f.fineMachine)).toEqual([]);
