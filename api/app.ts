@@ -23,6 +23,7 @@ import { templatesRouter } from './routes/templates.ts';
 import { hostsRouter } from './routes/hosts.ts';
 import { clustersRouter } from './routes/clusters.ts';
 import { driftRouter } from './routes/drift.ts';
+import { registerDriftMetrics } from './drift-metrics.ts';
 import { ApiContract } from './contract/registry.ts';
 import { apiDocsHtml, openApiDocument } from './contract/document.ts';
 import { contractRouter, media, type ContractRouter } from './contract/route.ts';
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const contract = new ApiContract();
   app.locals.contract = contract;
   const metrics = deps.config.metrics.enabled ? createHttpMetrics() : null;
+  if (metrics) registerDriftMetrics(metrics.registry, deps.orm);
   const cloudInit = cloudInitService(deps, metrics?.observe);
   if (options.validateResponses || process.env.HANGAR_VALIDATE_RESPONSES === '1') {
     app.locals.contractViolations = options.violations ?? [];

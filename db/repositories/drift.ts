@@ -189,3 +189,23 @@ export async function ignoreFinding(em: EntityManager, id: string): Promise<Drif
   if (current.state === 'open') await sqlFor(fork)(`update drift_finding set state = 'ignored' where id = ? and state = 'open'`, [id]);
   return getFinding(fork, id);
 }
+
+export interface DriftGauges {
+  open: { kind: DriftKind; provider: string; count: number }[];
+  lastCompleteScan: { target: string; provider: string; at: number }[];
+}
+
+/** What /metrics exports: open findings by kind and provider, each target's last complete scan (epoch seconds). */
+export async function driftGauges(em: EntityManager): Promise<DriftGauges> {
+  const sql = sqlFor(em.fork());
+  const open = await sql<{ kind: DriftKind; provider: string; count: string }[]>(
+    `select kind, provider, count(*) as count from drift_finding where state = 'open' group by kind, provider`,
+  );
+  const scans = await sql<{ target: string; provider: string; at: string }[]>(
+    `select target, provider, extract(epoch from last_complete_scan_at)::float8 as at from drift_scan_target where last_complete_scan_at is not null`,
+  );
+  return {
+    open: open.map((r) => ({ kind: r.kind, provider: r.provider, count: Number(r.count) })),
+    lastCompleteScan: scans.map((r) => ({ target: r.target, provider: r.provider, at: Number(r.at) })),
+  };
+}

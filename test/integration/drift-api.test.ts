@@ -51,6 +51,16 @@ describe('drift API', () => {
     expect(second.body.next_cursor).toBeNull();
   });
 
+  it('exports open findings by kind and provider, and the last complete scan per target, in /metrics', async () => {
+    const provider = `p${randomUUID().slice(0, 8)}`;
+    await seedFindings(provider);
+    const text = await (await fetch(`${f.api.url}/metrics`)).text();
+    expect(text).toContain(`hangar_drift_open{kind="unmanaged",provider="${provider}"} 1`);
+    expect(text).toContain(`hangar_drift_open{kind="power_mismatch",provider="${provider}"} 1`);
+    const scan = new RegExp(`hangar_drift_last_complete_scan_timestamp_seconds\\{target="api-${provider}",provider="${provider}"\\} ([0-9.e+]+)`).exec(text);
+    expect(Number(scan?.[1])).toBeGreaterThan(Date.now() / 1000 - 3600);
+  });
+
   it('refuses an unknown kind or state with 400 naming the field', async () => {
     const res = await f.get('/api/v1/drift?kind=gone');
     expect(res.status).toBe(400);
