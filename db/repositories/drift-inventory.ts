@@ -73,6 +73,11 @@ export async function releaseLeakedLease(em: EntityManager, leaseId: string): Pr
       `update drift_finding set action_taken = 'release_lease' where resource_type = 'lease' and resource_id = ? and kind = 'orphan' and state <> 'resolved'`,
       [leaseId],
     );
+    await sql(
+      `insert into audit_event (at, actor, action, resource_type, resource_id, request_id, status_code, detail)
+       values (now(), 'observer:inventory', 'drift.release_lease', 'lease', ?, 'remediation:inventory', 200, null)`,
+      [leaseId],
+    );
     return true;
   });
 }

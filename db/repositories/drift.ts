@@ -89,6 +89,8 @@ export async function applyScan(em: EntityManager, report: ScanReport): Promise<
       if (rows[0]) opened.push(rows[0].id);
     }
     const resolved = await resolveFindings(sql, report.target, outcome.resolve);
+    await auditFindings(sql, report.target, 'drift.open', opened);
+    await auditFindings(sql, report.target, 'drift.resolve', resolved);
     await recordScan(sql, report, outcome.absentOnce);
     return { opened, resolved, findingsWritten: opened.length > 0 || resolved.length > 0 };
   });
@@ -106,6 +108,18 @@ async function resolveFindings(sql: Sql, target: string, findings: readonly Open
     [target, `{${keys.map((k) => JSON.stringify(k)).join(',')}}`],
   );
   return rows.map((r) => r.id);
+}
+
+/** Openings and resolutions go to the audit log, in the scan's transaction; an unchanged scan adds nothing. */
+async function auditFindings(sql: Sql, target: string, action: 'drift.open' | 'drift.resolve', ids: readonly string[]): Promise<void> {
+  if (!ids.length) return;
+  await sql(
+    `insert into audit_event (at, actor, action, resource_type, resource_id, request_id, status_code, detail)
+     select now(), ?, ?, 'drift_finding', f.id::text, ?, 200,
+            jsonb_build_object('resource_type', f.resource_type, 'resource_id', f.resource_id, 'resource_name', f.resource_name, 'kind', f.kind)
+     from drift_finding f where f.id = any(?::uuid[])`,
+    [`observer:${target}`, action, `scan:${target}`, `{${ids.join(',')}}`],
+  );
 }
 
 /** The target's scan clock and two-scan memory: one row per target. */

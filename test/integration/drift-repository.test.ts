@@ -57,6 +57,14 @@ describe('applyScan', () => {
     const resolved = await getFinding(orm.em, open!.id);
     expect(resolved.state).toBe('resolved');
     expect(resolved.resolved_at).not.toBeNull();
+    // Opening and resolving are in the audit log, once each (the unchanged scan added nothing).
+    const audit = await orm.em
+      .getConnection()
+      .execute<{ action: string; actor: string }[]>(`select action, actor from audit_event where resource_id = ? order by id`, [open!.id]);
+    expect(audit).toEqual([
+      { action: 'drift.open', actor: `observer:${target}` },
+      { action: 'drift.resolve', actor: `observer:${target}` },
+    ]);
   });
 
   it('two scans of the same target applied at once produce no duplicate findings', async () => {

@@ -112,6 +112,10 @@ describe('reconcileInventory', () => {
     expect(await leaseState(f.leaseId)).toBe('released');
     const [finding] = await listFindings(ctx.orm.em, { resourceId: f.leaseId, limit: 10 });
     expect(finding).toMatchObject({ action_taken: 'release_lease' });
+    const audit = await ctx.orm.em
+      .getConnection()
+      .execute<{ action: string }[]>(`select action from audit_event where resource_id = ? and resource_type = 'lease'`, [f.leaseId]);
+    expect(audit).toEqual([{ action: 'drift.release_lease' }]);
 
     await reconcile('observe');
     const [after] = await listFindings(ctx.orm.em, { resourceId: f.leaseId, limit: 10 });
