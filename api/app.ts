@@ -26,6 +26,8 @@ import { hostsRouter } from './routes/hosts.ts';
 import { hostProvisioningRouter } from './routes/host-provisioning.ts';
 import { hostActionsRouter } from './routes/host-actions.ts';
 import { clustersRouter } from './routes/clusters.ts';
+import { driftRouter } from './routes/drift.ts';
+import { registerDriftMetrics } from './drift-metrics.ts';
 import { ApiContract } from './contract/registry.ts';
 import { apiDocsHtml, openApiDocument } from './contract/document.ts';
 import { contractRouter, media, type ContractRouter } from './contract/route.ts';
@@ -76,6 +78,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const contract = new ApiContract();
   app.locals.contract = contract;
   const metrics = deps.config.metrics.enabled ? createHttpMetrics() : null;
+  if (metrics) registerDriftMetrics(metrics.registry, deps.orm);
   const cloudInit = cloudInitService(deps, metrics?.observe);
   if (options.validateResponses || process.env.HANGAR_VALIDATE_RESPONSES === '1') {
     app.locals.contractViolations = options.violations ?? [];
@@ -117,6 +120,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/hosts', hostProvisioningRouter(deps));
   v1('/hosts', hostActionsRouter(deps));
   v1('/clusters', clustersRouter(deps));
+  v1('/drift', driftRouter(deps));
   v1('/operations', operationsRouter(deps));
   v1('/tokens', tokensRouter(deps));
   v1('/audit', auditRouter(deps));

@@ -118,6 +118,27 @@ export const SETTINGS: SettingDef[] = [
     description: 'How long SIGTERM waits for running activities.',
   },
   {
+    key: 'drift.schedules',
+    env: 'HANGAR_DRIFT_SCHEDULES',
+    schema: bool,
+    default: true,
+    description: "Whether the worker creates or updates the observers' Temporal Schedules at start-up.",
+  },
+  {
+    key: 'drift.inventoryIntervalSec',
+    env: 'HANGAR_DRIFT_INVENTORY_INTERVAL_SEC',
+    schema: z.coerce.number().int().min(10).max(86_400),
+    default: 60,
+    description: "Seconds between the inventory observer's scans (its schedule's interval; catch-up window one interval, jitter a tenth).",
+  },
+  {
+    key: 'drift.inventoryPolicy',
+    env: 'HANGAR_DRIFT_INVENTORY_POLICY',
+    schema: z.enum(['observe', 'remediate']),
+    default: 'observe',
+    description: 'observe: record inventory drift only; remediate: also release leases leaked by failed or deleted machines.',
+  },
+  {
     key: 'dryrun.stepDelayMs',
     env: 'HANGAR_DRYRUN_STEP_DELAY_MS',
     schema: positiveInt,

@@ -9,6 +9,8 @@ import { openOrm } from '../db/orm.ts';
 import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
+import { createDriftActivities } from '../activities/drift-activities.ts';
+import { applySchedules } from './schedules.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
 import type { Hypervisor } from '../providers/hypervisor.ts';
@@ -66,6 +68,7 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
       powerTimeoutSec: config.redfish.powerTimeoutSec,
     }),
     ...createWorkflowControlActivities({ temporal: client }),
+    ...createDriftActivities({ orm, temporal: client }),
   };
 
   const worker = await Worker.create({
@@ -101,6 +104,15 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
     },
     'worker started',
   );
+
+  // The observers' schedules: every worker applies them, which is idempotent (workers/schedules.ts).
+  // A failure is logged, not fatal: the worker still serves every workflow, and the next start retries.
+  if (config.drift.schedules) {
+    await applySchedules(client, config).then(
+      (schedules) => logger.info({ schedules }, 'observer schedules applied'),
+      (err: unknown) => logger.error({ err }, 'observer schedules could not be applied'),
+    );
+  }
 
   const runAll = Promise.all([worker.run(), ...cloneWorkers.map((w) => w.run())]);
   const stopOthers = () => {

@@ -2,6 +2,7 @@
 // call (so an inventory-only local activity cannot reach a provider or a BMC), with the shared
 // retry presets. Activities are imported as types only: workflow code never loads them.
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { DriftActivities } from '../activities/drift-activities.ts';
 import type { HostActivities } from '../activities/host-activities.ts';
 import type { MachineActivities } from '../activities/machine-activities.ts';
 import type { WorkflowControlActivities } from '../activities/workflow-control.ts';
@@ -151,4 +152,13 @@ export const inventoryActs = proxyLocalActivities<InventoryActivities>({
 export const inventoryCompensationActs = proxyLocalActivities<InventoryActivities>({
   startToCloseTimeout: '30s',
   retry: COMPENSATION_RETRY,
+});
+
+/**
+ * The observers' scans and remediation. A scan is a few indexed reads, so one minute is ample;
+ * a retry is safe (applying a scan twice opens nothing twice).
+ */
+export const driftActs = proxyActivities<DriftActivities>({
+  startToCloseTimeout: '1m',
+  retry: DEFAULT_RETRY,
 });

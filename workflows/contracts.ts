@@ -9,6 +9,7 @@ import type { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
 import type { deprovisionVm } from './deprovision-vm.ts';
 import type { hostPower, inspectHost, provisionHost } from './provision-host.ts';
 import type { provisionVm } from './provision-vm.ts';
+import type { reconcileInventory } from './reconcile-inventory.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
 import type { attachDisk, detachDisk } from './vm-disk.ts';
 import type { vmPower } from './vm-power.ts';
@@ -25,6 +26,8 @@ export const hostInspectWorkflowId = (hostId: string) => `host-inspect/${hostId}
 export const hostPowerWorkflowId = (hostId: string) => `host-power/${hostId}`;
 export const hostDeprovisionWorkflowId = (hostId: string) => `deprovision-host/${hostId}`;
 export const hostReleaseWorkflowId = (hostId: string) => `host-release/${hostId}`;
+/** One observer per target (`inventory`, `qemu:<host>`, …); its schedule starts runs under this id. */
+export const reconcileWorkflowId = (target: string) => `reconcile/${target}`;
 
 /** Every workflow that may be running on a host (force-release settles them before it acts). */
 export const hostWorkflowIds = (hostId: string, claimedBy: string | null): string[] => [
@@ -60,6 +63,7 @@ export interface WorkflowTypes {
   hostPower: typeof hostPower;
   deprovisionHost: typeof deprovisionHost;
   forceReleaseHost: typeof forceReleaseHost;
+  reconcileInventory: typeof reconcileInventory;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

@@ -7,4 +7,5 @@ export { attachDisk, detachDisk } from './vm-disk.ts';
 export { createTemplate, deleteTemplate } from './template.ts';
 export { provisionHost, inspectHost, hostPower } from './provision-host.ts';
 export { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
+export { reconcileInventory } from './reconcile-inventory.ts';
 export { phoneHomeSignal, progressQuery } from './contracts.ts';

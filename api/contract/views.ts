@@ -2,6 +2,7 @@
 // The test-mode response check (api/contract/response-check.ts) holds the two together.
 import { z } from 'zod';
 import { CLUSTER_ROLES } from '../../domain/cluster.ts';
+import { DRIFT_KINDS, DRIFT_STATES } from '../../domain/drift.ts';
 import { HOST_STATES } from '../../domain/host-state.ts';
 import { MACHINE_STATES, PROVIDERS } from '../../domain/machine.ts';
 import { DISK_STATES, ROLES, TEMPLATE_STATES } from '../../db/entities/index.ts';
@@ -379,3 +380,40 @@ export const auditEvent = z
     detail: json.nullable(),
   })
   .meta({ id: 'AuditEvent' });
+
+export const driftFinding = z
+  .strictObject({
+    id: uuid,
+    target: text.meta({ description: 'the observer target that reported it (e.g. inventory, qemu:<host>)' }),
+    provider: text,
+    resource_type: text,
+    resource_id: text,
+    resource_name: text,
+    kind: z.enum(DRIFT_KINDS),
+    desired: json.nullable(),
+    observed: json.nullable(),
+    state: z.enum(DRIFT_STATES),
+    first_seen: timestamp,
+    last_seen: timestamp.meta({ description: "unresolved: its target's last complete scan; resolved: the last scan that saw it" }),
+    resolved_at: timestamp.nullable(),
+    action_taken: text.nullable(),
+  })
+  .meta({
+    id: 'DriftFinding',
+    example: {
+      id: '7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6',
+      target: 'inventory',
+      provider: 'inventory',
+      resource_type: 'lease',
+      resource_id: '0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f',
+      resource_name: '10.0.0.12',
+      kind: 'orphan',
+      desired: null,
+      observed: { machine_id: null, state: 'active' },
+      state: 'open',
+      first_seen: '2026-11-29T10:00:00.000Z',
+      last_seen: '2026-11-29T10:05:00.000Z',
+      resolved_at: null,
+      action_taken: null,
+    },
+  });

@@ -7,6 +7,7 @@ import { Migration20261122030000_allocate_leases } from './Migration202611220300
 import { Migration20261122040000_vm_lifecycle } from './Migration20261122040000_vm_lifecycle.ts';
 import { Migration20261122050000_hosts } from './Migration20261122050000_hosts.ts';
 import { Migration20261129000000_idempotency_path } from './Migration20261129000000_idempotency_path.ts';
+import { Migration20261129010000_drift } from './Migration20261129010000_drift.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122040000_vm_lifecycle', class: Migration20261122040000_vm_lifecycle },
   { name: 'Migration20261122050000_hosts', class: Migration20261122050000_hosts },
   { name: 'Migration20261129000000_idempotency_path', class: Migration20261129000000_idempotency_path },
+  { name: 'Migration20261129010000_drift', class: Migration20261129010000_drift },
 ];

@@ -43,6 +43,8 @@ describe('migrations', () => {
       'cluster',
       'cluster_machine',
       'disk',
+      'drift_finding',
+      'drift_scan_target',
       'dryrun_call',
       'dryrun_vm',
       'host',
@@ -83,6 +85,9 @@ describe('migrations', () => {
       'machine_ssh_keys_ssh_key_id_foreign:f',
       'ip_lease_network_id_foreign:f',
       'pool_parent_id_foreign:f',
+      'drift_finding_kind_check:c',
+      'drift_finding_state_check:c',
+      'drift_finding_resolved_at_check:c',
     ])
       expect(names).toContain(expected);
     const conn = orm.em.getConnection();
@@ -117,6 +122,10 @@ describe('migrations', () => {
     expect(indexes[0]?.indexdef).toMatch(/UNIQUE INDEX .* \(network_id, address\) WHERE \(state <> 'released'::text\)/);
     const triggers = await orm.em.getConnection().execute<{ tgname: string }[]>(`select tgname from pg_trigger where tgname = 'machine_release_leases'`);
     expect(triggers).toHaveLength(1);
+    const drift = await orm.em
+      .getConnection()
+      .execute<{ indexdef: string }[]>(`select indexdef from pg_indexes where indexname = 'drift_finding_unresolved_unique'`);
+    expect(drift[0]?.indexdef).toMatch(/UNIQUE INDEX .* \(resource_type, resource_id, kind\) WHERE \(state <> 'resolved'::text\)/);
   });
 
   it('match the entity metadata (no pending schema difference)', async () => {

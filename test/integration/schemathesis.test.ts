@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { openOrm, migrateUp } from '../../db/orm.ts';
+import { applyScan } from '../../db/repositories/drift.ts';
 import { withDatabase } from '../support/global-setup.ts';
 import { testServices } from '../support/services.ts';
 import { createToken, http, startApi, startInProcessWorker, testConfig, waitFor, type HttpResult, type TestApi } from '../support/harness.ts';
@@ -83,6 +84,23 @@ beforeAll(async () => {
   seeded.host = host.host.id;
   seeded.cluster = (await seed('POST', '/api/v1/clusters', { name: 'seed-cluster', machines: [{ machine_id: seeded.machine, role: 'control-plane' }] })).id;
   seeded.token = (await seed('POST', '/api/v1/tokens', { name: 'seed-viewer', role: 'viewer' })).id;
+  // Findings come from observers, not from the API: a leaked lease, as the inventory observer reports it.
+  const scan = await applyScan(api.orm.em, {
+    target: 'inventory',
+    provider: 'inventory',
+    complete: true,
+    differences: [
+      {
+        ref: { type: 'lease', id: randomUUID(), name: '10.77.0.99' },
+        kind: 'orphan',
+        desired: null,
+        observed: { machine_state: 'failed' },
+        createdByHangar: true,
+      },
+    ],
+    judged: [],
+  });
+  seeded.finding = scan.opened[0]!;
 }, 120_000);
 
 afterAll(async () => {
@@ -106,6 +124,7 @@ function pins(): PinnedParameters[] {
     { pathRegex: '^/api/v1/hosts/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.host! } },
     { pathRegex: '^/api/v1/clusters/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.cluster! } },
     { pathRegex: '^/api/v1/operations/\\{id\\}$', methods: readWrite, parameters: { 'path.id': seeded.operation! } },
+    { pathRegex: '^/api/v1/drift/\\{id\\}', methods: readWrite, parameters: { 'path.id': seeded.finding! } },
     // Revoking a token revokes the seeded viewer's, never the one schemathesis authenticates with.
     { pathRegex: '^/api/v1/tokens/\\{id\\}$', methods: ['DELETE'], parameters: { 'path.id': seeded.token! } },
     // The metadata service: the seeded machine, its token from the environment (never on a command line).

@@ -28,6 +28,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     HANGAR_API_PORT: '0',
     // Tests change data and read it back at once; the cache has its own test.
     HANGAR_METADATA_CACHE_MS: '0',
+    // Suites start workers on throwaway task queues: no observer schedules for them (their own test covers schedules).
+    HANGAR_DRIFT_SCHEDULES: 'false',
     ...overrides,
   };
 }

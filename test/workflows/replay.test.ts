@@ -1,7 +1,8 @@
-// Guards determinism: recorded histories of all twelve workflows must replay on today's workflow
+// Guards determinism: recorded histories of every registered workflow must replay on today's workflow
 // code. Set HANGAR_RECORD_HISTORIES=1 to refresh the committed fixtures from fresh runs: the VM,
 // disk and template ones here (dry-run provider), the host ones in
-// test/integration/provision-host.test.ts against sushy-tools (see test/support/histories.ts).
+// test/integration/provision-host.test.ts against sushy-tools, the inventory observer's in
+// test/workflows/reconcile-inventory.test.ts (see test/support/histories.ts).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'hostPower',
   'deprovisionHost',
   'forceReleaseHost',
+  'reconcileInventory',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {
@@ -193,7 +195,7 @@ describe('workflow determinism', () => {
     expect(await ctx.orm.em.fork().findOne(Template, { id: templateFailed })).toMatchObject({ state: 'failed', lastError: 'checksum mismatch' });
   }, 180_000);
 
-  it('has a committed history for each of the twelve workflows, named after its type and outcome', () => {
+  it('has a committed history for each registered workflow, named after its type and outcome', () => {
     const files = fixtures();
     const covered = new Set<string>();
     for (const file of files) {

@@ -1,0 +1,62 @@
+// The observers' Temporal Schedules, created or updated by every worker at start-up. Idempotent
+// and race-safe: the schedule id is fixed per target, so when several workers start at once one
+// creates it and the others update it to the same spec. Overlap SKIP (a slow scan is never
+// doubled), a catch-up window of one interval (after an outage at most one late run, not the
+// year of runs Temporal's default window would fire) and jitter of a tenth of the interval (so
+// targets do not scan in lockstep).
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions, type ScheduleUpdateOptions } from '@temporalio/client';
+import type { HangarConfig } from '../domain/config.ts';
+import { reconcileWorkflowId, type WorkflowTypes } from '../workflows/contracts.ts';
+
+export interface ObserverSchedule {
+  scheduleId: string;
+  target: string;
+  intervalSec: number;
+  options: ScheduleOptions;
+}
+
+/** One schedule per observer target. Ids carry the task queue, so deployments sharing a namespace never collide. */
+export function observerSchedules(config: HangarConfig): ObserverSchedule[] {
+  const target = 'inventory';
+  const intervalSec = config.drift.inventoryIntervalSec;
+  const scheduleId = `${config.temporal.taskQueue}/reconcile/${target}`;
+  const args: Parameters<WorkflowTypes['reconcileInventory']> = [{ policy: config.drift.inventoryPolicy }];
+  return [
+    {
+      scheduleId,
+      target,
+      intervalSec,
+      options: {
+        scheduleId,
+        spec: { intervals: [{ every: `${intervalSec}s` }], jitter: `${Math.max(1, Math.floor(intervalSec / 10))}s` },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'reconcileInventory',
+          workflowId: `${config.temporal.taskQueue}/${reconcileWorkflowId(target)}`,
+          taskQueue: config.temporal.taskQueue,
+          args,
+          // One tick's run: it must end well before the next one would be skipped for it.
+          workflowExecutionTimeout: `${Math.max(60, intervalSec * 5)}s`,
+        },
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${intervalSec}s` },
+      },
+    },
+  ];
+}
+
+/** Creates each schedule, or updates it to the configured spec when it exists. Returns what it did per id. */
+export async function applySchedules(client: Client, config: HangarConfig): Promise<Record<string, 'created' | 'updated'>> {
+  const done: Record<string, 'created' | 'updated'> = {};
+  for (const s of observerSchedules(config)) {
+    try {
+      await client.schedule.create(s.options);
+      done[s.scheduleId] = 'created';
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      const { spec, action, policies } = s.options;
+      await client.schedule.getHandle(s.scheduleId).update((previous): ScheduleUpdateOptions => ({ ...previous, spec, action, policies }));
+      done[s.scheduleId] = 'updated';
+    }
+  }
+  return done;
+}
