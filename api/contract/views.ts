@@ -417,3 +417,28 @@ export const driftFinding = z
       action_taken: null,
     },
   });
+
+export const schedule = z
+  .strictObject({
+    id: text.meta({ description: 'the Temporal schedule id: <task queue>/reconcile/<target>' }),
+    target: text.meta({ description: 'what the observer scans, e.g. inventory' }),
+    interval_sec: z.int(),
+    paused: z.boolean(),
+    note: text.nullable().meta({ description: "Temporal's note on the last pause or unpause" }),
+    next_action_times: z.array(timestamp),
+    last_action_at: timestamp.nullable(),
+    last_workflow_id: text.nullable(),
+  })
+  .meta({
+    id: 'Schedule',
+    example: {
+      id: 'hangar/reconcile/inventory',
+      target: 'inventory',
+      interval_sec: 30,
+      paused: false,
+      note: null,
+      next_action_times: ['2026-11-29T10:00:30.000Z'],
+      last_action_at: '2026-11-29T10:00:00.000Z',
+      last_workflow_id: 'hangar/reconcile-inventory',
+    },
+  });

@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { openOrm, migrateUp } from '../../db/orm.ts';
 import { applyScan } from '../../db/repositories/drift.ts';
+import { applySchedules, observerSchedules } from '../../workers/schedules.ts';
 import { withDatabase } from '../support/global-setup.ts';
 import { testServices } from '../support/services.ts';
 import { createToken, http, startApi, startInProcessWorker, testConfig, waitFor, type HttpResult, type TestApi } from '../support/harness.ts';
@@ -38,7 +39,8 @@ beforeAll(async () => {
   const orm = await openOrm({ url, poolSize: 2 });
   await migrateUp(orm);
   await orm.close();
-  const config = testConfig({ DATABASE_URL: url, HANGAR_PROVIDERS: 'dryrun' });
+  // A long interval: the observer schedule runs when schemathesis triggers it, not by itself.
+  const config = testConfig({ DATABASE_URL: url, HANGAR_PROVIDERS: 'dryrun', HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600' });
   api = await startApi(config);
   worker = await startInProcessWorker(config);
   token = await createToken(api.orm, 'admin', 'schemathesis');
@@ -101,9 +103,17 @@ beforeAll(async () => {
     judged: [],
   });
   seeded.finding = scan.opened[0]!;
+  await applySchedules(api.temporal, config);
+  seeded.schedule = observerSchedules(config)[0]!.target;
 }, 120_000);
 
 afterAll(async () => {
+  if (api)
+    for (const s of observerSchedules(api.config))
+      await api.temporal.schedule
+        .getHandle(s.scheduleId)
+        .delete()
+        .catch(() => undefined);
   await worker?.shutdown();
   await api?.close();
   await admin?.query(`drop database if exists ${dbName} with (force)`);
@@ -125,6 +135,7 @@ function pins(): PinnedParameters[] {
     { pathRegex: '^/api/v1/clusters/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.cluster! } },
     { pathRegex: '^/api/v1/operations/\\{id\\}$', methods: readWrite, parameters: { 'path.id': seeded.operation! } },
     { pathRegex: '^/api/v1/drift/\\{id\\}', methods: readWrite, parameters: { 'path.id': seeded.finding! } },
+    { pathRegex: '^/api/v1/schedules/\\{id\\}', methods: readWrite, parameters: { 'path.id': seeded.schedule! } },
     // Revoking a token revokes the seeded viewer's, never the one schemathesis authenticates with.
     { pathRegex: '^/api/v1/tokens/\\{id\\}$', methods: ['DELETE'], parameters: { 'path.id': seeded.token! } },
     // The metadata service: the seeded machine, its token from the environment (never on a command line).
