@@ -11,6 +11,7 @@ import * as res from './resource-commands.ts';
 import * as inv from './inventory-commands.ts';
 import { collect } from './flags.ts';
 import { registerIpamCommands } from './ipam-commands.ts';
+import { registerDriftCommands } from './drift-commands.ts';
 import { registerVmCommands } from './vm-commands.ts';
 import { registerHostCommands } from './host-commands.ts';
 
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
   registerIpamCommands(program, api);
   registerVmCommands(program, api);
   registerHostCommands(program, api);
+  registerDriftCommands(program, api);
 
   return program;
 }
