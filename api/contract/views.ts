@@ -11,6 +11,43 @@ import { condition, operationSummary, timestamp, uuid } from './schemas.ts';
 const text = z.string();
 const json = z.record(z.string(), z.unknown());
 
+export const driftFinding = z
+  .strictObject({
+    id: uuid,
+    target: text.meta({ description: 'the observer target that reported it (e.g. inventory, qemu:<host>)' }),
+    provider: text,
+    resource_type: text,
+    resource_id: text,
+    resource_name: text,
+    kind: z.enum(DRIFT_KINDS),
+    desired: json.nullable(),
+    observed: json.nullable(),
+    state: z.enum(DRIFT_STATES),
+    first_seen: timestamp,
+    last_seen: timestamp.meta({ description: "unresolved: its target's last complete scan; resolved: the last scan that saw it" }),
+    resolved_at: timestamp.nullable(),
+    action_taken: text.nullable(),
+  })
+  .meta({
+    id: 'DriftFinding',
+    example: {
+      id: '7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6',
+      target: 'inventory',
+      provider: 'inventory',
+      resource_type: 'lease',
+      resource_id: '0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f',
+      resource_name: '10.0.0.12',
+      kind: 'orphan',
+      desired: null,
+      observed: { machine_id: null, state: 'active' },
+      state: 'open',
+      first_seen: '2026-11-29T10:00:00.000Z',
+      last_seen: '2026-11-29T10:05:00.000Z',
+      resolved_at: null,
+      action_taken: null,
+    },
+  });
+
 export const machine = z
   .strictObject({
     id: uuid,
@@ -80,6 +117,10 @@ export const machineDetail = machine
     metadata_fetches: z.record(z.string(), metadataFetch),
     phone_home_payload: json.nullable(),
     operations: z.array(operationSummary).optional().meta({ description: 'the latest ten (GET only)' }),
+    drift: z
+      .array(z.lazy(() => driftFinding))
+      .optional()
+      .meta({ description: 'open drift findings, at most 20 (GET only)' }),
   })
   .meta({ id: 'MachineDetail' });
 
@@ -325,7 +366,13 @@ export const host = z
   })
   .meta({ id: 'Host', description: 'A bare-metal host; its BMC password is sealed and never returned.' });
 
-export const hostDetail = host.extend({ machine: machineBrief.nullable(), operations: z.array(operationSummary) }).meta({ id: 'HostDetail' });
+export const hostDetail = host
+  .extend({
+    machine: machineBrief.nullable(),
+    operations: z.array(operationSummary),
+    drift: z.array(driftFinding).meta({ description: 'open drift findings, at most 20' }),
+  })
+  .meta({ id: 'HostDetail' });
 
 export const clusterMember = z.strictObject({ machine_id: uuid, name: text, role: z.enum(CLUSTER_ROLES), state: text, addresses: z.array(text) });
 
@@ -380,43 +427,6 @@ export const auditEvent = z
     detail: json.nullable(),
   })
   .meta({ id: 'AuditEvent' });
-
-export const driftFinding = z
-  .strictObject({
-    id: uuid,
-    target: text.meta({ description: 'the observer target that reported it (e.g. inventory, qemu:<host>)' }),
-    provider: text,
-    resource_type: text,
-    resource_id: text,
-    resource_name: text,
-    kind: z.enum(DRIFT_KINDS),
-    desired: json.nullable(),
-    observed: json.nullable(),
-    state: z.enum(DRIFT_STATES),
-    first_seen: timestamp,
-    last_seen: timestamp.meta({ description: "unresolved: its target's last complete scan; resolved: the last scan that saw it" }),
-    resolved_at: timestamp.nullable(),
-    action_taken: text.nullable(),
-  })
-  .meta({
-    id: 'DriftFinding',
-    example: {
-      id: '7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6',
-      target: 'inventory',
-      provider: 'inventory',
-      resource_type: 'lease',
-      resource_id: '0c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f',
-      resource_name: '10.0.0.12',
-      kind: 'orphan',
-      desired: null,
-      observed: { machine_id: null, state: 'active' },
-      state: 'open',
-      first_seen: '2026-11-29T10:00:00.000Z',
-      last_seen: '2026-11-29T10:05:00.000Z',
-      resolved_at: null,
-      action_taken: null,
-    },
-  });
 
 export const schedule = z
   .strictObject({

@@ -19,6 +19,7 @@ import { pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byRef, page, paging } from '../contract/schemas.ts';
 import { host as hostSchema, hostDetail } from '../contract/views.ts';
+import { openDrift } from '../drift-on-resources.ts';
 import { hostOperation, hostView, startInspection } from './host-common.ts';
 import { machineBrief } from './machine-common.ts';
 
@@ -127,7 +128,13 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
       const machine = host.claimedBy ? await em.findOne(Machine, { id: host.claimedBy }) : null;
       const resourceIds = [host.id, ...(host.claimedBy ? [host.claimedBy] : [])];
       const ops = await em.find(Operation, { resourceId: { $in: resourceIds } }, { orderBy: { createdAt: 'desc' }, limit: 10 });
-      res.json({ ...hostView(host), machine: machine ? machineBrief(machine) : null, operations: ops.map((o) => operationSummary(deps.config, o)) });
+      const view = hostView(host);
+      res.json({
+        ...view,
+        ...(await openDrift(em, host.id, view.conditions)),
+        machine: machine ? machineBrief(machine) : null,
+        operations: ops.map((o) => operationSummary(deps.config, o)),
+      });
     },
   });
 

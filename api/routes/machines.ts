@@ -18,6 +18,7 @@ import { parseOrThrow } from '../middleware/validate.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byId, dryRun, operationSummary as operationSummarySchema, page, paging, plan } from '../contract/schemas.ts';
 import { machine as machineSchema, machineDetail } from '../contract/views.ts';
+import { openDrift } from '../drift-on-resources.ts';
 import { checkLinks, isDryRun, requireEnabledProvider, resolveTemplate } from './common.ts';
 import { loadMachine, machineOperation, machineView, setSshKeys } from './machine-common.ts';
 import { createRedfishMachineSchema, deprovisionBaremetalMachine, provisionBaremetal, provisionedSchema } from './host-provisioning.ts';
@@ -239,7 +240,8 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       const machine = await loadMachine(deps, params.id);
       const em = deps.orm.em.fork();
       const ops = await em.find(Operation, { resourceType: 'machine', resourceId: machine.id }, { orderBy: { createdAt: 'desc' }, limit: 10 });
-      res.json({ ...(await detailedView(em, machine)), operations: ops.map((o) => operationSummary(deps.config, o)) });
+      const view = await detailedView(em, machine);
+      res.json({ ...view, ...(await openDrift(em, machine.id, view.conditions)), operations: ops.map((o) => operationSummary(deps.config, o)) });
     },
   });
 

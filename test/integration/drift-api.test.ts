@@ -2,11 +2,11 @@
 // findings written by applyScan into the real database.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { AuditEvent } from '../../db/entities/index.ts';
+import { AuditEvent, Machine } from '../../db/entities/index.ts';
 import { applyScan } from '../../db/repositories/drift.ts';
 import { compareResources } from '../../domain/drift.ts';
 import { waitFor } from '../support/harness.ts';
-import { useApi } from '../support/api-fixture.ts';
+import { unique, useApi } from '../support/api-fixture.ts';
 
 const f = useApi({ beforeAll, afterAll });
 
@@ -90,5 +90,57 @@ describe('drift API', () => {
       f.api.orm.em.fork().findOne(AuditEvent, { resourceId: finding.id, action: 'drift.ignore', statusCode: 200 }),
     );
     expect(event.detail).toMatchObject({ resource_id: stray, kind: 'unmanaged' });
+  });
+
+  it("shows a machine's and a host's open findings and a drift condition on GET /machines/{id} and /hosts/{id}", async () => {
+    const em = f.api.orm.em.fork();
+    const machineId = randomUUID();
+    em.create(Machine, { id: machineId, name: unique('drifted'), provider: 'dryrun', cpu: 1, memoryMb: 256, diskGb: 1, metadataToken: randomUUID() });
+    await em.flush();
+    const host = await f.post('/api/v1/hosts', {
+      name: unique('drifted-host'),
+      bmc_address: 'redfish+http://127.0.0.1:9/redfish/v1/Systems/1',
+      username: 'root',
+      password: 'calvin',
+    });
+    expect([201, 202]).toContain(host.status);
+    const hostId = host.body.host.id;
+
+    const clean = await f.get(`/api/v1/machines/${machineId}`);
+    expect(clean.body.drift).toEqual([]);
+    expect(clean.body.conditions.map((c: { type: string }) => c.type)).not.toContain('drift');
+    expect((await f.get(`/api/v1/hosts/${hostId}`)).body.drift).toEqual([]);
+
+    const provider = `p${randomUUID().slice(0, 8)}`;
+    await applyScan(f.api.orm.em, {
+      target: `api-${provider}`,
+      provider,
+      complete: true,
+      differences: [
+        {
+          ref: { type: 'machine', id: machineId, name: 'drifted' },
+          kind: 'power_mismatch',
+          desired: { power: 'running' },
+          observed: { power: 'stopped' },
+          createdByHangar: true,
+        },
+        { ref: { type: 'host', id: hostId, name: 'drifted-host' }, kind: 'unreachable', desired: null, observed: { error: 'timeout' }, createdByHangar: true },
+      ],
+      judged: [],
+    });
+    const machine = await f.get(`/api/v1/machines/${machineId}`);
+    expect(machine.body.drift).toEqual([expect.objectContaining({ resource_id: machineId, kind: 'power_mismatch', state: 'open' })]);
+    expect(machine.body.conditions).toContainEqual(
+      expect.objectContaining({ type: 'drift', status: 'True', message: expect.stringContaining('power_mismatch') }),
+    );
+    const hostView = await f.get(`/api/v1/hosts/${hostId}`);
+    expect(hostView.body.drift).toEqual([expect.objectContaining({ resource_id: hostId, kind: 'unreachable' })]);
+    expect(hostView.body.conditions).toContainEqual(expect.objectContaining({ type: 'drift', status: 'True' }));
+
+    // Ignored findings are no longer shown on the resource.
+    await f.post(`/api/v1/drift/${machine.body.drift[0].id}/actions/ignore`, undefined);
+    const after = await f.get(`/api/v1/machines/${machineId}`);
+    expect(after.body.drift).toEqual([]);
+    expect(after.body.conditions.map((c: { type: string }) => c.type)).not.toContain('drift');
   });
 });
