@@ -9,7 +9,7 @@ import { pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byId, page, paging } from '../contract/schemas.ts';
-import { account } from '../contract/views.ts';
+import { account } from '../contract/ipam-views.ts';
 import { loadById } from './common.ts';
 
 export function accountView(a: IAccount) {

@@ -7,7 +7,7 @@ import type { ApiDeps } from '../context.ts';
 import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, jsonOr, type ContractRouter } from '../contract/route.ts';
 import { page, paging } from '../contract/schemas.ts';
-import { allocatedBlock } from '../contract/views.ts';
+import { allocatedBlock } from '../contract/ipam-views.ts';
 import { iso } from './common.ts';
 
 interface BlockRow {

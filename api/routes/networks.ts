@@ -11,7 +11,7 @@ import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byId, idParam, page, paging } from '../contract/schemas.ts';
-import { lease, network, networkDetail } from '../contract/views.ts';
+import { lease, network, networkDetail } from '../contract/ipam-views.ts';
 import { loadById } from './common.ts';
 
 const isAddress = (s: string) => {

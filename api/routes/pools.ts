@@ -11,7 +11,7 @@ import type { ApiDeps } from '../context.ts';
 import { encodeCursor, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byId, idParam, page, paging } from '../contract/schemas.ts';
-import { allocation, blockPage, pool, utilization } from '../contract/views.ts';
+import { allocation, blockPage, pool, utilization } from '../contract/ipam-views.ts';
 import { iso, resourceName } from './common.ts';
 
 const tags = safeTags;
