@@ -67,6 +67,37 @@ export interface VmSummary {
   powerState: PowerState;
 }
 
+/** One VM as the observer sees it. */
+export interface ObservedVm extends VmSummary {
+  /** Settings the provider can report back; a key left out is not compared. */
+  config?: { cpu?: number; memory_mb?: number; disk_gb?: number; nics?: number };
+  /** Where the provider keeps it (Proxmox node, QEMU host name). */
+  location?: string;
+  /** QEMU: the instance's overlay disk is gone while its folder remains. */
+  diskMissing?: boolean;
+}
+
+/** Something Hangar made that no VM uses (a cidata ISO, a marked disk, a marked instance folder). */
+export interface Leftover {
+  kind: 'iso' | 'disk' | 'instance';
+  /** Provider reference to delete it by (Proxmox volume id, QEMU folder path). */
+  ref: string;
+  name: string;
+  /** The Hangar machine it was made for, when its marker says so. */
+  machineId: string | null;
+}
+
+export interface VmInventory {
+  vms: ObservedVm[];
+  leftovers: Leftover[];
+  /** Human-readable names of what failed to list (`node pve2: 500 …`); empty means complete. */
+  failures: string[];
+}
+
+export interface InventoryOptions extends CallOptions {
+  onPage?: () => void;
+}
+
 export interface DiskSpec {
   /** Stable id chosen by Hangar (the disk record's id); lets a retried attach find its disk. */
   diskId: string;
@@ -120,6 +151,15 @@ export interface Hypervisor {
   status(machineId: string, opts?: CallOptions): Promise<VmStatus>;
   /** Every VM this provider manages (for reconciliation). */
   list(opts?: CallOptions): Promise<VmSummary[]>;
+  /**
+   * Everything the observer compares with the database: every VM (managed or not, with the
+   * settings the provider can report), Hangar-made leftovers no VM uses, and what could not be
+   * listed. A failure to list one node or page goes into `failures` (the scan is then partial)
+   * instead of failing the whole call; `onPage` is called per node/page so activities heartbeat.
+   */
+  inventory(opts?: InventoryOptions): Promise<VmInventory>;
+  /** Deletes one Hangar-made leftover from `inventory().leftovers`; "already gone" is success. Never touches a VM. */
+  deleteLeftover(leftover: Leftover, opts?: CallOptions): Promise<{ deleted: boolean }>;
   /** Attaches a new disk (hot-plug when running); attaching the same diskId again returns it. */
   attachDisk(providerId: string, disk: DiskSpec, opts?: CallOptions): Promise<AttachedDisk>;
   /** Detaches and deletes the disk; a disk already gone is success. */

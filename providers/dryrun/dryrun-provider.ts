@@ -1,7 +1,20 @@
 // The dry-run provider: a pretend hypervisor that records every call it receives and keeps its
 // "VMs" in a ledger (PostgreSQL in production, so state survives crashes like a real system's).
 import { HangarError } from '../../domain/errors.ts';
-import type { AttachedDisk, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
+import type {
+  AttachedDisk,
+  CallOptions,
+  InventoryOptions,
+  Leftover,
+  VmInventory,
+  DiskSpec,
+  Hypervisor,
+  TemplateRef,
+  TemplateSpec,
+  VmSpec,
+  VmStatus,
+  VmSummary,
+} from '../hypervisor.ts';
 import { sleep as sharedSleep } from '../support/sleep.ts';
 import type { DryRunLedger, DryRunVmRecord } from '../../domain/dryrun-ledger.ts';
 
@@ -108,6 +121,15 @@ export class DryRunProvider implements Hypervisor {
   async list(): Promise<VmSummary[]> {
     const vms = await this.ledger.listVms();
     return vms.map((vm) => ({ providerId: vm.id, machineId: vm.machineId, name: vm.name, powerState: vm.powerState }));
+  }
+
+  /** Minimal listing; the observer's full inventory replaces it. */
+  async inventory(_opts?: InventoryOptions): Promise<VmInventory> {
+    return { vms: await this.list(), leftovers: [], failures: [] };
+  }
+
+  async deleteLeftover(_leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
+    return { deleted: false };
   }
 
   // Disks and templates have no pretend state beyond the call record: the identifiers are derived

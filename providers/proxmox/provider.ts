@@ -7,7 +7,21 @@
 // No Temporal imports: waits call `hooks.onWait` so activities can heartbeat.
 import { HangarError } from '../../domain/errors.ts';
 import type { IsoTool } from '../cloud-init/cidata-iso.ts';
-import type { AttachedDisk, CallOptions, DiskSpec, Hypervisor, ProviderHooks, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
+import type {
+  AttachedDisk,
+  CallOptions,
+  DiskSpec,
+  Hypervisor,
+  ProviderHooks,
+  TemplateRef,
+  TemplateSpec,
+  VmSpec,
+  VmStatus,
+  VmSummary,
+  InventoryOptions,
+  Leftover,
+  VmInventory,
+} from '../hypervisor.ts';
 import { ProxmoxClient, silentLogger, type ProviderLogger, type ProxmoxConnectionOptions } from './client.ts';
 import { awaitInFlightClone, cloneMachine } from './clone.ts';
 import { planConfig, planRootDisk, planWrites } from './config-plan.ts';
@@ -245,6 +259,15 @@ export class ProxmoxProvider implements Hypervisor {
       name: ref.name,
       powerState: powerState(ref.status),
     }));
+  }
+
+  /** Minimal listing; the observer's full inventory replaces it. */
+  async inventory(opts?: InventoryOptions): Promise<VmInventory> {
+    return { vms: await this.list(opts), leftovers: [], failures: [] };
+  }
+
+  async deleteLeftover(_leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
+    return { deleted: false };
   }
 
   async attachDisk(providerId: string, disk: DiskSpec, opts?: CallOptions): Promise<AttachedDisk> {

@@ -17,7 +17,20 @@ import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
 import { writeCidataIso } from '../cloud-init/cidata-iso.ts';
-import type { AttachedDisk, CallOptions, DiskSpec, Hypervisor, TemplateRef, TemplateSpec, VmSpec, VmStatus, VmSummary } from '../hypervisor.ts';
+import type {
+  AttachedDisk,
+  CallOptions,
+  DiskSpec,
+  Hypervisor,
+  TemplateRef,
+  TemplateSpec,
+  VmSpec,
+  VmStatus,
+  VmSummary,
+  InventoryOptions,
+  Leftover,
+  VmInventory,
+} from '../hypervisor.ts';
 import { ROOT_NODE } from './command-line.ts';
 import { attachDisk, detachDisk } from './disks.ts';
 import {
@@ -340,6 +353,15 @@ export class QemuProvider implements Hypervisor {
       if (summary) out.push(summary);
     }
     return out;
+  }
+
+  /** Minimal listing; the observer's full inventory replaces it. */
+  async inventory(opts?: InventoryOptions): Promise<VmInventory> {
+    return { vms: await this.list(opts), leftovers: [], failures: [] };
+  }
+
+  async deleteLeftover(_leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
+    return { deleted: false };
   }
 
   /** Paths, pid and forwarded SSH port of a VM (for operators and tests); null when absent. */
