@@ -21,6 +21,8 @@ import { cloudInitService } from './metadata/router.ts';
 import { accountsRouter } from './routes/accounts.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';
+import { scopesRouter } from './routes/scopes.ts';
+import { analyticsRouter } from './routes/analytics.ts';
 import { templatesRouter } from './routes/templates.ts';
 import { hostsRouter } from './routes/hosts.ts';
 import { hostProvisioningRouter } from './routes/host-provisioning.ts';
@@ -116,6 +118,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/accounts', accountsRouter(deps));
   v1('/pools', poolsRouter(deps));
   v1('/blocks', blocksRouter(deps));
+  v1('/scopes', scopesRouter(deps));
+  v1('/analytics', analyticsRouter(deps));
   v1('/templates', templatesRouter(deps));
   v1('/hosts', hostsRouter(deps));
   v1('/hosts', hostProvisioningRouter(deps));

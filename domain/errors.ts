@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   pool_exhausted: { status: 409, retryable: false },
   overlap: { status: 409, retryable: false },
   has_dependents: { status: 409, retryable: false },
+  // A child pool placed in another address scope than its parent's.
+  scope_mismatch: { status: 422, retryable: false },
   payload_too_large: { status: 413, retryable: false },
   rate_limited: { status: 429, retryable: true },
   provider_error: { status: 502, retryable: true },

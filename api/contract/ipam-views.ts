@@ -87,6 +87,8 @@ export const pool = z
     version: z.union([z.literal(4), z.literal(6)]),
     parent_id: uuid.nullable(),
     account_id: uuid.nullable(),
+    scope_id: uuid,
+    scope: text.meta({ description: 'the address scope (VRF) name' }),
     description: text.nullable(),
     tags: z.record(z.string(), z.string()),
     created_at: timestamp.nullable(),
@@ -101,6 +103,7 @@ export const allocation = z
     cidr: text,
     name: text.nullable(),
     account_id: uuid.nullable(),
+    scope_id: uuid,
     created_at: timestamp.nullable(),
   })
   .meta({ id: 'Allocation' });
@@ -142,5 +145,7 @@ export const allocatedBlock = z
     account_id: uuid.nullable(),
     account_key: text.nullable(),
     created_at: timestamp.nullable(),
+    scope_id: uuid,
+    scope_name: text,
   })
   .meta({ id: 'AllocatedBlock' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { ForeignKeyConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HangarError } from '../../domain/errors.ts';
 import { safeFilter } from '../../domain/text.ts';
 import { checkRegions, createAccountSchema, parseAccountKey, updateAccountSchema } from '../../domain/accounts.ts';
@@ -137,14 +137,19 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
   r.route({
     method: 'delete',
     path: '/:id',
-    summary: 'Delete an account (its pools and allocations stay, unlinked)',
+    summary: 'Delete an account (its pools and allocations stay, unlinked; 409 while an address scope is bound to it)',
     params: byId('account'),
     responses: { 204: noContent('deleted') },
-    errors: [404],
+    errors: [404, 409],
     handler: async ({ params }, _req, res) => {
       const em = deps.orm.em.fork();
       const found = await loadById(em, Account, params.id, 'account');
-      await em.nativeDelete(Account, { id: found.id });
+      // An address scope bound to the account keeps it (the scope's network belongs to it).
+      await em.nativeDelete(Account, { id: found.id }).catch((err) => {
+        if (err instanceof ForeignKeyConstraintViolationException)
+          throw new HangarError('has_dependents', `account ${found.key} is bound to an address scope; delete or unbind the scope first`);
+        throw err;
+      });
       res.locals.audit = { action: 'accounts.delete', resourceType: 'account', resourceId: found.id, detail: { key: found.key } };
       res.status(204).end();
     },

@@ -19,9 +19,11 @@ interface BlockRow {
   account_id: string | null;
   account_key: string | null;
   created_at: Date | string | null;
+  scope_id: string;
+  scope_name: string;
 }
 
-const CSV_COLUMNS = ['id', 'cidr', 'name', 'pool_id', 'pool_name', 'account_id', 'account_key', 'created_at'] as const;
+const CSV_COLUMNS = ['id', 'cidr', 'name', 'pool_id', 'pool_name', 'account_id', 'account_key', 'created_at', 'scope_id', 'scope_name'] as const;
 const CSV_LIMIT = 100_000;
 
 const csvCell = (v: unknown) => {
@@ -34,6 +36,7 @@ const csvCell = (v: unknown) => {
 const listQuery = z.object({
   account: safeFilter(64).optional().meta({ description: 'account id or key' }),
   pool: z.uuid().optional(),
+  scope: safeFilter(255).optional().meta({ description: 'address scope id or name' }),
   within: safeFilter(64).optional().meta({ description: 'a CIDR the blocks lie in (containment, not substring)' }),
   format: z.enum(['json', 'csv']).default('json'),
   ...paging,
@@ -66,6 +69,10 @@ export function blocksRouter(deps: ApiDeps): ContractRouter {
         where += ' and a.parent_id = ?';
         params.push(q.pool);
       }
+      if (q.scope) {
+        where += ' and a.scope_id in (select s.id from address_scope s where s.id::text = ? or s.name = ?)';
+        params.push(q.scope, q.scope);
+      }
       if (q.within) {
         let within;
         try {
@@ -95,8 +102,9 @@ export function blocksRouter(deps: ApiDeps): ContractRouter {
       }
       params.push(page.pageSize + 1);
       const rows = await sqlFor(deps.orm.em.fork())<BlockRow[]>(
-        `select a.id, a.cidr::text as cidr, a.name, a.parent_id as pool_id, p.name as pool_name, a.account_id, acc.key as account_key, a.created_at
-       from pool a join pool p on p.id = a.parent_id left join account acc on acc.id = a.account_id
+        `select a.id, a.cidr::text as cidr, a.name, a.parent_id as pool_id, p.name as pool_name, a.account_id, acc.key as account_key, a.created_at,
+         a.scope_id, s.name as scope_name
+       from pool a join pool p on p.id = a.parent_id join address_scope s on s.id = a.scope_id left join account acc on acc.id = a.account_id
        where ${where} order by a.cidr, a.id limit ?`,
         params,
       );

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HangarError } from '../../domain/errors.ts';
-import { safeDescription, safeTags, safeText } from '../../domain/text.ts';
+import { safeDescription, safeFilter, safeTags, safeText } from '../../domain/text.ts';
 import { containsCidr, formatCidr, maxPrefix, parseCidr, usageSummary, type Cidr } from '../../domain/cidr.ts';
 import { countBlocks, enumerateBlocks } from '../../domain/blocks.ts';
 import { Account } from '../../db/entities/index.ts';
-import { allocateBlock, children, deletePool, findPool, insertPool, usedRanges, type PoolRow } from '../../db/repositories/pools.ts';
+import { allocateBlock, children, deletePool, findPool, insertPool, POOL_COLUMNS, usedRanges, type PoolRow } from '../../db/repositories/pools.ts';
+import { scopeForInput } from '../../db/repositories/scopes.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { encodeCursor, pageOf, parsePage } from '../pagination.ts';
@@ -22,6 +23,7 @@ export const createPoolSchema = z
     cidr: safeText(64, 1),
     parent_id: z.uuid().nullable().optional(),
     account_id: z.uuid().nullable().optional(),
+    scope: safeText(255, 1).optional().meta({ description: "address scope id or name (default: the parent's scope, or global)" }),
     description: safeDescription(1000).nullable().optional(),
     tags: tags.optional(),
   })
@@ -53,6 +55,8 @@ export function poolView(p: PoolRow) {
     version: cidr.version,
     parent_id: p.parent_id,
     account_id: p.account_id,
+    scope_id: p.scope_id,
+    scope: p.scope_name,
     description: p.description,
     tags: p.tags,
     created_at: iso(p.created_at),
@@ -61,7 +65,15 @@ export function poolView(p: PoolRow) {
 }
 
 export function allocationView(p: PoolRow) {
-  return { id: p.id, pool_id: p.parent_id, cidr: formatCidr(parseCidr(p.cidr)), name: p.name, account_id: p.account_id, created_at: iso(p.created_at) };
+  return {
+    id: p.id,
+    pool_id: p.parent_id,
+    cidr: formatCidr(parseCidr(p.cidr)),
+    name: p.name,
+    account_id: p.account_id,
+    scope_id: p.scope_id,
+    created_at: iso(p.created_at),
+  };
 }
 
 /** A CIDR from user input, strictly canonical; errors carry the canonical form (422). */
@@ -104,9 +116,16 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       const cidr = userCidr(body.cidr);
       const manager = em();
       await checkAccount(manager, body.account_id);
+      const parent = body.parent_id ? await findPool(manager, body.parent_id) : null;
+      // A child lives in its parent's scope: naming another one is refused, naming none inherits.
+      const scope = await scopeForInput(manager, body.scope ?? parent?.scope_id);
       if (body.parent_id) {
-        const parent = await findPool(manager, body.parent_id);
         if (!parent) throw new HangarError('unprocessable', `parent pool ${body.parent_id} does not exist`, { parent_id: 'not found' });
+        if (parent.scope_id !== scope.id) {
+          throw new HangarError('scope_mismatch', `a child pool must be in its parent's address scope (${parent.scope_name}), not ${scope.name}`, {
+            scope: `not the parent's scope (${parent.scope_name})`,
+          });
+        }
         const parentCidr = parseCidr(parent.cidr);
         if (!containsCidr(parentCidr, cidr) || formatCidr(parentCidr) === formatCidr(cidr)) {
           throw new HangarError('outside_parent', `${formatCidr(cidr)} does not lie inside its parent ${formatCidr(parentCidr)}`, {
@@ -120,10 +139,16 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
         cidr,
         parentId: body.parent_id ?? null,
         accountId: body.account_id ?? null,
+        scopeId: scope.id,
         description: body.description ?? null,
         tags: body.tags ?? {},
       });
-      res.locals.audit = { action: 'pools.create', resourceType: 'pool', resourceId: created.id, detail: { name: created.name, cidr: created.cidr } };
+      res.locals.audit = {
+        action: 'pools.create',
+        resourceType: 'pool',
+        resourceId: created.id,
+        detail: { name: created.name, cidr: created.cidr, scope: created.scope_name },
+      };
       res.status(201).location(`/api/v1/pools/${created.id}`).json(poolView(created));
     },
   });
@@ -136,6 +161,7 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       parent_id: z.uuid().optional(),
       root: z.enum(['true', 'false']).optional().meta({ description: 'true: top-level pools only' }),
       account_id: z.uuid().optional(),
+      scope: safeFilter(255).optional().meta({ description: 'address scope id or name' }),
       ...paging,
     }),
     responses: { 200: json(page(pool), 'a page of pools') },
@@ -152,16 +178,16 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
         where += ' and account_id = ?';
         params.push(q.account_id);
       }
+      if (q.scope) {
+        where += ' and scope_id in (select s.id from address_scope s where s.id::text = ? or s.name = ?)';
+        params.push(q.scope, q.scope);
+      }
       if (pg.after !== null) {
         where += ' and name > ?';
         params.push(pg.after);
       }
       params.push(pg.pageSize + 1);
-      const rows = await sqlFor(em())<PoolRow[]>(
-        `select id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at
-         from pool where ${where} order by name limit ?`,
-        params,
-      );
+      const rows = await sqlFor(em())<PoolRow[]>(`select ${POOL_COLUMNS} from pool where ${where} order by name limit ?`, params);
       const { items, next_cursor } = pageOf(rows, pg.pageSize, (p) => p.name!);
       res.json({ items: items.map(poolView), next_cursor });
     },
@@ -194,7 +220,7 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       const rows = await sqlFor(manager)<PoolRow[]>(
         `update pool set name = coalesce(?, name), account_id = case when ? then ? else account_id end,
            description = case when ? then ? else description end, tags = coalesce(?::jsonb, tags), updated_at = now()
-         where id = ? returning id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at`,
+         where id = ? returning ${POOL_COLUMNS}`,
         [
           body.name ?? null,
           body.account_id !== undefined,
@@ -251,7 +277,14 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
           throw new HangarError('outside_parent', `${formatCidr(cidr)} does not lie inside pool ${found.name} (${formatCidr(range)})`, {
             cidr: 'outside the pool',
           });
-        created = await insertPool(manager, { kind: 'allocation', name: body.name ?? null, cidr, parentId: found.id, accountId: body.account_id ?? null });
+        created = await insertPool(manager, {
+          kind: 'allocation',
+          name: body.name ?? null,
+          cidr,
+          parentId: found.id,
+          accountId: body.account_id ?? null,
+          scopeId: found.scope_id,
+        });
       } else {
         const n = body.prefix_length!;
         if (n < range.prefix || n > maxPrefix(range.version)) {

@@ -9,6 +9,7 @@ export { Network, type INetwork } from './network.ts';
 export { IpLease, LEASE_STATES, type IIpLease } from './ip-lease.ts';
 export { Account, TIERS, type IAccount } from './account.ts';
 export { Pool, type IPool } from './pool.ts';
+export { AddressScope, type IAddressScope } from './address-scope.ts';
 export { Template, TEMPLATE_STATES, type ITemplate } from './template.ts';
 export { Disk, DISK_STATES, type IDisk } from './disk.ts';
 export { Host, type IHost } from './host.ts';
@@ -25,6 +26,7 @@ import { Network } from './network.ts';
 import { IpLease } from './ip-lease.ts';
 import { Account } from './account.ts';
 import { Pool } from './pool.ts';
+import { AddressScope } from './address-scope.ts';
 import { Template } from './template.ts';
 import { Disk } from './disk.ts';
 import { Host } from './host.ts';
@@ -43,6 +45,7 @@ export const ENTITIES = [
   IpLease,
   Account,
   Pool,
+  AddressScope,
   Template,
   Disk,
   Host,

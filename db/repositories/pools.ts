@@ -14,19 +14,27 @@ export interface PoolRow {
   cidr: string;
   parent_id: string | null;
   account_id: string | null;
+  scope_id: string;
+  scope_name: string;
   description: string | null;
   tags: Record<string, string>;
   created_at: Date | string;
   updated_at: Date | string;
 }
 
-const COLUMNS = 'id, kind, name, cidr::text as cidr, parent_id, account_id, description, tags, created_at, updated_at';
+/** Every column of a pool row, and its scope's name (also valid in RETURNING). */
+export const POOL_COLUMNS = `id, kind, name, cidr::text as cidr, parent_id, account_id, scope_id,
+  (select s.name from address_scope s where s.id = pool.scope_id) as scope_name, description, tags, created_at, updated_at`;
+const COLUMNS = POOL_COLUMNS;
 
 /** The exclusion constraint's SQLSTATE (23P01) and name, whichever layer reports it. */
 function isOverlap(err: unknown): boolean {
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
   return e?.code === '23P01' || e?.cause?.code === '23P01' || String(e?.message).includes('pool_siblings_no_overlap');
 }
+
+/** The trigger pool_scope_follows_parent's refusal: a child outside its parent's scope. */
+const isScopeMismatch = (err: unknown) => String((err as Error)?.message).includes('pool_scope_mismatch');
 
 export async function findPool(em: EntityManager, id: string, kind: 'pool' | 'allocation' = 'pool'): Promise<PoolRow | null> {
   const rows = await sqlFor(em)<PoolRow[]>(`select ${COLUMNS} from pool where id = ? and kind = ?`, [id, kind]);
@@ -47,6 +55,8 @@ export interface NewPool {
   cidr: Cidr;
   parentId: string | null;
   accountId: string | null;
+  /** The pool's address scope; a child's must be its parent's. */
+  scopeId: string;
   description?: string | null;
   tags?: Record<string, string>;
 }
@@ -54,15 +64,18 @@ export interface NewPool {
 export async function insertPool(em: EntityManager, p: NewPool): Promise<PoolRow> {
   try {
     const rows = await sqlFor(em)<PoolRow[]>(
-      `insert into pool (id, kind, name, cidr, parent_id, account_id, description, tags, created_at, updated_at)
-       values (?, ?, ?, ?::cidr, ?, ?, ?, ?::jsonb, now(), now()) returning ${COLUMNS}`,
-      [crypto.randomUUID(), p.kind, p.name, formatCidr(p.cidr), p.parentId, p.accountId, p.description ?? null, JSON.stringify(p.tags ?? {})],
+      `insert into pool (id, kind, name, cidr, parent_id, account_id, scope_id, description, tags, created_at, updated_at)
+       values (?, ?, ?, ?::cidr, ?, ?, ?, ?, ?::jsonb, now(), now()) returning ${COLUMNS}`,
+      [crypto.randomUUID(), p.kind, p.name, formatCidr(p.cidr), p.parentId, p.accountId, p.scopeId, p.description ?? null, JSON.stringify(p.tags ?? {})],
     );
     return rows[0]!;
   } catch (err) {
     if (isOverlap(err)) {
-      const where = p.parentId ? 'another child of the same pool' : 'another top-level pool';
+      const where = p.parentId ? 'another child of the same pool' : 'another top-level pool of its address scope';
       throw new HangarError('overlap', `${formatCidr(p.cidr)} overlaps ${where}`, { cidr: 'overlaps a sibling' });
+    }
+    if (isScopeMismatch(err)) {
+      throw new HangarError('scope_mismatch', "a child pool or allocation must be in its parent pool's address scope", { scope: "not the parent's scope" });
     }
     if (String((err as Error).message).includes('pool_name_unique')) {
       throw new HangarError('already_exists', `a pool named "${p.name}" already exists`, { name: 'already exists' });
@@ -81,7 +94,7 @@ export async function allocateBlock(em: EntityManager, pool: PoolRow, prefixLeng
     const taken = (await children(tx, pool.id)).map((r) => parseCidr(r.cidr));
     const block = bestFit(range, taken, prefixLength);
     if (!block) throw new HangarError('pool_exhausted', `pool ${pool.name} (${pool.cidr}) has no free /${prefixLength} left`);
-    return insertPool(tx, { kind: 'allocation', name, cidr: block, parentId: pool.id, accountId });
+    return insertPool(tx, { kind: 'allocation', name, cidr: block, parentId: pool.id, accountId, scopeId: pool.scope_id });
   });
 }
 

@@ -250,7 +250,7 @@ describe('hangar accounts, pools and blocks', () => {
       expect(byAccount.map((b) => b.name)).toEqual(['web']);
       expect(within.map((b) => b.cidr)).toEqual(['25.1.0.0/24', '25.1.1.0/24']);
       const lines = csv.stdout.split('\r\n');
-      expect(lines[0]).toBe('id,cidr,name,pool_id,pool_name,account_id,account_key,created_at');
+      expect(lines[0]).toBe('id,cidr,name,pool_id,pool_name,account_id,account_key,created_at,scope_id,scope_name');
       expect(lines).toHaveLength(5);
       expect(lines[1]).toMatch(new RegExp(`^${web.id},25\\.1\\.0\\.0/24,web,${euJson.id},${child},${account.id},aws:${awsPools},\\d{4}-`));
       expect(lines[4]).toBe('');

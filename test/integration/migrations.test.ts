@@ -38,6 +38,7 @@ describe('migrations', () => {
     expect(await migrateUp(orm)).toEqual(MIGRATIONS.map((m) => m.name));
     expect(await tables()).toEqual([
       'account',
+      'address_scope',
       'api_token',
       'audit_event',
       'cluster',
@@ -79,6 +80,9 @@ describe('migrations', () => {
       'machine_provider_check:c',
       'api_token_role_check:c',
       'pool_siblings_no_overlap:x',
+      'pool_scope_id_foreign:f',
+      'address_scope_name_unique:u',
+      'address_scope_binding_needs_account:c',
       'ssh_key_fingerprint_unique:u',
       'network_gateway_inside:c',
       'ip_lease_address_host:c',
@@ -117,6 +121,8 @@ describe('migrations', () => {
       machine_network_id_foreign: 'n',
       pool_parent_id_foreign: 'a',
       pool_account_id_foreign: 'n',
+      pool_scope_id_foreign: 'a',
+      address_scope_account_id_foreign: 'a',
     });
     const indexes = await orm.em.getConnection().execute<{ indexdef: string }[]>(`select indexdef from pg_indexes where indexname = 'ip_lease_live_unique'`);
     expect(indexes[0]?.indexdef).toMatch(/UNIQUE INDEX .* \(network_id, address\) WHERE \(state <> 'released'::text\)/);

@@ -203,7 +203,7 @@ describe('blocks', () => {
     const csv = await fetch(`${f.api.url}/api/v1/blocks?account=${acct.id}&format=csv`, { headers: { authorization: `Bearer ${f.viewer}` } });
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const lines = (await csv.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('id,cidr,name,pool_id,pool_name,account_id,account_key,created_at');
+    expect(lines[0]).toBe('id,cidr,name,pool_id,pool_name,account_id,account_key,created_at,scope_id,scope_name');
     expect(lines.slice(1).map((l) => l.split(',')[2])).toEqual(['in', 'out']);
     const bad = await f.get('/api/v1/blocks?within=10.0.0.1/8');
     expect(bad.status).toBe(422);
