@@ -103,9 +103,10 @@ function tags(list: string[] | undefined): Record<string, string> | undefined {
 
 export async function poolsCreate(
   api: ApiClient,
-  o: { name: string; cidr: string; parent?: string; account?: string; description?: string; tag?: string[]; json?: boolean },
+  o: { name: string; cidr: string; parent?: string; account?: string; scope?: string; description?: string; tag?: string[]; json?: boolean },
 ) {
   const body: Json = { name: o.name, cidr: o.cidr };
+  if (o.scope !== undefined) body.scope = o.scope;
   const t = tags(o.tag);
   if (o.parent !== undefined) body.parent_id = await poolId(api, o.parent);
   if (o.account !== undefined) body.account_id = await accountId(api, o.account);
@@ -116,9 +117,9 @@ export async function poolsCreate(
   console.log(`pool ${pool.name} (${pool.id}) created: ${pool.cidr}`);
 }
 
-export async function poolsList(api: ApiClient, o: ListOpts & { parent?: string; roots?: boolean }) {
+export async function poolsList(api: ApiClient, o: ListOpts & { parent?: string; roots?: boolean; scope?: string }) {
   if (o.parent !== undefined && o.roots) usage('--parent and --roots exclude each other');
-  const params = { parent_id: o.parent !== undefined ? await poolId(api, o.parent) : undefined, root: o.roots ? 'true' : undefined };
+  const params = { parent_id: o.parent !== undefined ? await poolId(api, o.parent) : undefined, root: o.roots ? 'true' : undefined, scope: o.scope };
   const list = await fetchList<PoolJson>(api, '/api/v1/pools', params, o);
   emitList(list, o, () => rowsTable(list.items, ['name', 'id', 'cidr', 'parent_id', 'account_id', 'description', 'tags']));
 }
@@ -191,12 +192,13 @@ export async function poolsUtilization(api: ApiClient, pool: string, o: { json?:
   console.log(rowsTable(body.by_account, ['account_key', 'account_id', 'addresses', 'allocations']));
 }
 
-export async function blocksList(api: ApiClient, o: ListOpts & { account?: string; pool?: string; within?: string; csv?: boolean }) {
+export async function blocksList(api: ApiClient, o: ListOpts & { account?: string; pool?: string; scope?: string; within?: string; csv?: boolean }) {
   if (o.csv && o.json) usage('--csv and --json exclude each other');
   const params = {
     account: o.account !== undefined ? await accountId(api, o.account) : undefined,
     pool: o.pool !== undefined ? await poolId(api, o.pool) : undefined,
     within: o.within,
+    scope: o.scope,
   };
   if (o.csv) {
     const { text } = await api.getText(`/api/v1/blocks${queryString({ ...params, format: 'csv' })}`);
@@ -243,13 +245,18 @@ export function registerIpamCommands(program: Command, api: ApiFactory): void {
     .requiredOption('--cidr <cidr>')
     .option('--parent <id-or-name>', 'parent pool')
     .option('--account <id-or-key>')
+    .option('--scope <id-or-name>', "address scope (default: the parent's, or global)")
     .option('--description <text>')
     .option('--tag <key=value>', 'tag (repeatable)', collect)
     .option('--json', 'print JSON')
     .action((o) => poolsCreate(api(), o));
-  listOptions(pools.command('list').option('--parent <id-or-name>', 'only children of this pool').option('--roots', 'only top-level pools')).action((o) =>
-    poolsList(api(), o),
-  );
+  listOptions(
+    pools
+      .command('list')
+      .option('--parent <id-or-name>', 'only children of this pool')
+      .option('--roots', 'only top-level pools')
+      .option('--scope <id-or-name>'),
+  ).action((o) => poolsList(api(), o));
   pools
     .command('get')
     .argument('<id-or-name>')
@@ -293,6 +300,7 @@ export function registerIpamCommands(program: Command, api: ApiFactory): void {
       .command('list')
       .option('--account <id-or-key>')
       .option('--pool <id-or-name>')
+      .option('--scope <id-or-name>')
       .option('--within <cidr>', 'only blocks inside this CIDR')
       .option('--csv', 'print the CSV export as-is'),
   ).action((o) => blocksList(api(), o));

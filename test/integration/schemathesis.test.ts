@@ -51,6 +51,7 @@ beforeAll(async () => {
   seeded.account = (await seed('POST', '/api/v1/accounts', { key: 'aws:123456789012', name: 'seed-account', regions: ['eu-west-1'] })).id;
   seeded.pool = (await seed('POST', '/api/v1/pools', { name: 'seed-pool', cidr: '10.128.0.0/16', account_id: seeded.account })).id;
   seeded.allocation = (await seed('POST', `/api/v1/pools/${seeded.pool}/allocations`, { prefix_length: 24, name: 'seed-allocation' })).id;
+  seeded.scope = (await seed('POST', '/api/v1/scopes', { name: 'seed-scope', account_id: seeded.account, region: 'eu-west-1', network_id: 'vpc-0a1b2c3d' })).id;
   const template = await seed('POST', '/api/v1/templates', { name: 'seed-template', provider: 'dryrun', image: '/var/lib/images/base.qcow2' });
   seeded.template = template.template.id;
   await waitFor(
@@ -130,6 +131,7 @@ function pins(): PinnedParameters[] {
     { pathRegex: '^/api/v1/networks/\\{id\\}', methods: readWrite, parameters: { 'path.id': seeded.network! } },
     { pathRegex: '^/api/v1/accounts/\\{id\\}$', methods: readWrite, parameters: { 'path.id': seeded.account! } },
     { pathRegex: '^/api/v1/pools/\\{id\\}', methods: readWrite, parameters: { 'path.id': seeded.pool! } },
+    { pathRegex: '^/api/v1/scopes/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.scope! } },
     { pathRegex: '^/api/v1/templates/\\{ref\\}$', methods: readWrite, parameters: { 'path.ref': seeded.template! } },
     { pathRegex: '^/api/v1/hosts/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.host! } },
     { pathRegex: '^/api/v1/clusters/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.cluster! } },
