@@ -74,6 +74,13 @@ export async function insertPool(em: EntityManager, p: NewPool): Promise<PoolRow
       const where = p.parentId ? 'another child of the same pool' : 'another top-level pool of its address scope';
       throw new HangarError('overlap', `${formatCidr(p.cidr)} overlaps ${where}`, { cidr: 'overlaps a sibling' });
     }
+    // The scope or parent was deleted between the request's checks and this insert.
+    if (String((err as Error).message).includes('pool_scope_id_foreign')) {
+      throw new HangarError('unprocessable', 'the address scope no longer exists', { scope: 'not found' });
+    }
+    if (String((err as Error).message).includes('pool_parent_id_foreign')) {
+      throw new HangarError('unprocessable', 'the parent pool no longer exists', { parent_id: 'not found' });
+    }
     if (isScopeMismatch(err)) {
       throw new HangarError('scope_mismatch', "a child pool or allocation must be in its parent pool's address scope", { scope: "not the parent's scope" });
     }

@@ -129,6 +129,23 @@ describe('address scopes', () => {
     await f.del(`/api/v1/pools/${plain.id}`);
   });
 
+  it('never leaves a pool in a deleted scope when a delete races 30 creates', async () => {
+    const s = await scope();
+    const results = await Promise.all([
+      ...Array.from({ length: 30 }, (_, i) => f.post('/api/v1/pools', { name: unique('racer'), cidr: `10.${i}.0.0/16`, scope: s.id })),
+      f.del(`/api/v1/scopes/${s.id}`),
+    ]);
+    const deleted = results.at(-1)!;
+    const creates = results.slice(0, -1);
+    // Each create either landed before the delete's lock (so the delete is refused) or found the scope gone.
+    for (const r of creates) expect([201, 422]).toContain(r.status);
+    for (const r of creates.filter((c) => c.status === 422)) expect(r.body.fields).toEqual({ scope: 'not found' });
+    const landed = creates.filter((c) => c.status === 201).length;
+    expect(deleted.status).toBe(landed ? 409 : 204);
+    const [row] = await f.api.orm.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from pool where scope_id = ?`, [s.id]);
+    expect(Number(row!.n)).toBe(landed);
+  });
+
   it('binds a scope to an account or one of its networks, checked per cloud', async () => {
     const acct = await account();
     const vpc = await scope({ account_id: acct.id, region: 'eu-central-1', network_id: 'vpc-0a1b2c3d' });
