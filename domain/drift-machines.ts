@@ -121,6 +121,8 @@ export function compareMachines(target: string, machines: readonly MachineRecord
       continue;
     }
     if (!vm.machineId) {
+      // A folder named after a machine Hangar is still making (its record not yet written).
+      if (byId.has(vm.providerId)) continue;
       const ref = listedRef(target, 'vm', vm.providerId, vm.name);
       judged.push(`${ref.type}/${ref.id}`);
       observed.push({
