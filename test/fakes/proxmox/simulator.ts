@@ -56,7 +56,11 @@ export interface ProxmoxFaults {
   failTask?: Record<string, string>;
   /** Answer 500 "can't lock file '/var/lock/qemu-server/lock-<vmid>.conf' - got timeout" at once on mutating calls touching a VM whose lock is held by a running task, like real PVE does after its lock wait. */
   lockTimeouts?: boolean;
-  /** Permanently reject a method+path template, e.g. { 'POST /nodes/{node}/qemu/{vmid}/status/start': 'error text' }. A leading "<status> " (e.g. '403 Permission check failed') sets the status; default 500. */
+  /**
+   * Permanently reject a method+path template, e.g. { 'POST /nodes/{node}/qemu/{vmid}/status/start': 'error text' }, or one
+   * concrete path, e.g. { 'GET /nodes/pve2/qemu': '595 no route to host' } (one node's listing fails, the others answer).
+   * A leading "<status> " (e.g. '403 Permission check failed') sets the status; default 500.
+   */
   rejectEndpoint?: Record<string, string>;
 }
 
@@ -183,6 +187,14 @@ export interface ProxmoxSimulator {
   }): SimVm;
   /** Puts a volume straight into a storage (e.g. an ISO or an import image). */
   seedVolume(storage: string, volname: string, size: number, opts?: { node?: string; data?: Buffer; notes?: string }): SimVolume;
+  /**
+   * What a person does behind Hangar's back (`qm destroy`, `qm set` on the node), with no task and
+   * no API call: destroys a VM with the volumes it owns, or changes config keys (null deletes one).
+   */
+  outOfBand: {
+    destroyVm(vmid: number): void;
+    setConfig(vmid: number, changes: Record<string, string | number | null>): SimVm;
+  };
   /** Resolves when no task is running. */
   idle(): Promise<void>;
 }
@@ -2336,7 +2348,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     }
     rec.template = v.template;
     const key = `${method} ${v.template}`;
-    const reject = faults.rejectEndpoint?.[key];
+    const reject = faults.rejectEndpoint?.[key] ?? faults.rejectEndpoint?.[`${method} ${path}`];
     if (reject !== undefined) {
       const sm = /^([1-5]\d\d)\s+([\s\S]*)$/.exec(reject);
       const status = sm ? Number(sm[1]) : 500;
@@ -2479,6 +2491,30 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
         notes: o.notes,
         sha256: o.data ? hashOf('sha256', o.data) : undefined,
       });
+    },
+    outOfBand: {
+      destroyVm(vmid) {
+        const vm = vms.get(vmid);
+        if (!vm) throw new Error(`VM ${vmid} does not exist`);
+        for (const [sid, list] of storage) {
+          const def = storageDefs.get(sid)!;
+          storage.set(
+            sid,
+            list.filter((v) => v.vmid !== vmid || (!def.shared && v.node !== vm.node)),
+          );
+        }
+        vms.delete(vmid);
+      },
+      setConfig(vmid, changes) {
+        const vm = vms.get(vmid);
+        if (!vm) throw new Error(`VM ${vmid} does not exist`);
+        for (const [k, v] of Object.entries(changes)) {
+          if (v === null) delete vm.config[k];
+          else vm.config[k] = /^net\d+$/.test(k) ? printNet(String(v)) : v;
+        }
+        syncVm(vm);
+        return vm;
+      },
     },
     async idle() {
       while (running.size) await Promise.allSettled([...running]);
