@@ -11,7 +11,17 @@ export interface HangarConfig {
   database: { url: string; poolSize: number };
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };
-  drift: { schedules: boolean; inventoryIntervalSec: number; inventoryPolicy: 'observe' | 'remediate' };
+  drift: {
+    schedules: boolean;
+    inventoryIntervalSec: number;
+    inventoryPolicy: 'observe' | 'remediate';
+    qemuIntervalSec: number;
+    qemuPolicy: 'observe' | 'remediate';
+    proxmoxIntervalSec: number;
+    proxmoxPolicy: 'observe' | 'remediate';
+    dryrunIntervalSec: number;
+    dryrunPolicy: 'observe' | 'remediate';
+  };
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
   provision: { phoneHomeTimeout: string; shutdownTimeoutSec: number };
   providers: { enabled: string };

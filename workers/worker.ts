@@ -10,6 +10,7 @@ import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
 import { createDriftActivities } from '../activities/drift-activities.ts';
+import { createMachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import { applySchedules } from './schedules.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
@@ -69,6 +70,13 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
     }),
     ...createWorkflowControlActivities({ temporal: client }),
     ...createDriftActivities({ orm, temporal: client }),
+    ...createMachineDriftActivities({
+      orm,
+      providers: built.providers,
+      temporal: client,
+      taskQueue: config.temporal.taskQueue,
+      shutdownTimeoutSec: config.provision.shutdownTimeoutSec,
+    }),
   };
 
   const worker = await Worker.create({

@@ -10,6 +10,7 @@ import type { deprovisionVm } from './deprovision-vm.ts';
 import type { hostPower, inspectHost, provisionHost } from './provision-host.ts';
 import type { provisionVm } from './provision-vm.ts';
 import type { reconcileInventory } from './reconcile-inventory.ts';
+import type { reconcileMachines } from './reconcile-machines.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
 import type { attachDisk, detachDisk } from './vm-disk.ts';
 import type { vmPower } from './vm-power.ts';
@@ -64,6 +65,7 @@ export interface WorkflowTypes {
   deprovisionHost: typeof deprovisionHost;
   forceReleaseHost: typeof forceReleaseHost;
   reconcileInventory: typeof reconcileInventory;
+  reconcileMachines: typeof reconcileMachines;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

@@ -35,9 +35,12 @@ async function schedulesOfThisQueue(): Promise<string[]> {
 describe('observer schedules', () => {
   it('are created once however many workers apply them, with SKIP, a one-interval catch-up window and jitter', async () => {
     const results = await Promise.all([applySchedules(client, config), applySchedules(client, config), applySchedules(client, config)]);
-    const [id] = observerSchedules(config).map((s) => s.scheduleId);
-    expect(results.map((r) => r[id!]).sort()).toEqual(['created', 'updated', 'updated']);
-    expect(await applySchedules(client, config)).toEqual({ [id!]: 'updated' });
+    const ids = observerSchedules(config).map((s) => s.scheduleId);
+    const [id] = ids;
+    // The inventory observer plus one per enabled provider target (dry-run and the local QEMU host here).
+    expect(observerSchedules(config).map((s) => s.target)).toEqual(['inventory', 'qemu/local', 'dryrun']);
+    for (const each of ids) expect(results.map((r) => r[each]).sort()).toEqual(['created', 'updated', 'updated']);
+    expect(await applySchedules(client, config)).toEqual(Object.fromEntries(ids.map((each) => [each, 'updated'])));
 
     const described = await client.schedule.getHandle(id!).describe();
     expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
@@ -52,7 +55,11 @@ describe('observer schedules', () => {
       listed = await schedulesOfThisQueue();
       if (!listed.length) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(listed).toEqual([id]);
+    for (let i = 0; i < 50 && listed.length < ids.length; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      listed = await schedulesOfThisQueue();
+    }
+    expect(listed).toEqual([...ids].sort());
   });
 
   it('two workers starting on one task queue leave one schedule, which they log', async () => {
@@ -77,7 +84,7 @@ describe('observer schedules', () => {
   it('updates the existing schedule when the interval or policy changes', async () => {
     const changed = { ...config, drift: { ...config.drift, inventoryIntervalSec: 120, inventoryPolicy: 'remediate' as const } };
     const [id] = observerSchedules(changed).map((s) => s.scheduleId);
-    expect(await applySchedules(client, changed)).toEqual({ [id!]: 'updated' });
+    expect(await applySchedules(client, changed)).toMatchObject({ [id!]: 'updated' });
     const described = await client.schedule.getHandle(id!).describe();
     expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 120_000 })]);
     expect(described.policies.catchupWindow).toBe(120_000);
