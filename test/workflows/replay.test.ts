@@ -38,6 +38,7 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'deprovisionHost',
   'forceReleaseHost',
   'reconcileInventory',
+  'adoptVm',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {
