@@ -8,7 +8,10 @@ import { waitFor } from '../support/harness.ts';
 import { useApi } from '../support/api-fixture.ts';
 
 // A long interval: nothing runs by itself while the test looks.
-const f = useApi({ beforeAll, afterAll }, { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600' });
+const f = useApi(
+  { beforeAll, afterAll },
+  { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600', HANGAR_DRIFT_QEMU_INTERVAL_SEC: '3600', HANGAR_DRIFT_DRYRUN_INTERVAL_SEC: '3600' },
+);
 let id: string;
 
 beforeAll(async () => {
@@ -16,9 +19,9 @@ beforeAll(async () => {
   id = observerSchedules(f.api.config)[0]!.scheduleId;
 });
 afterAll(async () => {
-  if (id)
+  for (const s of id ? observerSchedules(f.api.config) : [])
     await f.api.temporal.schedule
-      .getHandle(id)
+      .getHandle(s.scheduleId)
       .delete()
       .catch(() => undefined);
 });
@@ -30,9 +33,11 @@ describe('schedules API', () => {
   it('lists the observer schedule of this task queue with its interval and next run', async () => {
     const res = await f.get('/api/v1/schedules');
     expect(res.status).toBe(200);
-    expect(res.body.items).toEqual([
+    // The inventory observer first, then one per enabled provider target.
+    expect(res.body.items.map((i: { target: string }) => i.target)).toEqual(['inventory', 'qemu/local', 'dryrun']);
+    expect(res.body.items[0]).toEqual(
       expect.objectContaining({ id, target: 'inventory', interval_sec: 3600, paused: false, last_action_at: null, last_workflow_id: null }),
-    ]);
+    );
     expect(res.body.items[0].next_action_times.length).toBeGreaterThan(0);
   });
 
@@ -41,7 +46,9 @@ describe('schedules API', () => {
     const paused = await f.post(path('pause'), undefined);
     expect(paused.status).toBe(200);
     expect(paused.body).toMatchObject({ id, paused: true, note: expect.stringContaining('paused by') });
-    expect((await f.get('/api/v1/schedules')).body.items).toEqual([expect.objectContaining({ id, paused: true })]);
+    expect((await f.get('/api/v1/schedules')).body.items.map((i: { id: string; paused: boolean }) => [i.id, i.paused])).toEqual(
+      observerSchedules(f.api.config).map((s) => [s.scheduleId, s.scheduleId === id]),
+    );
     expect((await handle().describe()).state.paused).toBe(true);
     const event = await waitFor('the audit event', () =>
       f.api.orm.em.fork().findOne(AuditEvent, { resourceId: id, action: 'schedule.pause', statusCode: 200 }),
