@@ -28,7 +28,12 @@
 //                           real network. A client must be idempotent to survive this.
 //   Dropped requests are recorded with status 0 and `fault` set. A rate of 0 consumes no random
 //   numbers, so a seed replays the same fault sequence for the same request sequence.
-//   taskDelayMs, failTask, lockTimeouts and rejectEndpoint are deterministic (see ProxmoxFaults).
+//   taskDelayMs, failTask, lockTimeouts and rejectEndpoint are deterministic (see ProxmoxFaults);
+//   rejectEndpoint also takes one concrete path, so one node's listing (`GET /nodes/pve2/qemu`)
+//   or one storage's content listing can fail while the others answer.
+// OUT OF BAND (sim.outOfBand): what a person does on the node behind the API's back — destroy a
+// VM with its volumes, change config keys — next to seedVm (a VM made by hand) and seedVolume
+// (an ISO left in a storage).
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
