@@ -132,7 +132,7 @@ export function createMachineDriftActivities(deps: MachineDriftDeps) {
         runId = running.runId;
       }
       const operationId = await recordObserverOperation(em, { kind: 'start', workflowId, runId, resourceType: 'machine', resourceId: machine.id, requestedBy });
-      await recordActionOn(em, fix.ref, 'power_mismatch', 'start_vm');
+      await recordActionOn(em, { target: fix.target, ref: fix.ref, kind: 'power_mismatch', action: 'start_vm', detail: { operation_id: operationId } });
       return { started: true, operationId };
     },
 
@@ -141,7 +141,7 @@ export function createMachineDriftActivities(deps: MachineDriftDeps) {
       const em = deps.orm.em;
       if (fix.leftover.machineId && (await liveMachineRecordExists(em, fix.leftover.machineId))) return { deleted: false };
       const result = await hypervisor(fix.provider).deleteLeftover(fix.leftover, cancellable());
-      await recordActionOn(em, fix.ref, 'orphan', 'delete_orphan');
+      await recordActionOn(em, { target: fix.target, ref: fix.ref, kind: 'orphan', action: 'delete_orphan', detail: { deleted: result.deleted } });
       return result;
     },
   });

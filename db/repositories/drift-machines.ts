@@ -53,13 +53,36 @@ export async function liveMachineRecordExists(em: EntityManager, machineId: stri
   return rows.length > 0;
 }
 
-/** Sets `action_taken` on the unresolved finding of (resource, kind); returns its id, or null when none is unresolved. */
-export async function recordActionOn(em: EntityManager, ref: Pick<ResourceRef, 'type' | 'id'>, kind: DriftKind, action: string): Promise<string | null> {
-  const rows = await sqlFor(em.fork())<{ id: string }[]>(
-    `update drift_finding set action_taken = ? where resource_type = ? and resource_id = ? and kind = ? and state <> 'resolved' returning id`,
-    [action, ref.type, ref.id, kind],
-  );
-  return rows[0]?.id ?? null;
+/**
+ * Records what remediation did: `action_taken` on the unresolved finding of (resource, kind), and
+ * an audit event (`drift.<action>`, actor `observer:<target>`) in the same transaction. Returns the
+ * finding's id, or null when none is unresolved (the event is written either way: the fix happened).
+ */
+export async function recordActionOn(
+  em: EntityManager,
+  fix: { target: string; ref: Pick<ResourceRef, 'type' | 'id'>; kind: DriftKind; action: string; detail?: Record<string, unknown> },
+): Promise<string | null> {
+  return em.fork().transactional(async (tx) => {
+    const sql = sqlFor(tx);
+    const rows = await sql<{ id: string }[]>(
+      `update drift_finding set action_taken = ? where resource_type = ? and resource_id = ? and kind = ? and state <> 'resolved' returning id`,
+      [fix.action, fix.ref.type, fix.ref.id, fix.kind],
+    );
+    const findingId = rows[0]?.id ?? null;
+    await sql(
+      `insert into audit_event (at, actor, action, resource_type, resource_id, request_id, status_code, detail)
+       values (now(), ?, ?, ?, left(?, 255), ?, 200, ?::jsonb)`,
+      [
+        `observer:${fix.target}`,
+        `drift.${fix.action}`,
+        fix.ref.type,
+        fix.ref.id,
+        `remediation:${fix.target}`,
+        JSON.stringify({ finding_id: findingId, ...(fix.detail ?? {}) }),
+      ],
+    );
+    return findingId;
+  });
 }
 
 /** The operation row of a workflow run an observer started (the API writes the same for a user's request). */

@@ -241,3 +241,18 @@ describe('bare-metal machines through /api/v1/machines', () => {
     }
   });
 });
+
+describe("a machine's drift policy", () => {
+  it('is taken on create, shown, changed and cleared with PATCH, and unknown values are a 400 naming the field', async () => {
+    const m = await readyMachine({ drift_policy: 'remediate' });
+    expect((await get(`/api/v1/machines/${m.id}`)).body.drift_policy).toBe('remediate');
+    const patch = (body: unknown) => http(api.url, 'PATCH', `/api/v1/machines/${m.id}`, { token: operator, body });
+    expect((await patch({ drift_policy: 'observe' })).body.drift_policy).toBe('observe');
+    expect((await patch({ drift_policy: null })).body.drift_policy).toBeNull();
+    const bad = await patch({ drift_policy: 'always' });
+    expect([bad.status, Object.keys(bad.body.fields ?? {})]).toEqual([400, ['drift_policy']]);
+    const badCreate = await post('/api/v1/machines', { name: unique('vm'), provider: 'dryrun', cpu: 1, memory_mb: 512, disk_gb: 5, drift_policy: 'fix' });
+    expect([badCreate.status, Object.keys(badCreate.body.fields ?? {})]).toEqual([400, ['drift_policy']]);
+    expect((await get(`/api/v1/machines/${m.id}`)).body.drift_policy).toBeNull();
+  });
+});

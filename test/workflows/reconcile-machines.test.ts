@@ -75,6 +75,14 @@ async function reconcile(run: Run) {
 
 const openKinds = async (resourceId: string) => (await listFindings(ctx.orm.em, { resourceId, state: 'open', limit: 10 })).map((f) => f.kind).sort();
 const ledgerPower = async (providerId: string) => (await ledger().findVm(providerId))?.powerState ?? null;
+/** Remediation's audit events for a resource (findings' own drift.open/resolve events are on the finding). */
+const audited = (resourceId: string) =>
+  ctx.orm.em
+    .getConnection()
+    .execute<{ actor: string; action: string; finding_id: string }[]>(
+      `select actor, action, detail->>'finding_id' as finding_id from audit_event where resource_id = ? order by id`,
+      [resourceId],
+    );
 const newTarget = () => `dryrun-test-${randomUUID().slice(0, 8)}`;
 
 describe('reconcileMachines (dry-run)', () => {
@@ -134,6 +142,7 @@ describe('reconcileMachines (dry-run)', () => {
     expect(ops).toEqual([{ kind: 'start', workflow_id: powerWorkflowId(overridden.id), requested_by: `observer:${target}` }]);
     const [finding] = await listFindings(ctx.orm.em, { resourceId: overridden.id, limit: 10 });
     expect(finding).toMatchObject({ kind: 'power_mismatch', action_taken: 'start_vm' });
+    expect(await audited(overridden.id)).toEqual([{ actor: `observer:${target}`, action: 'drift.start_vm', finding_id: finding!.id }]);
 
     const next = await reconcile({ target, policy: 'observe' });
     expect(next.result.remediated).toBe(0);
@@ -162,6 +171,7 @@ describe('reconcileMachines (dry-run)', () => {
     await reconcile({ target, policy: 'observe' });
     const [finding] = await listFindings(ctx.orm.em, { resourceId: orphanId, limit: 10 });
     expect(finding).toMatchObject({ state: 'resolved', action_taken: 'delete_orphan' });
+    expect(await audited(orphanId)).toEqual([{ actor: `observer:${target}`, action: 'drift.delete_orphan', finding_id: finding!.id }]);
   }, 120_000);
 
   it('two scans of one target at once open each finding once', async () => {
