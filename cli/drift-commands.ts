@@ -1,8 +1,10 @@
-// Drift findings and the observers' schedules over the REST API: list, get and ignore findings;
+// Drift findings and the observers' schedules over the REST API: list, get, ignore and adopt findings;
 // list, pause, unpause and trigger schedules (a schedule is named by its id or its target).
 import type { Command } from 'commander';
 import type { ApiClient, ApiFactory } from './api-client.ts';
 import { oneOf } from './flags.ts';
+import { opsWatch } from './resource-commands.ts';
+import { networkId } from './resolve.ts';
 import { emitList, fetchList, listOptions, type ListOpts } from './lists.ts';
 import { print, readableFieldsTable as fieldsTable, readableRowsTable as rowsTable } from './output.ts';
 
@@ -54,6 +56,21 @@ export async function driftIgnore(api: ApiClient, id: string, o: { json?: boolea
   console.log(`ignored ${body.kind} finding ${body.id} on ${body.resource_type} ${body.resource_name}`);
 }
 
+/** Imports the unmanaged VM of a finding as a machine (only Hangar's marker is written onto the VM). */
+export async function driftAdopt(api: ApiClient, id: string, o: { name?: string; network?: string; wait?: boolean; json?: boolean }) {
+  const body = {
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.network !== undefined ? { network_id: await networkId(api, o.network) } : {}),
+  };
+  const { body: out } = await api.post<{ finding: FindingJson; machine: { id: string; name: string }; operation: { id: string } }>(
+    `/api/v1/drift/${enc(id)}/actions/adopt`,
+    body,
+  );
+  if (o.json && !o.wait) return print(out);
+  if (!o.json) console.log(`adopting VM ${out.finding.resource_name} as machine ${out.machine.name} (${out.machine.id}); operation ${out.operation.id}`);
+  if (o.wait) await opsWatch(api, out.operation.id, { json: o.json });
+}
+
 export async function schedulesList(api: ApiClient, o: { json?: boolean }) {
   const { body } = await api.get<{ items: ScheduleJson[] }>('/api/v1/schedules');
   if (o.json) return print(body.items);
@@ -89,6 +106,16 @@ export function registerDriftCommands(program: Command, api: ApiFactory): void {
     .argument('<id>')
     .option('--json', 'print JSON')
     .action((id: string, o) => driftIgnore(api(), id, o));
+
+  drift
+    .command('adopt')
+    .description("import the unmanaged VM of a finding as a machine (writes Hangar's marker onto the VM, changes nothing else)")
+    .argument('<id>')
+    .option('--name <name>', "the machine's name (default: the VM's name)")
+    .option('--network <id-or-name>', 'reserve an address for the machine in this network (default: no lease)')
+    .option('--wait', 'watch the operation to its end')
+    .option('--json', 'print JSON')
+    .action((id: string, o) => driftAdopt(api(), id, o));
 
   const schedules = program.command('schedules').alias('schedule').description("the observers' Temporal Schedules");
   schedules

@@ -80,7 +80,7 @@ export interface ObservedVm extends VmSummary {
 /** Something Hangar made that no VM uses (a cidata ISO, a marked disk, a marked instance folder). */
 export interface Leftover {
   kind: 'iso' | 'disk' | 'instance';
-  /** Provider reference to delete it by (Proxmox volume id, QEMU folder path). */
+  /** Provider reference to delete it by (Proxmox `<node>/<volume id>`, QEMU folder path). */
   ref: string;
   name: string;
   /** The Hangar machine it was made for, when its marker says so. */
@@ -160,6 +160,11 @@ export interface Hypervisor {
   inventory(opts?: InventoryOptions): Promise<VmInventory>;
   /** Deletes one Hangar-made leftover from `inventory().leftovers`; "already gone" is success. Never touches a VM. */
   deleteLeftover(leftover: Leftover, opts?: CallOptions): Promise<{ deleted: boolean }>;
+  /**
+   * Adopts a VM Hangar did not create as the machine's VM by writing Hangar's marker onto it, and
+   * nothing else; already marked for this machine is success. Providers that cannot adopt leave it out.
+   */
+  adopt?(providerId: string, machineId: string, opts?: CallOptions): Promise<{ marked: boolean }>;
   /** Attaches a new disk (hot-plug when running); attaching the same diskId again returns it. */
   attachDisk(providerId: string, disk: DiskSpec, opts?: CallOptions): Promise<AttachedDisk>;
   /** Detaches and deletes the disk; a disk already gone is success. */

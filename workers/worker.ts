@@ -11,6 +11,7 @@ import { createHostActivities, redfishClientFactory } from '../activities/host-a
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
 import { createDriftActivities } from '../activities/drift-activities.ts';
 import { createMachineDriftActivities } from '../activities/machine-drift-activities.ts';
+import { createAdoptActivities } from '../activities/adopt-activities.ts';
 import { applySchedules } from './schedules.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
@@ -70,6 +71,7 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
     }),
     ...createWorkflowControlActivities({ temporal: client }),
     ...createDriftActivities({ orm, temporal: client }),
+    ...createAdoptActivities({ orm, providers: built.providers }),
     ...createMachineDriftActivities({
       orm,
       providers: built.providers,

@@ -2,6 +2,7 @@
 // call (so an inventory-only local activity cannot reach a provider or a BMC), with the shared
 // retry presets. Activities are imported as types only: workflow code never loads them.
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { AdoptActivities } from '../activities/adopt-activities.ts';
 import type { DriftActivities } from '../activities/drift-activities.ts';
 import type { MachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import type { HostActivities } from '../activities/host-activities.ts';
@@ -171,6 +172,14 @@ export const driftActs = proxyActivities<DriftActivities>({
 export const machineDriftActs = proxyActivities<MachineDriftActivities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
+  retry: DEFAULT_RETRY,
+  cancellationType: WAIT,
+});
+
+/** Adoption: one provider config write (the marker) and one finding update. */
+export const adoptActs = proxyActivities<AdoptActivities>({
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '10s',
   retry: DEFAULT_RETRY,
   cancellationType: WAIT,
 });

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { PhoneHomePayload } from '../domain/boot.ts';
 import type { Progress } from '../domain/progress.ts';
 import type { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
+import type { adoptVm } from './adopt-vm.ts';
 import type { deprovisionVm } from './deprovision-vm.ts';
 import type { hostPower, inspectHost, provisionHost } from './provision-host.ts';
 import type { provisionVm } from './provision-vm.ts';
@@ -21,6 +22,8 @@ import type { vmPower } from './vm-power.ts';
 export const provisionWorkflowId = (machineId: string) => `provision-vm/${machineId}`;
 export const deprovisionWorkflowId = (machineId: string) => `deprovision-vm/${machineId}`;
 export const powerWorkflowId = (machineId: string) => `vm-power/${machineId}`;
+/** One adoption per finding at a time. */
+export const adoptWorkflowId = (findingId: string) => `adopt-vm/${findingId}`;
 export const diskWorkflowId = (diskId: string) => `vm-disk/${diskId}`;
 export const templateWorkflowId = (templateId: string) => `template/${templateId}`;
 export const hostInspectWorkflowId = (hostId: string) => `host-inspect/${hostId}`;
@@ -66,6 +69,7 @@ export interface WorkflowTypes {
   forceReleaseHost: typeof forceReleaseHost;
   reconcileInventory: typeof reconcileInventory;
   reconcileMachines: typeof reconcileMachines;
+  adoptVm: typeof adoptVm;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

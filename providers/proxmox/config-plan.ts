@@ -157,12 +157,18 @@ export function planWrites(plan: ConfigPlan): Params[] {
 
 export type RootDiskPlan = { action: 'none' } | { action: 'larger'; disk: string; currentBytes: number } | { action: 'resize'; disk: string; size: string };
 
+/** The root disk's key: the first boot disk that is not a CD-ROM, else scsi0, else the first disk. */
+export function rootDiskKey(cfg: CurrentConfig): string | undefined {
+  const order = /order=([^,]+)/.exec(String(cfg.boot ?? ''))?.[1]?.split(';') ?? [];
+  return (
+    order.find((k) => isDiskKey(k) && cfg[k] !== undefined && !String(cfg[k]).includes('media=cdrom')) ??
+    (cfg.scsi0 !== undefined ? 'scsi0' : Object.keys(cfg).find((k) => isDiskKey(k) && !String(cfg[k]).includes('media=cdrom')))
+  );
+}
+
 /** Whether the root disk (first boot disk that is not a CD-ROM) must grow to `diskGb`; disks never shrink. */
 export function planRootDisk(cfg: CurrentConfig, diskGb: number, vmid: number | string): RootDiskPlan {
-  const order = /order=([^,]+)/.exec(String(cfg.boot ?? ''))?.[1]?.split(';') ?? [];
-  const root =
-    order.find((k) => isDiskKey(k) && cfg[k] !== undefined && !String(cfg[k]).includes('media=cdrom')) ??
-    (cfg.scsi0 !== undefined ? 'scsi0' : Object.keys(cfg).find((k) => isDiskKey(k) && !String(cfg[k]).includes('media=cdrom')));
+  const root = rootDiskKey(cfg);
   if (!root || cfg[root] === undefined) {
     throw new HangarError('provider_rejected', `Proxmox VM ${vmid} has no root disk to size`);
   }

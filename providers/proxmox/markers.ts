@@ -86,6 +86,12 @@ export function isCidataIsoOf(machineId: string, volidOrName: string): boolean {
   return name.startsWith(prefix) && /^(-[0-9a-f]{16})?\.iso$/.test(name.slice(prefix.length));
 }
 
+/** The machine id a Hangar cidata ISO was made for (from its volume id or file name); undefined for any other file. */
+export function cidataIsoMachine(volidOrName: string): string | undefined {
+  const name = volidOrName.slice(volidOrName.lastIndexOf('/') + 1);
+  return /^hangar-([A-Za-z0-9_.-]+?)-cidata(?:-[0-9a-f]{16})?\.iso$/.exec(name)?.[1];
+}
+
 /** File name prefix of a template's image in import storage. */
 export function templateImagePrefix(templateId: string): string {
   return `hangar-template-${safeId(templateId)}.`;

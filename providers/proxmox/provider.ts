@@ -3,7 +3,8 @@
 // finds what an earlier, interrupted call already made instead of making it twice.
 // This class wires the call context; the work lives in the modules beside it:
 // locator (finding VMs), tasks (waits), clone, config-plan (the pure configure diff), iso,
-// disks, templates, vms (VMIDs, delete), volumes, markers and properties (pure parsing).
+// disks, templates, vms (VMIDs, delete), volumes, inventory and leftovers (the observer's
+// listing), adopt (marking a VM Hangar did not create), markers and properties (pure parsing).
 // No Temporal imports: waits call `hooks.onWait` so activities can heartbeat.
 import { HangarError } from '../../domain/errors.ts';
 import type { IsoTool } from '../cloud-init/cidata-iso.ts';
@@ -35,6 +36,9 @@ import { settledConfig, waitActiveTasks, waitUnlocked } from './tasks.ts';
 import { deleteTemplate, importTemplate } from './templates.ts';
 import { deleteVm } from './vms.ts';
 import { deleteVolume } from './volumes.ts';
+import { inventory } from './inventory.ts';
+import { deleteLeftover } from './leftovers.ts';
+import { markAdoptedVm } from './adopt.ts';
 
 export type { VmRef } from './locator.ts';
 
@@ -261,13 +265,19 @@ export class ProxmoxProvider implements Hypervisor {
     }));
   }
 
-  /** Minimal listing; the observer's full inventory replaces it. */
-  async inventory(opts?: InventoryOptions): Promise<VmInventory> {
-    return { vms: await this.list(opts), leftovers: [], failures: [] };
+  /** Every VM on every node, Hangar's or not, and Hangar's leftovers (inventory.ts). */
+  inventory(opts?: InventoryOptions): Promise<VmInventory> {
+    return inventory(this.#call(opts), opts?.onPage);
   }
 
-  async deleteLeftover(_leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
-    return { deleted: false };
+  /** Deletes a Hangar cidata ISO or disk after checking again that it is Hangar's and unused (leftovers.ts). */
+  deleteLeftover(leftover: Leftover, opts?: CallOptions): Promise<{ deleted: boolean }> {
+    return deleteLeftover(this.#call(opts), leftover);
+  }
+
+  /** Writes Hangar's marker onto a VM it did not create; changes nothing else (adopt.ts). */
+  adopt(providerId: string, machineId: string, opts?: CallOptions): Promise<{ marked: boolean }> {
+    return markAdoptedVm(this.#call(opts), providerId, machineId);
   }
 
   async attachDisk(providerId: string, disk: DiskSpec, opts?: CallOptions): Promise<AttachedDisk> {

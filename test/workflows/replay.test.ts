@@ -40,6 +40,7 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'forceReleaseHost',
   'reconcileInventory',
   'reconcileMachines',
+  'adoptVm',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {

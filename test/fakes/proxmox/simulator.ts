@@ -28,7 +28,12 @@
 //                           real network. A client must be idempotent to survive this.
 //   Dropped requests are recorded with status 0 and `fault` set. A rate of 0 consumes no random
 //   numbers, so a seed replays the same fault sequence for the same request sequence.
-//   taskDelayMs, failTask, lockTimeouts and rejectEndpoint are deterministic (see ProxmoxFaults).
+//   taskDelayMs, failTask, lockTimeouts and rejectEndpoint are deterministic (see ProxmoxFaults);
+//   rejectEndpoint also takes one concrete path, so one node's listing (`GET /nodes/pve2/qemu`)
+//   or one storage's content listing can fail while the others answer.
+// OUT OF BAND (sim.outOfBand): what a person does on the node behind the API's back — destroy a
+// VM with its volumes, change config keys — next to seedVm (a VM made by hand) and seedVolume
+// (an ISO left in a storage).
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -56,7 +61,11 @@ export interface ProxmoxFaults {
   failTask?: Record<string, string>;
   /** Answer 500 "can't lock file '/var/lock/qemu-server/lock-<vmid>.conf' - got timeout" at once on mutating calls touching a VM whose lock is held by a running task, like real PVE does after its lock wait. */
   lockTimeouts?: boolean;
-  /** Permanently reject a method+path template, e.g. { 'POST /nodes/{node}/qemu/{vmid}/status/start': 'error text' }. A leading "<status> " (e.g. '403 Permission check failed') sets the status; default 500. */
+  /**
+   * Permanently reject a method+path template, e.g. { 'POST /nodes/{node}/qemu/{vmid}/status/start': 'error text' }, or one
+   * concrete path, e.g. { 'GET /nodes/pve2/qemu': '595 no route to host' } (one node's listing fails, the others answer).
+   * A leading "<status> " (e.g. '403 Permission check failed') sets the status; default 500.
+   */
   rejectEndpoint?: Record<string, string>;
 }
 
@@ -183,6 +192,14 @@ export interface ProxmoxSimulator {
   }): SimVm;
   /** Puts a volume straight into a storage (e.g. an ISO or an import image). */
   seedVolume(storage: string, volname: string, size: number, opts?: { node?: string; data?: Buffer; notes?: string }): SimVolume;
+  /**
+   * What a person does behind Hangar's back (`qm destroy`, `qm set` on the node), with no task and
+   * no API call: destroys a VM with the volumes it owns, or changes config keys (null deletes one).
+   */
+  outOfBand: {
+    destroyVm(vmid: number): void;
+    setConfig(vmid: number, changes: Record<string, string | number | null>): SimVm;
+  };
   /** Resolves when no task is running. */
   idle(): Promise<void>;
 }
@@ -2336,7 +2353,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
     }
     rec.template = v.template;
     const key = `${method} ${v.template}`;
-    const reject = faults.rejectEndpoint?.[key];
+    const reject = faults.rejectEndpoint?.[key] ?? faults.rejectEndpoint?.[`${method} ${path}`];
     if (reject !== undefined) {
       const sm = /^([1-5]\d\d)\s+([\s\S]*)$/.exec(reject);
       const status = sm ? Number(sm[1]) : 500;
@@ -2479,6 +2496,30 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions = {}):
         notes: o.notes,
         sha256: o.data ? hashOf('sha256', o.data) : undefined,
       });
+    },
+    outOfBand: {
+      destroyVm(vmid) {
+        const vm = vms.get(vmid);
+        if (!vm) throw new Error(`VM ${vmid} does not exist`);
+        for (const [sid, list] of storage) {
+          const def = storageDefs.get(sid)!;
+          storage.set(
+            sid,
+            list.filter((v) => v.vmid !== vmid || (!def.shared && v.node !== vm.node)),
+          );
+        }
+        vms.delete(vmid);
+      },
+      setConfig(vmid, changes) {
+        const vm = vms.get(vmid);
+        if (!vm) throw new Error(`VM ${vmid} does not exist`);
+        for (const [k, v] of Object.entries(changes)) {
+          if (v === null) delete vm.config[k];
+          else vm.config[k] = /^net\d+$/.test(k) ? printNet(String(v)) : v;
+        }
+        syncVm(vm);
+        return vm;
+      },
     },
     async idle() {
       while (running.size) await Promise.allSettled([...running]);
