@@ -53,13 +53,26 @@ describe('backoff', () => {
     ).rejects.toThrow('invalid');
     expect(calls).toBe(1);
     let n = 0;
-    expect(await withCloudRetry(async () => (++n < 3 ? Promise.reject(new Error('busy')) : 'ok'), () => true, opts)).toBe('ok');
+    expect(
+      await withCloudRetry(
+        async () => (++n < 3 ? Promise.reject(new Error('busy')) : 'ok'),
+        () => true,
+        opts,
+      ),
+    ).toBe('ok');
   });
 
   it('stops at once when the signal aborts', async () => {
     const controller = new AbortController();
     controller.abort(new Error('cancelled'));
-    await expect(withCloudRetry(async () => 'never', () => true, { initialMs: 1, maxMs: 1, attempts: 3 }, controller.signal)).rejects.toThrow('cancelled');
+    await expect(
+      withCloudRetry(
+        async () => 'never',
+        () => true,
+        { initialMs: 1, maxMs: 1, attempts: 3 },
+        controller.signal,
+      ),
+    ).rejects.toThrow('cancelled');
   });
 });
 
