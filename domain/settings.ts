@@ -302,7 +302,7 @@ export const SETTINGS: SettingDef[] = [
     schema: z.coerce.number().int().min(10).max(600_000),
     default: 100,
     description:
-      'First gap between polls of a running Proxmox task (and of a VM lock or shutdown); the gap grows to a fifth of the time waited, at most proxmox.taskPollMaxMs. A failed status call backs off 2 s → 30 s instead.',
+      'First gap between polls of a running Proxmox task (and of a VM lock or shutdown); the gap grows to a tenth of the time waited, at most proxmox.taskPollMaxMs. A failed status call backs off 2 s → 30 s instead.',
   },
   {
     key: 'proxmox.taskPollMaxMs',

@@ -24,9 +24,10 @@ export interface TaskWaitSettings {
 }
 
 /**
- * Polls a task until it stops (first poll after `pollInitialMs`, the gap growing to a fifth of
- * the time waited, at most `pollMaxMs`), calling `hooks.onWait` on every poll. A failed task raises `provider_task_failed` with its exit status and the
- * tail of its log (a lock timeout raises a retryable `provider_error` instead).
+ * Polls a task until it stops (first poll after `pollInitialMs`, the gap growing to a tenth of
+ * the time waited, at most `pollMaxMs`), calling `hooks.onWait` on every poll. A failed task
+ * raises `provider_task_failed` with its exit status and the tail of its log (a lock timeout
+ * raises a retryable `provider_error` instead).
  */
 export async function waitForTask(
   client: ProxmoxClient,

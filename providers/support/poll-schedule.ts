@@ -1,6 +1,6 @@
 // Two different waits, two schedules. Watching something that is running (a Proxmox task, a VM
 // lock, a shutdown, a BMC task) polls fast and grows the gap with the time already waited, so
-// the end is seen within a small fraction of the wait: a 3 s clone is seen about 0.1 s after it
+// the end is seen within a tenth of the wait: a 3 s clone is seen about 0.1–0.3 s after it
 // ends, not 3 s later. Retrying a call that *failed* backs off 2 s → 30 s, so a struggling API
 // is not hammered. Both are pure functions of a count or the time waited: tests drive them with
 // an injected clock and sleep, without timers.
@@ -10,12 +10,12 @@ export interface WatchSchedule {
   firstMs: number;
   /** Longest gap between polls, however long the wait. */
   maxMs: number;
-  /** Gap as a share of the time waited so far (0.2: the end is seen at most ~20 % late). */
+  /** Gap as a share of the time waited so far (0.1: the end is seen at most ~10 % late). */
   ratio: number;
 }
 
 /** Proxmox's web UI and Terraform provider poll about once a second; we start faster. */
-export const WATCH_DEFAULTS: WatchSchedule = { firstMs: 100, maxMs: 1_000, ratio: 0.2 };
+export const WATCH_DEFAULTS: WatchSchedule = { firstMs: 100, maxMs: 1_000, ratio: 0.1 };
 
 /** The gap before the next poll of something running, `elapsedMs` after the wait began. */
 export function nextWatchDelay(elapsedMs: number, s: WatchSchedule): number {

@@ -56,7 +56,7 @@ describe('watch schedule', () => {
     expect(Math.max(...gaps)).toBe(1000);
   });
 
-  it('sees a task end within a fifth of its run (or the first gap), for short and long tasks', () => {
+  it('sees a task end within a tenth of its run (or the first gap), for short and long tasks', () => {
     for (const duration of [50, 300, 1000, 3000, 10_000, 120_000]) {
       const seenAt = watchTimes(duration, WATCH_DEFAULTS).at(-1)!;
       expect(seenAt).toBeGreaterThanOrEqual(duration);
@@ -93,7 +93,7 @@ describe('waitForTask on a virtual clock', () => {
     const before = polls.at(-2)!;
     expect(before).toBeLessThan(3000);
     expect(seenAt).toBeGreaterThanOrEqual(3000);
-    // The gap that straddled the end was a fifth of the time waited, not a doubling backoff.
+    // The gap that straddled the end was a tenth of the time waited, not a doubling backoff.
     expect(seenAt - before).toBe(nextWatchDelay(before, WATCH_DEFAULTS));
     expect(seenAt - 3000).toBeLessThanOrEqual(600);
     // The old schedule (2 s, doubling) saw it at 6 s after two polls.
