@@ -65,11 +65,18 @@ function queueFor(em: EntityManager, networkId: string): NetworkQueue {
   return queue;
 }
 
-async function callAllocate(em: EntityManager, network: INetwork, cidr: Cidr, range: { lo: bigint; hi: bigint }, batch: PendingLease[]): Promise<LeaseRow[]> {
+async function callAllocate(
+  em: EntityManager,
+  network: INetwork,
+  cidr: Cidr,
+  range: { lo: bigint; hi: bigint },
+  batch: PendingLease[],
+  fn: 'allocate_leases' | 'allocate_lease_run' = 'allocate_leases',
+): Promise<LeaseRow[]> {
   const excluded = [network.gateway, ...network.reserved].filter((a): a is string => !!a);
   const requests = batch.map((r) => ({ id: r.id, machine_id: r.machineId, mac: r.mac, state: r.state }));
   return sqlFor(em)<LeaseRow[]>(
-    `select ${LEASE_COLUMNS} from allocate_leases(?::uuid, ?::inet, ?::inet, ?::jsonb, ?::jsonb) l
+    `select ${LEASE_COLUMNS} from ${fn}(?::uuid, ?::inet, ?::inet, ?::jsonb, ?::jsonb) l
      left join machine m on m.id = l.machine_id`,
     // Arrays travel as JSON: MikroORM would expand a JS array into a parameter list.
     [network.id, formatAddress(cidr.version, range.lo), formatAddress(cidr.version, range.hi), JSON.stringify(excluded), JSON.stringify(requests)],
@@ -201,7 +208,12 @@ export async function allocateLeases(em: EntityManager, network: INetwork, reqs:
         resolve() {},
         reject() {},
       }));
-      const rows = range ? await callAllocate(tx, network, cidr, range, pending) : [];
+      // One set-based statement for the run; the address-by-address walk tops up what a
+      // concurrent by-value lease took from under it.
+      const rows = range ? await callAllocate(tx, network, cidr, range, pending, 'allocate_lease_run') : [];
+      const got = new Set(rows.map((row) => row.id));
+      const missing = pending.filter((p) => !got.has(p.id));
+      if (range && missing.length > 0) rows.push(...(await callAllocate(tx, network, cidr, range, missing)));
       if (rows.length < free.length) {
         throw new HangarError(
           'network_exhausted',

@@ -10,6 +10,7 @@ import { ProxmoxProvider } from '../../providers/proxmox/provider.ts';
 import { cidataHash, cidataIsoName } from '../../providers/proxmox/markers.ts';
 import type { VmSpec } from '../../providers/hypervisor.ts';
 import { WATCH_DEFAULTS } from '../../providers/support/poll-schedule.ts';
+import { sleep } from '../../providers/support/sleep.ts';
 import { startProxmoxSimulator, type ProxmoxSimulator } from '../fakes/proxmox/simulator.ts';
 import { trackTaskTimes, writeQcow2, type TimedTask } from '../support/proxmox-sim.ts';
 
@@ -57,12 +58,9 @@ beforeAll(async () => {
     connection: { url: sim.url, tokenId: TOKEN.id, tokenSecret: TOKEN.secret, caPem: sim.caPem },
     node: NODE,
     hooks: {
-      sleep: async (ms, signal) => {
+      sleep: (ms, signal) => {
         sleeps.push(ms);
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, ms);
-          signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
-        });
+        return sleep(ms, signal);
       },
     },
   });
