@@ -69,6 +69,17 @@ describe('bulk leases', () => {
     expect(rest.body.items.map((l: { address: string }) => l.address)).toEqual(['10.79.0.3', '10.79.0.4', '10.79.0.5', '10.79.0.6']);
   });
 
+  it('works in an IPv6 /64 (a range wider than 64-bit arithmetic) and after released addresses', async () => {
+    const net = await network('fd00:77::/64');
+    const first = await f.post(`/api/v1/networks/${net.id}/leases`, { count: 4 });
+    expect(first.status).toBe(201);
+    expect(first.body.items.map((l: { address: string }) => l.address)).toEqual(['fd00:77::1', 'fd00:77::2', 'fd00:77::3', 'fd00:77::4']);
+    expect((await f.del(`/api/v1/networks/${net.id}/leases/fd00:77::2`)).status).toBe(200);
+    // The released address is the lowest free one again.
+    const again = await f.post(`/api/v1/networks/${net.id}/leases`, { count: 2 });
+    expect(again.body.items.map((l: { address: string }) => l.address)).toEqual(['fd00:77::2', 'fd00:77::5']);
+  });
+
   it('refuses bad bulk input with a 4xx naming the field', async () => {
     const net = await network('10.80.0.0/28');
     for (const body of [{ count: 0 }, { count: 1025 }, { count: 1.5 }, { leases: [] }, { count: 2, address: '10.80.0.2' }]) {
