@@ -47,11 +47,25 @@ let next = 0;
 await Promise.all(
   Array.from({ length: CREATE_CLIENTS }, async () => {
     while (next++ < MACHINES) {
-      const res = await fetch(`${api.url}/api/v1/machines`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `storm-${randomUUID().slice(0, 12)}`, provider: 'dryrun', cpu: 1, memory_mb: 256, disk_gb: 1, wait_for_phone_home: true }),
-      });
+      const post = () =>
+        fetch(`${api.url}/api/v1/machines`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            name: `storm-${randomUUID().slice(0, 12)}`,
+            provider: 'dryrun',
+            cpu: 1,
+            memory_mb: 256,
+            disk_gb: 1,
+            wait_for_phone_home: true,
+          }),
+        });
+      let res = await post();
+      // A dev server just started may not serve its namespace yet (503): set-up, not the storm.
+      for (let tries = 0; res.status === 503 && tries < 60; tries++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        res = await post();
+      }
       if (res.status !== 202) throw new Error(`POST /machines: ${res.status} ${await res.text()}`);
       const body = (await res.json()) as { machine: { id: string }; metadata_token: string };
       machines.push({ id: body.machine.id, token: body.metadata_token });
