@@ -47,6 +47,51 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     return h;
   };
 
+  /** The machine's NoCloud seed and NIC list, rendered from its record (create and configure share it). */
+  async function renderSeed(spec: MachineSpec): Promise<{ seed: CloudInitSeed; nics: VmSpec['nics'] }> {
+    const em = deps.orm.em.fork();
+    const row = await seedMachineById(em, spec.machineId, { keys: true, network: true });
+    if (!row) throw new HangarError('not_found', `machine ${spec.machineId} does not exist`);
+    const publicBase = (deps.publicUrl ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+    const base = (deps.guestMetadataUrl?.[spec.provider] ?? publicBase).replace(/\/+$/, '');
+    if (base !== publicBase) {
+      await em
+        .getConnection()
+        .execute(`update machine set access = coalesce(access, '{}'::jsonb) || jsonb_build_object('metadata_url', ?::text) where id = ?`, [
+          base,
+          spec.machineId,
+        ]);
+      row.metadata_base = base;
+    }
+    const machine = cloudInitMachineFromRow(row);
+    const seed: CloudInitSeed = {
+      mode: spec.cloudInitMode ?? 'iso',
+      metaData: renderMetaData(machine),
+      userData: renderUserData(machine, { phoneHomeUrl: phoneHomeUrlFor(row, base) }),
+      networkConfig: renderNetworkConfig(machine),
+      seedUrl: `${base}/cloud-init/${row.id}/${row.metadata_token}/`,
+      native: {
+        sshKeys: row.ssh_keys,
+        ipconfig0: machine.network
+          ? `ip=${machine.network.address}/${machine.network.prefix}${machine.network.gateway ? `,gw=${machine.network.gateway}` : ''}`
+          : 'ip=dhcp',
+        nameservers: machine.network?.dns ?? [],
+        searchDomains: machine.network?.searchDomains ?? [],
+      },
+    };
+    const nics =
+      spec.networkId || spec.mac || spec.bridge
+        ? [
+            {
+              ...((row.lease_mac ?? spec.mac) ? { mac: (row.lease_mac ?? spec.mac)! } : {}),
+              ...(spec.bridge ? { bridge: spec.bridge } : {}),
+              ...(spec.vlan ? { vlan: spec.vlan } : {}),
+            },
+          ]
+        : undefined;
+    return { seed, nics };
+  }
+
   return withFailureMapping({
     /** Records the machine's lifecycle state; setting the current state again changes nothing. */
     async setMachineState(machineId: string, state: MachineState, lastError: string | null = null): Promise<void> {
@@ -110,7 +155,9 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async createVm(spec: MachineSpec): Promise<{ providerId: string }> {
-      const { providerId } = await hypervisor(spec.provider).create(vmSpec(spec), cancellable());
+      // Proxmox uploads a seed ISO while its clone runs (configure then finds it in storage).
+      const early = spec.provider === 'proxmox' && (spec.cloudInitMode ?? 'iso') === 'iso' ? (await renderSeed(spec)).seed : undefined;
+      const { providerId } = await hypervisor(spec.provider).create(vmSpec(spec, early), cancellable());
       const em = deps.orm.em.fork();
       await em.nativeUpdate(Machine, { id: spec.machineId }, { providerId });
       return { providerId };
@@ -126,46 +173,7 @@ export function createMachineActivities(deps: MachineActivityDeps) {
         await h.configure(providerId, vmSpec(spec), cancellable());
         return;
       }
-      const em = deps.orm.em.fork();
-      const row = await seedMachineById(em, spec.machineId, { keys: true, network: true });
-      if (!row) throw new HangarError('not_found', `machine ${spec.machineId} does not exist`);
-      const publicBase = (deps.publicUrl ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-      const base = (deps.guestMetadataUrl?.[spec.provider] ?? publicBase).replace(/\/+$/, '');
-      if (base !== publicBase) {
-        await em
-          .getConnection()
-          .execute(`update machine set access = coalesce(access, '{}'::jsonb) || jsonb_build_object('metadata_url', ?::text) where id = ?`, [
-            base,
-            spec.machineId,
-          ]);
-        row.metadata_base = base;
-      }
-      const machine = cloudInitMachineFromRow(row);
-      const seed: CloudInitSeed = {
-        mode: spec.cloudInitMode ?? 'iso',
-        metaData: renderMetaData(machine),
-        userData: renderUserData(machine, { phoneHomeUrl: phoneHomeUrlFor(row, base) }),
-        networkConfig: renderNetworkConfig(machine),
-        seedUrl: `${base}/cloud-init/${row.id}/${row.metadata_token}/`,
-        native: {
-          sshKeys: row.ssh_keys,
-          ipconfig0: machine.network
-            ? `ip=${machine.network.address}/${machine.network.prefix}${machine.network.gateway ? `,gw=${machine.network.gateway}` : ''}`
-            : 'ip=dhcp',
-          nameservers: machine.network?.dns ?? [],
-          searchDomains: machine.network?.searchDomains ?? [],
-        },
-      };
-      const nics =
-        spec.networkId || spec.mac || spec.bridge
-          ? [
-              {
-                ...((row.lease_mac ?? spec.mac) ? { mac: (row.lease_mac ?? spec.mac)! } : {}),
-                ...(spec.bridge ? { bridge: spec.bridge } : {}),
-                ...(spec.vlan ? { vlan: spec.vlan } : {}),
-              },
-            ]
-          : undefined;
+      const { seed, nics } = await renderSeed(spec);
       await h.configure(providerId, { ...vmSpec(spec, seed), ...(nics ? { nics } : {}) }, cancellable());
     },
 

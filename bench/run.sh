@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 bash "$HANGAR_ROOT/scripts/setup.sh" >/dev/null
 source "$HANGAR_ROOT/scripts/lib.sh"
-export HANGAR_DATA_DIR="$HANGAR_ROOT/.data/bench" HANGAR_PG_PORT=54349 HANGAR_TEMPORAL_PORT=27233 HANGAR_TEMPORAL_HEADLESS=1
+export HANGAR_DATA_DIR="$HANGAR_ROOT/.data/bench" HANGAR_PG_PORT="${BENCH_PG_PORT:-54349}" HANGAR_TEMPORAL_PORT="${BENCH_TEMPORAL_PORT:-27233}" HANGAR_TEMPORAL_HEADLESS=1
 out="$(DATABASE_URL= TEMPORAL_ADDRESS= bash "$HANGAR_ROOT/scripts/services.sh" up)"
 export BENCH_DATABASE_URL_FILE="$(sed -n 's/^DATABASE_URL_FILE=//p' <<<"$out")"
 export BENCH_TEMPORAL_ADDRESS="$(sed -n 's/^TEMPORAL_ADDRESS=//p' <<<"$out")"

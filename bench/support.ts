@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import type { HangarConfig } from '../domain/config.ts';
 import { openOrm } from '../db/orm.ts';
-import { createApp } from '../api/app.ts';
+import { createApp, LISTEN_BACKLOG } from '../api/app.ts';
 
 /** The real API app on an ephemeral loopback port, with its own ORM and Temporal client. */
 export async function startApiForBench(config: HangarConfig) {
@@ -13,7 +13,7 @@ export async function startApiForBench(config: HangarConfig) {
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({ orm, temporal, config, logger: pino({ level: 'silent' }) });
   const server: Server = await new Promise((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
+    const s = app.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => r(s));
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

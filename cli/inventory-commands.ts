@@ -174,8 +174,21 @@ export async function networksRm(api: ApiClient, ref: string, o: { force?: boole
   console.log(`removed network ${ref}${ref === id ? '' : ` (${id})`}`);
 }
 
-export async function leasesCreate(api: ApiClient, network: string, o: { address?: string; machine?: string; mac?: string; active?: boolean; json?: boolean }) {
+export async function leasesCreate(
+  api: ApiClient,
+  network: string,
+  o: { address?: string; machine?: string; mac?: string; active?: boolean; count?: string; json?: boolean },
+) {
   const id = await networkId(api, network);
+  if (o.count !== undefined) {
+    // Many at once: one all-or-nothing request, lowest free first.
+    if (o.address !== undefined || o.machine !== undefined || o.mac !== undefined) usage('--count takes no --address, --machine or --mac');
+    const bulk: Json = { count: wholeNumber('--count', o.count, 1, 1024), ...(o.active ? { state: 'active' } : {}) };
+    const { body: batch } = await api.post<{ items: LeaseJson[] }>(`/api/v1/networks/${enc(id)}/leases`, bulk);
+    if (o.json) return print(batch.items);
+    console.log(`leased ${batch.items.length} addresses in ${network}: ${batch.items[0]?.address} … ${batch.items.at(-1)?.address}`);
+    return;
+  }
   const body: Json = {};
   if (o.address !== undefined) body.address = o.address;
   if (o.machine !== undefined) body.machine_id = await machineId(api, o.machine);
@@ -285,6 +298,7 @@ export function registerInventoryCommands(program: Command, api: ApiFactory): vo
     .option('--machine <id-or-name>')
     .option('--mac <mac>')
     .option('--active', 'active instead of reserved')
+    .option('--count <n>', 'lease n addresses at once (1–1024, lowest free first, all or none)')
     .option('--json', 'print JSON')
     .action((network: string, o) => leasesCreate(api(), network, o));
   listOptions(leases.command('list').argument('<network>', 'network id or name').option('--state <state>', 'reserved, active or released')).action(

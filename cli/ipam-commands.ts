@@ -139,14 +139,22 @@ export async function poolsRm(api: ApiClient, ref: string, o: { cascade?: boolea
 export async function poolsAllocate(
   api: ApiClient,
   pool: string,
-  o: { prefixLength?: string; cidr?: string; name?: string; account?: string; json?: boolean },
+  o: { prefixLength?: string; cidr?: string; name?: string; account?: string; count?: string; json?: boolean },
 ) {
   if ((o.prefixLength === undefined) === (o.cidr === undefined)) usage('give exactly one of --prefix-length and --cidr');
+  if (o.count !== undefined && o.prefixLength === undefined) usage('--count goes with --prefix-length');
   const body: Json = {};
+  if (o.count !== undefined) body.count = wholeNumber('--count', o.count, 1, 1024);
   if (o.prefixLength !== undefined) body.prefix_length = wholeNumber('--prefix-length', o.prefixLength, 0, 128);
   if (o.cidr !== undefined) body.cidr = o.cidr;
   if (o.name !== undefined) body.name = o.name;
   if (o.account !== undefined) body.account_id = await accountId(api, o.account);
+  if (o.count !== undefined) {
+    const { body: batch } = await api.post<{ items: AllocationJson[] }>(`/api/v1/pools/${enc(await poolId(api, pool))}/allocations`, body);
+    if (o.json) return print(batch.items);
+    console.log(`allocated ${batch.items.map((a) => a.cidr).join(', ')} from ${pool}`);
+    return;
+  }
   const { body: allocation } = await api.post<AllocationJson>(`/api/v1/pools/${enc(await poolId(api, pool))}/allocations`, body);
   if (o.json) return print(allocation);
   console.log(`allocated ${allocation.cidr} from ${pool}${allocation.name ? ` as ${allocation.name}` : ''} (allocation ${allocation.id})`);
@@ -276,6 +284,7 @@ export function registerIpamCommands(program: Command, api: ApiFactory): void {
     .option('--cidr <cidr>')
     .option('--name <name>')
     .option('--account <id-or-key>')
+    .option('--count <n>', 'with --prefix-length: n blocks at once (all or none)')
     .option('--json', 'print JSON')
     .action((pool: string, o) => poolsAllocate(api(), pool, o));
   pools

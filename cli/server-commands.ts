@@ -7,7 +7,7 @@ import { describeConfig } from '../domain/config-view.ts';
 import { openOrm, migrateDown, migrateUp } from '../db/orm.ts';
 import { ApiToken, ROLES, type Role } from '../db/entities/index.ts';
 import { ensureToken, issueToken, tokenView } from '../db/repositories/tokens.ts';
-import { createApp } from '../api/app.ts';
+import { createApp, LISTEN_BACKLOG } from '../api/app.ts';
 import { apiTemporalClient } from '../api/temporal.ts';
 import { createLogger } from '../logging/logger.ts';
 import { startWorker } from '../workers/worker.ts';
@@ -78,7 +78,7 @@ export async function serve(parsed: ParsedConfig): Promise<void> {
   }
   const app = createApp({ orm, temporal, config, logger });
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+    const s = app.listen({ port: config.api.port, host: config.api.host, backlog: LISTEN_BACKLOG }, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address();

@@ -324,15 +324,16 @@ export const SETTINGS: SettingDef[] = [
     key: 'proxmox.taskPollMs',
     env: 'HANGAR_PROXMOX_TASK_POLL_MS',
     schema: z.coerce.number().int().min(10).max(600_000),
-    default: 2000,
-    description: 'First delay between polls of a running Proxmox task (and of a VM lock or shutdown), doubled per poll up to proxmox.taskPollMaxMs.',
+    default: 100,
+    description:
+      'First gap between polls of a running Proxmox task (and of a VM lock or shutdown); the gap grows to a tenth of the time waited, at most proxmox.taskPollMaxMs. A failed status call backs off 2 s → 30 s instead.',
   },
   {
     key: 'proxmox.taskPollMaxMs',
     env: 'HANGAR_PROXMOX_TASK_POLL_MAX_MS',
     schema: z.coerce.number().int().min(10).max(600_000),
-    default: 30_000,
-    description: 'Longest delay between polls of a running Proxmox task.',
+    default: 1000,
+    description: "Longest gap between polls of a running Proxmox task (Proxmox's web UI polls about once a second).",
   },
   { key: 'metrics.enabled', env: 'HANGAR_METRICS', schema: bool, default: true, description: 'Serve /metrics.' },
   {

@@ -181,6 +181,8 @@ export interface ProviderHooks {
   onWait?: () => void;
   /** Sleep implementation (tests may shorten waits); must reject when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Clock for poll schedules (tests pair it with `sleep`); default Date.now. */
+  now?: () => number;
 }
 
 /**

@@ -64,6 +64,8 @@ export const lease = z
   })
   .meta({ id: 'Lease' });
 
+export const leaseBatch = z.strictObject({ items: z.array(lease) }).meta({ id: 'LeaseBatch', description: 'the leases of one bulk request, in request order' });
+
 export const account = z
   .strictObject({
     id: uuid,
@@ -109,6 +111,10 @@ export const allocation = z
     created_at: timestamp.nullable(),
   })
   .meta({ id: 'Allocation' });
+
+export const allocationBatch = z
+  .strictObject({ items: z.array(allocation) })
+  .meta({ id: 'AllocationBatch', description: 'the blocks of one request with count, in allocation order' });
 
 const decimal = z.string().regex(/^\d+$/).meta({ description: 'a count as a decimal string (IPv6 counts exceed 2^53)' });
 

@@ -5,13 +5,22 @@ import { safeText } from '../../domain/text.ts';
 import { containsAddress, formatCidr, parseAddress } from '../../domain/cidr.ts';
 import { fmt, leasableRange, networkInputSchema, normalizeMac, validateNetwork } from '../../domain/network.ts';
 import { Machine, Network, type INetwork } from '../../db/entities/index.ts';
-import { allocateLease, leaseView, listLeases, networkCidr, releaseLease } from '../../db/repositories/leases.ts';
+import {
+  allocateLease,
+  allocateLeases,
+  leaseView,
+  listLeases,
+  MAX_BULK_LEASES,
+  networkCidr,
+  releaseLease,
+  type LeaseRequest,
+} from '../../db/repositories/leases.ts';
 import type { ApiDeps } from '../context.ts';
 import { cursorParts, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { parseOrThrow } from '../middleware/validate.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byId, idParam, page, paging } from '../contract/schemas.ts';
-import { lease, network, networkDetail } from '../contract/ipam-views.ts';
+import { lease, leaseBatch, network, networkDetail } from '../contract/ipam-views.ts';
 import { loadById } from './common.ts';
 
 const isAddress = (s: string) => {
@@ -51,6 +60,27 @@ export const leaseRequestSchema = z
     state: z.enum(['reserved', 'active']).optional(),
   })
   .meta({ id: 'LeaseRequest', description: 'Every field optional: no address takes the lowest free one.' });
+
+/** Many leases in one all-or-nothing transaction: `count` lowest free addresses, or a list of requests. */
+const bulkLeaseCount = z
+  .strictObject({
+    count: z.number().int().min(1).max(MAX_BULK_LEASES).meta({ description: 'how many addresses, lowest free first' }),
+    state: z.enum(['reserved', 'active']).optional(),
+  })
+  .meta({ id: 'BulkLeaseCount' });
+const bulkLeaseList = z
+  .strictObject({ leases: z.array(leaseRequestSchema).min(1).max(MAX_BULK_LEASES).meta({ description: 'one request per lease' }) })
+  .meta({ id: 'BulkLeaseList' });
+const anyLeaseRequest = z.union([leaseRequestSchema, bulkLeaseCount, bulkLeaseList]);
+type AnyLeaseRequest = z.output<typeof anyLeaseRequest>;
+type SingleLeaseRequest = z.output<typeof leaseRequestSchema>;
+/** Picks the schema by its key field, so a bad field is named in the 400 instead of a union mismatch. */
+const parseLeaseRequest = (raw: Record<string, unknown>): AnyLeaseRequest =>
+  'count' in raw
+    ? parseOrThrow(bulkLeaseCount, raw, 'request body')
+    : 'leases' in raw
+      ? parseOrThrow(bulkLeaseList, raw, 'request body')
+      : parseOrThrow(leaseRequestSchema, raw, 'request body');
 
 const createNetworkBody = networkInputSchema.meta({ id: 'CreateNetwork' });
 /** name and cidr are fixed once leases may exist: PATCH refuses them as unknown fields. */
@@ -194,35 +224,63 @@ export function networksRouter(deps: ApiDeps): ContractRouter {
     },
   });
 
+  /** One lease request checked against the network (the field names point into the body). */
+  const toLeaseRequest = (cidr: ReturnType<typeof networkCidr>, body: SingleLeaseRequest, at = ''): LeaseRequest => {
+    let address: bigint | null = null;
+    if (body.address !== undefined) {
+      let parsed;
+      try {
+        parsed = parseAddress(body.address);
+      } catch {
+        throw new HangarError('invalid_address', `${body.address} is not an IP address`, { [`${at}address`]: 'not an IP address' });
+      }
+      if (!containsAddress(cidr, parsed)) {
+        throw new HangarError('outside_network', `${body.address} is outside ${formatCidr(cidr)}`, { [`${at}address`]: 'outside the network' });
+      }
+      address = parsed.value;
+    }
+    const mac = body.mac !== undefined ? normalizeMac(body.mac) : null;
+    return { address, machineId: body.machine_id ?? null, mac, ...(body.state ? { state: body.state } : {}) };
+  };
+  const mustExistMachines = async (ids: (string | null | undefined)[]) => {
+    const wanted = [...new Set(ids.filter((id): id is string => !!id))];
+    if (wanted.length === 0) return;
+    const found = new Set((await deps.orm.em.fork().find(Machine, { id: { $in: wanted } }, { fields: ['id'] })).map((m) => m.id));
+    const missing = wanted.find((id) => !found.has(id));
+    if (missing) throw new HangarError('unprocessable', `machine ${missing} does not exist`, { machine_id: 'not found' });
+  };
+
   r.route({
     method: 'post',
     path: '/:id/leases',
-    summary: 'Lease an address (the lowest free one, or the one asked for)',
+    summary: 'Lease an address (the lowest free one, or the one asked for), or many at once (count, or a list: all or nothing)',
     params: byId('network'),
-    body: leaseRequestSchema,
-    responses: { 201: json(lease, 'the lease') },
+    body: anyLeaseRequest,
+    parseBody: parseLeaseRequest,
+    responses: { 201: json(z.union([lease, leaseBatch]), 'the lease; for count or leases, every lease in request order') },
     errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const found = await load(params.id);
       const cidr = networkCidr(found);
-      let address: bigint | null = null;
-      if (body.address !== undefined) {
-        let parsed;
-        try {
-          parsed = parseAddress(body.address);
-        } catch {
-          throw new HangarError('invalid_address', `${body.address} is not an IP address`, { address: 'not an IP address' });
-        }
-        if (!containsAddress(cidr, parsed)) {
-          throw new HangarError('outside_network', `${body.address} is outside ${formatCidr(cidr)}`, { address: 'outside the network' });
-        }
-        address = parsed.value;
+      if ('count' in body || 'leases' in body) {
+        const reqs =
+          'count' in body
+            ? Array.from({ length: body.count }, (): LeaseRequest => ({ ...(body.state ? { state: body.state } : {}) }))
+            : body.leases.map((one, i) => toLeaseRequest(cidr, one, `leases.${i}.`));
+        await mustExistMachines(reqs.map((q) => q.machineId));
+        const rows = await allocateLeases(deps.orm.em.fork(), found, reqs);
+        res.locals.audit = {
+          action: 'leases.create',
+          resourceType: 'network',
+          resourceId: found.id,
+          detail: { network: found.name, count: rows.length, first: rows[0]?.address, last: rows.at(-1)?.address },
+        };
+        res.status(201).json({ items: rows.map(leaseView) });
+        return;
       }
-      if (body.machine_id && !(await deps.orm.em.fork().count(Machine, { id: body.machine_id }))) {
-        throw new HangarError('unprocessable', `machine ${body.machine_id} does not exist`, { machine_id: 'not found' });
-      }
-      const mac = body.mac !== undefined ? normalizeMac(body.mac) : null;
-      const created = await allocateLease(deps.orm.em.fork(), found, { address, machineId: body.machine_id ?? null, mac, state: body.state });
+      const one = toLeaseRequest(cidr, body);
+      await mustExistMachines([one.machineId]);
+      const created = await allocateLease(deps.orm.em.fork(), found, one);
       res.locals.audit = {
         action: 'leases.create',
         resourceType: 'ip_lease',

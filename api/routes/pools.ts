@@ -5,14 +5,14 @@ import { safeDescription, safeFilter, safeTags, safeText } from '../../domain/te
 import { containsCidr, formatCidr, maxPrefix, parseCidr, usageSummary, type Cidr } from '../../domain/cidr.ts';
 import { countBlocks, enumerateBlocks } from '../../domain/blocks.ts';
 import { Account } from '../../db/entities/index.ts';
-import { allocateBlock, children, deletePool, findPool, insertPool, POOL_COLUMNS, usedRanges, type PoolRow } from '../../db/repositories/pools.ts';
+import { allocateBlock, allocateBlocks, children, deletePool, findPool, insertPool, POOL_COLUMNS, usedRanges, type PoolRow } from '../../db/repositories/pools.ts';
 import { scopeForInput } from '../../db/repositories/scopes.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { encodeCursor, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, noContent, type ContractRouter } from '../contract/route.ts';
 import { byId, idParam, page, paging } from '../contract/schemas.ts';
-import { allocation, blockPage, pool, utilization } from '../contract/ipam-views.ts';
+import { allocation, allocationBatch, blockPage, pool, utilization } from '../contract/ipam-views.ts';
 import { iso, resourceName } from './common.ts';
 
 const tags = safeTags;
@@ -42,8 +42,10 @@ export const allocationSchema = z
     cidr: safeText(64, 1).optional(),
     account_id: z.uuid().nullable().optional(),
     name: safeText(255, 1).nullable().optional(),
+    count: z.number().int().min(1).max(1024).optional().meta({ description: 'with prefix_length: that many blocks, all or none' }),
   })
   .refine((v) => (v.prefix_length === undefined) !== (v.cidr === undefined), { message: 'give exactly one of prefix_length or cidr', path: ['prefix_length'] })
+  .refine((v) => v.count === undefined || v.prefix_length !== undefined, { message: 'count goes with prefix_length', path: ['count'] })
   .meta({ id: 'AllocationRequest', description: 'A block by size (prefix_length: the lowest free one) or by value (cidr).' });
 
 export function poolView(p: PoolRow) {
@@ -263,7 +265,7 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
     summary: 'Allocate a block from the pool',
     params: byId('pool'),
     body: allocationSchema,
-    responses: { 201: json(allocation, 'the allocation') },
+    responses: { 201: json(z.union([allocation, allocationBatch]), 'the allocation; with count, every allocation') },
     errors: [404, 409, 422],
     handler: async ({ params, body }, _req, res) => {
       const found = await load(params.id);
@@ -293,6 +295,17 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
             `prefix_length must be between ${range.prefix} and ${maxPrefix(range.version)} for pool ${formatCidr(range)}`,
             { prefix_length: `${range.prefix}..${maxPrefix(range.version)}` },
           );
+        }
+        if (body.count !== undefined) {
+          const blocks = await allocateBlocks(manager, found, n, body.count, body.name ?? null, body.account_id ?? null);
+          res.locals.audit = {
+            action: 'allocations.create',
+            resourceType: 'pool',
+            resourceId: found.id,
+            detail: { pool: found.name, count: blocks.length, prefix_length: n },
+          };
+          res.status(201).json({ items: blocks.map(allocationView) });
+          return;
         }
         created = await allocateBlock(manager, found, n, body.name ?? null, body.account_id ?? null);
       }

@@ -11,6 +11,7 @@ import { Migration20261129010000_drift } from './Migration20261129010000_drift.t
 import { Migration20261129020000_machine_drift_policy } from './Migration20261129020000_machine_drift_policy.ts';
 import { Migration20261129050000_address_scopes } from './Migration20261129050000_address_scopes.ts';
 import { Migration20261129060000_account_credentials } from './Migration20261129060000_account_credentials.ts';
+import { Migration20261129070000_allocate_lease_run } from './Migration20261129070000_allocate_lease_run.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
@@ -24,4 +25,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261129020000_machine_drift_policy', class: Migration20261129020000_machine_drift_policy },
   { name: 'Migration20261129050000_address_scopes', class: Migration20261129050000_address_scopes },
   { name: 'Migration20261129060000_account_credentials', class: Migration20261129060000_account_credentials },
+  { name: 'Migration20261129070000_allocate_lease_run', class: Migration20261129070000_allocate_lease_run },
 ];

@@ -65,11 +65,18 @@ function queueFor(em: EntityManager, networkId: string): NetworkQueue {
   return queue;
 }
 
-async function callAllocate(em: EntityManager, network: INetwork, cidr: Cidr, range: { lo: bigint; hi: bigint }, batch: PendingLease[]): Promise<LeaseRow[]> {
+async function callAllocate(
+  em: EntityManager,
+  network: INetwork,
+  cidr: Cidr,
+  range: { lo: bigint; hi: bigint },
+  batch: PendingLease[],
+  fn: 'allocate_leases' | 'allocate_lease_run' = 'allocate_leases',
+): Promise<LeaseRow[]> {
   const excluded = [network.gateway, ...network.reserved].filter((a): a is string => !!a);
   const requests = batch.map((r) => ({ id: r.id, machine_id: r.machineId, mac: r.mac, state: r.state }));
   return sqlFor(em)<LeaseRow[]>(
-    `select ${LEASE_COLUMNS} from allocate_leases(?::uuid, ?::inet, ?::inet, ?::jsonb, ?::jsonb) l
+    `select ${LEASE_COLUMNS} from ${fn}(?::uuid, ?::inet, ?::inet, ?::jsonb, ?::jsonb) l
      left join machine m on m.id = l.machine_id`,
     // Arrays travel as JSON: MikroORM would expand a JS array into a parameter list.
     [network.id, formatAddress(cidr.version, range.lo), formatAddress(cidr.version, range.hi), JSON.stringify(excluded), JSON.stringify(requests)],
@@ -162,6 +169,62 @@ export async function allocateLease(em: EntityManager, network: INetwork, req: L
     }
     throw err;
   }
+}
+
+/** Most addresses one bulk request may take (the API's limit). */
+export const MAX_BULK_LEASES = 1024;
+
+/**
+ * Several leases in one transaction, all or nothing: the addresses asked for by value first, then
+ * the rest from the lowest free up in one allocate_leases call. A request that cannot be met in
+ * full (an address in use or reserved, too few free) allocates nothing. Rows come in request order.
+ */
+export async function allocateLeases(em: EntityManager, network: INetwork, reqs: LeaseRequest[]): Promise<LeaseRow[]> {
+  const cidr = networkCidr(network);
+  const range = leasableRange({
+    cidr,
+    rangeStart: network.rangeStart ? toBig(cidr, network.rangeStart) : null,
+    rangeEnd: network.rangeEnd ? toBig(cidr, network.rangeEnd) : null,
+  });
+  const seen = new Set<bigint>();
+  for (const r of reqs) {
+    if (r.address === null || r.address === undefined) continue;
+    if (seen.has(r.address)) {
+      throw new HangarError('address_in_use', `${formatAddress(cidr.version, r.address)} is asked for twice`, { leases: 'duplicate address' });
+    }
+    seen.add(r.address);
+  }
+  return em.transactional(async (tx) => {
+    const out: LeaseRow[] = new Array(reqs.length);
+    // By value first (each checked as a single request is), so the lowest-free walk goes around them.
+    for (const [i, r] of reqs.entries()) if (r.address !== null && r.address !== undefined) out[i] = await allocateLease(tx, network, r);
+    const free = reqs.flatMap((r, i) => (r.address === null || r.address === undefined ? [{ i, r, id: crypto.randomUUID() }] : []));
+    if (free.length > 0) {
+      const pending = free.map(({ r, id }) => ({
+        id,
+        machineId: r.machineId ?? null,
+        mac: r.mac ?? null,
+        state: r.state ?? 'reserved',
+        resolve() {},
+        reject() {},
+      }));
+      // One set-based statement for the run; the address-by-address walk tops up what a
+      // concurrent by-value lease took from under it.
+      const rows = range ? await callAllocate(tx, network, cidr, range, pending, 'allocate_lease_run') : [];
+      const got = new Set(rows.map((row) => row.id));
+      const missing = pending.filter((p) => !got.has(p.id));
+      if (range && missing.length > 0) rows.push(...(await callAllocate(tx, network, cidr, range, missing)));
+      if (rows.length < free.length) {
+        throw new HangarError(
+          'network_exhausted',
+          `network ${network.name} (${formatCidr(cidr)}) has ${rows.length} free address(es), ${free.length} asked for; nothing was allocated`,
+        );
+      }
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const { i, id } of free) out[i] = byId.get(id)!;
+    }
+    return out;
+  });
 }
 
 function toBig(cidr: Cidr, text: string): bigint {

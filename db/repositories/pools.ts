@@ -93,15 +93,35 @@ export async function insertPool(em: EntityManager, p: NewPool): Promise<PoolRow
 
 /** Best fit: the smallest free space that holds a /prefixLength, lowest address first. */
 export async function allocateBlock(em: EntityManager, pool: PoolRow, prefixLength: number, name: string | null, accountId: string | null): Promise<PoolRow> {
+  return (await allocateBlocks(em, pool, prefixLength, 1, name, accountId))[0]!;
+}
+
+/** `count` blocks of one length, best fit, in one transaction: all of them or none (pool_exhausted). */
+export async function allocateBlocks(
+  em: EntityManager,
+  pool: PoolRow,
+  prefixLength: number,
+  count: number,
+  name: string | null,
+  accountId: string | null,
+): Promise<PoolRow[]> {
   return em.transactional(async (tx) => {
     const sql = sqlFor(tx);
     // Serialises automatic allocations per pool; the exclusion constraint is still what guarantees.
     await sql(`select id from pool where id = ? for update`, [pool.id]);
     const range = parseCidr(pool.cidr);
     const taken = (await children(tx, pool.id)).map((r) => parseCidr(r.cidr));
-    const block = bestFit(range, taken, prefixLength);
-    if (!block) throw new HangarError('pool_exhausted', `pool ${pool.name} (${pool.cidr}) has no free /${prefixLength} left`);
-    return insertPool(tx, { kind: 'allocation', name, cidr: block, parentId: pool.id, accountId, scopeId: pool.scope_id });
+    const out: PoolRow[] = [];
+    for (let i = 0; i < count; i++) {
+      const block = bestFit(range, taken, prefixLength);
+      if (!block) {
+        const asked = count > 1 ? `${count} × /${prefixLength} (only ${i} fit; nothing was allocated)` : `/${prefixLength}`;
+        throw new HangarError('pool_exhausted', `pool ${pool.name} (${pool.cidr}) has no free ${asked} left`);
+      }
+      taken.push(block);
+      out.push(await insertPool(tx, { kind: 'allocation', name, cidr: block, parentId: pool.id, accountId, scopeId: pool.scope_id }));
+    }
+    return out;
   });
 }
 

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { HangarError } from '../../domain/errors.ts';
 import type { ProviderHooks } from '../hypervisor.ts';
 import { abortReason, sleep as abortableSleep, throwIfAborted } from '../support/sleep.ts';
+import { RETRY_BACKOFF, WATCH_DEFAULTS } from '../support/poll-schedule.ts';
 import { classifyFailure, notApplied, TLS_CODES } from './failures.ts';
 import { normalizeFingerprint, PinnedAgent } from './tls.ts';
 import { taskLogTail, waitForTask } from './task-wait.ts';
@@ -53,9 +54,11 @@ export interface ProxmoxConnectionOptions {
   getRetryDelayMs?: number;
   /** Consecutive failed status polls a task wait tolerates before giving up (default 6). */
   taskPollFailures?: number;
-  /** Task polling backoff: first delay (default 2 s), doubled up to the max (default 30 s). */
+  /** Watching a running task: first gap between polls (default 100 ms), growing with the wait up to the max (default 1 s). */
   taskPollInitialMs?: number;
   taskPollMaxMs?: number;
+  /** Backoff after a failed task status call: first delay (default 2 s), doubled up to 30 s. */
+  taskPollRetryMs?: number;
   /** Give up waiting for a task after this long (default 1 h); the task keeps running in Proxmox. */
   taskTimeoutMs?: number;
   hooks?: ProviderHooks;
@@ -380,15 +383,16 @@ export class ProxmoxClient {
   }
 
   /**
-   * Polls a task until it stops, with backoff (2 s → 30 s by default), calling `hooks.onWait`
-   * on every poll (see task-wait.ts).
+   * Polls a task until it stops (100 ms first, growing to 1 s by default; 2 s → 30 s after a
+   * failed status call), calling `hooks.onWait` on every poll (see task-wait.ts).
    */
   waitForTask(node: string | undefined, upid: string, opts: WaitOptions = {}): Promise<TaskStatus> {
     return waitForTask(
       this,
       {
-        pollInitialMs: this.#opts.taskPollInitialMs ?? 2_000,
-        pollMaxMs: this.#opts.taskPollMaxMs ?? 30_000,
+        pollInitialMs: this.#opts.taskPollInitialMs ?? WATCH_DEFAULTS.firstMs,
+        pollMaxMs: this.#opts.taskPollMaxMs ?? WATCH_DEFAULTS.maxMs,
+        failureBackoff: { ...RETRY_BACKOFF, ...(this.#opts.taskPollRetryMs !== undefined ? { initialMs: this.#opts.taskPollRetryMs } : {}) },
         timeoutMs: this.#opts.taskTimeoutMs ?? 3_600_000,
         maxFailures: this.#opts.taskPollFailures ?? 6,
         hooks: this.#hooks,

@@ -5,8 +5,9 @@ import { HangarError } from '../../domain/errors.ts';
 import type { VmSpec } from '../hypervisor.ts';
 import { pvePath } from './client.ts';
 import { pvePost, setConfig, settle, vmConfig, type ProxmoxCall } from './context.ts';
+import { cidataIsos, uploadCidataIso } from './iso.ts';
 import { configOrUndefined, findByMarker, resources, scanMarker, type MarkedVm } from './locator.ts';
-import { MACHINE_MARKER, dnsName, machineTags, markedDescription, markerValue } from './markers.ts';
+import { HANGAR_TAG, MACHINE_MARKER, cidataHash, cidataIsoName, dnsName, machineTags, markedDescription, markerValue, parseTags } from './markers.ts';
 import { activeTasks, waitTasks, waitUnlocked } from './tasks.ts';
 import { deleteVm, withVmid } from './vms.ts';
 
@@ -20,6 +21,9 @@ export async function cloneMachine(c: ProxmoxCall, spec: VmSpec): Promise<{ prov
   const node = spec.node ?? c.settings.node;
   const full = spec.cloneMode === undefined ? undefined : spec.cloneMode === 'full';
 
+  // The seed ISO does not depend on the VM: it uploads while the clone runs (once Proxmox took
+  // the clone), and configure finds it in storage (its name carries the seed's hash).
+  let seedUpload: Promise<void> | undefined;
   const vmid = await withVmid(
     c,
     spec.vmid,
@@ -33,6 +37,7 @@ export async function cloneMachine(c: ProxmoxCall, spec: VmSpec): Promise<{ prov
           ...(node !== template.node ? { target: node } : {}),
           ...(asFull ? { storage: c.settings.storage } : {}),
         });
+        seedUpload ??= prestageSeedIso(c, node, spec);
         await settle(c, template.node, upid);
       };
       try {
@@ -47,7 +52,7 @@ export async function cloneMachine(c: ProxmoxCall, spec: VmSpec): Promise<{ prov
     },
     // Taken by our own earlier attempt (a lost reply) counts as success.
     async () => (await findByMarker(c, MACHINE_MARKER, spec.machineId, dnsName(spec.name)))?.ref.vmid,
-  );
+  ).finally(() => seedUpload);
   // Two overlapping attempts for one machine (a retry while the first still ran) may both
   // have cloned: the lowest VMID wins and the other attempt removes its own copy.
   const twins = await scanMarker(c, await resources(c), MACHINE_MARKER, spec.machineId, dnsName(spec.name));
@@ -63,12 +68,29 @@ export async function cloneMachine(c: ProxmoxCall, spec: VmSpec): Promise<{ prov
     return { providerId: String(winner.vmid), created: false };
   }
   c.cache.set(`${MACHINE_MARKER}=${spec.machineId}`, vmid);
+  // A clone of a Hangar template inherits the `hangar` tag (configure drops the inherited
+  // `template` tag in its one config write); a clone of anyone else's template gets it now, so a
+  // delete finds the VM even if configure never runs. The clone slot is not held for more.
   const ref = { node, vmid };
   const cfg = await vmConfig(c, ref);
-  const tags = machineTags(cfg.tags);
-  if (tags !== String(cfg.tags ?? '')) await setConfig(c, ref, { tags });
+  if (!parseTags(cfg.tags === undefined ? undefined : String(cfg.tags)).includes(HANGAR_TAG)) await setConfig(c, ref, { tags: machineTags(cfg.tags) });
   c.logger.info({ machineId: spec.machineId, vmid, node, template: templateId }, 'proxmox: cloned VM');
   return { providerId: String(vmid), created: true };
+}
+
+/** Uploads the machine's cidata ISO unless storage holds it; best effort (configure uploads what is missing). */
+async function prestageSeedIso(c: ProxmoxCall, node: string, spec: VmSpec): Promise<void> {
+  const ci = spec.cloudInit;
+  if (!ci || ci.mode !== 'iso') return;
+  const volid = `${c.settings.isoStorage}:iso/${cidataIsoName(spec.machineId, cidataHash(ci))}`;
+  try {
+    if (!(await cidataIsos(c, node, spec.machineId)).includes(volid)) await uploadCidataIso(c, node, volid, ci);
+  } catch (err) {
+    c.logger.info(
+      { machineId: spec.machineId, err: err instanceof Error ? err.message : String(err) },
+      'proxmox: early seed upload failed; configure uploads it',
+    );
+  }
 }
 
 async function existingMachine(c: ProxmoxCall, spec: VmSpec): Promise<number | undefined> {

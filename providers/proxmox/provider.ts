@@ -23,6 +23,7 @@ import type {
   Leftover,
   VmInventory,
 } from '../hypervisor.ts';
+import { WATCH_DEFAULTS } from '../support/poll-schedule.ts';
 import { ProxmoxClient, silentLogger, type ProviderLogger, type ProxmoxConnectionOptions } from './client.ts';
 import { awaitInFlightClone, cloneMachine } from './clone.ts';
 import { planConfig, planRootDisk, planWrites } from './config-plan.ts';
@@ -64,7 +65,7 @@ export interface ProxmoxProviderOptions {
   tmpDir?: string;
   /** VMIDs tried when Proxmox answers that a VM already exists (default 5). */
   vmidAttempts?: number;
-  /** Backoff while waiting for a VM's lock to clear or a shutdown to finish (default 2 s → 30 s). */
+  /** Watching a VM's lock clear: first gap between polls (default 100 ms), growing with the wait up to the max (default 1 s). */
   pollInitialMs?: number;
   pollMaxMs?: number;
   /** How long to wait for a VM lock (clone/create in progress) to clear (default 10 min). */
@@ -118,8 +119,8 @@ export class ProxmoxProvider implements Hypervisor {
       isoStorage: this.isoStorage,
       importStorage: this.importStorage,
       bridge: this.bridge,
-      pollInitialMs: opts.pollInitialMs ?? 2_000,
-      pollMaxMs: opts.pollMaxMs ?? 30_000,
+      pollInitialMs: opts.pollInitialMs ?? WATCH_DEFAULTS.firstMs,
+      pollMaxMs: opts.pollMaxMs ?? WATCH_DEFAULTS.maxMs,
       lockWaitMs: opts.lockWaitMs ?? 600_000,
       vmidAttempts: opts.vmidAttempts ?? 5,
       ...(opts.tmpDir ? { tmpDir: opts.tmpDir } : {}),

@@ -1,16 +1,22 @@
-// Watching a Proxmox task (UPID) until it stops: backoff polling that rides out a flaky status
-// call (the task runs on in Proxmox regardless), heartbeats on every poll, the task log's tail in
-// a failure, and an end to the watching (not the task) when the call is cancelled.
+// Watching a Proxmox task (UPID) until it stops: fast polls that grow with the time waited (the
+// end is seen within a fraction of a second), a 2 s → 30 s backoff only after a status call
+// *fails* (the task runs on in Proxmox regardless), heartbeats on every poll, the task log's tail
+// in a failure, and an end to the watching (not the task) when the call is cancelled.
 import { HangarError } from '../../domain/errors.ts';
 import type { ProviderHooks } from '../hypervisor.ts';
+import { nextWatchDelay, retryDelay, WATCH_DEFAULTS, type RetryBackoff } from '../support/poll-schedule.ts';
 import { sleep as abortableSleep, throwIfAborted } from '../support/sleep.ts';
 import { pvePath, upidNode } from './api-paths.ts';
 import type { ProviderLogger, ProxmoxClient, TaskStatus, WaitOptions } from './client.ts';
 import { ALREADY_EXISTS, BUSY, LOCK_TIMEOUT } from './failures.ts';
 
 export interface TaskWaitSettings {
+  /** First gap between status polls of a running task; the gap grows with the time waited. */
   pollInitialMs: number;
+  /** Longest gap between polls of a running task. */
   pollMaxMs: number;
+  /** Backoff after a failed status call (2 s → 30 s by default). */
+  failureBackoff?: RetryBackoff;
   timeoutMs: number;
   maxFailures: number;
   hooks: ProviderHooks;
@@ -18,9 +24,10 @@ export interface TaskWaitSettings {
 }
 
 /**
- * Polls a task until it stops, with backoff (2 s → 30 s by default), calling `hooks.onWait`
- * on every poll. A failed task raises `provider_task_failed` with its exit status and the
- * tail of its log (a lock timeout raises a retryable `provider_error` instead).
+ * Polls a task until it stops (first poll after `pollInitialMs`, the gap growing to a tenth of
+ * the time waited, at most `pollMaxMs`), calling `hooks.onWait` on every poll. A failed task
+ * raises `provider_task_failed` with its exit status and the tail of its log (a lock timeout
+ * raises a retryable `provider_error` instead).
  */
 export async function waitForTask(
   client: ProxmoxClient,
@@ -31,12 +38,12 @@ export async function waitForTask(
 ): Promise<TaskStatus> {
   const taskNode = node ?? upidNode(upid);
   if (!taskNode) throw new HangarError('internal', `cannot tell the node of task ${upid}`);
-  const maxDelay = settings.pollMaxMs;
-  let delay = Math.min(settings.pollInitialMs, maxDelay);
+  const schedule = { firstMs: settings.pollInitialMs, maxMs: settings.pollMaxMs, ratio: WATCH_DEFAULTS.ratio };
   const timeoutMs = opts.timeoutMs ?? settings.timeoutMs;
   const maxFailures = settings.maxFailures;
-  const started = Date.now();
   const hooks = opts.hooks ?? settings.hooks;
+  const now = hooks.now ?? Date.now;
+  const started = now();
   const signal = opts.signal;
   let failures = 0;
   for (;;) {
@@ -62,11 +69,13 @@ export async function waitForTask(
       }
       throw await taskFailure(client, taskNode, upid, exit || 'unknown exit status', signal);
     }
-    if (Date.now() - started > timeoutMs) {
+    const elapsed = now() - started;
+    if (elapsed > timeoutMs) {
       throw new HangarError('provider_error', `Proxmox task ${upid} still running after ${Math.round(timeoutMs / 1000)} s`);
     }
+    // A running task: look again soon. A failed status call: back off as any retry does.
+    const delay = failures > 0 ? retryDelay(failures, settings.failureBackoff) : nextWatchDelay(elapsed, schedule);
     await (hooks.sleep ?? abortableSleep)(delay, signal);
-    delay = Math.min(delay * 2, maxDelay);
   }
 }
 

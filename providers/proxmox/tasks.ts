@@ -1,6 +1,7 @@
 // Waiting on Proxmox: running tasks of a node (our own lost replies, clones in flight), VM locks
 // (a clone or create still running), and the settled config a retried call must see.
 import { HangarError } from '../../domain/errors.ts';
+import { nextWatchDelay, WATCH_DEFAULTS } from '../support/poll-schedule.ts';
 import { isUpid, pvePath } from './client.ts';
 import { errCode, pauseFor, pveGet, vmConfig, type ProxmoxCall, type VmConfig } from './context.ts';
 import type { VmRef } from './locator.ts';
@@ -39,15 +40,17 @@ export async function waitActiveTasks(c: ProxmoxCall, node: string, typefilter: 
 /** Waits until the VM's config has no lock (a clone/create task still running); undefined if it vanished. */
 export async function waitUnlocked(c: ProxmoxCall, ref: VmRef, config: VmConfig): Promise<VmConfig | undefined> {
   let cfg: VmConfig | undefined = config;
-  let delay = c.settings.pollInitialMs;
-  const deadline = Date.now() + c.settings.lockWaitMs;
+  const now = c.hooks.now ?? Date.now;
+  const started = now();
+  const schedule = { firstMs: c.settings.pollInitialMs, maxMs: c.settings.pollMaxMs, ratio: WATCH_DEFAULTS.ratio };
   while (cfg?.lock) {
-    if (Date.now() > deadline) {
+    const elapsed = now() - started;
+    if (elapsed > c.settings.lockWaitMs) {
       throw new HangarError('provider_error', `Proxmox VM ${ref.vmid} is still locked (${cfg.lock})`);
     }
     c.hooks.onWait?.();
-    await pauseFor(c, delay);
-    delay = Math.min(delay * 2, c.settings.pollMaxMs);
+    // A lock is a task still running: watched like one (seen soon after it clears).
+    await pauseFor(c, nextWatchDelay(elapsed, schedule));
     try {
       cfg = await vmConfig(c, ref);
     } catch (err) {

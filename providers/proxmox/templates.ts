@@ -57,7 +57,8 @@ export async function importTemplate(c: ProxmoxCall, spec: TemplateSpec): Promis
         scsihw: 'virtio-scsi-pci',
         scsi0: `${storage}:0,import-from=${volid}`,
         boot: 'order=scsi0',
-        ide2: `${storage}:cloudinit`,
+        // No cloud-init drive: configure adds the seed a machine needs (ISO or native drive) in
+        // its one config write, which a drive to free first would split in two.
         serial0: 'socket',
         vga: 'serial0',
         net0: `virtio,bridge=${c.settings.bridge}`,

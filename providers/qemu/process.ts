@@ -5,6 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
 import type { PowerState } from '../hypervisor.ts';
+import { nextWatchDelay, WATCH_DEFAULTS } from '../support/poll-schedule.ts';
 import { sleep as abortableSleep } from '../support/sleep.ts';
 import { errMessage, instancePaths, type QemuContext } from './instance.ts';
 import { withQmp, type QmpClient } from './qmp.ts';
@@ -46,7 +47,8 @@ export async function powerState(dir: string): Promise<{ pid: number | null; sta
 /** Waits for the process to exit; false when it still runs after `timeoutMs`. */
 export async function waitExit(ctx: QemuContext, dir: string, pid: number, timeoutMs: number): Promise<boolean> {
   const marker = instancePaths(dir).pidFile;
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let lastBeat = 0;
   for (;;) {
     if (!(await processAlive(pid, marker))) return true;
@@ -56,7 +58,30 @@ export async function waitExit(ctx: QemuContext, dir: string, pid: number, timeo
       lastBeat = Date.now();
     }
     // Not abortable on purpose: a stop that was asked for is seen through.
-    await (ctx.opts.hooks.sleep ?? abortableSleep)(Math.min(250, Math.max(1, deadline - Date.now())));
+    // Watching an exit that is under way: short first polls (decision 0025).
+    const gap = nextWatchDelay(Date.now() - started, { firstMs: 20, maxMs: 250, ratio: WATCH_DEFAULTS.ratio });
+    await (ctx.opts.hooks.sleep ?? abortableSleep)(Math.min(gap, Math.max(1, deadline - Date.now())));
+  }
+}
+
+/**
+ * After `system_powerdown`: waits for QEMU's SHUTDOWN event (the guest powered off) instead of
+ * polling, heartbeating every second; returns early when the connection closes (QEMU exited).
+ * True when the event came; the caller still confirms the exit with `waitExit`.
+ */
+export async function awaitShutdownEvent(ctx: QemuContext, q: QmpClient, afterMark: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    try {
+      await q.waitForEvent((e) => e.event === 'SHUTDOWN', Math.min(1000, left), afterMark);
+      return true;
+    } catch (err) {
+      // A timeout of this slice: beat and wait on. The socket closing: QEMU is gone.
+      if (!/no matching QMP event/.test(errMessage(err))) return true;
+      ctx.opts.hooks.onWait?.();
+    }
   }
 }
 

@@ -52,7 +52,7 @@ import {
 } from './instance.ts';
 import { createRootDisk, launch } from './launch.ts';
 import { instanceFolders, listingFailure, markedRecord, observeInstance } from './inventory.ts';
-import { cleanRuntimeFiles, hardStop, livePid, powerState, qmp, waitExit } from './process.ts';
+import { awaitShutdownEvent, cleanRuntimeFiles, hardStop, livePid, powerState, qmp, waitExit } from './process.ts';
 import { machineUuid } from './smbios.ts';
 import { deleteTemplate, importTemplate, listTemplates } from './templates.ts';
 import { exists, imageInfo, readJson, runTool } from './tools.ts';
@@ -289,17 +289,22 @@ export class QemuProvider implements Hypervisor {
         return;
       }
       let asked = false;
+      const timeoutMs = Math.max(0, timeoutSec) * 1000;
+      const deadline = Date.now() + timeoutMs;
       try {
         asked = await qmp(dir, async (q) => {
           const st = await q.execute<{ status: string }>('query-status');
           if (st.status !== 'running') return false; // a paused guest cannot handle ACPI
+          const mark = q.eventMark();
           await q.execute('system_powerdown');
+          // QMP says when the guest has powered off: no polling while the guest shuts down.
+          await awaitShutdownEvent(this.ctx, q, mark, timeoutMs);
           return true;
         });
       } catch (err) {
         this.logger.warn({ machineId: providerId, err: err instanceof Error ? err.message : String(err) }, 'qemu: system_powerdown failed');
       }
-      if (asked && (await waitExit(this.ctx, dir, pid, Math.max(0, timeoutSec) * 1000))) {
+      if (asked && (await waitExit(this.ctx, dir, pid, Math.max(1000, deadline - Date.now())))) {
         await cleanRuntimeFiles(dir);
         this.logger.info({ machineId: providerId }, 'qemu: VM shut down');
         return;

@@ -9,6 +9,7 @@ import { obj, headerOf, link, str, type Json } from './json.ts';
 import type { Semaphore } from './limiter.ts';
 import { pathOf, type AuthContext, type BmcAuth } from './session.ts';
 import { extendedMessages, messageIds, retryAfterMs, send, type RedfishResponse, type RedfishTlsOptions } from './transport.ts';
+import { nextWatchDelay, WATCH_DEFAULTS } from '../support/poll-schedule.ts';
 
 /** An HTTP-level refusal from the BMC, with what it said. */
 export class RedfishHttpError extends HangarError {
@@ -238,9 +239,13 @@ export class BmcConnection {
   async followTask(res: RedfishResponse, what: string): Promise<RedfishResponse> {
     const location = pathOf(headerOf(res, 'location'));
     if (res.status !== 202 || !location) return res;
-    const deadline = Date.now() + this.#s.taskTimeoutMs;
+    const started = Date.now();
+    const deadline = started + this.#s.taskTimeoutMs;
     this.log.debug({ monitor: location, what }, 'following task monitor');
-    let delay = retryAfterMs(res.headers) ?? this.pollMs;
+    // The BMC's Retry-After when it gives one; otherwise a running task is watched: a short
+    // first poll, the gap growing with the time waited up to the poll interval (decision 0025).
+    const watch = { firstMs: Math.min(250, this.pollMs), maxMs: this.pollMs, ratio: WATCH_DEFAULTS.ratio };
+    let delay = retryAfterMs(res.headers) ?? nextWatchDelay(0, watch);
     for (;;) {
       if (Date.now() > deadline) {
         throw new HangarError('provider_task_failed', `${what}: task ${location} did not finish within ${Math.round(this.#s.taskTimeoutMs / 1000)} s`, {
@@ -265,7 +270,7 @@ export class BmcConnection {
       }
       if (poll.status === 202 || (state && RUNNING_TASK_STATES.has(state))) {
         this.#s.onWait?.();
-        delay = retryAfterMs(poll.headers) ?? this.pollMs;
+        delay = retryAfterMs(poll.headers) ?? nextWatchDelay(Date.now() - started, watch);
         continue;
       }
       if (state === 'Completed' && str(body.TaskStatus) === 'Critical') {

@@ -363,13 +363,14 @@ describe('Proxmox machines through the API, worker and Temporal', () => {
         faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/clone': forbidden('VM.Clone') } },
         isoUploaded: false,
       },
-      { step: 'qmclone task fails', failsIn: 'create', faults: { failTask: { qmclone: 'clone failed: simulated storage error' } }, isoUploaded: false },
-      // The first config write is the tag fix-up right after the clone: the VM exists when it fails.
+      // The seed ISO uploads while the clone runs: a failed clone leaves one for the undo to remove.
+      { step: 'qmclone task fails', failsIn: 'create', faults: { failTask: { qmclone: 'clone failed: simulated storage error' } }, isoUploaded: true },
+      // A clone of a Hangar template keeps its tag: the one config write is configure's.
       {
         step: 'config POST rejected',
-        failsIn: 'create',
+        failsIn: 'configure',
         faults: { rejectEndpoint: { 'POST /nodes/{node}/qemu/{vmid}/config': forbidden('VM.Config.Options') } },
-        isoUploaded: false,
+        isoUploaded: true,
       },
       {
         step: 'resize PUT rejected',

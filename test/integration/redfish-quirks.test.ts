@@ -339,6 +339,18 @@ describe('task monitors (g)', () => {
     expect(f.powerState).toBe('On');
   });
 
+  it('without Retry-After, watches the task with short first polls (not the 2 s poll interval)', async () => {
+    const f = await fixture({ resetTask: { polls: 3, retryAfter: false } });
+    const c = client(f, { pollIntervalMs: 2000 });
+    await expect(c.powerOn()).resolves.toMatchObject({ changed: true, powerState: 'On' });
+    expect(f.requests('GET', '/redfish/v1/TaskService/TaskMonitors/1').map((r) => r.status)).toEqual([202, 202, 202, 200]);
+    // The monitor's waits: 250 ms first, then growing with the time waited, never above the interval.
+    const waits = c.sleeps.slice(0, 4);
+    expect(waits[0]).toBe(250);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(2000);
+    expect(waits.every((ms) => ms < 2000)).toBe(true);
+  });
+
   it('a task ending in Exception fails with its messages', async () => {
     const f = await fixture({ resetTask: { polls: 1, outcome: 'Exception', messages: ['Host is locked by another job.'] } });
     const err = await failure(client(f).powerOn());

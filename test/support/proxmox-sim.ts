@@ -95,8 +95,9 @@ export interface TimedTask {
   /** performance.now() at start and end. */
   startMs: number;
   endMs?: number;
-  /** Date.now() at start (to line up with RecordedRequest.at). */
+  /** Date.now() at start and end (to line up with RecordedRequest.at). */
   startWall: number;
+  endWall?: number;
   exitstatus?: string;
 }
 
@@ -122,6 +123,7 @@ export function trackTaskTimes(sim: ProxmoxSimulator): { tasks: TimedTask[]; sto
           status = v;
           if (v === 'stopped' && t.endMs === undefined) {
             t.endMs = performance.now();
+            t.endWall = Date.now();
             // exitstatus is set just before status in the simulator.
             t.exitstatus = task.exitstatus;
           }

@@ -30,7 +30,14 @@ export interface RedfishFixtureOptions {
   weakEtag?: boolean;
   /** ETags only in the body (`@odata.etag`), no ETag header. */
   etagInBodyOnly?: boolean;
-  resetTask?: false | { polls?: number; outcome?: 'Completed' | 'Exception'; messages?: string[] };
+  resetTask?:
+    | false
+    | {
+        polls?: number;
+        outcome?: 'Completed' | 'Exception';
+        messages?: string[] /** false: no Retry-After header (the client picks its own gaps). */;
+        retryAfter?: false;
+      };
   /** Initial power state. */
   powerState?: 'On' | 'Off';
   /** Power transitions land this many ms after the reset (0: immediately). */
@@ -622,11 +629,15 @@ export class RedfishFixture {
       return reply(
         202,
         { '@odata.id': `/redfish/v1/TaskService/Tasks/${id}`, Id: id, TaskState: 'New' },
-        { Location: `/redfish/v1/TaskService/TaskMonitors/${id}`, 'Retry-After': '0' },
+        { Location: `/redfish/v1/TaskService/TaskMonitors/${id}`, ...this.#taskRetryAfter() },
       );
     }
     this.#applyReset(type);
     reply(204);
+  }
+
+  #taskRetryAfter(): Record<string, string> {
+    return this.opts.resetTask && this.opts.resetTask.retryAfter === false ? {} : { 'Retry-After': '0' };
   }
 
   #pollTask(id: string, reply: (s: number, p?: unknown, h?: Record<string, string>) => void): void {
@@ -643,7 +654,7 @@ export class RedfishFixture {
     });
     if (task.pollsLeft > 0) {
       task.pollsLeft -= 1;
-      return reply(202, resource('Running', 'OK'), { 'Retry-After': '0' });
+      return reply(202, resource('Running', 'OK'), this.#taskRetryAfter());
     }
     if (task.outcome === 'Completed') {
       if (task.apply) {
