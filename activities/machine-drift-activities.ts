@@ -140,7 +140,16 @@ export function createMachineDriftActivities(deps: MachineDriftDeps) {
     async deleteOrphanLeftover(fix: DeleteOrphanFix): Promise<{ deleted: boolean }> {
       const em = deps.orm.em;
       if (fix.leftover.machineId && (await liveMachineRecordExists(em, fix.leftover.machineId))) return { deleted: false };
-      const result = await hypervisor(fix.provider).deleteLeftover(fix.leftover, cancellable());
+      let result: { deleted: boolean };
+      try {
+        result = await hypervisor(fix.provider).deleteLeftover(fix.leftover, cancellable());
+      } catch (err) {
+        // The provider's own guard said no (e.g. Proxmox never deletes a VM as a leftover): record the
+        // refusal on the finding for a person to judge, instead of failing every later scan on it.
+        if (!(err instanceof HangarError) || err.code !== 'provider_rejected') throw err;
+        await recordActionOn(em, { target: fix.target, ref: fix.ref, kind: 'orphan', action: 'delete_orphan_refused', detail: { refused: err.message } });
+        return { deleted: false };
+      }
       await recordActionOn(em, { target: fix.target, ref: fix.ref, kind: 'orphan', action: 'delete_orphan', detail: { deleted: result.deleted } });
       return result;
     },
