@@ -11,7 +11,15 @@ export interface HangarConfig {
   database: { url: string; poolSize: number };
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; shutdownGraceMs: number };
-  drift: { schedules: boolean; inventoryIntervalSec: number; inventoryPolicy: 'observe' | 'remediate' };
+  drift: {
+    schedules: boolean;
+    inventoryIntervalSec: number;
+    inventoryPolicy: 'observe' | 'remediate';
+    redfishIntervalSec: number;
+    redfishPolicy: 'observe' | 'remediate';
+    redfishGroups: string;
+    redfishConcurrency: number;
+  };
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
   provision: { phoneHomeTimeout: string; shutdownTimeoutSec: number };
   providers: { enabled: string };

@@ -6,6 +6,7 @@
 // targets do not scan in lockstep).
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions, type ScheduleUpdateOptions } from '@temporalio/client';
 import type { HangarConfig } from '../domain/config.ts';
+import { bmcGroups, redfishTarget } from '../domain/host-drift.ts';
 import { reconcileWorkflowId, type WorkflowTypes } from '../workflows/contracts.ts';
 
 export interface ObserverSchedule {
@@ -15,33 +16,54 @@ export interface ObserverSchedule {
   options: ScheduleOptions;
 }
 
-/** One schedule per observer target. Ids carry the task queue, so deployments sharing a namespace never collide. */
-export function observerSchedules(config: HangarConfig): ObserverSchedule[] {
-  const target = 'inventory';
-  const intervalSec = config.drift.inventoryIntervalSec;
+type ObserverWorkflow = 'reconcileInventory' | 'reconcileHosts';
+
+/** One target's schedule. Ids carry the task queue, so deployments sharing a namespace never collide. */
+function observerSchedule<W extends ObserverWorkflow>(
+  config: HangarConfig,
+  target: string,
+  intervalSec: number,
+  workflowType: W,
+  args: Parameters<WorkflowTypes[W]>,
+): ObserverSchedule {
   const scheduleId = `${config.temporal.taskQueue}/reconcile/${target}`;
-  const args: Parameters<WorkflowTypes['reconcileInventory']> = [{ policy: config.drift.inventoryPolicy }];
-  return [
-    {
+  return {
+    scheduleId,
+    target,
+    intervalSec,
+    options: {
       scheduleId,
-      target,
-      intervalSec,
-      options: {
-        scheduleId,
-        spec: { intervals: [{ every: `${intervalSec}s` }], jitter: `${Math.max(1, Math.floor(intervalSec / 10))}s` },
-        action: {
-          type: 'startWorkflow',
-          workflowType: 'reconcileInventory',
-          workflowId: `${config.temporal.taskQueue}/${reconcileWorkflowId(target)}`,
-          taskQueue: config.temporal.taskQueue,
-          args,
-          // One tick's run: it must end well before the next one would be skipped for it.
-          workflowExecutionTimeout: `${Math.max(60, intervalSec * 5)}s`,
-        },
-        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${intervalSec}s` },
+      spec: { intervals: [{ every: `${intervalSec}s` }], jitter: `${Math.max(1, Math.floor(intervalSec / 10))}s` },
+      action: {
+        type: 'startWorkflow',
+        workflowType,
+        workflowId: `${config.temporal.taskQueue}/${reconcileWorkflowId(target)}`,
+        taskQueue: config.temporal.taskQueue,
+        args,
+        // One tick's run: it must end well before the next one would be skipped for it.
+        workflowExecutionTimeout: `${Math.max(60, intervalSec * 5)}s`,
       },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${intervalSec}s` },
     },
-  ];
+  };
+}
+
+/** The inventory observer: one target. */
+export const inventorySchedules = (config: HangarConfig): ObserverSchedule[] => [
+  observerSchedule(config, 'inventory', config.drift.inventoryIntervalSec, 'reconcileInventory', [{ policy: config.drift.inventoryPolicy }]),
+];
+
+/** The Redfish observer: one target per BMC group (`default` plus drift.redfishGroups; hosts join one by a `bmc-group:<name>` tag). */
+export function redfishSchedules(config: HangarConfig): ObserverSchedule[] {
+  const groups = bmcGroups(config.drift.redfishGroups);
+  return groups.map((group) =>
+    observerSchedule(config, redfishTarget(group), config.drift.redfishIntervalSec, 'reconcileHosts', [{ group, groups, policy: config.drift.redfishPolicy }]),
+  );
+}
+
+/** Every observer's schedules: a builder per provider. */
+export function observerSchedules(config: HangarConfig): ObserverSchedule[] {
+  return [...inventorySchedules(config), ...redfishSchedules(config)];
 }
 
 /** Creates each schedule, or updates it to the configured spec when it exists. Returns what it did per id. */

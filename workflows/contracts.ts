@@ -9,6 +9,7 @@ import type { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
 import type { deprovisionVm } from './deprovision-vm.ts';
 import type { hostPower, inspectHost, provisionHost } from './provision-host.ts';
 import type { provisionVm } from './provision-vm.ts';
+import type { reconcileHosts } from './reconcile-hosts.ts';
 import type { reconcileInventory } from './reconcile-inventory.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
 import type { attachDisk, detachDisk } from './vm-disk.ts';
@@ -64,6 +65,7 @@ export interface WorkflowTypes {
   deprovisionHost: typeof deprovisionHost;
   forceReleaseHost: typeof forceReleaseHost;
   reconcileInventory: typeof reconcileInventory;
+  reconcileHosts: typeof reconcileHosts;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

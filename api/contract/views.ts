@@ -2,7 +2,7 @@
 // The test-mode response check (api/contract/response-check.ts) holds the two together.
 import { z } from 'zod';
 import { CLUSTER_ROLES } from '../../domain/cluster.ts';
-import { DRIFT_KINDS, DRIFT_STATES } from '../../domain/drift.ts';
+import { DRIFT_KINDS, DRIFT_POLICIES, DRIFT_STATES } from '../../domain/drift.ts';
 import { HOST_STATES } from '../../domain/host-state.ts';
 import { MACHINE_STATES, PROVIDERS } from '../../domain/machine.ts';
 import { DISK_STATES, ROLES, TEMPLATE_STATES } from '../../db/entities/index.ts';
@@ -222,6 +222,7 @@ export const host = z
     inspected_at: timestamp.nullable(),
     conditions: z.array(condition),
     last_error: text.nullable(),
+    drift_policy: z.enum(DRIFT_POLICIES).nullable().meta({ description: "this host's drift policy; null follows drift.redfishPolicy" }),
     created_at: timestamp,
     updated_at: timestamp,
   })
