@@ -1,5 +1,5 @@
 // /api/v1/schedules on the real Temporal server: the observer schedules this task queue's workers
-// apply are listed; an operator pauses, unpauses and triggers them (audited); a trigger starts a
+// apply are listed; an operator applies, pauses, unpauses and triggers them (audited); a trigger starts a
 // reconcileInventory run; an unknown schedule is 404.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { AuditEvent } from '../../db/entities/index.ts';
@@ -8,17 +8,19 @@ import { waitFor } from '../support/harness.ts';
 import { useApi } from '../support/api-fixture.ts';
 
 // A long interval: nothing runs by itself while the test looks.
-const f = useApi({ beforeAll, afterAll }, { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600' });
+const f = useApi({ beforeAll, afterAll }, { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600', HANGAR_DRIFT_REDFISH_INTERVAL_SEC: '3600' });
 let id: string;
+let redfishId: string;
 
 beforeAll(async () => {
   await applySchedules(f.api.temporal, f.api.config);
-  id = observerSchedules(f.api.config)[0]!.scheduleId;
+  id = observerSchedules(f.api.config).find((s) => s.target === 'inventory')!.scheduleId;
+  redfishId = observerSchedules(f.api.config).find((s) => s.target === 'redfish:default')!.scheduleId;
 });
 afterAll(async () => {
-  if (id)
+  for (const s of observerSchedules(f.api.config))
     await f.api.temporal.schedule
-      .getHandle(id)
+      .getHandle(s.scheduleId)
       .delete()
       .catch(() => undefined);
 });
@@ -27,13 +29,24 @@ const handle = () => f.api.temporal.schedule.getHandle(id);
 const path = (action: string, which = id) => `/api/v1/schedules/${encodeURIComponent(which)}/actions/${action}`;
 
 describe('schedules API', () => {
-  it('lists the observer schedule of this task queue with its interval and next run', async () => {
+  it('lists the observer schedules of this task queue (inventory, one per BMC group) with interval and next run', async () => {
     const res = await f.get('/api/v1/schedules');
     expect(res.status).toBe(200);
     expect(res.body.items).toEqual([
       expect.objectContaining({ id, target: 'inventory', interval_sec: 3600, paused: false, last_action_at: null, last_workflow_id: null }),
+      expect.objectContaining({ id: redfishId, target: 'redfish:default', interval_sec: 3600, paused: false }),
     ]);
     expect(res.body.items[0].next_action_times.length).toBeGreaterThan(0);
+  });
+
+  it('apply creates or updates every schedule as a worker start does, and leaves a paused one paused', async () => {
+    await f.api.temporal.schedule.getHandle(redfishId).pause('paused by the test');
+    expect((await f.post('/api/v1/schedules/apply', undefined, f.viewer)).status).toBe(403);
+    const res = await f.post('/api/v1/schedules/apply', undefined);
+    expect(res.status).toBe(200);
+    expect(res.body.applied).toEqual({ [id]: 'updated', [redfishId]: 'updated' });
+    expect((await f.api.temporal.schedule.getHandle(redfishId).describe()).state.paused).toBe(true);
+    await f.api.temporal.schedule.getHandle(redfishId).unpause('unpaused by the test');
   });
 
   it('lets an operator (not a viewer) pause and unpause a schedule, and audits it', async () => {
@@ -41,7 +54,10 @@ describe('schedules API', () => {
     const paused = await f.post(path('pause'), undefined);
     expect(paused.status).toBe(200);
     expect(paused.body).toMatchObject({ id, paused: true, note: expect.stringContaining('paused by') });
-    expect((await f.get('/api/v1/schedules')).body.items).toEqual([expect.objectContaining({ id, paused: true })]);
+    expect((await f.get('/api/v1/schedules')).body.items).toEqual([
+      expect.objectContaining({ id, paused: true }),
+      expect.objectContaining({ id: redfishId, paused: false }),
+    ]);
     expect((await handle().describe()).state.paused).toBe(true);
     const event = await waitFor('the audit event', () =>
       f.api.orm.em.fork().findOne(AuditEvent, { resourceId: id, action: 'schedule.pause', statusCode: 200 }),
