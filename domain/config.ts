@@ -19,6 +19,12 @@ export interface HangarConfig {
     redfishPolicy: 'observe' | 'remediate';
     redfishGroups: string;
     redfishConcurrency: number;
+    qemuIntervalSec: number;
+    qemuPolicy: 'observe' | 'remediate';
+    proxmoxIntervalSec: number;
+    proxmoxPolicy: 'observe' | 'remediate';
+    dryrunIntervalSec: number;
+    dryrunPolicy: 'observe' | 'remediate';
   };
   dryrun: { stepDelayMs: number; failStep?: 'create' | 'configure' | 'start' };
   provision: { phoneHomeTimeout: string; shutdownTimeoutSec: number };

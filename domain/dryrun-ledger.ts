@@ -7,6 +7,13 @@ export interface DryRunVmRecord {
   powerState: 'running' | 'stopped';
 }
 
+export interface DryRunVmListing extends DryRunVmRecord {
+  name: string;
+  cpu: number | null;
+  memoryMb: number | null;
+  diskGb: number | null;
+}
+
 /** Storage for the dry-run provider's pretend world. Implementations must make `insertVm` atomic. */
 export interface DryRunLedger {
   /** Inserts the VM unless one exists for the machine; returns the stored one and whether it was new. */
@@ -14,6 +21,8 @@ export interface DryRunLedger {
   findVmByMachine(machineId: string): Promise<DryRunVmRecord | null>;
   findVm(id: string): Promise<DryRunVmRecord | null>;
   listVms(): Promise<(DryRunVmRecord & { name: string })[]>;
+  /** One page of VMs in id order after `afterId` (null: from the start), with their settings (null before configure). */
+  listVmPage(afterId: string | null, limit: number): Promise<DryRunVmListing[]>;
   /** Applies the change; returns false when nothing changed (already in that state). */
   updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }): Promise<boolean>;
   deleteVmByMachine(machineId: string): Promise<boolean>;

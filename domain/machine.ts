@@ -1,5 +1,6 @@
 // Machine vocabulary and request schemas shared by the API, the CLI and the workflows.
 import { z } from 'zod';
+import { DRIFT_POLICIES } from './drift.ts';
 import { safeJson, safeRef, safeText } from './text.ts';
 
 export const MACHINE_STATES = ['pending', 'provisioning', 'ready', 'failed', 'deprovisioning', 'deleted'] as const;
@@ -28,6 +29,8 @@ export const machineMutableSchema = z.strictObject({
   network_id: z.uuid().nullable().optional(),
   domain: dnsDomain.nullable().optional(),
   user_data_extras: userDataExtras.nullable().optional(),
+  // The observers' policy for this machine; null follows its provider's (drift.<provider>Policy).
+  drift_policy: z.enum(DRIFT_POLICIES).nullable().optional(),
 });
 
 // Proxmox accepts VMIDs 100–999999999; Linux interface names are at most 15 characters.

@@ -17,6 +17,27 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(0);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
 
+/** A hypervisor observer's interval and policy (one schedule per target of the provider). */
+function hypervisorObserver(provider: 'qemu' | 'proxmox' | 'dryrun', label: string, intervalSec: number): SettingDef[] {
+  const env = `HANGAR_DRIFT_${provider.toUpperCase()}`;
+  return [
+    {
+      key: `drift.${provider}IntervalSec`,
+      env: `${env}_INTERVAL_SEC`,
+      schema: z.coerce.number().int().min(10).max(86_400),
+      default: intervalSec,
+      description: `Seconds between the ${label} observer's scans of each target (enabled providers only).`,
+    },
+    {
+      key: `drift.${provider}Policy`,
+      env: `${env}_POLICY`,
+      schema: z.enum(['observe', 'remediate']),
+      default: 'observe',
+      description: `observe: record ${label} drift only; remediate: also start VMs that should run and delete Hangar-made leftovers (a machine's drift_policy overrides it; unmanaged VMs are never touched).`,
+    },
+  ];
+}
+
 export const SETTINGS: SettingDef[] = [
   {
     key: 'env',
@@ -138,6 +159,9 @@ export const SETTINGS: SettingDef[] = [
     default: 'observe',
     description: 'observe: record inventory drift only; remediate: also release leases leaked by failed or deleted machines.',
   },
+  ...hypervisorObserver('qemu', 'QEMU', 30),
+  ...hypervisorObserver('proxmox', 'Proxmox', 60),
+  ...hypervisorObserver('dryrun', 'dry-run', 60),
   {
     key: 'drift.redfishIntervalSec',
     env: 'HANGAR_DRIFT_REDFISH_INTERVAL_SEC',

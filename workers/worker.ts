@@ -11,6 +11,7 @@ import { createHostActivities, redfishClientFactory } from '../activities/host-a
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
 import { createDriftActivities } from '../activities/drift-activities.ts';
 import { createRedfishObserverActivities } from '../activities/redfish-observer.ts';
+import { createMachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import { applySchedules } from './schedules.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
@@ -77,6 +78,13 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
       redfish: redfishClientFactory(config, logger),
       taskQueue: config.temporal.taskQueue,
       concurrency: config.drift.redfishConcurrency,
+      shutdownTimeoutSec: config.provision.shutdownTimeoutSec,
+    }),
+    ...createMachineDriftActivities({
+      orm,
+      providers: built.providers,
+      temporal: client,
+      taskQueue: config.temporal.taskQueue,
       shutdownTimeoutSec: config.provision.shutdownTimeoutSec,
     }),
   };

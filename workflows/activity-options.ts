@@ -3,6 +3,7 @@
 // retry presets. Activities are imported as types only: workflow code never loads them.
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { DriftActivities } from '../activities/drift-activities.ts';
+import type { MachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import type { HostActivities } from '../activities/host-activities.ts';
 import type { MachineActivities } from '../activities/machine-activities.ts';
 import type { RedfishObserverActivities } from '../activities/redfish-observer.ts';
@@ -172,5 +173,16 @@ export const bmcObserverActs = proxyActivities<RedfishObserverActivities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
   retry: { ...DEFAULT_RETRY, maximumAttempts: 3 },
+  cancellationType: WAIT,
+});
+
+/**
+ * The hypervisor observer: a listing may page through many nodes, so it heartbeats per page and
+ * may take minutes; the fixes only start a workflow or delete one leftover.
+ */
+export const machineDriftActs = proxyActivities<MachineDriftActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: DEFAULT_RETRY,
   cancellationType: WAIT,
 });

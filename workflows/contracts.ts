@@ -11,6 +11,7 @@ import type { hostPower, inspectHost, provisionHost } from './provision-host.ts'
 import type { provisionVm } from './provision-vm.ts';
 import type { reconcileHosts } from './reconcile-hosts.ts';
 import type { reconcileInventory } from './reconcile-inventory.ts';
+import type { reconcileMachines } from './reconcile-machines.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
 import type { attachDisk, detachDisk } from './vm-disk.ts';
 import type { vmPower } from './vm-power.ts';
@@ -66,6 +67,7 @@ export interface WorkflowTypes {
   forceReleaseHost: typeof forceReleaseHost;
   reconcileInventory: typeof reconcileInventory;
   reconcileHosts: typeof reconcileHosts;
+  reconcileMachines: typeof reconcileMachines;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

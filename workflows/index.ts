@@ -9,4 +9,5 @@ export { provisionHost, inspectHost, hostPower } from './provision-host.ts';
 export { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
 export { reconcileInventory } from './reconcile-inventory.ts';
 export { reconcileHosts } from './reconcile-hosts.ts';
+export { reconcileMachines } from './reconcile-machines.ts';
 export { phoneHomeSignal, progressQuery } from './contracts.ts';

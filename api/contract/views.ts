@@ -69,6 +69,7 @@ export const machine = z
     network_id: uuid.nullable(),
     domain: text.nullable(),
     user_data_extras: json.nullable(),
+    drift_policy: z.enum(DRIFT_POLICIES).nullable().meta({ description: "observe or remediate for this machine; null follows its provider's policy" }),
     conditions: z.array(condition),
     last_error: text.nullable(),
     phoned_home_at: timestamp.nullable(),
@@ -97,6 +98,7 @@ export const machine = z
       network_id: null,
       domain: null,
       user_data_extras: null,
+      drift_policy: null,
       conditions: [
         { type: 'phoned_home', status: 'True', reason: 'PhonedHome', message: 'cloud-init finished', lastTransitionTime: '2026-01-05T10:02:00.000Z' },
       ],

@@ -32,6 +32,7 @@ export function machineView(m: IMachine) {
     network_id: m.networkId ?? null,
     domain: m.domain ?? null,
     user_data_extras: m.userDataExtras ?? null,
+    drift_policy: m.driftPolicy ?? null,
     conditions: m.conditions,
     last_error: m.lastError ?? null,
     phoned_home_at: m.phonedHomeAt ?? null,

@@ -163,6 +163,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
         networkId: body.network_id ?? null,
         domain: body.domain ?? null,
         userDataExtras: body.user_data_extras ?? null,
+        driftPolicy: body.drift_policy ?? null,
         template: template?.name ?? null,
         targetNode: node ?? null,
         vmid: body.vmid ?? null,
@@ -248,7 +249,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
   r.route({
     method: 'patch',
     path: '/:id',
-    summary: 'Change a machine (SSH keys, network, domain, user-data extras)',
+    summary: 'Change a machine (SSH keys, network, domain, user-data extras, drift policy)',
     params: byId('machine'),
     body: updateMachineBody,
     responses: { 200: json(machineDetail, 'the machine') },
@@ -261,6 +262,7 @@ export function machinesRouter(deps: ApiDeps): ContractRouter {
       if (body.network_id !== undefined) change.networkId = body.network_id;
       if (body.domain !== undefined) change.domain = body.domain;
       if (body.user_data_extras !== undefined) change.userDataExtras = body.user_data_extras;
+      if (body.drift_policy !== undefined) change.driftPolicy = body.drift_policy;
       await em.transactional(async (tx) => {
         if (Object.keys(change).length) await tx.nativeUpdate(Machine, { id: machine.id }, { ...change, updatedAt: new Date() });
         if (body.ssh_key_ids !== undefined) await setSshKeys(tx, machine.id, body.ssh_key_ids);

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { DRIFT_POLICIES } from '../../domain/drift.ts';
 import { MACHINE_STATES, PROVIDERS } from '../../domain/machine.ts';
 import { Network } from './network.ts';
 import { SshKey } from './ssh-key.ts';
@@ -43,6 +44,8 @@ export const Machine = defineEntity({
       .onCreate(() => [])
       .defaultRaw(`'[]'`),
     lastError: p.text().nullable(),
+    // The observers' policy for this machine; null follows its provider's (docs/decisions/0019).
+    driftPolicy: p.enum(DRIFT_POLICIES).nullable(),
     networkId: () => p.manyToOne(Network).mapToPk().joinColumn('network_id').nullable().deleteRule('set null').index('machine_network_id_index'),
     sshKeys: () => p.manyToMany(SshKey).pivotTable('machine_ssh_keys').joinColumn('machine_id').inverseJoinColumn('ssh_key_id'),
     domain: p.string().nullable(),

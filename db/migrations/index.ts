@@ -8,6 +8,7 @@ import { Migration20261122040000_vm_lifecycle } from './Migration20261122040000_
 import { Migration20261122050000_hosts } from './Migration20261122050000_hosts.ts';
 import { Migration20261129000000_idempotency_path } from './Migration20261129000000_idempotency_path.ts';
 import { Migration20261129010000_drift } from './Migration20261129010000_drift.ts';
+import { Migration20261129020000_machine_drift_policy } from './Migration20261129020000_machine_drift_policy.ts';
 import { Migration20261129030000_host_drift_policy } from './Migration20261129030000_host_drift_policy.ts';
 
 export const MIGRATIONS = [
@@ -19,5 +20,6 @@ export const MIGRATIONS = [
   { name: 'Migration20261122050000_hosts', class: Migration20261122050000_hosts },
   { name: 'Migration20261129000000_idempotency_path', class: Migration20261129000000_idempotency_path },
   { name: 'Migration20261129010000_drift', class: Migration20261129010000_drift },
+  { name: 'Migration20261129020000_machine_drift_policy', class: Migration20261129020000_machine_drift_policy },
   { name: 'Migration20261129030000_host_drift_policy', class: Migration20261129030000_host_drift_policy },
 ];

@@ -1,6 +1,6 @@
 // PostgreSQL-backed ledger for the dry-run provider. Single statements keep each step atomic.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { DryRunLedger, DryRunVmRecord } from '../../domain/dryrun-ledger.ts';
+import type { DryRunLedger, DryRunVmListing, DryRunVmRecord } from '../../domain/dryrun-ledger.ts';
 
 interface VmRow {
   id: string;
@@ -44,6 +44,14 @@ export class PgDryRunLedger implements DryRunLedger {
   async listVms() {
     const rows = await this.conn.execute<(VmRow & { name: string })[]>(`select id, machine_id, name, power_state from dryrun_vm order by created_at`);
     return rows.map((r) => ({ ...toRecord(r), name: r.name }));
+  }
+
+  async listVmPage(afterId: string | null, limit: number): Promise<DryRunVmListing[]> {
+    const rows = await this.conn.execute<(VmRow & { name: string; cpu: number | null; memory_mb: number | null; disk_gb: number | null })[]>(
+      `select id, machine_id, name, power_state, cpu, memory_mb, disk_gb from dryrun_vm where id > coalesce(?, '') order by id limit ?`,
+      [afterId, limit],
+    );
+    return rows.map((r) => ({ ...toRecord(r), name: r.name, cpu: r.cpu, memoryMb: r.memory_mb, diskGb: r.disk_gb }));
   }
 
   async updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }) {

@@ -27,6 +27,10 @@ export interface DryRunOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Called while waiting, so activities can heartbeat. */
   onWait?: () => void;
+  /** VMs per inventory page (default 1000). */
+  pageSize?: number;
+  /** Fault injection: this inventory page (0-based) fails to list, so the listing is partial. */
+  failListingPage?: number;
 }
 
 export class DryRunProvider implements Hypervisor {
@@ -123,13 +127,41 @@ export class DryRunProvider implements Hypervisor {
     return vms.map((vm) => ({ providerId: vm.id, machineId: vm.machineId, name: vm.name, powerState: vm.powerState }));
   }
 
-  /** Minimal listing; the observer's full inventory replaces it. */
-  async inventory(_opts?: InventoryOptions): Promise<VmInventory> {
-    return { vms: await this.list(), leftovers: [], failures: [] };
+  /** The ledger's VMs page by page (keyset on id), each with the settings configure gave it. */
+  async inventory(opts: InventoryOptions = {}): Promise<VmInventory> {
+    const out: VmInventory = { vms: [], leftovers: [], failures: [] };
+    const pageSize = this.options.pageSize ?? 1000;
+    let after: string | null = null;
+    for (let page = 0; ; page++) {
+      opts.signal?.throwIfAborted();
+      opts.onPage?.();
+      const vms = await this.ledger.listVmPage(after, pageSize);
+      if (page === this.options.failListingPage) out.failures.push(`dry-run: injected failure listing page ${page}`);
+      else
+        for (const vm of vms) {
+          const config = { cpu: vm.cpu, memory_mb: vm.memoryMb, disk_gb: vm.diskGb };
+          out.vms.push({
+            providerId: vm.id,
+            machineId: vm.machineId,
+            name: vm.name,
+            powerState: vm.powerState,
+            // Settings configure never set are not reported (so not compared).
+            config: Object.fromEntries(Object.entries(config).filter(([, v]) => v !== null)),
+          });
+        }
+      if (vms.length < pageSize) return out;
+      after = vms.at(-1)!.id;
+    }
   }
 
-  async deleteLeftover(_leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
-    return { deleted: false };
+  /** Deletes a pretend VM whose machine is gone (an `instance` leftover); nothing else is a dry-run leftover. */
+  async deleteLeftover(leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
+    if (leftover.kind !== 'instance' || !leftover.machineId) return { deleted: false };
+    const vm = await this.ledger.findVmByMachine(leftover.machineId);
+    if (!vm || vm.id !== leftover.ref) return { deleted: false };
+    const deleted = await this.ledger.deleteVmByMachine(leftover.machineId);
+    await this.ledger.recordCall({ machineId: leftover.machineId, method: 'deleteLeftover', args: { ...leftover }, effect: deleted ? 'applied' : 'noop' });
+    return { deleted };
   }
 
   // Disks and templates have no pretend state beyond the call record: the identifiers are derived
@@ -180,6 +212,13 @@ export class MemoryDryRunLedger implements DryRunLedger {
   }
   async listVms() {
     return [...this.vms.values()];
+  }
+  async listVmPage(afterId: string | null, limit: number) {
+    return [...this.vms.values()]
+      .filter((v) => afterId === null || v.id > afterId)
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .slice(0, limit)
+      .map((v) => ({ ...v, cpu: v.cpu ?? null, memoryMb: v.memoryMb ?? null, diskGb: v.diskGb ?? null }));
   }
   async updateVm(id: string, change: { cpu?: number; memoryMb?: number; diskGb?: number; powerState?: 'running' | 'stopped' }) {
     const vm = this.vms.get(id);

@@ -35,6 +35,7 @@ import { ROOT_NODE } from './command-line.ts';
 import { attachDisk, detachDisk } from './disks.ts';
 import {
   checkId,
+  errMessage,
   GiB,
   instanceDir,
   instancePaths,
@@ -50,6 +51,7 @@ import {
   type TemplateRecord,
 } from './instance.ts';
 import { createRootDisk, launch } from './launch.ts';
+import { instanceFolders, listingFailure, markedRecord, observeInstance } from './inventory.ts';
 import { cleanRuntimeFiles, hardStop, livePid, powerState, qmp, waitExit } from './process.ts';
 import { machineUuid } from './smbios.ts';
 import { deleteTemplate, importTemplate, listTemplates } from './templates.ts';
@@ -355,13 +357,37 @@ export class QemuProvider implements Hypervisor {
     return out;
   }
 
-  /** Minimal listing; the observer's full inventory replaces it. */
-  async inventory(opts?: InventoryOptions): Promise<VmInventory> {
-    return { vms: await this.list(opts), leftovers: [], failures: [] };
+  /** Every instance folder (managed or not) for the observer; an unreadable folder makes the listing partial. */
+  async inventory(opts: InventoryOptions = {}): Promise<VmInventory> {
+    const out: VmInventory = { vms: [], leftovers: [], failures: [] };
+    let folders: string[] | null;
+    try {
+      folders = await instanceFolders(this.ctx);
+    } catch (err) {
+      out.failures.push(`instances folder: ${errMessage(err)}`);
+      return out;
+    }
+    for (const folder of folders ?? []) {
+      opts.signal?.throwIfAborted();
+      opts.onPage?.();
+      try {
+        out.vms.push(await this.withLock(folder, () => observeInstance(this.ctx, folder)));
+      } catch (err) {
+        out.failures.push(listingFailure(folder, err));
+      }
+    }
+    return out;
   }
 
-  async deleteLeftover(_leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
-    return { deleted: false };
+  /**
+   * Deletes an instance Hangar made whose machine is gone (the observer's `orphan`). The folder
+   * must still carry Hangar's record for that machine: a folder without it is never deleted.
+   */
+  async deleteLeftover(leftover: Leftover, _opts?: CallOptions): Promise<{ deleted: boolean }> {
+    if (leftover.kind !== 'instance' || !leftover.machineId || leftover.ref !== leftover.machineId || !SAFE_ID.test(leftover.ref)) return { deleted: false };
+    const marked = await this.withLock(leftover.ref, () => markedRecord(this.instanceDir(leftover.ref), leftover.ref));
+    if (!marked) return { deleted: false };
+    return this.delete(leftover.ref);
   }
 
   /** Paths, pid and forwarded SSH port of a VM (for operators and tests); null when absent. */

@@ -8,7 +8,10 @@ import { waitFor } from '../support/harness.ts';
 import { useCliSuite, tableRows } from '../support/hangar-cli.ts';
 
 // A long interval: the schedule runs only when the test triggers it.
-const cli = useCliSuite({ beforeAll, afterAll }, { config: { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600' } });
+const cli = useCliSuite(
+  { beforeAll, afterAll },
+  { config: { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600', HANGAR_DRIFT_QEMU_INTERVAL_SEC: '3600', HANGAR_DRIFT_DRYRUN_INTERVAL_SEC: '3600' } },
+);
 const { ok, json, fails } = cli;
 const SLOW = 300_000;
 let scheduleId: string;
@@ -18,9 +21,9 @@ beforeAll(async () => {
   scheduleId = observerSchedules(cli.api.config)[0]!.scheduleId;
 }, 60_000);
 afterAll(async () => {
-  if (scheduleId)
+  for (const s of scheduleId ? observerSchedules(cli.api.config) : [])
     await cli.api.temporal.schedule
-      .getHandle(scheduleId)
+      .getHandle(s.scheduleId)
       .delete()
       .catch(() => undefined);
 });
@@ -76,7 +79,12 @@ describe('hangar schedules', () => {
   it(
     'lists the observer schedule, pauses, unpauses and triggers it',
     async () => {
-      expect(await json(['schedules', 'list'])).toEqual([expect.objectContaining({ id: scheduleId, target: 'inventory', paused: false })]);
+      const listed = await json(['schedules', 'list']);
+      expect(listed.map((s: { target: string }) => s.target)).toEqual(['inventory', 'qemu/local', 'dryrun']);
+      expect(listed[0]).toEqual(expect.objectContaining({ id: scheduleId, target: 'inventory', paused: false }));
+      // A target with a slash is one argument too.
+      expect(await json(['schedules', 'pause', 'qemu/local'])).toMatchObject({ target: 'qemu/local', paused: true });
+      expect(await json(['schedules', 'unpause', 'qemu/local'])).toMatchObject({ target: 'qemu/local', paused: false });
       expect(await json(['schedules', 'pause', 'inventory'])).toMatchObject({ id: scheduleId, paused: true });
       const [row] = tableRows((await ok(['schedules', 'list'])).stdout);
       expect(row).toContain('inventory');

@@ -36,11 +36,13 @@ describe('observer schedules', () => {
   it('are created once however many workers apply them, with SKIP, a one-interval catch-up window and jitter', async () => {
     const results = await Promise.all([applySchedules(client, config), applySchedules(client, config), applySchedules(client, config)]);
     const ids = observerSchedules(config).map((s) => s.scheduleId);
-    expect(ids).toEqual([`${config.temporal.taskQueue}/reconcile/inventory`, `${config.temporal.taskQueue}/reconcile/redfish:default`]);
-    for (const id of ids) expect(results.map((r) => r[id]).sort()).toEqual(['created', 'updated', 'updated']);
-    expect(await applySchedules(client, config)).toEqual(Object.fromEntries(ids.map((id) => [id, 'updated'])));
+    // The inventory observer, one per enabled provider target (dry-run and the local QEMU host here), one per BMC group.
+    expect(observerSchedules(config).map((s) => s.target)).toEqual(['inventory', 'qemu/local', 'dryrun', 'redfish:default']);
+    for (const each of ids) expect(results.map((r) => r[each]).sort()).toEqual(['created', 'updated', 'updated']);
+    expect(await applySchedules(client, config)).toEqual(Object.fromEntries(ids.map((each) => [each, 'updated'])));
 
-    const [id, redfish] = ids as [string, string];
+    const id = ids[0]!;
+    const redfish = ids.at(-1)!;
     const described = await client.schedule.getHandle(id).describe();
     expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(described.policies.catchupWindow).toBe(30_000);
@@ -88,8 +90,8 @@ describe('observer schedules', () => {
 
   it('updates the existing schedule when the interval or policy changes', async () => {
     const changed = { ...config, drift: { ...config.drift, inventoryIntervalSec: 120, inventoryPolicy: 'remediate' as const } };
-    const id = observerSchedules(changed)[0]!.scheduleId;
-    expect((await applySchedules(client, changed))[id]).toBe('updated');
+    const [id] = observerSchedules(changed).map((s) => s.scheduleId);
+    expect(await applySchedules(client, changed)).toMatchObject({ [id!]: 'updated' });
     const described = await client.schedule.getHandle(id!).describe();
     expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 120_000 })]);
     expect(described.policies.catchupWindow).toBe(120_000);

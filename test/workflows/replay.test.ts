@@ -2,7 +2,8 @@
 // code. Set HANGAR_RECORD_HISTORIES=1 to refresh the committed fixtures from fresh runs: the VM,
 // disk and template ones here (dry-run provider), the host ones in
 // test/integration/provision-host.test.ts against sushy-tools, the inventory observer's in
-// test/workflows/reconcile-inventory.test.ts, the Redfish observer's in
+// test/workflows/reconcile-inventory.test.ts, the hypervisor observer's in
+// test/workflows/reconcile-machines.test.ts, the Redfish observer's in
 // test/integration/drift-redfish.test.ts (see test/support/histories.ts).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -40,6 +41,7 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'forceReleaseHost',
   'reconcileInventory',
   'reconcileHosts',
+  'reconcileMachines',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {
