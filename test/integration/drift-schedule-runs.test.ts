@@ -14,10 +14,14 @@ let client: Client;
 const configs: HangarConfig[] = [];
 const workers: RunningWorker[] = [];
 
-/** A fresh task queue whose inventory observer ticks every 2 s (the Redfish one not within the test). */
+/** A fresh task queue whose inventory observer ticks every 2 s (the others not within the test). */
 function shortConfig(): HangarConfig {
   const base = testConfig();
-  const config = { ...base, drift: { ...base.drift, inventoryIntervalSec: 2, redfishIntervalSec: 86_400 } };
+  const day = 86_400;
+  const config = {
+    ...base,
+    drift: { ...base.drift, inventoryIntervalSec: 2, redfishIntervalSec: day, qemuIntervalSec: day, proxmoxIntervalSec: day, dryrunIntervalSec: day },
+  };
   configs.push(config);
   return config;
 }
