@@ -3,7 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { applyScan, type AppliedScan, type ScanReport } from '../db/repositories/drift.ts';
+import { applyScan, recordScanFailure, type AppliedScan, type ScanReport } from '../db/repositories/drift.ts';
 import { hostsAwaitingWorkflow, leakedLeases, readyMachinesWithoutLease, releaseLeakedLease } from '../db/repositories/drift-inventory.ts';
 import type { Difference } from '../domain/drift.ts';
 import { HangarError } from '../domain/errors.ts';
@@ -70,6 +70,11 @@ export function createDriftActivities(deps: DriftDeps) {
 
     async applyDriftScan(report: ScanReport): Promise<AppliedScan> {
       return applyScan(deps.orm.em, report);
+    },
+
+    /** A scan that failed outright, for the scan-failures metric. */
+    async recordScanFailure(target: string, provider: string, error: string): Promise<void> {
+      await recordScanFailure(deps.orm.em, target, provider, error);
     },
 
     /** Idempotent: a lease already released (or no longer leaked) is left alone. */

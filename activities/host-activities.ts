@@ -21,7 +21,10 @@ import { sleep } from '../providers/support/sleep.ts';
 import { activitySignal, cancellable, heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 
 /** What a Redfish client is built from; the factory adds the worker's settings (concurrency, polling, logger). */
-export type RedfishConnection = Pick<RedfishClientOptions, 'endpoint' | 'systemPath' | 'username' | 'password' | 'tls' | 'signal'>;
+export type RedfishConnection = Pick<
+  RedfishClientOptions,
+  'endpoint' | 'systemPath' | 'username' | 'password' | 'tls' | 'signal' | 'retry' | 'requestTimeoutMs'
+>;
 export type RedfishFactory = (conn: RedfishConnection) => RedfishClient;
 
 export function redfishClientFactory(config: Pick<HangarConfig, 'redfish'>, logger: Logger): RedfishFactory {
@@ -64,6 +67,35 @@ function unreachable(err: unknown): ConditionUpdate {
   return { type: 'bmc_reachable', status: 'False', reason: REASONS[code] ?? 'Error', message: `${code}: ${message}` };
 }
 
+/** A Redfish client for one host, its password opened only to hand it to the client. */
+export function bmcClientFor(
+  deps: Pick<HostActivityDeps, 'secretKey' | 'redfish'>,
+  host: IHost,
+  extra: Pick<RedfishConnection, 'signal' | 'retry' | 'requestTimeoutMs'> = {},
+): RedfishClient {
+  const address = parseBmcAddress(host.bmcAddress);
+  const tls = {
+    verify: host.verifyTls,
+    ...(host.caPem ? { caPem: host.caPem } : {}),
+    ...(host.fingerprint ? { fingerprint: host.fingerprint } : {}),
+  };
+  return deps.redfish({
+    endpoint: address.endpoint,
+    ...(address.systemPath ? { systemPath: address.systemPath } : {}),
+    username: host.username,
+    password: openSecret(deps.secretKey, host.passwordSealed, `host:${host.id}`),
+    tls,
+    ...extra,
+  });
+}
+
+/** BMC failures that say something about reachability, as the bmc_reachable condition (the observer sets it too). */
+export function bmcUnreachableCondition(err: unknown): ConditionUpdate {
+  return unreachable(err);
+}
+
+export const bmcReachableCondition = reachable;
+
 export interface HostPowerResult {
   powerState: string;
   changed: boolean;
@@ -79,22 +111,7 @@ export function createHostActivities(deps: HostActivityDeps) {
   };
 
   /** `cancel: 'finish'`: the client ignores the activity's cancellation (see hostInsertMedia). */
-  const clientFor = (host: IHost, cancel: 'abort' | 'finish' = 'abort'): RedfishClient => {
-    const address = parseBmcAddress(host.bmcAddress);
-    const tls = {
-      verify: host.verifyTls,
-      ...(host.caPem ? { caPem: host.caPem } : {}),
-      ...(host.fingerprint ? { fingerprint: host.fingerprint } : {}),
-    };
-    return deps.redfish({
-      endpoint: address.endpoint,
-      ...(address.systemPath ? { systemPath: address.systemPath } : {}),
-      username: host.username,
-      password: openSecret(deps.secretKey, host.passwordSealed, `host:${host.id}`),
-      tls,
-      ...(cancel === 'abort' ? cancellable() : {}),
-    });
-  };
+  const clientFor = (host: IHost, cancel: 'abort' | 'finish' = 'abort'): RedfishClient => bmcClientFor(deps, host, cancel === 'abort' ? cancellable() : {});
 
   /**
    * Runs one BMC operation: builds the client, records reachability (and the power state when the

@@ -32,6 +32,7 @@ import { hostActionsRouter } from './routes/host-actions.ts';
 import { clustersRouter } from './routes/clusters.ts';
 import { driftRouter } from './routes/drift.ts';
 import { driftAdoptRouter } from './routes/drift-adopt.ts';
+import { driftRemediateRouter } from './routes/drift-remediate.ts';
 import { schedulesRouter } from './routes/schedules.ts';
 import { registerDriftMetrics } from './drift-metrics.ts';
 import { ApiContract } from './contract/registry.ts';
@@ -138,6 +139,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/clusters', clustersRouter(deps));
   v1('/drift', driftRouter(deps));
   v1('/drift', driftAdoptRouter(deps));
+  v1('/drift', driftRemediateRouter(deps));
   v1('/schedules', schedulesRouter(deps));
   v1('/operations', operationsRouter(deps));
   v1('/tokens', tokensRouter(deps));

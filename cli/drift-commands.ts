@@ -1,5 +1,5 @@
-// Drift findings and the observers' schedules over the REST API: list, get, ignore and adopt findings;
-// list, pause, unpause and trigger schedules (a schedule is named by its id or its target).
+// Drift findings and the observers' schedules over the REST API: list, get, ignore, remediate and
+// adopt findings; list, apply, pause, unpause and trigger schedules (a schedule is named by its id or its target).
 import type { Command } from 'commander';
 import type { ApiClient, ApiFactory } from './api-client.ts';
 import { oneOf } from './flags.ts';
@@ -71,6 +71,21 @@ export async function driftAdopt(api: ApiClient, id: string, o: { name?: string;
   if (o.wait) await opsWatch(api, out.operation.id, { json: o.json });
 }
 
+export async function driftRemediate(api: ApiClient, id: string, o: { json?: boolean }) {
+  const { body } = await api.post<{ finding: FindingJson; operation: { id: string; kind: string } }>(`/api/v1/drift/${enc(id)}/actions/remediate`, undefined);
+  if (o.json) return print(body);
+  const f = body.finding;
+  console.log(
+    `remediating ${f.kind} finding ${f.id} on ${f.resource_type} ${f.resource_name}: operation ${body.operation.id} (${body.operation.kind}); follow it with: hangar ops watch ${body.operation.id}`,
+  );
+}
+
+export async function schedulesApply(api: ApiClient, o: { json?: boolean }) {
+  const { body } = await api.post<{ applied: Record<string, 'created' | 'updated'> }>('/api/v1/schedules/apply', undefined);
+  if (o.json) return print(body.applied);
+  for (const [id, done] of Object.entries(body.applied)) console.log(`${done} ${id}`);
+}
+
 export async function schedulesList(api: ApiClient, o: { json?: boolean }) {
   const { body } = await api.get<{ items: ScheduleJson[] }>('/api/v1/schedules');
   if (o.json) return print(body.items);
@@ -106,6 +121,12 @@ export function registerDriftCommands(program: Command, api: ApiFactory): void {
     .argument('<id>')
     .option('--json', 'print JSON')
     .action((id: string, o) => driftIgnore(api(), id, o));
+  drift
+    .command('remediate')
+    .description('fix a finding now through the workflow that fixes it (e.g. power a provisioned host back on)')
+    .argument('<id>')
+    .option('--json', 'print JSON')
+    .action((id: string, o) => driftRemediate(api(), id, o));
 
   drift
     .command('adopt')
@@ -122,6 +143,11 @@ export function registerDriftCommands(program: Command, api: ApiFactory): void {
     .command('list')
     .option('--json', 'print JSON')
     .action((o) => schedulesList(api(), o));
+  schedules
+    .command('apply')
+    .description('create or update the schedules as every worker does at start-up (idempotent; a paused schedule stays paused)')
+    .option('--json', 'print JSON')
+    .action((o) => schedulesApply(api(), o));
   for (const action of SCHEDULE_ACTIONS)
     schedules
       .command(action)

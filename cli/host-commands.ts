@@ -85,6 +85,7 @@ interface HostWriteOpts {
   bootMac?: string;
   tag?: string[];
   description?: string;
+  driftPolicy?: string;
 }
 
 function hostBody(o: HostWriteOpts, password: string | undefined): Json {
@@ -101,6 +102,9 @@ function hostBody(o: HostWriteOpts, password: string | undefined): Json {
   if (o.bootMac !== undefined) body.boot_mac = o.bootMac;
   if (o.tag !== undefined) body.tags = o.tag;
   if (o.description !== undefined) body.description = o.description;
+  // `provider` clears the host's own policy: it follows drift.redfishPolicy again.
+  if (o.driftPolicy !== undefined)
+    body.drift_policy = oneOf('--drift-policy', o.driftPolicy, ['observe', 'remediate', 'provider'] as const) === 'provider' ? null : o.driftPolicy;
   return body;
 }
 
@@ -299,7 +303,8 @@ const hostWriteOptions = (c: Command) =>
     .option('--insecure', 'do not verify the BMC certificate (explicit, warned opt-in)')
     .option('--boot-mac <mac>', 'MAC of the NIC the host boots and is addressed on')
     .option('--tag <tag>', 'tag (repeatable)', collect)
-    .option('--description <text>');
+    .option('--description <text>')
+    .option('--drift-policy <policy>', 'observe, remediate, or provider (follow drift.redfishPolicy)');
 
 export function registerHostCommands(program: Command, api: ApiFactory): void {
   const hosts = program.command('hosts').alias('host').description('bare-metal hosts behind Redfish BMCs');

@@ -15,6 +15,10 @@ export interface HangarConfig {
     schedules: boolean;
     inventoryIntervalSec: number;
     inventoryPolicy: 'observe' | 'remediate';
+    redfishIntervalSec: number;
+    redfishPolicy: 'observe' | 'remediate';
+    redfishGroups: string;
+    redfishConcurrency: number;
     qemuIntervalSec: number;
     qemuPolicy: 'observe' | 'remediate';
     proxmoxIntervalSec: number;

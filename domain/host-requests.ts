@@ -1,6 +1,7 @@
 // Request schemas of the host API (create, update, provision, deprovision, actions), shared by
 // the API, the CLI and the OpenAPI document.
 import { z } from 'zod';
+import { DRIFT_POLICIES } from './drift.ts';
 import { HangarError } from './errors.ts';
 import { parseBmcAddress } from './bmc-address.ts';
 import { safeDescription, safeJson, safeName, safeRef, safeText, VARCHAR } from './text.ts';
@@ -30,6 +31,9 @@ export function durationMs(d: string): number {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
 }
 
+/** A host's own drift policy; null follows drift.redfishPolicy. */
+const driftPolicy = z.enum(DRIFT_POLICIES).meta({ description: "this host's drift policy (observe or remediate); null follows drift.redfishPolicy" });
+
 export const createHostSchema = z.strictObject({
   name: hostName,
   bmc_address: bmcAddress,
@@ -41,6 +45,7 @@ export const createHostSchema = z.strictObject({
   boot_mac: mac.optional(),
   tags: z.array(tag).max(32).optional(),
   description: safeDescription().optional(),
+  drift_policy: driftPolicy.nullable().optional(),
 });
 export type CreateHostRequest = z.infer<typeof createHostSchema>;
 
@@ -54,6 +59,7 @@ export const updateHostSchema = z.strictObject({
   boot_mac: mac.nullable().optional(),
   tags: z.array(tag).max(32).optional(),
   description: safeDescription().nullable().optional(),
+  drift_policy: driftPolicy.nullable().optional(),
 });
 export type UpdateHostRequest = z.infer<typeof updateHostSchema>;
 

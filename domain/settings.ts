@@ -163,6 +163,35 @@ export const SETTINGS: SettingDef[] = [
   ...hypervisorObserver('proxmox', 'Proxmox', 60),
   ...hypervisorObserver('dryrun', 'dry-run', 60),
   {
+    key: 'drift.redfishIntervalSec',
+    env: 'HANGAR_DRIFT_REDFISH_INTERVAL_SEC',
+    schema: z.coerce.number().int().min(1).max(86_400),
+    default: 30,
+    description: "Seconds between the Redfish observer's scans of each BMC group (power state and virtual media of every host).",
+  },
+  {
+    key: 'drift.redfishPolicy',
+    env: 'HANGAR_DRIFT_REDFISH_POLICY',
+    schema: z.enum(['observe', 'remediate']),
+    default: 'observe',
+    description: "observe: report hosts' drift only; remediate: also power on a provisioned host found off (a host's drift_policy overrides it).",
+  },
+  {
+    key: 'drift.redfishGroups',
+    env: 'HANGAR_DRIFT_REDFISH_GROUPS',
+    schema: z.string().regex(/^[a-z0-9-]*(,[a-z0-9-]+)*$/, 'must be a comma-separated list of lowercase names'),
+    default: '',
+    description:
+      'BMC groups that get their own Redfish schedule: a host tagged bmc-group:<name> is scanned by that group; every other host by the group "default".',
+  },
+  {
+    key: 'drift.redfishConcurrency',
+    env: 'HANGAR_DRIFT_REDFISH_CONCURRENCY',
+    schema: z.coerce.number().int().min(1).max(256),
+    default: 8,
+    description: 'BMCs one Redfish scan reads at once (each BMC still gets at most redfish.maxConcurrencyPerBmc requests).',
+  },
+  {
     key: 'dryrun.stepDelayMs',
     env: 'HANGAR_DRYRUN_STEP_DELAY_MS',
     schema: positiveInt,

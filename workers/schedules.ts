@@ -6,6 +6,7 @@
 // targets do not scan in lockstep). One builder per kind of observer; each returns its targets.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions, type ScheduleUpdateOptions } from '@temporalio/client';
 import { enabledProviders, type HangarConfig } from '../domain/config.ts';
+import { bmcGroups, redfishTarget } from '../domain/host-drift.ts';
 import { reconcileWorkflowId, type WorkflowName, type WorkflowTypes } from '../workflows/contracts.ts';
 
 export interface ObserverSchedule {
@@ -80,9 +81,17 @@ const hypervisorSchedules = (config: HangarConfig): ObserverSchedule[] => {
     });
 };
 
+/** The Redfish observer: one target per BMC group (`default` plus drift.redfishGroups; hosts join one by a `bmc-group:<name>` tag). */
+const redfishSchedules = (config: HangarConfig): ObserverSchedule[] => {
+  const groups = bmcGroups(config.drift.redfishGroups);
+  return groups.map((group) =>
+    observerSchedule(config, redfishTarget(group), config.drift.redfishIntervalSec, 'reconcileHosts', [{ group, groups, policy: config.drift.redfishPolicy }]),
+  );
+};
+
 /** Every observer schedule of this deployment (the inventory observer first). */
 export function observerSchedules(config: HangarConfig): ObserverSchedule[] {
-  return [...inventorySchedules(config), ...hypervisorSchedules(config)];
+  return [...inventorySchedules(config), ...hypervisorSchedules(config), ...redfishSchedules(config)];
 }
 
 /** Creates each schedule, or updates it to the configured spec when it exists. Returns what it did per id. */

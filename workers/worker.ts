@@ -10,6 +10,7 @@ import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
 import { createDriftActivities } from '../activities/drift-activities.ts';
+import { createRedfishObserverActivities } from '../activities/redfish-observer.ts';
 import { createMachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import { createAdoptActivities } from '../activities/adopt-activities.ts';
 import { applySchedules } from './schedules.ts';
@@ -72,6 +73,15 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
     ...createWorkflowControlActivities({ temporal: client }),
     ...createDriftActivities({ orm, temporal: client }),
     ...createAdoptActivities({ orm, providers: built.providers }),
+    ...createRedfishObserverActivities({
+      orm,
+      temporal: client,
+      secretKey: hostSecretKey(config),
+      redfish: redfishClientFactory(config, logger),
+      taskQueue: config.temporal.taskQueue,
+      concurrency: config.drift.redfishConcurrency,
+      shutdownTimeoutSec: config.provision.shutdownTimeoutSec,
+    }),
     ...createMachineDriftActivities({
       orm,
       providers: built.providers,

@@ -7,6 +7,7 @@ import type { DriftActivities } from '../activities/drift-activities.ts';
 import type { MachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import type { HostActivities } from '../activities/host-activities.ts';
 import type { MachineActivities } from '../activities/machine-activities.ts';
+import type { RedfishObserverActivities } from '../activities/redfish-observer.ts';
 import type { WorkflowControlActivities } from '../activities/workflow-control.ts';
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
@@ -163,6 +164,17 @@ export const inventoryCompensationActs = proxyLocalActivities<InventoryActivitie
 export const driftActs = proxyActivities<DriftActivities>({
   startToCloseTimeout: '1m',
   retry: DEFAULT_RETRY,
+});
+
+/**
+ * The Redfish observer: one scan reads a BMC group (each BMC once, no retries inside, a few at a
+ * time) and beats after every host; a retried scan is harmless. Starting a remediation is quick.
+ */
+export const bmcObserverActs = proxyActivities<RedfishObserverActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: { ...DEFAULT_RETRY, maximumAttempts: 3 },
+  cancellationType: WAIT,
 });
 
 /**

@@ -10,6 +10,7 @@ import type { adoptVm } from './adopt-vm.ts';
 import type { deprovisionVm } from './deprovision-vm.ts';
 import type { hostPower, inspectHost, provisionHost } from './provision-host.ts';
 import type { provisionVm } from './provision-vm.ts';
+import type { reconcileHosts } from './reconcile-hosts.ts';
 import type { reconcileInventory } from './reconcile-inventory.ts';
 import type { reconcileMachines } from './reconcile-machines.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
@@ -68,6 +69,7 @@ export interface WorkflowTypes {
   deprovisionHost: typeof deprovisionHost;
   forceReleaseHost: typeof forceReleaseHost;
   reconcileInventory: typeof reconcileInventory;
+  reconcileHosts: typeof reconcileHosts;
   reconcileMachines: typeof reconcileMachines;
   adoptVm: typeof adoptVm;
 }

@@ -8,6 +8,7 @@ export { createTemplate, deleteTemplate } from './template.ts';
 export { provisionHost, inspectHost, hostPower } from './provision-host.ts';
 export { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
 export { reconcileInventory } from './reconcile-inventory.ts';
+export { reconcileHosts } from './reconcile-hosts.ts';
 export { reconcileMachines } from './reconcile-machines.ts';
 export { adoptVm } from './adopt-vm.ts';
 export { phoneHomeSignal, progressQuery } from './contracts.ts';

@@ -224,6 +224,7 @@ export const host = z
     inspected_at: timestamp.nullable(),
     conditions: z.array(condition),
     last_error: text.nullable(),
+    drift_policy: z.enum(DRIFT_POLICIES).nullable().meta({ description: "this host's drift policy; null follows drift.redfishPolicy" }),
     created_at: timestamp,
     updated_at: timestamp,
   })

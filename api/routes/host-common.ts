@@ -32,6 +32,7 @@ export function hostView(h: IHost) {
     inspected_at: h.inspectedAt ?? null,
     conditions: h.conditions,
     last_error: h.lastError ?? null,
+    drift_policy: h.driftPolicy ?? null,
     created_at: h.createdAt,
     updated_at: h.updatedAt,
   };

@@ -70,6 +70,7 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
         fingerprint: body.fingerprint ?? null,
         bootMac: body.boot_mac?.toLowerCase() ?? null,
         tags: [...new Set(body.tags ?? [])],
+        driftPolicy: body.drift_policy ?? null,
         conditions: [
           { type: 'bmc_reachable', status: 'Unknown', reason: 'Inspecting', message: 'inspection requested', lastTransitionTime: new Date().toISOString() },
         ],
@@ -141,7 +142,7 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
   r.route({
     method: 'patch',
     path: '/:ref',
-    summary: 'Change a host (BMC address, credentials, TLS, tags, description)',
+    summary: 'Change a host (BMC address, credentials, TLS, tags, description, drift policy)',
     params: byRef('host'),
     body: updateHostBody,
     responses: { 200: json(hostSchema, 'the host') },
@@ -159,6 +160,7 @@ export function hostsRouter(deps: ApiDeps): ContractRouter {
       if (body.boot_mac !== undefined) change.bootMac = body.boot_mac?.toLowerCase() ?? null;
       if (body.tags !== undefined) change.tags = [...new Set(body.tags)];
       if (body.description !== undefined) change.description = body.description;
+      if (body.drift_policy !== undefined) change.driftPolicy = body.drift_policy;
       if (Object.keys(change).length) await deps.orm.em.fork().nativeUpdate(Host, { id: host.id }, { ...change, updatedAt: new Date() });
       res.locals.audit = { action: 'hosts.update', resourceType: 'host', resourceId: host.id, detail: { fields: Object.keys(body) } };
       res.json(hostView(await deps.orm.em.fork().findOneOrFail(Host, { id: host.id })));

@@ -5,12 +5,16 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription 
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import { safeText } from '../../domain/text.ts';
-import { observerSchedules, type ObserverSchedule } from '../../workers/schedules.ts';
+import { applySchedules, observerSchedules, type ObserverSchedule } from '../../workers/schedules.ts';
 import type { ApiDeps } from '../context.ts';
 import { contractRouter, json, type ContractRouter } from '../contract/route.ts';
 import { schedule } from '../contract/views.ts';
 
 const ACTIONS = ['pause', 'unpause', 'trigger'] as const;
+
+const scheduleApply = z
+  .strictObject({ applied: z.record(z.string(), z.enum(['created', 'updated'])) })
+  .meta({ id: 'ScheduleApply', description: 'schedule id → created or updated' });
 
 const scheduleParams = z.object({
   id: safeText(255).meta({ description: 'schedule id (percent-encoded) or its target name, e.g. inventory' }),
@@ -68,6 +72,22 @@ export function schedulesRouter(deps: ApiDeps): ContractRouter {
         if (d) items.push(view(s, d));
       }
       res.json({ items });
+    },
+  });
+
+  r.route({
+    method: 'post',
+    path: '/apply',
+    summary: "Create or update the observers' schedules",
+    description:
+      'Exactly what every worker does at start-up: each schedule is created, or updated to the configured interval, policy and groups (a paused one stays paused). Idempotent.',
+    responses: { 200: json(scheduleApply, 'what was done per schedule id') },
+    errors: [503],
+    handler: async (_input, _req, res) => {
+      res.locals.audit = { action: 'schedule.apply', resourceType: 'schedule', resourceId: deps.config.temporal.taskQueue };
+      const applied = await applySchedules(deps.temporal, deps.config).catch(unavailable);
+      res.locals.audit.detail = { schedules: applied };
+      res.json({ applied });
     },
   });
 

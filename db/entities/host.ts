@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { DRIFT_POLICIES } from '../../domain/drift.ts';
 import { HOST_STATES, type HostCondition } from '../../domain/host-state.ts';
 import { Machine } from './machine.ts';
 
@@ -43,6 +44,8 @@ export const Host = defineEntity({
       .onCreate(() => [])
       .defaultRaw(`'[]'`),
     lastError: p.text().nullable(),
+    // This host's drift policy; null follows drift.redfishPolicy (domain/drift.ts effectivePolicy).
+    driftPolicy: p.enum(DRIFT_POLICIES).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

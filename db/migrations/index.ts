@@ -9,6 +9,7 @@ import { Migration20261122050000_hosts } from './Migration20261122050000_hosts.t
 import { Migration20261129000000_idempotency_path } from './Migration20261129000000_idempotency_path.ts';
 import { Migration20261129010000_drift } from './Migration20261129010000_drift.ts';
 import { Migration20261129020000_machine_drift_policy } from './Migration20261129020000_machine_drift_policy.ts';
+import { Migration20261129030000_host_drift_policy } from './Migration20261129030000_host_drift_policy.ts';
 import { Migration20261129050000_address_scopes } from './Migration20261129050000_address_scopes.ts';
 import { Migration20261129060000_account_credentials } from './Migration20261129060000_account_credentials.ts';
 import { Migration20261129070000_allocate_lease_run } from './Migration20261129070000_allocate_lease_run.ts';
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261129000000_idempotency_path', class: Migration20261129000000_idempotency_path },
   { name: 'Migration20261129010000_drift', class: Migration20261129010000_drift },
   { name: 'Migration20261129020000_machine_drift_policy', class: Migration20261129020000_machine_drift_policy },
+  { name: 'Migration20261129030000_host_drift_policy', class: Migration20261129030000_host_drift_policy },
   { name: 'Migration20261129050000_address_scopes', class: Migration20261129050000_address_scopes },
   { name: 'Migration20261129060000_account_credentials', class: Migration20261129060000_account_credentials },
   { name: 'Migration20261129070000_allocate_lease_run', class: Migration20261129070000_allocate_lease_run },

@@ -21,6 +21,10 @@ export interface ScanReport {
   differences: readonly Difference[];
   /** Resource keys (`type/id`) the scan listed. */
   judged: readonly string[];
+  /** How long the listing took (the scan-duration metric). */
+  durationMs?: number;
+  /** Why the scan was partial (counted as a scan failure of the target). */
+  error?: string;
 }
 
 export interface AppliedScan {
@@ -122,21 +126,81 @@ async function auditFindings(sql: Sql, target: string, action: 'drift.open' | 'd
   );
 }
 
-/** The target's scan clock and two-scan memory: one row per target. */
+/**
+ * The target's scan clock, two-scan memory and scan signals: one row per target. A partial scan
+ * counts as a failure of the target, with its reason.
+ */
 async function recordScan(sql: Sql, report: ScanReport, absentOnce: string[]): Promise<void> {
+  const failed = !report.complete || report.error !== undefined;
   await sql(
-    `insert into drift_scan_target (target, provider, last_scan_at, last_scan_complete, last_complete_scan_at, absent_once)
-     values (?, ?, now(), ?, case when ? then now() end, ?::jsonb)
+    `insert into drift_scan_target (target, provider, last_scan_at, last_scan_complete, last_complete_scan_at, absent_once, last_duration_ms, failures, last_error)
+     values (?, ?, now(), ?, case when ? then now() end, ?::jsonb, ?, case when ? then 1 else 0 end, ?)
      on conflict (target) do update set last_scan_at = excluded.last_scan_at, last_scan_complete = excluded.last_scan_complete,
        last_complete_scan_at = coalesce(excluded.last_complete_scan_at, drift_scan_target.last_complete_scan_at),
-       absent_once = excluded.absent_once`,
-    [report.target, report.provider, report.complete, report.complete, JSON.stringify(absentOnce)],
+       absent_once = excluded.absent_once, last_duration_ms = coalesce(excluded.last_duration_ms, drift_scan_target.last_duration_ms),
+       failures = drift_scan_target.failures + excluded.failures,
+       last_error = coalesce(excluded.last_error, drift_scan_target.last_error)`,
+    [
+      report.target,
+      report.provider,
+      report.complete,
+      report.complete,
+      JSON.stringify(absentOnce),
+      report.durationMs ?? null,
+      failed,
+      failed ? (report.error ?? 'partial scan') : null,
+    ],
+  );
+}
+
+/** A scan that failed outright (its listing threw): counted, with the reason; nothing else changes. */
+export async function recordScanFailure(em: EntityManager, target: string, provider: string, error: string): Promise<void> {
+  await sqlFor(em.fork())(
+    `insert into drift_scan_target (target, provider, last_scan_at, last_scan_complete, failures, last_error)
+     values (?, ?, now(), false, 1, ?)
+     on conflict (target) do update set last_scan_at = excluded.last_scan_at, last_scan_complete = false,
+       failures = drift_scan_target.failures + 1, last_error = excluded.last_error`,
+    [target, provider, error.slice(0, 2000)],
   );
 }
 
 /** Records what remediation did about a finding (e.g. `release_lease`). */
 export async function recordAction(em: EntityManager, findingId: string, action: string): Promise<void> {
   await sqlFor(em.fork())(`update drift_finding set action_taken = ? where id = ?`, [action, findingId]);
+}
+
+/** The unresolved, not ignored finding of one resource and kind, if any. */
+export async function openFindingId(em: EntityManager, ref: { type: string; id: string }, kind: DriftKind): Promise<string | null> {
+  const [row] = await sqlFor(em.fork())<{ id: string }[]>(
+    `select id from drift_finding where resource_type = ? and resource_id = ? and kind = ? and state = 'open'`,
+    [ref.type, ref.id, kind],
+  );
+  return row?.id ?? null;
+}
+
+/**
+ * Records a remediation on its finding (`power_on_host (operation <id>)`) and, when an observer
+ * did it (`actor`), in the audit log; a person's remediation is audited by the API's request log.
+ */
+export async function recordRemediation(
+  em: EntityManager,
+  findingId: string,
+  action: string,
+  by: { operationId: string | null; actor?: string },
+): Promise<void> {
+  const taken = by.operationId ? `${action} (operation ${by.operationId})` : action;
+  await em.fork().transactional(async (tx) => {
+    const sql = sqlFor(tx);
+    await sql(`update drift_finding set action_taken = ? where id = ?`, [taken, findingId]);
+    if (!by.actor) return;
+    await sql(
+      `insert into audit_event (at, actor, action, resource_type, resource_id, request_id, status_code, detail)
+       select now(), ?, 'drift.remediate', 'drift_finding', f.id::text, ?, 202,
+              jsonb_build_object('resource_type', f.resource_type, 'resource_id', f.resource_id, 'kind', f.kind, 'action', ?::text, 'operation_id', ?::text)
+       from drift_finding f where f.id = ?`,
+      [by.actor, `remediate:${findingId}`, action, by.operationId, findingId],
+    );
+  });
 }
 
 const VIEW_COLUMNS = `f.id, f.target, f.provider, f.resource_type, f.resource_id, f.resource_name, f.kind, f.desired, f.observed, f.state,
@@ -207,19 +271,27 @@ export async function ignoreFinding(em: EntityManager, id: string): Promise<Drif
 export interface DriftGauges {
   open: { kind: DriftKind; provider: string; count: number }[];
   lastCompleteScan: { target: string; provider: string; at: number }[];
+  /** Every target's last scan duration (seconds, when known) and failed or partial scans so far. */
+  targets: { target: string; provider: string; durationSec: number | null; failures: number }[];
 }
 
-/** What /metrics exports: open findings by kind and provider, each target's last complete scan (epoch seconds). */
+/** What /metrics exports: open findings by kind and provider, each target's scan clock, duration and failures. */
 export async function driftGauges(em: EntityManager): Promise<DriftGauges> {
   const sql = sqlFor(em.fork());
   const open = await sql<{ kind: DriftKind; provider: string; count: string }[]>(
     `select kind, provider, count(*) as count from drift_finding where state = 'open' group by kind, provider`,
   );
-  const scans = await sql<{ target: string; provider: string; at: string }[]>(
-    `select target, provider, extract(epoch from last_complete_scan_at)::float8 as at from drift_scan_target where last_complete_scan_at is not null`,
+  const scans = await sql<{ target: string; provider: string; at: string | null; duration_ms: number | null; failures: string }[]>(
+    `select target, provider, extract(epoch from last_complete_scan_at)::float8 as at, last_duration_ms as duration_ms, failures from drift_scan_target`,
   );
   return {
     open: open.map((r) => ({ kind: r.kind, provider: r.provider, count: Number(r.count) })),
-    lastCompleteScan: scans.map((r) => ({ target: r.target, provider: r.provider, at: Number(r.at) })),
+    lastCompleteScan: scans.filter((r) => r.at !== null).map((r) => ({ target: r.target, provider: r.provider, at: Number(r.at) })),
+    targets: scans.map((r) => ({
+      target: r.target,
+      provider: r.provider,
+      durationSec: r.duration_ms === null ? null : r.duration_ms / 1000,
+      failures: Number(r.failures),
+    })),
   };
 }

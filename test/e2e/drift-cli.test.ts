@@ -10,7 +10,14 @@ import { useCliSuite, tableRows } from '../support/hangar-cli.ts';
 // A long interval: the schedule runs only when the test triggers it.
 const cli = useCliSuite(
   { beforeAll, afterAll },
-  { config: { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600', HANGAR_DRIFT_QEMU_INTERVAL_SEC: '3600', HANGAR_DRIFT_DRYRUN_INTERVAL_SEC: '3600' } },
+  {
+    config: {
+      HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600',
+      HANGAR_DRIFT_QEMU_INTERVAL_SEC: '3600',
+      HANGAR_DRIFT_DRYRUN_INTERVAL_SEC: '3600',
+      HANGAR_DRIFT_REDFISH_INTERVAL_SEC: '3600',
+    },
+  },
 );
 const { ok, json, fails } = cli;
 const SLOW = 300_000;
@@ -54,7 +61,7 @@ async function seedFindings() {
 
 describe('hangar drift', () => {
   it(
-    'lists findings with filters, gets one and ignores it',
+    'lists findings with filters, gets one, refuses to remediate what it may not fix, ignores one',
     async () => {
       const { provider, managed, stray } = await seedFindings();
       const all = await json(['drift', 'list', '--provider', provider]);
@@ -68,6 +75,10 @@ describe('hangar drift', () => {
       expect(await json(['drift', 'get', unmanaged.id])).toEqual(unmanaged);
       expect((await ok(['drift', 'ignore', unmanaged.id])).stdout).toContain(`ignored unmanaged finding ${unmanaged.id}`);
       expect(await json(['drift', 'list', '--provider', provider, '--state', 'ignored'])).toEqual([expect.objectContaining({ id: unmanaged.id })]);
+      // Nothing Hangar may do about what it did not create, nor for a machine that has no VM any more.
+      expect(await fails(1, ['drift', 'remediate', unmanaged.id])).toContain('Hangar did not create it');
+      const [mismatch] = await json(['drift', 'list', '--resource', managed]);
+      expect(await fails(1, ['drift', 'remediate', mismatch.id])).toContain('has no VM to start');
       expect(await fails(2, ['drift', 'list', '--kind', 'gone'])).toContain('--kind');
       expect(await fails(1, ['drift', 'get', randomUUID()])).toContain('error: not_found');
     },
@@ -77,10 +88,10 @@ describe('hangar drift', () => {
 
 describe('hangar schedules', () => {
   it(
-    'lists the observer schedule, pauses, unpauses and triggers it',
+    'lists the observer schedules, pauses, unpauses, triggers and applies them',
     async () => {
       const listed = await json(['schedules', 'list']);
-      expect(listed.map((s: { target: string }) => s.target)).toEqual(['inventory', 'qemu/local', 'dryrun']);
+      expect(listed.map((s: { target: string }) => s.target)).toEqual(['inventory', 'qemu/local', 'dryrun', 'redfish:default']);
       expect(listed[0]).toEqual(expect.objectContaining({ id: scheduleId, target: 'inventory', paused: false }));
       // A target with a slash is one argument too.
       expect(await json(['schedules', 'pause', 'qemu/local'])).toMatchObject({ target: 'qemu/local', paused: true });
@@ -98,6 +109,10 @@ describe('hangar schedules', () => {
       });
       expect(described.info.recentActions[0]!.action.workflow.workflowId).toContain('reconcile');
       expect(await fails(1, ['schedules', 'pause', 'no-such-target'])).toContain('error: not_found');
+      // apply: what a worker start does; every schedule exists already, so each is updated.
+      const applied = (await ok(['schedules', 'apply'])).stdout;
+      for (const s of observerSchedules(cli.api.config)) expect(applied).toContain(`updated ${s.scheduleId}`);
+      expect(await json(['schedules', 'apply'])).toEqual(Object.fromEntries(observerSchedules(cli.api.config).map((s) => [s.scheduleId, 'updated'])));
     },
     SLOW,
   );

@@ -58,6 +58,12 @@ describe('hangar hosts and clusters', () => {
     const got = await ok(['hosts', 'get', name]);
     expect(got.stdout).toMatch(/bmc_reachable\s+True\s+Reachable/);
     for (const out of [reg, list, got]) expect(out.stdout + out.stderr).not.toContain(bmc.password);
+    // The host's own drift policy: set, shown, and handed back to the provider's.
+    await ok(['hosts', 'update', name, '--drift-policy', 'remediate']);
+    expect((await json(['hosts', 'get', name])).drift_policy).toBe('remediate');
+    await ok(['hosts', 'update', name, '--drift-policy', 'provider']);
+    expect((await json(['hosts', 'get', name])).drift_policy).toBeNull();
+    expect((await hangar(['hosts', 'update', name, '--drift-policy', 'sometimes'])).stderr).toContain('--drift-policy');
 
     // Provision without waiting for a phone-home (nothing boots in the emulator), watched to the end.
     const machine = unique('cli-metal').slice(0, 50);

@@ -3,7 +3,8 @@
 // disk and template ones here (dry-run provider), the host ones in
 // test/integration/provision-host.test.ts against sushy-tools, the inventory observer's in
 // test/workflows/reconcile-inventory.test.ts, the hypervisor observer's in
-// test/workflows/reconcile-machines.test.ts (see test/support/histories.ts).
+// test/workflows/reconcile-machines.test.ts, the Redfish observer's in
+// test/integration/drift-redfish.test.ts (see test/support/histories.ts).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'deprovisionHost',
   'forceReleaseHost',
   'reconcileInventory',
+  'reconcileHosts',
   'reconcileMachines',
   'adoptVm',
 ];
