@@ -88,7 +88,7 @@ export function buildProgram(): Command {
   machines
     .command('create')
     .requiredOption('--name <name>')
-    .option('--provider <provider>', 'provider', 'dryrun')
+    .option('--provider <provider>', "dryrun, qemu, proxmox or redfish (default: the template's provider, else dryrun)")
     .option('--cpu <n>', 'vCPUs', '1')
     .option('--memory-mb <n>', 'memory in MiB', '512')
     .option('--disk-gb <n>', 'disk in GiB', '10')

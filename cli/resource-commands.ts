@@ -37,7 +37,7 @@ export function printPlan(plan: PlanJson, json?: boolean) {
 
 export interface MachineCreateOpts {
   name: string;
-  provider: string;
+  provider?: string;
   cpu: string;
   memoryMb: string;
   diskGb: string;
@@ -59,10 +59,18 @@ export interface MachineCreateOpts {
   dryRun?: boolean;
 }
 
+/** Without --provider: the template's provider (a template belongs to one), else dryrun. */
+async function providerFor(api: ApiClient, opts: MachineCreateOpts): Promise<string> {
+  if (opts.provider !== undefined) return opts.provider;
+  if (opts.template === undefined) return 'dryrun';
+  const { body } = await api.get<{ provider: string }>(`/api/v1/templates/${encodeURIComponent(opts.template)}`);
+  return body.provider;
+}
+
 export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
   const payload: Record<string, unknown> = {
     name: opts.name,
-    provider: opts.provider,
+    provider: await providerFor(api, opts),
     cpu: wholeNumber('--cpu', opts.cpu),
     memory_mb: wholeNumber('--memory-mb', opts.memoryMb),
     disk_gb: wholeNumber('--disk-gb', opts.diskGb),

@@ -9,7 +9,7 @@ import { useCliSuite, tableRows } from '../support/hangar-cli.ts';
 
 // A long interval: the schedule runs only when the test triggers it.
 const cli = useCliSuite({ beforeAll, afterAll }, { config: { HANGAR_DRIFT_INVENTORY_INTERVAL_SEC: '3600' } });
-const { ok, json, fails } = cli;
+const { ok, json, fails, items } = cli;
 const SLOW = 300_000;
 let scheduleId: string;
 
@@ -54,17 +54,17 @@ describe('hangar drift', () => {
     'lists findings with filters, gets one and ignores it',
     async () => {
       const { provider, managed, stray } = await seedFindings();
-      const all = await json(['drift', 'list', '--provider', provider]);
+      const all = await items(['drift', 'list', '--provider', provider]);
       expect(all.map((f: { kind: string }) => f.kind).sort()).toEqual(['power_mismatch', 'unmanaged']);
-      const [unmanaged] = await json(['drift', 'list', '--provider', provider, '--kind', 'unmanaged', '--state', 'open']);
+      const [unmanaged] = await items(['drift', 'list', '--provider', provider, '--kind', 'unmanaged', '--state', 'open']);
       expect(unmanaged).toMatchObject({ resource_id: stray, state: 'open' });
-      expect(await json(['drift', 'list', '--resource', managed])).toEqual([expect.objectContaining({ kind: 'power_mismatch' })]);
+      expect(await items(['drift', 'list', '--resource', managed])).toEqual([expect.objectContaining({ kind: 'power_mismatch' })]);
       const table = (await ok(['drift', 'list', '--provider', provider])).stdout;
       expect(tableRows(table)).toHaveLength(2);
       expect(table).toContain('by-hand');
       expect(await json(['drift', 'get', unmanaged.id])).toEqual(unmanaged);
       expect((await ok(['drift', 'ignore', unmanaged.id])).stdout).toContain(`ignored unmanaged finding ${unmanaged.id}`);
-      expect(await json(['drift', 'list', '--provider', provider, '--state', 'ignored'])).toEqual([expect.objectContaining({ id: unmanaged.id })]);
+      expect(await items(['drift', 'list', '--provider', provider, '--state', 'ignored'])).toEqual([expect.objectContaining({ id: unmanaged.id })]);
       expect(await fails(2, ['drift', 'list', '--kind', 'gone'])).toContain('--kind');
       expect(await fails(1, ['drift', 'get', randomUUID()])).toContain('error: not_found');
     },
@@ -76,7 +76,7 @@ describe('hangar schedules', () => {
   it(
     'lists the observer schedule, pauses, unpauses and triggers it',
     async () => {
-      expect(await json(['schedules', 'list'])).toEqual([expect.objectContaining({ id: scheduleId, target: 'inventory', paused: false })]);
+      expect((await json(['schedules', 'list'])).items).toEqual([expect.objectContaining({ id: scheduleId, target: 'inventory', paused: false })]);
       expect(await json(['schedules', 'pause', 'inventory'])).toMatchObject({ id: scheduleId, paused: true });
       const [row] = tableRows((await ok(['schedules', 'list'])).stdout);
       expect(row).toContain('inventory');
