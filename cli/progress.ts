@@ -122,6 +122,15 @@ function plainLines(prev: Map<string, string>, progress: Progress | null, ctx: R
   return out;
 }
 
+/** The last plain line: "provisionVm <resource>  5/5  completed in 3.2 s  (operation <id>)". */
+function summaryLine(id: string, op: OperationJson): string {
+  const p = op.progress;
+  if (!p) return `operation ${id} ${op.status}`;
+  const main = p.steps.filter((s) => !s.name.startsWith('undo:'));
+  const done = main.filter((s) => s.status === 'completed' || s.status === 'skipped').length;
+  return `${p.workflow} ${p.resourceId}  ${done}/${main.length}  ${op.status} in ${duration(Date.parse(p.updatedAt) - Date.parse(p.startedAt))}  (operation ${id})`;
+}
+
 export interface WatchOptions {
   json?: boolean;
   intervalMs?: number;
@@ -170,7 +179,7 @@ export async function watchOperation(api: ApiClient, id: string, opts: WatchOpti
     }
     if (op.status !== 'running') {
       if (opts.json) print(op);
-      else if (!tty) process.stdout.write(`operation ${id} ${op.status}\n`);
+      else if (!tty) process.stdout.write(`${summaryLine(id, op)}\n`);
       if (op.status !== 'completed') {
         throw new CliError(`operation ${id} ${op.status}${op.error ? `: ${op.error.code}: ${op.error.message}` : ''}`, EXIT.operationFailed);
       }

@@ -32,7 +32,7 @@ describe('hangar CLI', () => {
     // Not a terminal: one plain line per step change, each finished step with its time.
     expect(run.stdout).toMatch(/^mark-provisioning: completed in \d+\.\d s$/m);
     expect(run.stdout).toMatch(/^mark-ready: completed in \d+\.\d s$/m);
-    expect(run.stdout).toMatch(/^operation [0-9a-f-]{36} completed$/m);
+    expect(run.stdout).toMatch(/^provisionVm [0-9a-f-]{36} {2}5\/5 {2}completed in \d+(\.\d)? s {2}\(operation [0-9a-f-]{36}\)$/m);
     expect(run.stdout).not.toContain('\x1b[');
 
     const list = await hangar(['machines', 'list', '--json']);

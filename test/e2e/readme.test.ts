@@ -27,7 +27,8 @@ beforeAll(async () => {
   execFileSync('bash', [resolve(ROOT, 'scripts/install-cli.sh')], { env: { ...process.env, HANGAR_BIN_DIR: join(folder, 'bin') }, stdio: 'pipe' });
   // What `make up` prepares before the main job: the template and the demo key.
   const template = await cli.run(['templates', 'get', 'debian-12', '--json']);
-  if (template.code !== 0) await cli.ok(['templates', 'create', '--name', 'debian-12', '--provider', 'dryrun', '--image', '/var/lib/images/debian-12.qcow2', '--wait']);
+  if (template.code !== 0)
+    await cli.ok(['templates', 'create', '--name', 'debian-12', '--provider', 'dryrun', '--image', '/var/lib/images/debian-12.qcow2', '--wait']);
   else expect(JSON.parse(template.stdout).provider).toBe('dryrun');
   const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@readme';
   if ((await cli.run(['keys', 'get', 'demo-key'])).code !== 0) await cli.ok(['keys', 'add', '--name', 'demo-key', '--public-key', key]);
@@ -53,38 +54,34 @@ describe('README main job', () => {
     expect(readlinkSync(link)).toBe(resolve(ROOT, 'cli/hangar'));
   });
 
-  it(
-    'runs verbatim in a fresh data folder',
-    async () => {
-      const script = `set -euo pipefail\n${mainJob()}`;
-      const result = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-        execFile(
-          'bash',
-          ['-c', script],
-          {
-            cwd: folder,
-            timeout: 240_000,
-            env: {
-              PATH: `${join(folder, 'bin')}:${process.env.PATH ?? ''}`,
-              HOME: process.env.HOME ?? '',
-              HANGAR_API_URL: cli.api.url,
-              HANGAR_TOKEN: cli.token,
-              HANGAR_DATA_DIR: join(folder, 'data'),
-              HANGAR_LOG_LEVEL: 'silent',
-            },
+  it('runs verbatim in a fresh data folder', async () => {
+    const script = `set -euo pipefail\n${mainJob()}`;
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      execFile(
+        'bash',
+        ['-c', script],
+        {
+          cwd: folder,
+          timeout: 240_000,
+          env: {
+            PATH: `${join(folder, 'bin')}:${process.env.PATH ?? ''}`,
+            HOME: process.env.HOME ?? '',
+            HANGAR_API_URL: cli.api.url,
+            HANGAR_TOKEN: cli.token,
+            HANGAR_DATA_DIR: join(folder, 'data'),
+            HANGAR_LOG_LEVEL: 'silent',
           },
-          (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-        ),
-      );
-      if (result.code !== 0) throw new Error(`the README's main job failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
-      expect(result.stdout).toMatch(/^machine vm-2 \([0-9a-f-]{36}\) accepted/m);
-      expect(result.stdout).toContain('reach it:');
-      expect(result.stdout).toMatch(/^dry run: provisionVm .* nothing was changed$/m);
-      expect(result.stdout).toMatch(/^STATUS\s+TYPE\s+RESOURCE\s+STARTED\s+DURATION\s+ID$/m);
-      expect(result.stdout).toMatch(/^delete-record: completed in /m);
-      expect(await cli.fails(1, ['machines', 'get', 'vm-2'])).toContain('not_found');
-      expect(await cli.fails(1, ['machines', 'get', 'vm-3'])).toContain('not_found');
-    },
-    300_000,
-  );
+        },
+        (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+      ),
+    );
+    if (result.code !== 0) throw new Error(`the README's main job failed (exit ${result.code}):\n${result.stderr}\n${result.stdout}`);
+    expect(result.stdout).toMatch(/^machine vm-2 \([0-9a-f-]{36}\) accepted/m);
+    expect(result.stdout).toContain('reach it:');
+    expect(result.stdout).toMatch(/^dry run: provisionVm .* nothing was changed$/m);
+    expect(result.stdout).toMatch(/^STATUS\s+TYPE\s+RESOURCE\s+STARTED\s+DURATION\s+ID$/m);
+    expect(result.stdout).toMatch(/^delete-record: completed in /m);
+    expect(await cli.fails(1, ['machines', 'get', 'vm-2'])).toContain('not_found');
+    expect(await cli.fails(1, ['machines', 'get', 'vm-3'])).toContain('not_found');
+  }, 300_000);
 });

@@ -49,7 +49,7 @@ describe('hangar templates', () => {
         '--wait',
       ]);
       expect(created.stdout).toMatch(new RegExp(`^template ${tpl} \\([0-9a-f-]{36}\\) accepted; operation `));
-      expect(created.stdout).toMatch(/^operation [0-9a-f-]{36} completed$/m);
+      expect(created.stdout).toMatch(/createTemplate .* 3\/3 {2}completed/);
       expect(created.stdout).toMatch(/^import: completed in /m);
 
       const [list, listJson, got, gotTable, dupe] = await Promise.all([
@@ -242,7 +242,7 @@ describe('bad input', () => {
         fails(2, ['machines', 'create', '--name', `x-${sfx}`, '--clone-mode', 'fast']),
         fails(2, ['templates', 'create', '--name', `x-${sfx}`, '--provider', 'vmware', '--image', '/x']),
         fails(2, ['templates', 'create', '--name', `x-${sfx}`, '--provider', 'dryrun', '--image', '/x', '--cpu', '0']),
-        fails(2, ['disks', 'detach', 'whatever', 'disk-1']),
+        fails(2, ['disks', 'detach', 'whatever', 'disk-1', '--yes']),
         fails(1, ['machines', 'start', `nosuch-${sfx}`]),
         fails(1, ['templates', 'create', '--name', 'Bad Name', '--provider', 'dryrun', '--image', '/x']),
         fails(2, ['disks', 'attach', 'whatever']),
