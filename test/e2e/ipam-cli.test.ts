@@ -222,9 +222,9 @@ describe('hangar accounts, pools and blocks', () => {
       expect(badPrefix).toContain('error: validation_failed');
 
       const util = await ok(['pools', 'utilization', child]);
-      expect(util.stdout).toMatch(/total\s+65536\n/);
-      expect(util.stdout).toMatch(/used\s+768 \(1\.17%\)\n/);
-      expect(util.stdout).toMatch(/free\s+64768\n/);
+      expect(util.stdout).toMatch(/total\s+65,536\n/);
+      expect(util.stdout).toMatch(/used\s+768 \(1\.17 %\)\n/);
+      expect(util.stdout).toMatch(/free\s+64,768\n/);
       expect(util.stdout).toMatch(/\nACCOUNT_KEY\s+ACCOUNT_ID\s+ADDRESSES\s+ALLOCATIONS\n/);
       expect(util.stdout).toMatch(new RegExp(`aws:${awsPools}\\s+${account.id}\\s+256\\s+1`));
       expect(util.stdout).toMatch(new RegExp(`gcp:${gcpPools}\\s+${other.id}\\s+256\\s+1`));
