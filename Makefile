@@ -1,11 +1,14 @@
 # The two commands that matter: `make up` (run Hangar locally) and `make test` (the whole suite).
-.PHONY: up down setup test test-unit lint format typecheck status
+.PHONY: up down setup install-cli test test-unit lint format typecheck status
 
 up:            ## install what is missing, start PostgreSQL, Temporal, the API and a worker
 	@bash scripts/stack.sh up
 
 down:          ## stop the local stack
 	@bash scripts/stack.sh down
+
+install-cli:   ## put `hangar` on the PATH (a link in ~/.local/bin, or HANGAR_BIN_DIR)
+	@bash scripts/install-cli.sh
 
 setup:         ## install Node 24 (if needed), npm packages, the Temporal CLI and PostgreSQL
 	@bash scripts/setup.sh

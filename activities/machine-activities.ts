@@ -250,7 +250,19 @@ export function createMachineActivities(deps: MachineActivityDeps) {
     },
 
     async startVm(provider: ProviderName, providerId: string): Promise<void> {
-      await hypervisor(provider).start(providerId, cancellable());
+      const h = hypervisor(provider);
+      await h.start(providerId, cancellable());
+      // How to reach it (forwarded SSH port) and how it runs (accelerator and why) change per start.
+      const access = await h.access?.(providerId);
+      if (access)
+        await deps.orm.em
+          .fork()
+          .getConnection()
+          .execute(`update machine set access = (coalesce(access, '{}'::jsonb) - 'ssh_host' - 'ssh_port') || ?::jsonb where provider = ? and provider_id = ?`, [
+            JSON.stringify(access),
+            provider,
+            providerId,
+          ]);
     },
 
     async stopVm(provider: ProviderName, providerId: string): Promise<void> {

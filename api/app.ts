@@ -14,6 +14,7 @@ import { machineActionsRouter } from './routes/machine-actions.ts';
 import { machineDisksRouter } from './routes/machine-disks.ts';
 import { operationsRouter } from './routes/operations.ts';
 import { tokensRouter } from './routes/tokens.ts';
+import { statusRouter } from './routes/status.ts';
 import { auditRouter } from './routes/audit.ts';
 import { sshKeysRouter } from './routes/ssh-keys.ts';
 import { networksRouter } from './routes/networks.ts';
@@ -143,6 +144,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/schedules', schedulesRouter(deps));
   v1('/operations', operationsRouter(deps));
   v1('/tokens', tokensRouter(deps));
+  v1('/status', statusRouter(deps));
   v1('/audit', auditRouter(deps));
   app.use('/api/v1', api);
 

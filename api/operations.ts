@@ -113,6 +113,26 @@ export function operationSummary(config: HangarConfig, op: IOperation) {
   };
 }
 
+/**
+ * The summary plus status and run times from Temporal, for lists: one describe per operation, in
+ * parallel, with a short deadline; an operation Temporal no longer knows or did not answer for in
+ * time shows status "unknown" rather than failing the page.
+ */
+export async function operationListItem(temporal: Client, config: HangarConfig, op: IOperation) {
+  const summary = operationSummary(config, op);
+  try {
+    const d = await withTimeout(temporal, () => temporal.workflow.getHandle(op.workflowId, op.runId ?? undefined).describe(), 3000);
+    return {
+      ...summary,
+      status: STATUS[d.status.name] ?? d.status.name.toLowerCase(),
+      started_at: d.startTime,
+      closed_at: d.closeTime ?? null,
+    };
+  } catch {
+    return { ...summary, status: 'unknown', started_at: null, closed_at: null };
+  }
+}
+
 /** Status from Temporal, plus the `progress` query (which needs a worker; absent → null). */
 export async function describeOperation(temporal: Client, config: HangarConfig, op: IOperation) {
   const handle = temporal.workflow.getHandle(op.workflowId, op.runId ?? undefined);

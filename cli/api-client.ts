@@ -1,9 +1,11 @@
-// The CLI's HTTP client. Errors come back as the API's envelope and are shown as such.
+// The CLI's HTTP client. Errors come back as the API's envelope and are shown as such; the exit
+// code says whose fault it was (cli/exit-codes.ts): 4xx → 1, 5xx or unreachable → 3.
 import type { ErrorEnvelope } from '../domain/errors.ts';
+import { EXIT } from './exit-codes.ts';
 
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  constructor(message: string, exitCode: number = EXIT.user) {
     super(message);
     this.exitCode = exitCode;
   }
@@ -49,14 +51,16 @@ export class ApiClient {
       text = await res.text();
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new CliError(`cannot reach the Hangar API at ${this.options.baseUrl} (${cause}); is it running? (make up)`, 3);
+      throw new CliError(`cannot reach the Hangar API at ${this.options.baseUrl} (${cause}); is it running? (make up)`, EXIT.system);
     }
     if (!res.ok) {
+      // A 4xx is the request's fault (the user can fix it); a 5xx is the service's.
+      const code = res.status >= 500 ? EXIT.system : EXIT.user;
       let env: Partial<ErrorEnvelope> | null = null;
       try {
         env = text ? (JSON.parse(text) as Partial<ErrorEnvelope>) : null;
       } catch {
-        throw new CliError(`the API answered ${res.status} with a body that is not JSON`, 1);
+        throw new CliError(`the API answered ${res.status} with a body that is not JSON`, EXIT.system);
       }
       const fields = env?.fields
         ? '\n' +
@@ -64,7 +68,7 @@ export class ApiClient {
             .map(([k, v]) => `  ${k}: ${v}`)
             .join('\n')
         : '';
-      throw new CliError(`error: ${env?.error ?? res.status}: ${env?.detail ?? res.statusText}${fields}`, 1);
+      throw new CliError(`error: ${env?.error ?? res.status}: ${env?.detail ?? res.statusText}${fields}`, code);
     }
     return { status: res.status, text };
   }
@@ -76,7 +80,7 @@ export class ApiClient {
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
-      throw new CliError(`the API answered ${status} with a body that is not JSON`, 1);
+      throw new CliError(`the API answered ${status} with a body that is not JSON`, EXIT.system);
     }
     return { status, body: parsed as T };
   }

@@ -88,7 +88,7 @@ export async function schedulesApply(api: ApiClient, o: { json?: boolean }) {
 
 export async function schedulesList(api: ApiClient, o: { json?: boolean }) {
   const { body } = await api.get<{ items: ScheduleJson[] }>('/api/v1/schedules');
-  if (o.json) return print(body.items);
+  if (o.json) return print(body);
   const rows = body.items.map((s) => ({ ...s, next_action: s.next_action_times[0] ?? null }));
   console.log(rowsTable(rows, ['target', 'id', 'interval_sec', 'paused', 'next_action', 'last_action_at']));
 }

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { CliError, type ApiClient, type ApiFactory, type OperationRef } from './api-client.ts';
 import { table } from './render.ts';
 import { collect, oneOf } from './flags.ts';
-import { listAll } from './lists.ts';
+import { emitList, fetchList, listOptions, type ListOpts } from './lists.ts';
 import { fieldsTable, print } from './output.ts';
 import { machineId } from './resolve.ts';
 import { opsWatch } from './resource-commands.ts';
@@ -120,12 +120,11 @@ export async function hostsRegister(api: ApiClient, o: HostWriteOpts & { name: s
   }
 }
 
-export async function hostsList(api: ApiClient, o: { state?: string; tag?: string; json?: boolean }) {
-  const items = await listAll<HostJson>(api, '/api/v1/hosts', { state: o.state, tag: o.tag });
-  if (o.json) return print(items);
-  console.log(
+export async function hostsList(api: ApiClient, o: ListOpts & { state?: string; tag?: string }) {
+  const list = await fetchList<HostJson>(api, '/api/v1/hosts', { state: o.state, tag: o.tag }, o);
+  emitList(list, o, () =>
     table(
-      items.map((h) => ({ ...h, conditions: conditionSummary(h) })),
+      list.items.map((h) => ({ ...h, conditions: conditionSummary(h) })),
       ['name', 'state', 'power_state', 'vendor', 'model', 'bmc_address', 'claimed_by', 'conditions'],
     ),
   );
@@ -254,12 +253,11 @@ function printCluster(c: ClusterJson) {
   );
 }
 
-export async function clustersList(api: ApiClient, o: { json?: boolean }) {
-  const items = await listAll<ClusterJson>(api, '/api/v1/clusters');
-  if (o.json) return print(items);
-  console.log(
+export async function clustersList(api: ApiClient, o: ListOpts) {
+  const list = await fetchList<ClusterJson>(api, '/api/v1/clusters', {}, o);
+  emitList(list, o, () =>
     table(
-      items.map((c) => ({ name: c.name, ready: c.ready, endpoint: c.control_plane_endpoint?.url ?? null, machines: c.machines.length })),
+      list.items.map((c) => ({ name: c.name, ready: c.ready, endpoint: c.control_plane_endpoint?.url ?? null, machines: c.machines.length })),
       ['name', 'ready', 'endpoint', 'machines'],
     ),
   );
@@ -312,12 +310,7 @@ export function registerHostCommands(program: Command, api: ApiFactory): void {
     .option('--wait', 'wait for the inspection')
     .option('--json')
     .action((o) => hostsRegister(api(), o));
-  hosts
-    .command('list')
-    .option('--state <state>')
-    .option('--tag <tag>')
-    .option('--json')
-    .action((o) => hostsList(api(), o));
+  listOptions(hosts.command('list').option('--state <state>').option('--tag <tag>')).action((o) => hostsList(api(), o));
   hosts
     .command('get')
     .argument('<id-or-name>')
@@ -391,10 +384,7 @@ export function registerHostCommands(program: Command, api: ApiFactory): void {
     .option('--worker <machine>', 'worker machine (repeatable)', collect)
     .option('--json')
     .action((o) => clustersCreate(api(), o));
-  clusters
-    .command('list')
-    .option('--json')
-    .action((o) => clustersList(api(), o));
+  listOptions(clusters.command('list')).action((o) => clustersList(api(), o));
   clusters
     .command('get')
     .argument('<id-or-name>')

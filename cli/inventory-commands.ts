@@ -8,6 +8,7 @@ import { collect, oneOf, usage, wholeNumber } from './flags.ts';
 import { emitList, fetchList, listAll, listOptions, type ListOpts } from './lists.ts';
 import { print, readableFieldsTable as fieldsTable, readableRowsTable as rowsTable } from './output.ts';
 import { machineId, networkId, sshKeyId, UUID } from './resolve.ts';
+import { groupThousands } from '../domain/numbers.ts';
 
 type Json = Record<string, unknown>;
 
@@ -157,7 +158,7 @@ export async function networksGet(api: ApiClient, ref: string, o: { json?: boole
   const { body } = await api.get<NetworkJson & { leases?: { live: number; addresses: string } }>(`/api/v1/networks/${enc(await networkId(api, ref))}`);
   if (o.json) return print(body);
   const { leases, ...rest } = body;
-  console.log(fieldsTable({ ...rest, ...(leases ? { leases: `${leases.live} live of ${leases.addresses} addresses` } : {}) }));
+  console.log(fieldsTable({ ...rest, ...(leases ? { leases: `${groupThousands(leases.live)} live of ${groupThousands(leases.addresses)} addresses` } : {}) }));
 }
 
 export async function networksUpdate(api: ApiClient, ref: string, o: NetworkFlags) {

@@ -7,6 +7,7 @@ import { collect, oneOf, usage, wholeNumber } from './flags.ts';
 import { emitList, fetchList, listOptions, queryString, type ListOpts, type Page } from './lists.ts';
 import { print, readableFieldsTable as fieldsTable, readableRowsTable as rowsTable } from './output.ts';
 import { accountId, poolId } from './resolve.ts';
+import { groupThousands, percentOf } from '../domain/numbers.ts';
 
 type Json = Record<string, unknown>;
 
@@ -189,9 +190,10 @@ export async function poolsUtilization(api: ApiClient, pool: string, o: { json?:
     table(
       [
         { field: 'cidr', value: body.cidr },
-        { field: 'total', value: body.total },
-        { field: 'used', value: `${body.used} (${body.percent_used}%)` },
-        { field: 'free', value: body.free },
+        { field: 'total', value: groupThousands(body.total) },
+        // Recomputed from the exact counts (BigInt), rounded: 320 of 65,536 is 0.49 %.
+        { field: 'used', value: `${groupThousands(body.used)} (${percentOf(BigInt(body.used), BigInt(body.total))} %)` },
+        { field: 'free', value: groupThousands(body.free) },
       ],
       ['field', 'value'],
     ),

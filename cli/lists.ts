@@ -1,8 +1,8 @@
-// List endpoints: query strings, following next_cursor, and --page-size/--cursor for one page.
+// List endpoints: query strings, one page (--page-size, --cursor) or every page (--all).
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client.ts';
-import { wholeNumber } from './flags.ts';
-import { print } from './output.ts';
+import { usage, wholeNumber } from './flags.ts';
+import { machineReadable, print } from './output.ts';
 
 export interface Page<T> {
   items: T[];
@@ -40,39 +40,44 @@ export async function listAll<T>(api: ApiClient, path: string, params: QueryPara
 
 export interface ListOpts {
   json?: boolean;
+  all?: boolean;
   pageSize?: string;
   cursor?: string;
 }
 export interface FetchedList<T> {
   items: T[];
   nextCursor: string | null;
-  single: boolean;
 }
 
 /**
- * Follows next_cursor to the end, unless --page-size or --cursor asks for one page. With --json a
- * full list prints the items, a single page prints {items, next_cursor}.
+ * One page (the API's default size, or --page-size, from --cursor), or with --all every page,
+ * following next_cursor to the end.
  */
 export async function fetchList<T>(api: ApiClient, path: string, params: QueryParams, opts: ListOpts): Promise<FetchedList<T>> {
-  const single = opts.pageSize !== undefined || opts.cursor !== undefined;
   const pageSize = opts.pageSize !== undefined ? String(wholeNumber('--page-size', opts.pageSize, 1)) : undefined;
-  if (single) {
-    const { body } = await api.get<Page<T>>(`${path}${queryString({ ...params, page_size: pageSize, cursor: opts.cursor })}`);
-    return { items: body.items, nextCursor: body.next_cursor, single };
+  if (opts.all) {
+    if (opts.cursor !== undefined) usage('--all and --cursor exclude each other');
+    return { items: await listAll<T>(api, path, { ...params, page_size: pageSize }), nextCursor: null };
   }
-  return { items: await listAll<T>(api, path, params), nextCursor: null, single };
+  const { body } = await api.get<Page<T>>(withQuery(path, { ...params, page_size: pageSize, cursor: opts.cursor }));
+  return { items: body.items, nextCursor: body.next_cursor ?? null };
 }
 
-/** Prints a fetched list (JSON or the rendered table) and, for one page, how to get the next. */
+/**
+ * Prints a fetched list: with --json/-o json|yaml exactly the API's page body ({items, next_cursor};
+ * with --all every item and next_cursor null), otherwise the rendered table and, when there is
+ * more, how to get it.
+ */
 export function emitList<T extends object>(list: FetchedList<T>, opts: ListOpts, render: () => string) {
-  if (opts.json) print(list.single ? { items: list.items, next_cursor: list.nextCursor } : list.items);
-  else console.log(render());
-  if (list.nextCursor && !opts.json) process.stderr.write(`more results: repeat with --cursor ${list.nextCursor}\n`);
+  if (opts.json || machineReadable()) return print({ items: list.items, next_cursor: list.nextCursor });
+  console.log(render());
+  if (list.nextCursor) process.stderr.write(`more results: repeat with --all, or --cursor ${list.nextCursor} for the next page\n`);
 }
 
 /** The options every list command takes. */
 export const listOptions = (c: Command) =>
   c
-    .option('--page-size <n>', 'fetch one page of this size instead of every page')
-    .option('--cursor <cursor>', 'continue from a next_cursor (fetches one page)')
-    .option('--json', 'print JSON');
+    .option('--all', 'fetch every page (follows next_cursor)')
+    .option('--page-size <n>', 'items per page (the API caps it)')
+    .option('--cursor <cursor>', 'continue from a next_cursor')
+    .option('--json', "print the API's answer as JSON ({items, next_cursor})");

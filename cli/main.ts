@@ -15,6 +15,11 @@ import { registerScopeCommands } from './scope-commands.ts';
 import { registerDriftCommands } from './drift-commands.ts';
 import { registerVmCommands } from './vm-commands.ts';
 import { registerHostCommands } from './host-commands.ts';
+import { listOptions } from './lists.ts';
+import { registerMetaCommands } from './meta-commands.ts';
+import { registerCompletionCommands } from './completion.ts';
+import { applyConventions } from './command-tree.ts';
+import { EXIT } from './exit-codes.ts';
 
 const STACK_SCRIPT = fileURLToPath(new URL('../scripts/stack.sh', import.meta.url));
 
@@ -84,7 +89,7 @@ export function buildProgram(): Command {
   machines
     .command('create')
     .requiredOption('--name <name>')
-    .option('--provider <provider>', 'provider', 'dryrun')
+    .option('--provider <provider>', "dryrun, qemu, proxmox or redfish (default: the template's provider, else dryrun)")
     .option('--cpu <n>', 'vCPUs', '1')
     .option('--memory-mb <n>', 'memory in MiB', '512')
     .option('--disk-gb <n>', 'disk in GiB', '10')
@@ -106,12 +111,9 @@ export function buildProgram(): Command {
     .option('--dry-run', 'print the provider calls it would make; change nothing')
     .option('--json')
     .action((o) => res.machinesCreate(api(), o));
-  machines
-    .command('list')
-    .option('--state <state>')
-    .option('--provider <provider>')
-    .option('--json')
-    .action((o) => res.machinesList(api(), o));
+  listOptions(
+    machines.command('list').option('--state <state>', 'only machines in this state').option('--provider <provider>', 'only machines of this provider'),
+  ).action((o) => res.machinesList(api(), o));
   machines
     .command('get')
     .argument('<id-or-name>')
@@ -127,11 +129,9 @@ export function buildProgram(): Command {
   inv.registerMachineInventoryCommands(machines, api);
 
   const ops = program.command('ops').alias('operations').description('operations (workflow runs)');
-  ops
-    .command('list')
-    .option('--resource <id>')
-    .option('--json')
-    .action((o) => res.opsList(api(), o));
+  listOptions(
+    ops.command('list').option('--resource <id>', "only this resource's operations").option('--kind <kind>', 'only this kind, e.g. provision'),
+  ).action((o) => res.opsList(api(), o));
   ops
     .command('get')
     .argument('<id>')
@@ -150,7 +150,11 @@ export function buildProgram(): Command {
   registerVmCommands(program, api);
   registerHostCommands(program, api);
   registerDriftCommands(program, api);
+  registerMetaCommands(program, api, () => config().config.api.url);
+  registerCompletionCommands(program, api);
 
+  // Last: output formats, confirmations, descriptions and examples for every command above.
+  applyConventions(program);
   return program;
 }
 
@@ -159,17 +163,18 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof ConfigError) {
       process.stderr.write(`hangar: ${err.message}\n`);
-      return 2;
+      return EXIT.usage;
     }
     if (err instanceof CliError) {
-      process.stderr.write(`${err.message}\n`);
+      if (err.message) process.stderr.write(`${err.message}\n`);
       return err.exitCode;
     }
+    // Anything else is a fault of this program or its environment, not of the request.
     process.stderr.write(`hangar: ${(err as Error).message ?? String(err)}\n`);
-    return 1;
+    return EXIT.system;
   }
 }
 

@@ -1,10 +1,19 @@
-// What commands print: JSON for --json, field/value and row tables otherwise.
+// What commands print: the API's answer as JSON or YAML (`--json`, `-o json|yaml`), field/value and
+// row tables otherwise (`-o wide` adds every other field as a column). The format is chosen once,
+// for the whole run, by the root command's preAction hook (cli/command-tree.ts).
+import { stringify as toYaml } from 'yaml';
+import { outputFormat } from './output-format.ts';
 import { table } from './render.ts';
 
 type Json = Record<string, unknown>;
 
-/** The API's answer as indented JSON (--json). */
-export const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
+export { machineReadable, OUTPUT_FORMATS, outputFormat, setOutputFormat, type OutputFormat } from './output-format.ts';
+
+/** The API's answer, unchanged: indented JSON, or YAML with -o yaml. */
+export const print = (v: unknown) => {
+  if (outputFormat() === 'yaml') process.stdout.write(toYaml(v ?? null, { lineWidth: 0 }));
+  else console.log(JSON.stringify(v, null, 2));
+};
 
 /** Field/value rows; render.table shows objects as compact JSON and null as "-". */
 export const fieldsTable = (obj: object) =>

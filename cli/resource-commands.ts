@@ -1,10 +1,11 @@
 // Resource commands over the REST API: machines and operations.
-import type { Progress } from '../domain/progress.ts';
 import { CliError, type ApiClient } from './api-client.ts';
-import { renderProgress, table } from './render.ts';
+import { table } from './render.ts';
 import { oneOf, wholeNumber } from './flags.ts';
-import { listAll } from './lists.ts';
-import { print } from './output.ts';
+import { emitList, fetchList, listAll, type ListOpts } from './lists.ts';
+import { print, readableFieldsTable } from './output.ts';
+import { renderProgress, watchOperation, type OperationJson, type WatchOptions } from './progress.ts';
+import { duration } from './time.ts';
 import { machineId, networkId, UUID } from './resolve.ts';
 
 interface MachineJson {
@@ -13,13 +14,6 @@ interface MachineJson {
   state: string;
   provider: string;
   [k: string]: unknown;
-}
-interface OperationJson {
-  id: string;
-  status: string;
-  progress: Progress | null;
-  error: { code: string; message: string } | null;
-  links: { history: string };
 }
 
 export interface PlanJson {
@@ -43,7 +37,7 @@ export function printPlan(plan: PlanJson, json?: boolean) {
 
 export interface MachineCreateOpts {
   name: string;
-  provider: string;
+  provider?: string;
   cpu: string;
   memoryMb: string;
   diskGb: string;
@@ -65,10 +59,18 @@ export interface MachineCreateOpts {
   dryRun?: boolean;
 }
 
+/** Without --provider: the template's provider (a template belongs to one), else dryrun. */
+async function providerFor(api: ApiClient, opts: MachineCreateOpts): Promise<string> {
+  if (opts.provider !== undefined) return opts.provider;
+  if (opts.template === undefined) return 'dryrun';
+  const { body } = await api.get<{ provider: string }>(`/api/v1/templates/${encodeURIComponent(opts.template)}`);
+  return body.provider;
+}
+
 export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
   const payload: Record<string, unknown> = {
     name: opts.name,
-    provider: opts.provider,
+    provider: await providerFor(api, opts),
     cpu: wholeNumber('--cpu', opts.cpu),
     memory_mb: wholeNumber('--memory-mb', opts.memoryMb),
     disk_gb: wholeNumber('--disk-gb', opts.diskGb),
@@ -109,23 +111,50 @@ export async function machinesCreate(api: ApiClient, opts: MachineCreateOpts) {
   if (opts.wait) await opsWatch(api, body.operation.id, { json: opts.json });
 }
 
-export async function machinesList(api: ApiClient, opts: { state?: string; provider?: string; json?: boolean }) {
-  const items = await listAll<MachineJson>(api, '/api/v1/machines', { state: opts.state, provider: opts.provider });
-  if (opts.json) return print(items);
-  console.log(table(items, ['name', 'id', 'provider', 'state', 'cpu', 'memory_mb', 'disk_gb']));
+export async function machinesList(api: ApiClient, opts: ListOpts & { state?: string; provider?: string }) {
+  const list = await fetchList<MachineJson>(api, '/api/v1/machines', { state: opts.state, provider: opts.provider }, opts);
+  emitList(list, opts, () => table(list.items, ['name', 'state', 'provider', 'cpu', 'memory_mb', 'disk_gb', 'power_state', 'id', 'created_at']));
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  lastTransitionTime?: string;
+}
+
+/** How to reach the machine: the ssh command for a forwarded port (QEMU user networking), else its addresses. */
+export function reachability(m: MachineJson): string[] {
+  const access = (m.access ?? {}) as { ssh_host?: string; ssh_port?: number; metadata_url?: string };
+  const addresses = ((m.addresses as { address: string; state: string }[] | undefined) ?? []).filter((a) => a.state !== 'released').map((a) => a.address);
+  const running = m.state === 'ready' || m.power_state === 'running';
+  const lines: string[] = [];
+  if (access.ssh_port && running)
+    lines.push(`ssh -p ${access.ssh_port} hangar@${access.ssh_host ?? '127.0.0.1'}   (port forwarded to the VM's SSH by QEMU user networking)`);
+  for (const a of addresses) lines.push(`ssh hangar@${a}`);
+  if (!lines.length) lines.push(running ? 'no forwarded port or leased address is known (the provider did not report one)' : `not reachable while ${m.state}`);
+  return lines;
 }
 
 export async function machinesGet(api: ApiClient, ref: string, opts: { json?: boolean }) {
   const id = await machineId(api, ref);
   const { body } = await api.get<MachineJson>(`/api/v1/machines/${id}`);
   if (opts.json) return print(body);
-  const { operations: _ops, ...rest } = body;
-  console.log(
-    table(
-      Object.entries(rest).map(([field, value]) => ({ field, value })),
-      ['field', 'value'],
-    ),
-  );
+  const { operations: _ops, conditions, drift: _drift, ...rest } = body;
+  console.log(readableFieldsTable(rest));
+  console.log('');
+  console.log('reach it:');
+  for (const line of reachability(body)) console.log(`  ${line}`);
+  const access = (body.access ?? {}) as { accel?: string; accel_reason?: string };
+  if (access.accel) console.log(`  runs under ${access.accel.toUpperCase()}${access.accel_reason ? ` (${access.accel_reason})` : ''}`);
+  const open = ((conditions as Condition[] | undefined) ?? []).filter((c) => c.status !== 'True');
+  console.log('');
+  if (!open.length) console.log('open conditions: none');
+  else {
+    console.log('open conditions:');
+    console.log(table(open as unknown as Record<string, unknown>[], ['type', 'status', 'reason', 'message', 'lastTransitionTime']));
+  }
 }
 
 export async function machinesDelete(api: ApiClient, ref: string, opts: { wait?: boolean; json?: boolean; dryRun?: boolean }) {
@@ -144,43 +173,34 @@ export async function opsGet(api: ApiClient, id: string, opts: { json?: boolean 
   console.log(`Temporal UI: ${body.links.history}`);
 }
 
-/** Redraws the step list until the operation ends; exits non-zero if it failed. */
-export async function opsWatch(api: ApiClient, id: string, opts: { json?: boolean; intervalMs?: number; timeoutMs?: number } = {}) {
-  const interval = opts.intervalMs ?? 500;
-  const deadline = Date.now() + (opts.timeoutMs ?? 60 * 60_000);
-  const tty = process.stdout.isTTY && !opts.json;
-  let drawn = 0;
-  let last = '';
-  for (;;) {
-    const { body } = await api.get<OperationJson>(`/api/v1/operations/${encodeURIComponent(id)}`);
-    const lines = renderProgress(body.status, body.progress);
-    const text = lines.join('\n');
-    if (!opts.json && text !== last) {
-      if (tty && drawn) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
-      process.stdout.write(`${text}\n`);
-      drawn = lines.length;
-      last = text;
-    }
-    if (body.status !== 'running') {
-      if (opts.json) print(body);
-      if (body.status !== 'completed') {
-        throw new CliError(`operation ${id} ${body.status}${body.error ? `: ${body.error.code}: ${body.error.message}` : ''}`, 1);
-      }
-      return;
-    }
-    if (Date.now() > deadline) throw new CliError(`gave up watching operation ${id}: still running`, 1);
-    await new Promise((r) => setTimeout(r, interval));
-  }
+/** Watches the operation until it ends; exits 4 if it failed (cli/progress.ts). */
+export const opsWatch = (api: ApiClient, id: string, opts: WatchOptions = {}) => watchOperation(api, id, opts);
+
+interface OperationRow {
+  id: string;
+  kind: string;
+  status: string;
+  resource: { type: string; id: string };
+  started_at: string | null;
+  closed_at: string | null;
+  created_at: string;
 }
 
-export async function opsList(api: ApiClient, opts: { json?: boolean; resource?: string }) {
-  const q = opts.resource ? `?resource_id=${encodeURIComponent(opts.resource)}` : '';
-  const { body } = await api.get<{ items: Record<string, unknown>[] }>(`/api/v1/operations${q}`);
-  if (opts.json) return print(body.items);
-  console.log(
+export async function opsList(api: ApiClient, opts: ListOpts & { resource?: string; kind?: string }) {
+  const list = await fetchList<OperationRow>(api, '/api/v1/operations', { resource_id: opts.resource, kind: opts.kind }, opts);
+  emitList(list, opts, () =>
     table(
-      body.items.map((o) => ({ ...o, resource: (o.resource as { id: string }).id })),
-      ['id', 'kind', 'resource', 'requested_by', 'created_at'],
+      list.items.map((o) => ({
+        status: o.status,
+        type: o.kind,
+        resource: `${o.resource.type}/${o.resource.id}`,
+        started: o.started_at ?? o.created_at,
+        duration: o.started_at
+          ? duration((o.closed_at ? Date.parse(o.closed_at) : Date.now()) - Date.parse(o.started_at)) + (o.closed_at ? '' : ' (running)')
+          : '-',
+        id: o.id,
+      })),
+      ['status', 'type', 'resource', 'started', 'duration', 'id'],
     ),
   );
 }

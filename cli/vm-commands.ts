@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { CliError, type ApiClient, type ApiFactory, type OperationRef } from './api-client.ts';
 import { table } from './render.ts';
 import { oneOf, wholeNumber } from './flags.ts';
-import { listAll, withQuery, type Page } from './lists.ts';
+import { emitList, fetchList, listOptions, withQuery, type ListOpts } from './lists.ts';
 import { fieldsTable, print } from './output.ts';
 import { machineId, UUID } from './resolve.ts';
 import { opsWatch, printPlan, type PlanJson } from './resource-commands.ts';
@@ -97,10 +97,9 @@ export async function templatesCreate(api: ApiClient, o: TemplateCreateOpts) {
   );
 }
 
-export async function templatesList(api: ApiClient, o: { provider?: string; state?: string; json?: boolean }) {
-  const items = await listAll<TemplateJson>(api, '/api/v1/templates', { provider: o.provider, state: o.state });
-  if (o.json) return print(items);
-  console.log(table(items, ['name', 'id', 'provider', 'state', 'node', 'vmid', 'provider_ref', 'image']));
+export async function templatesList(api: ApiClient, o: ListOpts & { provider?: string; state?: string }) {
+  const list = await fetchList<TemplateJson>(api, '/api/v1/templates', { provider: o.provider, state: o.state }, o);
+  emitList(list, o, () => table(list.items, ['name', 'id', 'provider', 'state', 'node', 'vmid', 'provider_ref', 'image']));
 }
 
 export async function templatesGet(api: ApiClient, ref: string, o: { json?: boolean }) {
@@ -143,11 +142,10 @@ export async function machinesPower(api: ApiClient, action: PowerAction, ref: st
 // ---------------------------------------------------------------------------------------------
 // Disks
 
-export async function disksList(api: ApiClient, machine: string, o: { json?: boolean }) {
+export async function disksList(api: ApiClient, machine: string, o: ListOpts) {
   const id = await machineId(api, machine);
-  const { body } = await api.get<Page<DiskJson>>(`/api/v1/machines/${enc(id)}/disks`);
-  if (o.json) return print(body.items);
-  console.log(table(body.items, ['id', 'size_gb', 'storage', 'slot', 'volume', 'state', 'last_error', 'created_at']));
+  const list = await fetchList<DiskJson>(api, `/api/v1/machines/${enc(id)}/disks`, {}, o);
+  emitList(list, o, () => table(list.items, ['id', 'size_gb', 'storage', 'slot', 'volume', 'state', 'last_error', 'created_at']));
 }
 
 export async function disksAttach(api: ApiClient, machine: string, o: MutationOpts & { sizeGb: string; storage?: string }) {
@@ -201,12 +199,7 @@ export function registerVmCommands(program: Command, api: ApiFactory): void {
       .option('--cpu <n>', 'vCPUs (1-512)')
       .option('--memory-mb <n>', 'memory in MiB'),
   ).action((o) => templatesCreate(api(), o));
-  templates
-    .command('list')
-    .option('--provider <provider>')
-    .option('--state <state>')
-    .option('--json', 'print JSON')
-    .action((o) => templatesList(api(), o));
+  listOptions(templates.command('list').option('--provider <provider>').option('--state <state>')).action((o) => templatesList(api(), o));
   templates
     .command('get')
     .argument('<id-or-name>')
@@ -224,11 +217,7 @@ export function registerVmCommands(program: Command, api: ApiFactory): void {
   }
 
   const disks = program.command('disks').alias('disk').description('data disks of machines');
-  disks
-    .command('list')
-    .argument('<machine>', 'machine id or name')
-    .option('--json', 'print JSON')
-    .action((machine: string, o) => disksList(api(), machine, o));
+  listOptions(disks.command('list').argument('<machine>', 'machine id or name')).action((machine: string, o) => disksList(api(), machine, o));
   mutationOptions(
     disks
       .command('attach')

@@ -19,6 +19,30 @@ export interface Plan {
 
 const provider = (name: ProviderName, method: string) => `${name}.${method}`;
 
+/** The create call in the provider's own terms: VMIDs, nodes and clone modes are Proxmox notions. */
+function createArgs(spec: MachineSpec): Record<string, unknown> {
+  const common = { template: spec.template ?? null, name: spec.name };
+  switch (spec.provider) {
+    case 'proxmox':
+      return {
+        ...common,
+        vmid: spec.vmid ?? 'next free',
+        node: spec.node ?? null,
+        clone_mode: spec.cloneMode ?? 'linked',
+        queue: spec.cloneQueue ?? null,
+      };
+    case 'qemu':
+      return {
+        ...common,
+        disk: "qcow2 overlay on the template's image",
+        instance: 'named by the machine id',
+        network: spec.bridge ? `bridge ${spec.bridge}` : 'the configured QEMU network (user-mode NAT by default: SSH forwarded from a free 127.0.0.1 port)',
+      };
+    default:
+      return common;
+  }
+}
+
 export function planProvision(spec: MachineSpec, workflowId: string): Plan {
   const calls: PlannedCall[] = [{ step: 'mark-provisioning', call: 'hangar.setMachineState', args: { state: 'provisioning' } }];
   if (spec.networkId)
@@ -30,14 +54,7 @@ export function planProvision(spec: MachineSpec, workflowId: string): Plan {
   calls.push({
     step: 'create',
     call: provider(spec.provider, spec.template ? 'clone' : 'create'),
-    args: {
-      template: spec.template ?? null,
-      name: spec.name,
-      vmid: spec.vmid ?? 'next free',
-      node: spec.node ?? null,
-      clone_mode: spec.cloneMode ?? (spec.provider === 'proxmox' ? 'linked' : null),
-      queue: spec.cloneQueue ?? null,
-    },
+    args: createArgs(spec),
   });
   calls.push({
     step: 'configure',

@@ -59,6 +59,16 @@ export interface VmStatus {
   powerState: PowerState;
 }
 
+/** Recorded on the machine (`access`) when a VM starts: snake_case, as the API shows it. */
+export interface VmAccess {
+  ssh_host?: string;
+  ssh_port?: number;
+  accel?: string;
+  accel_reason?: string;
+  cpu_model?: string;
+  started_at?: string;
+}
+
 export interface VmSummary {
   providerId: string;
   /** The Hangar machine this VM belongs to, when it carries Hangar's marker. */
@@ -149,6 +159,11 @@ export interface Hypervisor {
   /** Deletes the machine's VM, its cloud-init ISO and disks no other VM references; "already gone" is success. */
   delete(machineId: string, opts?: CallOptions): Promise<{ deleted: boolean }>;
   status(machineId: string, opts?: CallOptions): Promise<VmStatus>;
+  /**
+   * How to reach a running VM and how it runs, as the machine's `access` shows it (e.g. QEMU's
+   * forwarded SSH port and accelerator with the reason); providers without such details leave it out.
+   */
+  access?(providerId: string): Promise<VmAccess | null>;
   /** Every VM this provider manages (for reconciliation). */
   list(opts?: CallOptions): Promise<VmSummary[]>;
   /**

@@ -28,9 +28,10 @@ ensure_npm_packages() {
   local stamp="$HANGAR_ROOT/node_modules/.hangar-lock-hash" want
   want="$(sha256sum "$HANGAR_ROOT/package-lock.json" | cut -d' ' -f1)-$(node -p 'process.versions.node')"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  log "installing npm packages"
+  log "installing npm packages (package-lock.json or Node changed)"
   (cd "$HANGAR_ROOT" && npm install --no-fund --no-audit --loglevel=error >/dev/null)
-  echo "$want" >"$stamp"
+  # Hashed again after the install: if npm rewrote the lock file, the next run must not reinstall.
+  echo "$(sha256sum "$HANGAR_ROOT/package-lock.json" | cut -d' ' -f1)-$(node -p 'process.versions.node')" >"$stamp"
 }
 
 ensure_temporal() {
@@ -54,16 +55,18 @@ ensure_postgres() {
 }
 
 # Test-only tools: cloud-init's own validators (`cloud-init schema`, `cloud-init devel
-# net-convert`, the NoCloud seed reader) and xorriso for cidata ISOs. Only `make test` asks for
-# them (HANGAR_SETUP_TEST_TOOLS=1) so `make up` stays lean.
+# net-convert`, the NoCloud seed reader), xorriso for cidata ISOs, and zsh (the CLI's completion
+# script is checked with `zsh -n`). Only `make test` asks for them (HANGAR_SETUP_TEST_TOOLS=1) so
+# `make up` stays lean.
 ensure_test_tools() {
   local missing=()
   command -v cloud-init >/dev/null || missing+=(cloud-init)
   command -v xorriso >/dev/null || missing+=(xorriso)
+  command -v zsh >/dev/null || missing+=(zsh)
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "installing test tools: ${missing[*]}"
   apt_install "${missing[@]}"
-  command -v cloud-init >/dev/null && command -v xorriso >/dev/null || die "cloud-init/xorriso not found after install"
+  command -v cloud-init >/dev/null && command -v xorriso >/dev/null && command -v zsh >/dev/null || die "cloud-init/xorriso/zsh not found after install"
 }
 
 ensure_node

@@ -22,6 +22,7 @@ stop_process() { stop_pidfile "$RUN/$1.pid" "$1"; }
 
 up() {
   bash "$HANGAR_ROOT/scripts/setup.sh"
+  bash "$HANGAR_ROOT/scripts/install-cli.sh"
   source "$HANGAR_ROOT/scripts/lib.sh"   # pick up the project-local Node on PATH
   mkdir -p "$RUN" "$LOGS" "$SECRETS"; chmod 700 "$SECRETS"
   local line
@@ -66,8 +67,10 @@ up() {
     Logs         $LOGS
     Admin token  in $SECRETS/cli-token (the CLI uses it automatically)
 
-  Machines:     cli/hangar machines list      (demo VM: cli/hangar machines get demo-qemu)
-  Try:          cli/hangar machines create --name demo-1 --provider dryrun --cpu 2 --memory-mb 2048 --disk-gb 20 --wait
+  Status:       hangar status                 (services, QEMU acceleration and why, queues, errors)
+  Machines:     hangar machines list          (demo VM and how to reach it: hangar machines get demo-qemu)
+  Try:          hangar machines create --name demo-1 --provider dryrun --cpu 2 --memory-mb 2048 --disk-gb 20 --wait
+  Completion:   source <(hangar completion bash)    (zsh, fish: hangar completion zsh|fish)
 
 MSG
 }
@@ -90,15 +93,19 @@ demo_vm() {
     hangar keys get demo-key >/dev/null 2>&1 || hangar keys add --name demo-key --public-key "$(cat "$key.pub")" >/dev/null
     log "provisioning demo-qemu: a real VM that boots, reads its cloud-init seed from Hangar and phones home (a few minutes without KVM)"
     hangar machines create --name demo-qemu --provider qemu --template debian-12 --cpu 1 --memory-mb 768 --disk-gb 4 \
-      --ssh-key demo-key --wait || die "provisioning demo-qemu failed (see cli/hangar machines get demo-qemu)"
+      --ssh-key demo-key --wait || die "provisioning demo-qemu failed (see: hangar machines get demo-qemu)"
   else
     # `make down` stopped it; starting a running VM is a no-op.
-    hangar machines start demo-qemu --wait >/dev/null || log "could not start demo-qemu (see cli/hangar machines get demo-qemu)"
+    hangar machines start demo-qemu --wait >/dev/null || log "could not start demo-qemu (see: hangar machines get demo-qemu)"
   fi
-  local port
-  port="$(node -e 'try{const r=require(process.argv[1]);console.log(r.runtime?.sshPort??"")}catch{console.log("")}' \
-    "$HANGAR_DATA/qemu/instances/$(hangar machines get demo-qemu --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).id))')/instance.json")"
+  # How to reach it and how it runs, as the API records them at each start (machine `access`).
+  local access
+  access="$(hangar machines get demo-qemu --json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{const a=JSON.parse(s).access??{};console.log([a.ssh_port??"",a.accel??"",a.accel_reason??""].join("|"))})')"
+  local port accel reason
+  IFS="|" read -r port accel reason <<<"$access"
   [ -n "$port" ] && log "demo-qemu is ready: ssh -i $SECRETS/demo_ed25519 -p $port hangar@127.0.0.1"
+  [ -n "$accel" ] && log "demo-qemu runs under ${accel^^}: ${reason:-no reason recorded} (hangar status shows it too)"
+  return 0
 }
 
 down() {

@@ -109,6 +109,15 @@ export const operationDetail = operationSummary
   })
   .meta({ id: 'Operation', description: 'An operation with its status from Temporal and its progress.' });
 
+/** GET /operations items: the summary with its status and run times from Temporal. */
+export const operationListEntry = operationSummary
+  .extend({
+    status: z.string().meta({ description: 'running, completed, failed, cancelled, terminated, timed_out, or unknown (history gone or Temporal slow)' }),
+    started_at: timestamp.nullable(),
+    closed_at: timestamp.nullable(),
+  })
+  .meta({ id: 'OperationListEntry' });
+
 export const plan = z
   .strictObject({
     dry_run: z.literal(true),

@@ -3,10 +3,10 @@ import { HangarError } from '../../domain/errors.ts';
 import { safeFilter } from '../../domain/text.ts';
 import { Operation } from '../../db/entities/index.ts';
 import type { ApiDeps } from '../context.ts';
-import { describeOperation, operationSummary } from '../operations.ts';
+import { describeOperation, operationListItem } from '../operations.ts';
 import { cursorParts, isCursorTimestamp, isUuid, pageOf, parsePage } from '../pagination.ts';
 import { contractRouter, json, type ContractRouter } from '../contract/route.ts';
-import { byId, operationDetail, operationSummary as operationSummarySchema, page, paging } from '../contract/schemas.ts';
+import { byId, operationDetail, operationListEntry, page, paging } from '../contract/schemas.ts';
 
 const listQuery = z.object({
   resource_id: safeFilter(255).optional(),
@@ -22,7 +22,7 @@ export function operationsRouter(deps: ApiDeps): ContractRouter {
     path: '/',
     summary: 'List operations, newest first',
     query: listQuery,
-    responses: { 200: json(page(operationSummarySchema), 'a page of operations') },
+    responses: { 200: json(page(operationListEntry), 'a page of operations, each with its status from Temporal') },
     handler: async ({ query }, req, res) => {
       const pg = parsePage(req.query, deps.config.api.maxPageSize);
       const where: Record<string, unknown> = {};
@@ -36,7 +36,7 @@ export function operationsRouter(deps: ApiDeps): ContractRouter {
       }
       const rows = await deps.orm.em.fork().find(Operation, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: pg.pageSize + 1 });
       const { items, next_cursor } = pageOf(rows, pg.pageSize, (o) => `${o.createdAt.toISOString()}|${o.id}`);
-      res.json({ items: items.map((o) => operationSummary(deps.config, o)), next_cursor });
+      res.json({ items: await Promise.all(items.map((o) => operationListItem(deps.temporal, deps.config, o))), next_cursor });
     },
   });
 

@@ -14,6 +14,7 @@ import { contractRouter, json, noContent, type ContractRouter } from '../contrac
 import { byId, idParam, page, paging } from '../contract/schemas.ts';
 import { allocation, allocationBatch, blockPage, pool, utilization } from '../contract/ipam-views.ts';
 import { iso, resourceName } from './common.ts';
+import { percentOf } from '../../domain/numbers.ts';
 
 const tags = safeTags;
 
@@ -406,8 +407,8 @@ export function poolsRouter(deps: ApiDeps): ContractRouter {
       }
       const ids = [...byAccount.keys()].filter((k): k is string => !!k);
       const keys = new Map((ids.length ? await em().find(Account, { id: { $in: ids } }) : []).map((a) => [a.id, a.key]));
-      // Percent with two decimals, computed in BigInt so an IPv6 /32 does not lose precision.
-      const percent = summary.total === 0n ? 0 : Number((summary.used * 10000n) / summary.total) / 100;
+      // Percent rounded to two decimals, computed in BigInt so an IPv6 /32 does not lose precision.
+      const percent = percentOf(summary.used, summary.total);
       res.json({
         cidr: formatCidr(range),
         total: summary.total.toString(),

@@ -74,7 +74,7 @@ export interface InstanceRecord {
   nics: { mac: string; bridge?: string }[];
   cloudInit?: { hash: string; iso: boolean; seedUrl?: string };
   disks: DiskRecord[];
-  runtime?: { accel: string; cpuModel: string; sshPort?: number; startedAt: string };
+  runtime?: { accel: string; cpuModel: string; accelReason?: string; sshPort?: number; startedAt: string };
 }
 
 export interface TemplateRecord {

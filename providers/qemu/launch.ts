@@ -102,7 +102,7 @@ export async function launch(ctx: QemuContext, dir: string, rec: InstanceRecord,
     }
     const pid = await livePid(dir);
     if (!pid) throw new HangarError('provider_error', `qemu: ${rec.machineId} exited right after starting (see ${p.serialLog})`);
-    rec.runtime = { accel: accel.accel, cpuModel: accel.cpuModel, startedAt: new Date().toISOString() };
+    rec.runtime = { accel: accel.accel, cpuModel: accel.cpuModel, accelReason: accel.reason, startedAt: new Date().toISOString() };
     if (sshPort !== undefined) rec.runtime.sshPort = sshPort;
     await saveInstance(ctx, rec);
     ctx.logger.info({ machineId: rec.machineId, pid, accel: accel.accel, sshPort }, 'qemu: VM started');

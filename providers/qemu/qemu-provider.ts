@@ -25,6 +25,7 @@ import type {
   TemplateRef,
   TemplateSpec,
   VmSpec,
+  VmAccess,
   VmStatus,
   VmSummary,
   InventoryOptions,
@@ -393,6 +394,24 @@ export class QemuProvider implements Hypervisor {
     const marked = await this.withLock(leftover.ref, () => markedRecord(this.instanceDir(leftover.ref), leftover.ref));
     if (!marked) return { deleted: false };
     return this.delete(leftover.ref);
+  }
+
+  /** The forwarded SSH port (user networking) and the accelerator with its reason, while the VM runs. */
+  async access(providerId: string): Promise<VmAccess | null> {
+    const dir = this.instanceDir(providerId);
+    return this.withLock(providerId, async () => {
+      const rec = await readJson<InstanceRecord>(instancePaths(dir).record);
+      const { pid } = await powerState(dir);
+      if (!rec?.runtime || !pid) return null;
+      const rt = rec.runtime;
+      return {
+        ...(rt.sshPort !== undefined ? { ssh_host: '127.0.0.1', ssh_port: rt.sshPort } : {}),
+        accel: rt.accel,
+        cpu_model: rt.cpuModel,
+        ...(rt.accelReason ? { accel_reason: rt.accelReason } : {}),
+        started_at: rt.startedAt,
+      };
+    });
   }
 
   /** Paths, pid and forwarded SSH port of a VM (for operators and tests); null when absent. */

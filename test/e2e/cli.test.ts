@@ -29,24 +29,27 @@ describe('hangar CLI', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`machine ${name}`);
-    expect(run.stdout).toMatch(/provisionVm .*\[#{30}\] 5\/5 {2}completed/);
-    expect(run.stdout).toContain('[x] mark-ready');
+    // Not a terminal: one plain line per step change, each finished step with its time.
+    expect(run.stdout).toMatch(/^mark-provisioning: completed in \d+\.\d s$/m);
+    expect(run.stdout).toMatch(/^mark-ready: completed in \d+\.\d s$/m);
+    expect(run.stdout).toMatch(/^provisionVm [0-9a-f-]{36} {2}5\/5 {2}completed in \d+(\.\d)? s {2}\(operation [0-9a-f-]{36}\)$/m);
+    expect(run.stdout).not.toContain('\x1b[');
 
     const list = await hangar(['machines', 'list', '--json']);
     expect(list.code).toBe(0);
-    const machine = (JSON.parse(list.stdout) as { name: string; state: string; id: string }[]).find((m) => m.name === name);
+    const machine = (JSON.parse(list.stdout) as { items: { name: string; state: string; id: string }[] }).items.find((m) => m.name === name);
     expect(machine?.state).toBe('ready');
 
     const table = await hangar(['machines', 'list']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ID\s+PROVIDER\s+STATE/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PROVIDER\s+CPU\s+MEMORY_MB\s+DISK_GB\s+POWER_STATE\s+ID\s+CREATED_AT$/);
     expect(table.stdout).toContain(name);
 
     const get = await hangar(['machines', 'get', name, '--json']);
     expect(JSON.parse(get.stdout).id).toBe(machine!.id);
 
-    const del = await hangar(['machines', 'delete', name, '--wait']);
+    const del = await hangar(['machines', 'delete', name, '--wait', '--yes']);
     expect(del.code).toBe(0);
-    expect(del.stdout).toContain('[x] delete-record');
+    expect(del.stdout).toMatch(/^delete-record: completed in /m);
     const gone = await hangar(['machines', 'get', machine!.id]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('error: not_found');

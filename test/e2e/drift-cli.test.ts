@@ -19,7 +19,7 @@ const cli = useCliSuite(
     },
   },
 );
-const { ok, json, fails } = cli;
+const { ok, json, fails, items } = cli;
 const SLOW = 300_000;
 let scheduleId: string;
 
@@ -64,20 +64,20 @@ describe('hangar drift', () => {
     'lists findings with filters, gets one, refuses to remediate what it may not fix, ignores one',
     async () => {
       const { provider, managed, stray } = await seedFindings();
-      const all = await json(['drift', 'list', '--provider', provider]);
+      const all = await items(['drift', 'list', '--provider', provider]);
       expect(all.map((f: { kind: string }) => f.kind).sort()).toEqual(['power_mismatch', 'unmanaged']);
-      const [unmanaged] = await json(['drift', 'list', '--provider', provider, '--kind', 'unmanaged', '--state', 'open']);
+      const [unmanaged] = await items(['drift', 'list', '--provider', provider, '--kind', 'unmanaged', '--state', 'open']);
       expect(unmanaged).toMatchObject({ resource_id: stray, state: 'open' });
-      expect(await json(['drift', 'list', '--resource', managed])).toEqual([expect.objectContaining({ kind: 'power_mismatch' })]);
+      expect(await items(['drift', 'list', '--resource', managed])).toEqual([expect.objectContaining({ kind: 'power_mismatch' })]);
       const table = (await ok(['drift', 'list', '--provider', provider])).stdout;
       expect(tableRows(table)).toHaveLength(2);
       expect(table).toContain('by-hand');
       expect(await json(['drift', 'get', unmanaged.id])).toEqual(unmanaged);
       expect((await ok(['drift', 'ignore', unmanaged.id])).stdout).toContain(`ignored unmanaged finding ${unmanaged.id}`);
-      expect(await json(['drift', 'list', '--provider', provider, '--state', 'ignored'])).toEqual([expect.objectContaining({ id: unmanaged.id })]);
+      expect(await items(['drift', 'list', '--provider', provider, '--state', 'ignored'])).toEqual([expect.objectContaining({ id: unmanaged.id })]);
       // Nothing Hangar may do about what it did not create, nor for a machine that has no VM any more.
       expect(await fails(1, ['drift', 'remediate', unmanaged.id])).toContain('Hangar did not create it');
-      const [mismatch] = await json(['drift', 'list', '--resource', managed]);
+      const [mismatch] = await items(['drift', 'list', '--resource', managed]);
       expect(await fails(1, ['drift', 'remediate', mismatch.id])).toContain('has no VM to start');
       expect(await fails(2, ['drift', 'list', '--kind', 'gone'])).toContain('--kind');
       expect(await fails(1, ['drift', 'get', randomUUID()])).toContain('error: not_found');
@@ -90,7 +90,7 @@ describe('hangar schedules', () => {
   it(
     'lists the observer schedules, pauses, unpauses, triggers and applies them',
     async () => {
-      const listed = await json(['schedules', 'list']);
+      const listed = (await json(['schedules', 'list'])).items;
       expect(listed.map((s: { target: string }) => s.target)).toEqual(['inventory', 'qemu/local', 'dryrun', 'redfish:default']);
       expect(listed[0]).toEqual(expect.objectContaining({ id: scheduleId, target: 'inventory', paused: false }));
       // A target with a slash is one argument too.

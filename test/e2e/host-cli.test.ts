@@ -10,7 +10,7 @@ import { unique } from '../support/api-fixture.ts';
 let bmc: SushyEmulator;
 let images: ImageServer;
 const cli = useCliSuite({ beforeAll, afterAll }, { worker: true, config: { HANGAR_REDFISH_POLL_INTERVAL_MS: '200' } });
-const { run: hangar, ok, json } = cli;
+const { run: hangar, ok, json, items } = cli;
 
 beforeAll(async () => {
   [bmc, images] = await Promise.all([startSushy({ systems: 1 }), serveImage()]);
@@ -50,7 +50,7 @@ describe('hangar hosts and clusters', () => {
       '--wait',
     ]);
     expect(reg.stdout).toMatch(new RegExp(`^host ${name} \\([0-9a-f-]{36}\\) registered; inspecting; operation `));
-    expect(reg.stdout).toContain('[x] inspect');
+    expect(reg.stdout).toMatch(/^inspect: completed in /m);
     expect(reg.stdout).toMatch(new RegExp(`${name}: available, Sushy Emulator.*bmc_reachable=True`));
     const list = await ok(['hosts', 'list', '--tag', 'cli']);
     expect(list.stdout.split('\n')[0]).toMatch(/^NAME\s+STATE\s+POWER_STATE\s+VENDOR\s+MODEL\s+BMC_ADDRESS\s+CLAIMED_BY\s+CONDITIONS$/);
@@ -77,7 +77,7 @@ describe('hangar hosts and clusters', () => {
     expect(prov.stdout).toContain(`on host ${name}`);
     expect(prov.stdout).toMatch(/NoCloud seed URL .*\/cloud-init\/[0-9a-f-]{36}\/[A-Za-z0-9_-]+\//);
     expect(prov.stdout).toMatch(/provisionHost .*completed/);
-    expect(prov.stdout).toContain('[x] mark-provisioned');
+    expect(prov.stdout).toMatch(/^mark-provisioned: completed in /m);
     const host = await json(['hosts', 'get', name]);
     expect(host).toMatchObject({ state: 'provisioned', power_state: 'On' });
     expect(await json(['machines', 'get', machine])).toMatchObject({ kind: 'baremetal', template: tpl });
@@ -86,16 +86,16 @@ describe('hangar hosts and clusters', () => {
     const created = await ok(['clusters', 'create', '--name', cl, '--control-plane', machine, '--vip', '192.0.2.10']);
     expect(created.stdout).toContain(`${cl}: ready; control plane https://192.0.2.10:6443`);
     expect(created.stdout).toMatch(new RegExp(`${machine}\\s+control-plane\\s+ready`));
-    const clusters = await json<{ name: string; ready: boolean }[]>(['clusters', 'list']);
+    const clusters = await items<{ name: string; ready: boolean }>(['clusters', 'list']);
     expect(clusters.find((c) => c.name === cl)).toMatchObject({ ready: true });
     const removed = await ok(['clusters', 'remove-machine', cl, machine]);
     expect(removed.stdout).toContain(`${cl}: not ready`);
-    await ok(['clusters', 'delete', cl]);
+    await ok(['clusters', 'delete', cl, '--yes']);
 
-    const busy = await hangar(['hosts', 'delete', name]);
+    const busy = await hangar(['hosts', 'delete', name, '--yes']);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/error: invalid_state: .*is provisioned/);
-    const dep = await ok(['hosts', 'deprovision', name, '--wait']);
+    const dep = await ok(['hosts', 'deprovision', name, '--wait', '--yes']);
     expect(dep.stdout).toMatch(/deprovisionHost .*completed/);
     expect((await json(['hosts', 'get', name])).state).toBe('available');
     expect((await redfishGet(bmc, bmc.systems[0]!.path)).PowerState).toBe('Off');
@@ -107,6 +107,6 @@ describe('hangar hosts and clusters', () => {
     expect(badWait.code).toBe(1);
     expect(badWait.stderr).toMatch(/validation_failed.*claim_timeout/s);
     await ok(['hosts', 'maintenance', name, 'off']);
-    await ok(['hosts', 'delete', name]);
+    await ok(['hosts', 'delete', name, '--yes']);
   }, 180_000);
 });

@@ -10,7 +10,7 @@ import { useCliSuite, tableLine, tableRows } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
 const cli = useCliSuite({ beforeAll, afterAll });
-const { run: hangar, ok, json, fails } = cli;
+const { run: hangar, ok, json, fails, items } = cli;
 
 // Each test starts dozens of CLI processes; on a loaded two-core machine that takes a while.
 const SLOW = 300_000;
@@ -35,7 +35,7 @@ describe('hangar keys', () => {
 
       const [list, all, page1, dup, both, neither, missingFile] = await Promise.all([
         ok(['keys', 'list']),
-        json<{ name: string; id: string }[]>(['keys', 'list']),
+        items<{ name: string; id: string }>(['keys', 'list']),
         json<{ items: { name: string }[]; next_cursor: string | null }>(['keys', 'list', '--page-size', '1']),
         fails(1, ['keys', 'add', '--name', `again-${sfx}`, '--file', a.path]),
         fails(2, ['keys', 'add', '--name', `x-${sfx}`, '--file', a.path, '--public-key', b.line]),
@@ -63,7 +63,7 @@ describe('hangar keys', () => {
       expect(tableLine(byId.stdout)).toMatch(/^FIELD\s+VALUE$/);
       expect(byId.stdout).toMatch(new RegExp(`fingerprint\\s+${b.fingerprint.replace(/[+/]/g, '\\$&')}`));
 
-      expect((await ok(['keys', 'rm', `bob-${sfx}`])).stdout).toContain(`removed ssh key bob-${sfx} (${bob.id})`);
+      expect((await ok(['keys', 'rm', `bob-${sfx}`, '--yes'])).stdout).toContain(`removed ssh key bob-${sfx} (${bob.id})`);
       expect(await fails(1, ['keys', 'get', `bob-${sfx}`])).toContain(`error: not_found: no SSH key named "bob-${sfx}"`);
       expect(await fails(1, ['keys', 'get', bob.id])).toContain('error: not_found');
     },
@@ -121,7 +121,7 @@ describe('hangar networks and leases', () => {
 
       const [list, listJson, get, getJson, dupe] = await Promise.all([
         ok(['networks', 'list']),
-        json<{ id: string }[]>(['networks', 'list']),
+        items<{ id: string }>(['networks', 'list']),
         ok(['networks', 'get', `lab-${sfx}`]),
         json(['networks', 'get', net.id]),
         fails(1, ['networks', 'create', '--name', `lab-${sfx}`, '--cidr', '10.9.0.0/24']),
@@ -171,7 +171,7 @@ describe('hangar networks and leases', () => {
         fails(1, ['leases', 'create', name, '--address', '10.77.0.2']),
         fails(1, ['leases', 'create', name, '--address', '10.78.0.9']),
         ok(['leases', 'list', name]),
-        json<{ address: string }[]>(['leases', 'list', name, '--state', 'active']),
+        items<{ address: string }>(['leases', 'list', name, '--state', 'active']),
         fails(2, ['leases', 'list', name, '--state', 'gone']),
       ]);
       expect(exhausted).toContain('error: network_exhausted');
@@ -184,13 +184,13 @@ describe('hangar networks and leases', () => {
       expect(active.map((l) => l.address)).toEqual(['10.77.0.6']);
       expect(badState).toContain('--state must be one of reserved, active, released, got "gone"');
 
-      expect((await ok(['leases', 'release', name, '10.77.0.4'])).stdout).toContain(`released 10.77.0.4 in ${name}`);
-      expect(await fails(1, ['leases', 'release', name, '10.77.0.4'])).toContain('error: not_found: no live lease for 10.77.0.4');
-      expect((await json<{ address: string; state: string }[]>(['leases', 'list', name, '--state', 'released'])).map((l) => l.address)).toEqual(['10.77.0.4']);
+      expect((await ok(['leases', 'release', name, '10.77.0.4', '--yes'])).stdout).toContain(`released 10.77.0.4 in ${name}`);
+      expect(await fails(1, ['leases', 'release', name, '10.77.0.4', '--yes'])).toContain('error: not_found: no live lease for 10.77.0.4');
+      expect((await items<{ address: string; state: string }>(['leases', 'list', name, '--state', 'released'])).map((l) => l.address)).toEqual(['10.77.0.4']);
       expect((await json(['leases', 'create', name])).address).toBe('10.77.0.4');
 
-      expect(await fails(1, ['networks', 'rm', name])).toContain('error: has_dependents');
-      expect((await ok(['networks', 'rm', name, '--force'])).stdout).toContain(`removed network ${name}`);
+      expect(await fails(1, ['networks', 'rm', name, '--yes'])).toContain('error: has_dependents');
+      expect((await ok(['networks', 'rm', name, '--force', '--yes'])).stdout).toContain(`removed network ${name}`);
       expect(await fails(1, ['networks', 'get', name])).toContain(`error: not_found: no network named "${name}"`);
       expect(await fails(1, ['leases', 'list', name])).toContain('error: not_found');
     },
@@ -253,10 +253,10 @@ describe('hangar inventory errors', () => {
     'exits 1 for unknown names, 2 for bad flag values and 3 when the API is down',
     async () => {
       const [key, net, pool, account, leases, pageSize, missingArg, unknownFlag, down, noToken] = await Promise.all([
-        fails(1, ['keys', 'rm', `ghost-${sfx}`]),
+        fails(1, ['keys', 'rm', `ghost-${sfx}`, '--yes']),
         fails(1, ['networks', 'update', `ghost-${sfx}`, '--vlan', '3']),
         fails(1, ['pools', 'utilization', `ghost-${sfx}`]),
-        fails(1, ['accounts', 'rm', `gcp:ghost-${sfx}`]),
+        fails(1, ['accounts', 'rm', `gcp:ghost-${sfx}`, '--yes']),
         fails(1, ['leases', 'create', `ghost-${sfx}`]),
         fails(2, ['networks', 'list', '--page-size', '0']),
         fails(2, ['leases', 'release', 'somenet']),

@@ -5,7 +5,7 @@ import { useCliSuite, tableLine, tableRows } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
 const cli = useCliSuite({ beforeAll, afterAll });
-const { run: hangar, ok, json, fails } = cli;
+const { run: hangar, ok, json, fails, items } = cli;
 
 // Each test starts dozens of CLI processes; on a loaded two-core machine that takes a while.
 const SLOW = 300_000;
@@ -57,8 +57,8 @@ describe('hangar accounts, pools and blocks', () => {
 
       const [list, onlyGcp, search, byKey, byName, badProvider, badKey, badTier, badAwsId, badRegion] = await Promise.all([
         ok(['accounts', 'list']),
-        json<{ key: string; provider: string }[]>(['accounts', 'list', '--provider', 'gcp']),
-        json<{ key: string }[]>(['accounts', 'list', '--search', `core-${sfx}`]),
+        items<{ key: string; provider: string }>(['accounts', 'list', '--provider', 'gcp']),
+        items<{ key: string }>(['accounts', 'list', '--search', `core-${sfx}`]),
         json<{ id: string }>(['accounts', 'get', `aws:${aws}`]),
         ok(['accounts', 'get', `analytics-${sfx}`]),
         fails(2, ['accounts', 'list', '--provider', 'azure']),
@@ -83,7 +83,7 @@ describe('hangar accounts, pools and blocks', () => {
       expect(badRegion).toContain('is not a AWS region name');
 
       const temp = await json(['accounts', 'create', '--key', `aws:${awsTemp}`, '--name', `temp-${sfx}`]);
-      expect((await ok(['accounts', 'rm', `aws:${awsTemp}`])).stdout).toContain(`removed account aws:${awsTemp} (${temp.id})`);
+      expect((await ok(['accounts', 'rm', `aws:${awsTemp}`, '--yes'])).stdout).toContain(`removed account aws:${awsTemp} (${temp.id})`);
       expect(await fails(1, ['accounts', 'get', `aws:${awsTemp}`])).toContain(`error: not_found: no account with key or name "aws:${awsTemp}"`);
       expect(await fails(1, ['accounts', 'get', temp.id])).toContain('error: not_found');
     },
@@ -139,8 +139,8 @@ describe('hangar accounts, pools and blocks', () => {
 
       const [list, roots, children, both, getTable, outside] = await Promise.all([
         ok(['pools', 'list']),
-        json<{ name: string }[]>(['pools', 'list', '--roots']),
-        json<{ name: string }[]>(['pools', 'list', '--parent', root]),
+        items<{ name: string }>(['pools', 'list', '--roots']),
+        items<{ name: string }>(['pools', 'list', '--parent', root]),
         fails(2, ['pools', 'list', '--parent', root, '--roots']),
         ok(['pools', 'get', corp.id]),
         fails(1, ['pools', 'create', '--name', `out-${sfx}`, '--cidr', '192.168.0.0/16', '--parent', root]),
@@ -222,9 +222,9 @@ describe('hangar accounts, pools and blocks', () => {
       expect(badPrefix).toContain('error: validation_failed');
 
       const util = await ok(['pools', 'utilization', child]);
-      expect(util.stdout).toMatch(/total\s+65536\n/);
-      expect(util.stdout).toMatch(/used\s+768 \(1\.17%\)\n/);
-      expect(util.stdout).toMatch(/free\s+64768\n/);
+      expect(util.stdout).toMatch(/total\s+65,536\n/);
+      expect(util.stdout).toMatch(/used\s+768 \(1\.17 %\)\n/);
+      expect(util.stdout).toMatch(/free\s+64,768\n/);
       expect(util.stdout).toMatch(/\nACCOUNT_KEY\s+ACCOUNT_ID\s+ADDRESSES\s+ALLOCATIONS\n/);
       expect(util.stdout).toMatch(new RegExp(`aws:${awsPools}\\s+${account.id}\\s+256\\s+1`));
       expect(util.stdout).toMatch(new RegExp(`gcp:${gcpPools}\\s+${other.id}\\s+256\\s+1`));
@@ -234,8 +234,8 @@ describe('hangar accounts, pools and blocks', () => {
 
       const [blocks, byAccount, within, csv, badWithin, csvAndJson, unknownPool] = await Promise.all([
         ok(['blocks', 'list', '--pool', child]),
-        json<{ name: string; account_key: string }[]>(['blocks', 'list', '--account', `aws:${awsPools}`]),
-        json<{ cidr: string }[]>(['blocks', 'list', '--within', '25.1.0.0/23']),
+        items<{ name: string; account_key: string }>(['blocks', 'list', '--account', `aws:${awsPools}`]),
+        items<{ cidr: string }>(['blocks', 'list', '--within', '25.1.0.0/23']),
         ok(['blocks', 'list', '--pool', child, '--csv']),
         fails(1, ['blocks', 'list', '--within', '25.1.0.1/23']),
         fails(2, ['blocks', 'list', '--csv', '--json']),
@@ -259,9 +259,9 @@ describe('hangar accounts, pools and blocks', () => {
       expect(csvAndJson).toContain('--csv and --json exclude each other');
       expect(unknownPool).toContain(`error: not_found: no pool named "nope-${sfx}"`);
 
-      expect(await fails(1, ['pools', 'rm', root])).toContain('error: has_dependents');
-      expect((await ok(['pools', 'rm', root, '--cascade'])).stdout).toContain(`removed pool ${root} (${corp.id})`);
-      const [goneChild, goneBlocks] = await Promise.all([fails(1, ['pools', 'get', euJson.id]), json<unknown[]>(['blocks', 'list', '--within', '25.0.0.0/8'])]);
+      expect(await fails(1, ['pools', 'rm', root, '--yes'])).toContain('error: has_dependents');
+      expect((await ok(['pools', 'rm', root, '--cascade', '--yes'])).stdout).toContain(`removed pool ${root} (${corp.id})`);
+      const [goneChild, goneBlocks] = await Promise.all([fails(1, ['pools', 'get', euJson.id]), items<unknown>(['blocks', 'list', '--within', '25.0.0.0/8'])]);
       expect(goneChild).toContain('error: not_found');
       expect(goneBlocks).toEqual([]);
     },

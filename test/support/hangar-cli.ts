@@ -25,6 +25,8 @@ export interface HangarCli {
   json<T = any>(args: string[]): Promise<T>;
   /** Runs a command that must fail with `code`; returns its stderr. */
   fails(code: number, args: string[]): Promise<string>;
+  /** Runs a list command with `--all --json`; checks it printed the API's page shape and returns the items. */
+  items<T = any>(args: string[]): Promise<T[]>;
 }
 
 /** `env` is read at each call, so a suite can fill it in beforeAll. */
@@ -51,7 +53,13 @@ export function hangarCli(env: () => Record<string, string>): HangarCli {
     if (result.code !== code) throw new Error(`hangar ${args.join(' ')}: expected exit ${code}, got ${result.code}:\n${result.stderr}${result.stdout}`);
     return result.stderr;
   };
-  return { run, ok, json, fails };
+  const items = async <T = any>(args: string[]): Promise<T[]> => {
+    const page = await json<{ items: T[]; next_cursor: string | null }>([...args, '--all']);
+    if (!Array.isArray(page.items) || page.next_cursor !== null)
+      throw new Error(`hangar ${args.join(' ')} --all --json did not print {items, next_cursor: null}`);
+    return page.items;
+  };
+  return { run, ok, json, fails, items };
 }
 
 /** Line `at` of a table (0: the header). */
