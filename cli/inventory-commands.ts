@@ -186,7 +186,7 @@ export async function leasesCreate(
     if (o.address !== undefined || o.machine !== undefined || o.mac !== undefined) usage('--count takes no --address, --machine or --mac');
     const bulk: Json = { count: wholeNumber('--count', o.count, 1, 1024), ...(o.active ? { state: 'active' } : {}) };
     const { body: batch } = await api.post<{ items: LeaseJson[] }>(`/api/v1/networks/${enc(id)}/leases`, bulk);
-    if (o.json) return print(batch.items);
+    if (o.json) return print(batch);
     console.log(`leased ${batch.items.length} addresses in ${network}: ${batch.items[0]?.address} … ${batch.items.at(-1)?.address}`);
     return;
   }

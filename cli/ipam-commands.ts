@@ -152,7 +152,7 @@ export async function poolsAllocate(
   if (o.account !== undefined) body.account_id = await accountId(api, o.account);
   if (o.count !== undefined) {
     const { body: batch } = await api.post<{ items: AllocationJson[] }>(`/api/v1/pools/${enc(await poolId(api, pool))}/allocations`, body);
-    if (o.json) return print(batch.items);
+    if (o.json) return print(batch);
     console.log(`allocated ${batch.items.map((a) => a.cidr).join(', ')} from ${pool}`);
     return;
   }

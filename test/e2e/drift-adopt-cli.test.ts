@@ -12,7 +12,7 @@ import { proxmoxEnv, writeSimFiles } from '../support/proxmox-sim.ts';
 const sim = await startProxmoxSimulator({ nodes: ['pve1'], taskDurationMs: 20, authFailureDelayMs: 20, seed: 5 });
 const files = writeSimFiles(sim);
 const cli = useCliSuite({ beforeAll, afterAll }, { worker: true, config: proxmoxEnv(sim, files, 'pve1') });
-const { json, fails } = cli;
+const { json, fails, items } = cli;
 const SLOW = 300_000;
 
 afterAll(async () => {
@@ -43,14 +43,14 @@ describe('hangar drift adopt', () => {
         ],
         judged: [],
       });
-      const [unmanaged] = await json(['drift', 'list', '--resource', `${target}/4300`]);
-      const [mismatch] = await json(['drift', 'list', '--resource', machineRef.id]);
+      const [unmanaged] = await items(['drift', 'list', '--resource', `${target}/4300`]);
+      const [mismatch] = await items(['drift', 'list', '--resource', machineRef.id]);
 
       expect(await fails(1, ['drift', 'adopt', mismatch.id])).toContain('error: invalid_state');
       const watched = await cli.ok(['drift', 'adopt', unmanaged.id, '--name', 'adopted-by-cli', '--wait']);
       expect(watched.stdout).toContain('adopting VM by-hand as machine adopted-by-cli');
       expect(await json(['drift', 'get', unmanaged.id])).toMatchObject({ state: 'resolved', action_taken: 'adopted' });
-      const machine = (await json(['machines', 'list', '--provider', 'proxmox'])).find((m: { name: string }) => m.name === 'adopted-by-cli');
+      const machine = (await items(['machines', 'list', '--provider', 'proxmox', '--all'])).find((m: { name: string }) => m.name === 'adopted-by-cli');
       expect(machine).toMatchObject({ name: 'adopted-by-cli', state: 'ready', provider_id: '4300', cpu: 2, memory_mb: 1024, disk_gb: 3 });
       expect(markerValue(String(sim.vms.get(4300)!.config.description), MACHINE_MARKER)).toBe(machine.id);
       expect(await fails(1, ['drift', 'adopt', unmanaged.id])).toContain('error: invalid_state');

@@ -82,10 +82,10 @@ describe('hangar scopes', () => {
     expect(usage.items).toEqual([expect.objectContaining({ name: `vpc-a-${sfx}`, total: '65536', allocated: '4096', percent_used: 6.25 })]);
     expect(await fails(2, ['analytics', 'utilization', '--group-by', 'team'])).toContain('--group-by must be one of scope, pool, account');
 
-    expect(await fails(1, ['scopes', 'rm', `vpc-a-${sfx}`])).toContain('error: has_dependents');
-    expect(await fails(1, ['scopes', 'rm', 'global'])).toContain('error: invalid_state');
-    await ok(['pools', 'rm', `default-a-${sfx}`, '--cascade']);
-    expect((await ok(['scopes', 'rm', `vpc-a-${sfx}`])).stdout).toContain(`removed address scope vpc-a-${sfx}`);
+    expect(await fails(1, ['scopes', 'rm', `vpc-a-${sfx}`, '--yes'])).toContain('error: has_dependents');
+    expect(await fails(1, ['scopes', 'rm', 'global', '--yes'])).toContain('error: invalid_state');
+    await ok(['pools', 'rm', `default-a-${sfx}`, '--cascade', '--yes']);
+    expect((await ok(['scopes', 'rm', `vpc-a-${sfx}`, '--yes'])).stdout).toContain(`removed address scope vpc-a-${sfx}`);
     expect(await fails(1, ['scopes', 'get', `vpc-a-${sfx}`])).toContain('error: not_found');
   }, 300_000);
 });
