@@ -34,6 +34,7 @@ export function createDriftActivities(deps: DriftDeps) {
   return withFailureMapping({
     /** Inventory against itself: leaked leases, ready machines without their lease, claims no workflow drives. */
     async scanInventory(): Promise<ScanReport> {
+      const started = Date.now();
       const em = deps.orm.em;
       const differences: Difference[] = [];
       for (const l of await leakedLeases(em)) {
@@ -65,7 +66,7 @@ export function createDriftActivities(deps: DriftDeps) {
         });
       }
       // The database answers completely or the activity fails: an inventory scan is never partial.
-      return { target: INVENTORY_TARGET, provider: 'inventory', complete: true, differences, judged: [] };
+      return { target: INVENTORY_TARGET, provider: 'inventory', complete: true, differences, judged: [], durationMs: Date.now() - started };
     },
 
     async applyDriftScan(report: ScanReport): Promise<AppliedScan> {

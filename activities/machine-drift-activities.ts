@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { applyScan } from '../db/repositories/drift.ts';
+import { applyScan, recordScanFailure } from '../db/repositories/drift.ts';
 import {
   liveMachineRecordExists,
   machineForRemediation,
@@ -25,7 +25,7 @@ import {
 } from '../domain/drift-machines.ts';
 import { HangarError } from '../domain/errors.ts';
 import type { ProviderName } from '../domain/machine.ts';
-import type { Hypervisor } from '../providers/hypervisor.ts';
+import type { Hypervisor, VmInventory } from '../providers/hypervisor.ts';
 import { powerWorkflowId, type WorkflowTypes } from '../workflows/contracts.ts';
 import { cancellable, heartbeatIfInActivity, withFailureMapping } from './failures.ts';
 
@@ -76,8 +76,17 @@ export function createMachineDriftActivities(deps: MachineDriftDeps) {
   return withFailureMapping({
     /** Lists the provider (heartbeating per page), compares, and records the scan. Retrying is safe: a scan applied twice opens nothing twice. */
     async scanMachines(input: ReconcileMachinesInput): Promise<MachineScanSummary> {
+      const started = Date.now();
       const provider = hypervisor(input.provider);
-      const inventory = await provider.inventory({ ...cancellable(), onPage: () => heartbeatIfInActivity() });
+      const options = cancellable();
+      let inventory: VmInventory;
+      try {
+        inventory = await provider.inventory({ ...options, onPage: () => heartbeatIfInActivity() });
+      } catch (err) {
+        // Counted for the scan-failures metric (a cancelled scan did not fail); the activity's retry policy decides the rest.
+        if (!options.signal?.aborted) await recordScanFailure(deps.orm.em, input.target, input.provider, err instanceof Error ? err.message : String(err));
+        throw err;
+      }
       const machines = await machinesOfProvider(deps.orm.em, input.provider);
       const scan = compareMachines(input.target, machines, inventory, input.policy ?? DEFAULT_DRIFT_POLICY);
       const applied = await applyScan(deps.orm.em, {
@@ -86,6 +95,8 @@ export function createMachineDriftActivities(deps: MachineDriftDeps) {
         complete: scan.complete,
         differences: scan.differences,
         judged: scan.judged,
+        durationMs: Date.now() - started,
+        ...(scan.complete ? {} : { error: inventory.failures.slice(0, 5).join('; ') }),
       });
       return {
         complete: scan.complete,

@@ -5,7 +5,7 @@ import { useCliSuite, tableLine, tableRows } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
 const cli = useCliSuite({ beforeAll, afterAll });
-const { ok, json, fails } = cli;
+const { ok, json, fails, items } = cli;
 
 describe('hangar scopes', () => {
   it('creates scopes, holds the same CIDR in two of them, looks up, sums and removes', async () => {
@@ -56,8 +56,8 @@ describe('hangar scopes', () => {
 
     const [listed, onlyA, blocksA, get, lookup, usage] = await Promise.all([
       ok(['scopes', 'list']),
-      json<{ name: string }[]>(['pools', 'list', '--scope', `vpc-a-${sfx}`]),
-      json<{ name: string; scope_name: string }[]>(['blocks', 'list', '--scope', `vpc-a-${sfx}`]),
+      items<{ name: string }>(['pools', 'list', '--scope', `vpc-a-${sfx}`]),
+      items<{ name: string; scope_name: string }>(['blocks', 'list', '--scope', `vpc-a-${sfx}`]),
       ok(['scopes', 'get', `vpc-a-${sfx}`]),
       ok(['scopes', 'lookup', `vpc-a-${sfx}`, '172.31.1.5']),
       json<{ items: { name: string; total: string; allocated: string; percent_used: number }[] }>([

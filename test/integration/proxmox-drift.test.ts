@@ -181,6 +181,17 @@ describe('the Proxmox observer', () => {
     expect(res.body).toMatchObject({ state: 'resolved', action_taken: 'delete_orphan' });
     expect(exists(handMade.volid) && exists(lookalike.volid)).toBe(true);
   }, 180_000);
+
+  it('never deletes a Hangar-marked VM whose machine record is gone: remediate records the refusal and the scan still completes', async () => {
+    const vm = await provision('pve1');
+    // The record is gone behind Hangar's back; the VM still carries the marker.
+    await api.orm.em.getConnection().execute(`update machine set state = 'deleted' where id = ?`, [vm.id]);
+    const result = await scan('remediate');
+    expect(result.complete).toBe(true);
+    const [orphan] = (await findings({ state: 'open', kind: 'orphan' })).filter((f) => f.resource_id.endsWith(`/${vm.vmid}`) || f.observed?.machine_id === vm.id);
+    expect(orphan).toMatchObject({ resource_type: 'instance', action_taken: 'delete_orphan_refused' });
+    expect(machineVms(sim, vm.id)).toHaveLength(1);
+  }, 180_000);
 });
 
 describe('adopting an unmanaged VM', () => {

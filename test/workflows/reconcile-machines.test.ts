@@ -10,6 +10,7 @@ import { Machine } from '../../db/entities/index.ts';
 import { listFindings } from '../../db/repositories/drift.ts';
 import { PgDryRunLedger } from '../../db/repositories/dryrun-ledger.ts';
 import type { DriftPolicy } from '../../domain/drift.ts';
+import { HangarError } from '../../domain/errors.ts';
 import { DryRunProvider, type DryRunOptions } from '../../providers/dryrun/dryrun-provider.ts';
 import { powerWorkflowId, reconcileWorkflowId, type WorkflowTypes } from '../../workflows/contracts.ts';
 import { recordHistory } from '../support/histories.ts';
@@ -46,6 +47,8 @@ async function readyMachine(opts: { vm?: 'running' | 'stopped'; driftPolicy?: Dr
 
 interface Run {
   target: string;
+  /** Replaces the provider's listing (a fault the provider cannot be told to make). */
+  inventory?: () => Promise<never>;
   policy?: DriftPolicy;
   dryrun?: DryRunOptions;
   /** Runs on the worker after the scan (e.g. waits for the vmPower the scan started). */
@@ -56,6 +59,7 @@ interface Run {
 async function reconcile(run: Run) {
   const taskQueue = `reconcile-machines-${randomUUID()}`;
   const provider = new DryRunProvider(ledger(), run.dryrun ?? {});
+  if (run.inventory) provider.inventory = run.inventory;
   const activities = {
     ...realActivities(ctx.orm, ctx.env),
     ...createMachineDriftActivities({ orm: ctx.orm, providers: { dryrun: provider }, temporal: ctx.env.client, taskQueue, shutdownTimeoutSec: 5 }),
@@ -185,5 +189,32 @@ describe('reconcileMachines (dry-run)', () => {
     expect(await all(changed.id)).toEqual(['config_mismatch:open']);
     const [config] = await listFindings(ctx.orm.em, { resourceId: changed.id, limit: 1 });
     expect([config!.desired, config!.observed]).toEqual([{ cpu: 2 }, { cpu: 8 }]);
+  }, 120_000);
+
+  it('records each scan for the metrics: its duration, a partial listing with its reason, and a listing that fails outright', async () => {
+    const target = newTarget();
+    await readyMachine({ vm: 'running' });
+    const scanRow = async () =>
+      (
+        await ctx.orm.em
+          .getConnection()
+          .execute<{ last_duration_ms: number | null; failures: number; last_error: string | null; last_scan_complete: boolean }[]>(
+            `select last_duration_ms::int as last_duration_ms, failures::int as failures, last_error, last_scan_complete from drift_scan_target where target = ?`,
+            [target],
+          )
+      )[0];
+    await reconcile({ target });
+    const complete = await scanRow();
+    expect(complete).toMatchObject({ last_scan_complete: true, failures: 0, last_error: null });
+    expect(complete!.last_duration_ms).toEqual(expect.any(Number));
+
+    await reconcile({ target, dryrun: { failListingPage: 0 } });
+    expect(await scanRow()).toMatchObject({ last_scan_complete: false, last_error: expect.stringContaining('page 0') });
+
+    const broken = reconcile({ target, inventory: () => Promise.reject(new HangarError('provider_rejected', 'the listing endpoint answered 403')) });
+    await expect(broken).rejects.toThrow();
+    const failed = await scanRow();
+    expect(failed!.failures).toBeGreaterThan(complete!.failures);
+    expect(failed!.last_error).toContain('403');
   }, 120_000);
 });
