@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parse } from 'yaml';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { useApi, unique } from '../support/api-fixture.ts';
 import { capturingLogger, http, startApi, testConfig, waitFor, type TestApi } from '../support/harness.ts';
 import { blkidProbe, extractIso, netConvert, nocloudFetch, validateUserData } from '../support/cloud-init-tools.ts';
@@ -77,15 +78,16 @@ async function machineRecord(id: string) {
   return res.body;
 }
 
-afterAll(async () => {
-  // No worker runs here, so every provision workflow is still running: end them.
-  if (!f.api) return;
+f.beforeClose(async () => {
+  // No worker runs here, so every provision workflow is still running: end them (while the client is open).
   await Promise.all(
     workflowsToEnd.map((id) =>
       f.api.temporal.workflow
         .getHandle(id)
         .terminate('cloud-init test done')
-        .catch(() => {}),
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }),
     ),
   );
 });

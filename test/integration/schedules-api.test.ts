@@ -2,6 +2,7 @@
 // apply are listed; an operator pauses, unpauses and triggers them (audited); a trigger starts a
 // reconcileInventory run; an unknown schedule is 404.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { AuditEvent } from '../../db/entities/index.ts';
 import { applySchedules, observerSchedules } from '../../workers/schedules.ts';
 import { waitFor } from '../support/harness.ts';
@@ -15,12 +16,14 @@ beforeAll(async () => {
   await applySchedules(f.api.temporal, f.api.config);
   id = observerSchedules(f.api.config)[0]!.scheduleId;
 });
-afterAll(async () => {
+f.beforeClose(async () => {
   if (id)
     await f.api.temporal.schedule
       .getHandle(id)
       .delete()
-      .catch(() => undefined);
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
 });
 
 const handle = () => f.api.temporal.schedule.getHandle(id);
