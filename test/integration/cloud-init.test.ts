@@ -323,6 +323,19 @@ describe('fetch record', () => {
     expect(fetches['network-config']).toMatchObject({ count: 1, from: '127.0.0.1' });
     expect(fetches['meta-data']).toBeUndefined();
   });
+
+  it('writes the counts not yet swept when the API shuts down, before its ORM closes', async () => {
+    const m = await createMachine();
+    const closing = await startApi(testConfig());
+    try {
+      // The first fetch is written at once; the next four wait for the once-a-second sweep.
+      for (let i = 0; i < 5; i++) expect((await getDoc(closing, m, 'vendor-data')).status).toBe(200);
+    } finally {
+      // Closed at once, well inside the sweep's second: shutdown has to write the four itself.
+      await closing.close();
+    }
+    expect((await machineRecord(m.id)).metadata_fetches['vendor-data']).toMatchObject({ count: 5, from: '127.0.0.1' });
+  });
 });
 
 describe('phone-home', () => {
