@@ -2,8 +2,12 @@
 // Two lanes (projects): `unit` needs no service and runs in seconds; `integration` (integration,
 // workflows, e2e) gets PostgreSQL and Temporal from its global set-up, which jest runs only when
 // a test of that project is selected (`--selectProjects unit` or a unit file path starts nothing).
+// Every suite runs in the leak-guard environment: it fails a suite that leaves a server, socket,
+// child process, timer, thread or Temporal runtime alive after its last afterAll (see docs/testing.md).
 const typescript = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/support/leak-guard/environment.ts',
+  // Jest's runner, giving worker processes a real grace to exit at the end of a run (not 500 ms).
+  runner: '<rootDir>/test/support/leak-guard/runner.cjs',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': [

@@ -84,6 +84,14 @@ function documentRouter(contract: ApiContract): ContractRouter {
  */
 export const LISTEN_BACKLOG = 4096;
 
+/**
+ * Finishes what the API still owes its database (the metadata fetch counts not yet written). Call
+ * it after the HTTP server has closed and before the ORM closes, or the last second's counts are lost.
+ */
+export async function drainApp(app: Express): Promise<void> {
+  await (app.locals.drain as (() => Promise<void>) | undefined)?.();
+}
+
 export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -95,6 +103,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   const metrics = deps.config.metrics.enabled ? createHttpMetrics() : null;
   if (metrics) registerDriftMetrics(metrics.registry, deps.orm);
   const cloudInit = cloudInitService(deps, metrics?.observe);
+  app.locals.drain = () => cloudInit.close();
   if (options.validateResponses || process.env.HANGAR_VALIDATE_RESPONSES === '1') {
     app.locals.contractViolations = options.violations ?? [];
     app.use(responseCheck(contract, app.locals.contractViolations));

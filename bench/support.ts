@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import type { HangarConfig } from '../domain/config.ts';
 import { openOrm } from '../db/orm.ts';
-import { createApp, LISTEN_BACKLOG } from '../api/app.ts';
+import { createApp, drainApp, LISTEN_BACKLOG } from '../api/app.ts';
 
 /** The real API app on an ephemeral loopback port, with its own ORM and Temporal client. */
 export async function startApiForBench(config: HangarConfig) {
@@ -21,6 +21,7 @@ export async function startApiForBench(config: HangarConfig) {
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      await drainApp(app);
       await connection.close();
       await orm.close();
     },

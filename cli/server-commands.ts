@@ -7,7 +7,7 @@ import { describeConfig } from '../domain/config-view.ts';
 import { openOrm, migrateDown, migrateUp } from '../db/orm.ts';
 import { ApiToken, ROLES, type Role } from '../db/entities/index.ts';
 import { ensureToken, issueToken, tokenView } from '../db/repositories/tokens.ts';
-import { createApp, LISTEN_BACKLOG } from '../api/app.ts';
+import { createApp, drainApp, LISTEN_BACKLOG } from '../api/app.ts';
 import { apiTemporalClient } from '../api/temporal.ts';
 import { createLogger } from '../logging/logger.ts';
 import { startWorker } from '../workers/worker.ts';
@@ -87,6 +87,7 @@ export async function serve(parsed: ParsedConfig): Promise<void> {
   onShutdown(async () => {
     logger.info('API shutting down');
     await new Promise<void>((r) => server.close(() => r()));
+    await drainApp(app);
     await connection.close().catch(() => undefined);
     await orm.close();
     logger.flush();

@@ -2,6 +2,7 @@
 // and the real Temporal server (the observer schedule applied as a worker would, no worker needed).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { applyScan } from '../../db/repositories/drift.ts';
 import { applySchedules, observerSchedules } from '../../workers/schedules.ts';
 import { waitFor } from '../support/harness.ts';
@@ -27,12 +28,14 @@ beforeAll(async () => {
   await applySchedules(cli.api.temporal, cli.api.config);
   scheduleId = observerSchedules(cli.api.config)[0]!.scheduleId;
 }, 60_000);
-afterAll(async () => {
+cli.beforeClose(async () => {
   for (const s of scheduleId ? observerSchedules(cli.api.config) : [])
     await cli.api.temporal.schedule
       .getHandle(s.scheduleId)
       .delete()
-      .catch(() => undefined);
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
 });
 
 /** An unmanaged and a power_mismatch finding under a fresh provider name. */

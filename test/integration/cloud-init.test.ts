@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parse } from 'yaml';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { useApi, unique } from '../support/api-fixture.ts';
 import { capturingLogger, http, startApi, testConfig, waitFor, type TestApi } from '../support/harness.ts';
 import { blkidProbe, extractIso, netConvert, nocloudFetch, validateUserData } from '../support/cloud-init-tools.ts';
@@ -77,15 +78,16 @@ async function machineRecord(id: string) {
   return res.body;
 }
 
-afterAll(async () => {
-  // No worker runs here, so every provision workflow is still running: end them.
-  if (!f.api) return;
+f.beforeClose(async () => {
+  // No worker runs here, so every provision workflow is still running: end them (while the client is open).
   await Promise.all(
     workflowsToEnd.map((id) =>
       f.api.temporal.workflow
         .getHandle(id)
         .terminate('cloud-init test done')
-        .catch(() => {}),
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }),
     ),
   );
 });
@@ -320,6 +322,19 @@ describe('fetch record', () => {
     );
     expect(fetches['network-config']).toMatchObject({ count: 1, from: '127.0.0.1' });
     expect(fetches['meta-data']).toBeUndefined();
+  });
+
+  it('writes the counts not yet swept when the API shuts down, before its ORM closes', async () => {
+    const m = await createMachine();
+    const closing = await startApi(testConfig());
+    try {
+      // The first fetch is written at once; the next four wait for the once-a-second sweep.
+      for (let i = 0; i < 5; i++) expect((await getDoc(closing, m, 'vendor-data')).status).toBe(200);
+    } finally {
+      // Closed at once, well inside the sweep's second: shutdown has to write the four itself.
+      await closing.close();
+    }
+    expect((await machineRecord(m.id)).metadata_fetches['vendor-data']).toMatchObject({ count: 5, from: '127.0.0.1' });
   });
 });
 

@@ -2,6 +2,7 @@
 // apply are listed; an operator applies, pauses, unpauses and triggers them (audited); a trigger starts a
 // reconcileInventory run; an unknown schedule is 404.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { AuditEvent } from '../../db/entities/index.ts';
 import { applySchedules, observerSchedules } from '../../workers/schedules.ts';
 import { waitFor } from '../support/harness.ts';
@@ -25,12 +26,14 @@ beforeAll(async () => {
   id = observerSchedules(f.api.config).find((s) => s.target === 'inventory')!.scheduleId;
   redfishId = observerSchedules(f.api.config).find((s) => s.target === 'redfish:default')!.scheduleId;
 });
-afterAll(async () => {
+f.beforeClose(async () => {
   for (const s of id ? observerSchedules(f.api.config) : [])
     await f.api.temporal.schedule
       .getHandle(s.scheduleId)
       .delete()
-      .catch(() => undefined);
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
 });
 
 const handle = () => f.api.temporal.schedule.getHandle(id);

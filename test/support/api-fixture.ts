@@ -10,13 +10,20 @@ export interface ApiFixture {
   post: (path: string, body: unknown, token?: string) => Promise<HttpResult>;
   patch: (path: string, body: unknown) => Promise<HttpResult>;
   del: (path: string) => Promise<HttpResult>;
+  /**
+   * A clean-up that needs the API's clients (Temporal, ORM): it runs before the API closes. A plain
+   * afterAll declared after `useApi(...)` would run after the close (jest runs afterAll hooks in
+   * declaration order) and fail against closed clients.
+   */
+  beforeClose: (fn: () => Promise<void>) => void;
 }
 
 export function useApi(
   hooks: { beforeAll: (fn: () => Promise<void>) => void; afterAll: (fn: () => Promise<void>) => void },
   overrides: Record<string, string> = {},
 ): ApiFixture {
-  const f = {} as ApiFixture;
+  const cleanups: (() => Promise<void>)[] = [];
+  const f = { beforeClose: (fn) => void cleanups.push(fn) } as ApiFixture;
   hooks.beforeAll(async () => {
     f.api = await startApi(testConfig(overrides));
     f.viewer = await createToken(f.api.orm, 'viewer');
@@ -28,7 +35,12 @@ export function useApi(
     f.del = (path) => http(f.api.url, 'DELETE', path, { token: f.operator });
   });
   hooks.afterAll(async () => {
+    const failures: unknown[] = [];
+    if (f.api) {
+      for (const cleanup of cleanups) await cleanup().catch((err: unknown) => failures.push(err));
+    }
     await f.api?.close();
+    if (failures.length) throw new AggregateError(failures, `${failures.length} clean-up(s) before the API closed failed`);
   });
   return f;
 }

@@ -77,6 +77,8 @@ export interface CliSuite extends HangarCli {
   token: string;
   /** A folder removed after the suite. */
   tmp: string;
+  /** A clean-up that needs the API's clients: it runs before they close (see ApiFixture.beforeClose). */
+  beforeClose: (fn: () => Promise<void>) => void;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface CliSuite extends HangarCli {
 export function useCliSuite(hooks: { beforeAll: Hook; afterAll: Hook }, opts: { worker?: boolean; config?: Record<string, string> } = {}): CliSuite {
   let env: Record<string, string> = {};
   const suite = hangarCli(() => env) as CliSuite;
+  const cleanups: (() => Promise<void>)[] = [];
+  suite.beforeClose = (fn) => void cleanups.push(fn);
   hooks.beforeAll(async () => {
     const config = testConfig({ HANGAR_TASK_QUEUE: testEnv().HANGAR_TASK_QUEUE!, ...opts.config });
     suite.api = await startApi(config);
@@ -96,9 +100,12 @@ export function useCliSuite(hooks: { beforeAll: Hook; afterAll: Hook }, opts: { 
     env = { HANGAR_API_URL: suite.api.url, HANGAR_TOKEN: suite.token, HANGAR_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: join(suite.tmp, 'node-cache') };
   }, 120_000);
   hooks.afterAll(async () => {
+    const failures: unknown[] = [];
+    if (suite.api) for (const cleanup of cleanups) await cleanup().catch((err: unknown) => failures.push(err));
     await suite.worker?.shutdown();
     await suite.api?.close();
     if (suite.tmp) rmSync(suite.tmp, { recursive: true, force: true });
+    if (failures.length) throw new AggregateError(failures, `${failures.length} clean-up(s) before the API closed failed`);
   });
   return suite;
 }

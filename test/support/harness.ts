@@ -12,7 +12,7 @@ import { loadConfig } from '../../cli/config.ts';
 import { openOrm, type MikroORM } from '../../db/orm.ts';
 import { issueToken } from '../../db/repositories/tokens.ts';
 import type { Role } from '../../db/entities/index.ts';
-import { createApp } from '../../api/app.ts';
+import { createApp, drainApp } from '../../api/app.ts';
 import type { ContractViolation } from '../../api/contract/response-check.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { TEST_DATA_DIR, testServices } from './services.ts';
@@ -82,6 +82,7 @@ export async function startApi(config: HangarConfig, logger?: Logger): Promise<T
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await drainApp(app);
       await connection.close();
       await orm.close();
       if (violations.length) {

@@ -17,6 +17,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from './services.ts';
+import { writeSelfSignedCert } from './self-signed-cert.ts';
 
 export const SUSHY_BIN = resolve(ROOT, '.tools/sushy-venv/bin/sushy-emulator');
 const SUSHY_PYTHON = resolve(ROOT, '.tools/sushy-venv/bin/python');
@@ -86,35 +87,6 @@ function htpasswdLine(python: string, username: string, password: string): strin
   return `${username}:${hash}\n`;
 }
 
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
-
 function rootAnswers(url: string): Promise<boolean> {
   return new Promise((res) => {
     const lib = url.startsWith('https:') ? https : http;
@@ -165,7 +137,7 @@ export async function startSushy(opts: SushyOptions = {}): Promise<SushyEmulator
   let caPem: string | undefined;
   let fingerprint256: string | undefined;
   if (opts.tls) {
-    tls = selfSignedCert(dir);
+    tls = writeSelfSignedCert(dir);
     caPem = readFileSync(tls.cert, 'utf8');
     fingerprint256 = new X509Certificate(caPem).fingerprint256;
   }

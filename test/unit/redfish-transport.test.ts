@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { HangarError } from '../../domain/errors.ts';
+import { selfSignedCert } from '../support/self-signed-cert.ts';
 import { Semaphore } from '../../providers/redfish/limiter.ts';
 import { isSessionLimitResponse } from '../../providers/redfish/session.ts';
 import { extendedMessages, messageIds, normaliseFingerprint, retryAfterMs, send } from '../../providers/redfish/transport.ts';
@@ -94,40 +91,15 @@ describe('per-BMC limiter', () => {
 });
 
 describe('TLS pinning', () => {
-  let dir: string;
   let server: tls.Server;
   let port: number;
   let fingerprint: string;
   const received: Buffer[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hangar-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const { cert, key } = selfSignedCert();
     fingerprint = new X509Certificate(cert).fingerprint256;
-    server = tls.createServer({ cert, key: readFileSync(join(dir, 'key.pem')) }, (socket) => {
+    server = tls.createServer({ cert, key }, (socket) => {
       socket.on('data', (d: Buffer) => {
         received.push(d);
         socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"ok":true}');
@@ -140,7 +112,6 @@ describe('TLS pinning', () => {
 
   afterAll(async () => {
     await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const request = (fp: string) =>
