@@ -19,6 +19,8 @@ import { sshKeysRouter } from './routes/ssh-keys.ts';
 import { networksRouter } from './routes/networks.ts';
 import { cloudInitService } from './metadata/router.ts';
 import { accountsRouter } from './routes/accounts.ts';
+import { accountActionsRouter } from './routes/account-actions.ts';
+import { cloudAccessFromConfig } from '../keyfiles/cloud-credentials.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';
 import { scopesRouter } from './routes/scopes.ts';
@@ -116,6 +118,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/ssh-keys', sshKeysRouter(deps));
   v1('/networks', networksRouter(deps));
   v1('/accounts', accountsRouter(deps));
+  v1('/accounts', accountActionsRouter({ ...deps, cloud: deps.cloud ?? cloudAccessFromConfig(deps.config) }));
   v1('/pools', poolsRouter(deps));
   v1('/blocks', blocksRouter(deps));
   v1('/scopes', scopesRouter(deps));

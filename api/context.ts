@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../domain/config.ts';
 import type { Role } from '../db/entities/index.ts';
+import type { CloudAccess } from '../providers/cloud-access.ts';
 
 /** Everything the API needs, injected by the caller (the CLI's `serve`, or a test). */
 export interface ApiDeps {
@@ -10,6 +11,8 @@ export interface ApiDeps {
   temporal: Client;
   config: HangarConfig;
   logger: Logger;
+  /** Cloud clients per account (verify); absent: built from the configuration's cloud settings. */
+  cloud?: CloudAccess;
 }
 
 export interface Actor {

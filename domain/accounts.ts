@@ -34,6 +34,12 @@ const accountFields = {
   tier: z.enum(['dev', 'stg', 'sbx', 'prd']).nullable().optional(),
   environment: safeText(VARCHAR).nullable().optional(),
   regions: z.array(safeText(64)).max(64).optional(),
+  credentials_ref: z
+    .string()
+    .regex(/^(file:[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}|env:HANGAR_CLOUD_CREDENTIALS_[A-Z0-9_]{1,200})$/, 'must be file:<name in the credentials folder> or env:HANGAR_CLOUD_CREDENTIALS_<NAME>')
+    .nullable()
+    .optional()
+    .meta({ description: 'Where the credentials are (a reference, never the secret); absent: <provider>-<id>.json in the credentials folder, else HANGAR_CLOUD_CREDENTIALS_<PROVIDER>_<ID>' }),
 };
 
 export const createAccountSchema = z.strictObject({ key: safeText(64, 1), ...accountFields }).superRefine((v, ctx) => {
@@ -51,6 +57,7 @@ export const updateAccountSchema = z.strictObject({
   tier: accountFields.tier,
   environment: accountFields.environment,
   regions: accountFields.regions,
+  credentials_ref: accountFields.credentials_ref,
 });
 
 export function checkRegions(provider: CloudProvider, regions: string[] | undefined, ctx: z.RefinementCtx): void {

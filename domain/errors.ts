@@ -40,6 +40,14 @@ export const ERROR_CODES = {
   bmc_unreachable: { status: 502, retryable: true },
   bmc_write_not_persisted: { status: 502, retryable: false },
   no_host_available: { status: 409, retryable: false },
+  // Clouds (AWS, GCP): the detail starts with the cloud's own error code.
+  cloud_credentials_missing: { status: 422, retryable: false },
+  cloud_credentials_invalid: { status: 422, retryable: false },
+  cloud_rejected: { status: 422, retryable: false },
+  cloud_dependency_violation: { status: 409, retryable: false },
+  cloud_throttled: { status: 429, retryable: true },
+  cloud_unavailable: { status: 502, retryable: true },
+  cloud_operation_failed: { status: 502, retryable: false },
   // Bare-metal hosts: sealed BMC credentials that the configured key cannot open.
   secret_key_mismatch: { status: 500, retryable: false },
   unavailable: { status: 503, retryable: true },

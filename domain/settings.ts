@@ -356,6 +356,56 @@ export const SETTINGS: SettingDef[] = [
     default: '60m',
     description: 'How long a bare-metal provision waits for the installed host to phone home.',
   },
+  {
+    key: 'cloud.credentialsDir',
+    env: 'HANGAR_CLOUD_CREDENTIALS_DIR',
+    schema: z.string().default(''),
+    default: '',
+    description:
+      "Folder of cloud account credential files (mode 0600 each; default name <provider>-<account>.json, or the account's credentials_ref file:<name>). Empty: <dataDir>/secrets/cloud.",
+  },
+  {
+    key: 'cloud.awsEndpoint',
+    env: 'HANGAR_AWS_ENDPOINT',
+    schema: z.union([z.literal(''), z.url()]),
+    default: '',
+    description: 'EC2 and STS endpoint override (a VPC endpoint, or moto in tests). Empty: the regional AWS endpoints.',
+  },
+  {
+    key: 'cloud.gcpEndpoint',
+    env: 'HANGAR_GCP_ENDPOINT',
+    schema: z.union([z.literal(''), z.url()]),
+    default: '',
+    description: 'Compute Engine API endpoint override, e.g. a Private Service Connect endpoint (the simulator in tests). Empty: compute.googleapis.com.',
+  },
+  {
+    key: 'cloud.retryInitialMs',
+    env: 'HANGAR_CLOUD_RETRY_INITIAL_MS',
+    schema: z.coerce.number().int().min(1).max(60_000),
+    default: 2000,
+    description: 'First backoff after a throttled or 5xx cloud call (doubled per retry, with jitter, up to cloud.retryMaxMs).',
+  },
+  {
+    key: 'cloud.retryMaxMs',
+    env: 'HANGAR_CLOUD_RETRY_MAX_MS',
+    schema: z.coerce.number().int().min(1).max(600_000),
+    default: 30_000,
+    description: 'Longest backoff between retries of a cloud call.',
+  },
+  {
+    key: 'cloud.retryAttempts',
+    env: 'HANGAR_CLOUD_RETRY_ATTEMPTS',
+    schema: z.coerce.number().int().min(1).max(50),
+    default: 8,
+    description: 'Tries of one cloud call (the first included) before a throttling or 5xx error is given up on.',
+  },
+  {
+    key: 'cloud.operationPollMs',
+    env: 'HANGAR_CLOUD_OPERATION_POLL_MS',
+    schema: z.coerce.number().int().min(10).max(60_000),
+    default: 250,
+    description: 'First delay between polls of a cloud operation (GCP operation, pending AWS subnet), doubled per poll up to 5 s.',
+  },
 ];
 
 const settingsByKey = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -2,7 +2,7 @@
 // blocks and utilization), matching the *View functions of their routes. The test-mode response
 // check (api/contract/response-check.ts) holds the two together.
 import { z } from 'zod';
-import { timestamp, uuid } from './schemas.ts';
+import { condition, timestamp, uuid } from './schemas.ts';
 
 const text = z.string();
 
@@ -74,6 +74,8 @@ export const account = z
     tier: z.enum(['dev', 'stg', 'sbx', 'prd']).nullable(),
     environment: text.nullable(),
     regions: z.array(text),
+    credentials_ref: text.nullable(),
+    conditions: z.array(condition),
     created_at: timestamp,
     updated_at: timestamp,
   })

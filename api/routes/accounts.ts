@@ -22,6 +22,8 @@ export function accountView(a: IAccount) {
     tier: a.tier ?? null,
     environment: a.environment ?? null,
     regions: a.regions,
+    credentials_ref: a.credentialsRef ?? null,
+    conditions: a.conditions,
     created_at: a.createdAt,
     updated_at: a.updatedAt,
   };
@@ -58,6 +60,7 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
         tier: body.tier ?? null,
         environment: body.environment ?? null,
         regions: [...new Set(body.regions ?? [])],
+        credentialsRef: body.credentials_ref ?? null,
       });
       try {
         await em.flush();
@@ -126,6 +129,7 @@ export function accountsRouter(deps: ApiDeps): ContractRouter {
         ...(body.tier !== undefined ? { tier: body.tier } : {}),
         ...(body.environment !== undefined ? { environment: body.environment } : {}),
         ...(body.regions !== undefined ? { regions: [...new Set(body.regions)] } : {}),
+        ...(body.credentials_ref !== undefined ? { credentialsRef: body.credentials_ref } : {}),
       });
       await em.flush();
       res.locals.audit = { action: 'accounts.update', resourceType: 'account', resourceId: found.id };

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import type { HostCondition } from '../../domain/host-state.ts';
 
 export const TIERS = ['dev', 'stg', 'sbx', 'prd'] as const;
 
@@ -15,6 +16,12 @@ export const Account = defineEntity({
     environment: p.string().nullable(),
     regions: p
       .json<string[]>()
+      .onCreate(() => [])
+      .defaultRaw(`'[]'`),
+    /** Where the credentials are (`file:<name>` / `env:<VAR>`), never the credentials; null: the default file or variable. */
+    credentialsRef: p.string().nullable(),
+    conditions: p
+      .json<HostCondition[]>()
       .onCreate(() => [])
       .defaultRaw(`'[]'`),
     createdAt: p.datetime().onCreate(() => new Date()),

@@ -9,6 +9,7 @@ import { Migration20261122050000_hosts } from './Migration20261122050000_hosts.t
 import { Migration20261129000000_idempotency_path } from './Migration20261129000000_idempotency_path.ts';
 import { Migration20261129010000_drift } from './Migration20261129010000_drift.ts';
 import { Migration20261129050000_address_scopes } from './Migration20261129050000_address_scopes.ts';
+import { Migration20261129060000_account_credentials } from './Migration20261129060000_account_credentials.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261129000000_idempotency_path', class: Migration20261129000000_idempotency_path },
   { name: 'Migration20261129010000_drift', class: Migration20261129010000_drift },
   { name: 'Migration20261129050000_address_scopes', class: Migration20261129050000_address_scopes },
+  { name: 'Migration20261129060000_account_credentials', class: Migration20261129060000_account_credentials },
 ];
