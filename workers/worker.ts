@@ -10,6 +10,9 @@ import { createMachineActivities } from '../activities/machine-activities.ts';
 import { createHostActivities, redfishClientFactory } from '../activities/host-activities.ts';
 import { createWorkflowControlActivities } from '../activities/workflow-control.ts';
 import { createDriftActivities } from '../activities/drift-activities.ts';
+import { createSubnetActivities } from '../activities/subnet-activities.ts';
+import { cloudAccessFromConfig } from '../keyfiles/cloud-credentials.ts';
+import type { CloudAccess } from '../providers/cloud-access.ts';
 import { applySchedules } from './schedules.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
@@ -43,6 +46,8 @@ export interface WorkerOptions {
   providers?: Partial<Record<ProviderName, Hypervisor>>;
   /** Extra clone queues to serve (with providers given above). */
   cloneQueues?: string[];
+  /** Cloud clients per account instead of the configured endpoints and credentials. */
+  cloud?: CloudAccess;
 }
 
 export async function startWorker(config: HangarConfig, logger: Logger, options: WorkerOptions = {}): Promise<RunningWorker> {
@@ -69,6 +74,8 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
     }),
     ...createWorkflowControlActivities({ temporal: client }),
     ...createDriftActivities({ orm, temporal: client }),
+    // Cloud subnets: a client per account, built from its credentials when an activity needs it.
+    ...createSubnetActivities({ orm, cloud: options.cloud ?? cloudAccessFromConfig(config), pollMs: config.cloud.operationPollMs }),
   };
 
   const worker = await Worker.create({

@@ -5,6 +5,7 @@ import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from 
 import type { DriftActivities } from '../activities/drift-activities.ts';
 import type { HostActivities } from '../activities/host-activities.ts';
 import type { MachineActivities } from '../activities/machine-activities.ts';
+import type { SubnetActivities } from '../activities/subnet-activities.ts';
 import type { WorkflowControlActivities } from '../activities/workflow-control.ts';
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
@@ -32,7 +33,8 @@ export type InventoryActivities = Pick<
     | 'hostFinishDeprovisioning'
     | 'hostFail'
     | 'hostForceRelease'
-  >;
+  > &
+  Pick<SubnetActivities, 'markSubnet' | 'freeSubnetBlock'>;
 
 /** Hypervisor calls. */
 export type VmActivities = Pick<
@@ -161,4 +163,21 @@ export const inventoryCompensationActs = proxyLocalActivities<InventoryActivitie
 export const driftActs = proxyActivities<DriftActivities>({
   startToCloseTimeout: '1m',
   retry: DEFAULT_RETRY,
+});
+
+/** Cloud subnet calls: each cloud call retries throttling itself; these retries cover the rest. */
+type CloudSubnetCalls = Pick<SubnetActivities, 'findOrCreateCloudSubnet' | 'waitCloudSubnetAvailable' | 'deleteCloudSubnet'>;
+
+export const cloudActs = proxyActivities<CloudSubnetCalls>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: DEFAULT_RETRY,
+  cancellationType: WAIT,
+});
+
+/** Deleting a subnet left by a failed create: the patient preset, in the non-cancellable undo scope. */
+export const cloudCompensationActs = proxyActivities<Pick<SubnetActivities, 'deleteCloudSubnet'>>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: COMPENSATION_RETRY,
 });

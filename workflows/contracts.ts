@@ -13,6 +13,7 @@ import type { reconcileInventory } from './reconcile-inventory.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
 import type { attachDisk, detachDisk } from './vm-disk.ts';
 import type { vmPower } from './vm-power.ts';
+import type { allocateSubnet, releaseSubnet } from './subnets.ts';
 
 // --- workflow ids: one per resource, which is how operations on one resource are serialised ----
 
@@ -26,6 +27,8 @@ export const hostInspectWorkflowId = (hostId: string) => `host-inspect/${hostId}
 export const hostPowerWorkflowId = (hostId: string) => `host-power/${hostId}`;
 export const hostDeprovisionWorkflowId = (hostId: string) => `deprovision-host/${hostId}`;
 export const hostReleaseWorkflowId = (hostId: string) => `host-release/${hostId}`;
+export const allocateSubnetWorkflowId = (subnetId: string) => `allocate-subnet/${subnetId}`;
+export const releaseSubnetWorkflowId = (subnetId: string) => `release-subnet/${subnetId}`;
 /** One observer per target (`inventory`, `qemu:<host>`, …); its schedule starts runs under this id. */
 export const reconcileWorkflowId = (target: string) => `reconcile/${target}`;
 
@@ -64,6 +67,8 @@ export interface WorkflowTypes {
   deprovisionHost: typeof deprovisionHost;
   forceReleaseHost: typeof forceReleaseHost;
   reconcileInventory: typeof reconcileInventory;
+  allocateSubnet: typeof allocateSubnet;
+  releaseSubnet: typeof releaseSubnet;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

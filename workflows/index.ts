@@ -8,4 +8,5 @@ export { createTemplate, deleteTemplate } from './template.ts';
 export { provisionHost, inspectHost, hostPower } from './provision-host.ts';
 export { deprovisionHost, forceReleaseHost } from './deprovision-host.ts';
 export { reconcileInventory } from './reconcile-inventory.ts';
+export { allocateSubnet, releaseSubnet } from './subnets.ts';
 export { phoneHomeSignal, progressQuery } from './contracts.ts';

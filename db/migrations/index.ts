@@ -10,6 +10,7 @@ import { Migration20261129000000_idempotency_path } from './Migration20261129000
 import { Migration20261129010000_drift } from './Migration20261129010000_drift.ts';
 import { Migration20261129050000_address_scopes } from './Migration20261129050000_address_scopes.ts';
 import { Migration20261129060000_account_credentials } from './Migration20261129060000_account_credentials.ts';
+import { Migration20261129080000_cloud_subnets } from './Migration20261129080000_cloud_subnets.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261129010000_drift', class: Migration20261129010000_drift },
   { name: 'Migration20261129050000_address_scopes', class: Migration20261129050000_address_scopes },
   { name: 'Migration20261129060000_account_credentials', class: Migration20261129060000_account_credentials },
+  { name: 'Migration20261129080000_cloud_subnets', class: Migration20261129080000_cloud_subnets },
 ];
