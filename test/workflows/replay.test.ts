@@ -2,7 +2,8 @@
 // code. Set HANGAR_RECORD_HISTORIES=1 to refresh the committed fixtures from fresh runs: the VM,
 // disk and template ones here (dry-run provider), the host ones in
 // test/integration/provision-host.test.ts against sushy-tools, the inventory observer's in
-// test/workflows/reconcile-inventory.test.ts (see test/support/histories.ts).
+// test/workflows/reconcile-inventory.test.ts, the cloud-subnet ones in test/integration/subnets.test.ts
+// against moto (see test/support/histories.ts).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,8 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'deprovisionHost',
   'forceReleaseHost',
   'reconcileInventory',
+  'allocateSubnet',
+  'releaseSubnet',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {
