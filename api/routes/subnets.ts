@@ -5,13 +5,13 @@
 import { z } from 'zod';
 import { HangarError } from '../../domain/errors.ts';
 import { isRegionOf } from '../../domain/accounts.ts';
-import { bestFit, cidrSize, formatCidr, parseCidr } from '../../domain/cidr.ts';
+import { bestFit, cidrSize, containsCidr, formatCidr, parseCidr } from '../../domain/cidr.ts';
 import { safeFilter } from '../../domain/text.ts';
 import { createSubnetSchema, SUBNET_PREFIX_LIMITS, SUBNET_STATES, usableAddresses, type CreateSubnetRequest } from '../../domain/subnets.ts';
 import { allocateSubnetWorkflowId, releaseSubnetWorkflowId } from '../../workflows/contracts.ts';
 import { children, findPool, POOL_COLUMNS, type PoolRow } from '../../db/repositories/pools.ts';
 import { findScope } from '../../db/repositories/scopes.ts';
-import { insertSubnetWithBlock } from '../../db/repositories/subnets.ts';
+import { insertSubnetWithBlock, type BlockRequest } from '../../db/repositories/subnets.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';
 import { operationSummary, startOperation, startOperationOrUndo } from '../operations.ts';
@@ -135,8 +135,11 @@ export function subnetsRouter(deps: ApiDeps): ContractRouter {
       const pool = await poolForRequest(deps, body.pool);
       const where = await placement(deps, pool, body);
       const id = crypto.randomUUID();
-      const request = body.cidr !== undefined ? { cidr: parseCidr(body.cidr) } : { prefixLength: body.prefix_length! };
+      const request: BlockRequest = body.cidr !== undefined ? { cidr: parseCidr(body.cidr) } : { prefixLength: body.prefix_length! };
       if (isDryRun(query)) {
+        if ('cidr' in request && !containsCidr(parseCidr(pool.cidr), request.cidr)) {
+          throw new HangarError('validation_failed', `${body.cidr} is not inside pool ${pool.name} (${pool.cidr})`, { cidr: 'outside the pool' });
+        }
         const block =
           'cidr' in request
             ? request.cidr
