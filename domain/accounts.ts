@@ -36,10 +36,16 @@ const accountFields = {
   regions: z.array(safeText(64)).max(64).optional(),
   credentials_ref: z
     .string()
-    .regex(/^(file:[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}|env:HANGAR_CLOUD_CREDENTIALS_[A-Z0-9_]{1,200})$/, 'must be file:<name in the credentials folder> or env:HANGAR_CLOUD_CREDENTIALS_<NAME>')
+    .regex(
+      /^(file:[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}|env:HANGAR_CLOUD_CREDENTIALS_[A-Z0-9_]{1,200})$/,
+      'must be file:<name in the credentials folder> or env:HANGAR_CLOUD_CREDENTIALS_<NAME>',
+    )
     .nullable()
     .optional()
-    .meta({ description: 'Where the credentials are (a reference, never the secret); absent: <provider>-<id>.json in the credentials folder, else HANGAR_CLOUD_CREDENTIALS_<PROVIDER>_<ID>' }),
+    .meta({
+      description:
+        'Where the credentials are (a reference, never the secret); absent: <provider>-<id>.json in the credentials folder, else HANGAR_CLOUD_CREDENTIALS_<PROVIDER>_<ID>',
+    }),
 };
 
 export const createAccountSchema = z.strictObject({ key: safeText(64, 1), ...accountFields }).superRefine((v, ctx) => {

@@ -37,7 +37,15 @@ export interface HangarConfig {
   metrics: { enabled: boolean };
   hosts: { secretKey?: string; keyFile: string };
   redfish: { maxConcurrencyPerBmc: number; pollIntervalMs: number; powerTimeoutSec: number; phoneHomeTimeout: string };
-  cloud: { credentialsDir: string; awsEndpoint: string; gcpEndpoint: string; retryInitialMs: number; retryMaxMs: number; retryAttempts: number; operationPollMs: number };
+  cloud: {
+    credentialsDir: string;
+    awsEndpoint: string;
+    gcpEndpoint: string;
+    retryInitialMs: number;
+    retryMaxMs: number;
+    retryAttempts: number;
+    operationPollMs: number;
+  };
 }
 
 export type ConfigSource = 'default' | 'file' | 'dotenv' | 'env' | 'secret-file';

@@ -78,5 +78,7 @@ if [ "${HANGAR_SETUP_TEST_TOOLS:-0}" = 1 ]; then
   bash "$HANGAR_ROOT/scripts/setup-sushy.sh" >/dev/null
   # schemathesis (project-local virtualenv) fuzzes the real API from its OpenAPI document.
   bash "$HANGAR_ROOT/scripts/setup-schemathesis.sh" >/dev/null
+  # moto's server (project-local virtualenv): the local AWS (EC2, STS) for the cloud tests.
+  bash "$HANGAR_ROOT/scripts/setup-moto.sh" >/dev/null
 fi
 log "set-up complete (node $(node -p 'process.versions.node'), $("$HANGAR_TOOLS/bin/temporal" --version 2>/dev/null | head -1))"

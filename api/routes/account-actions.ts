@@ -54,7 +54,9 @@ export function accountActionsRouter(deps: ApiDeps & { cloud: CloudAccess }): Co
         res.json({ account: accountView(found), identity });
       } catch (err) {
         const failure =
-          err instanceof HangarError ? err : new HangarError('cloud_unavailable', `${(err as Error)?.name ?? 'Error'}: the cloud could not be reached to verify the credentials`);
+          err instanceof HangarError
+            ? err
+            : new HangarError('cloud_unavailable', `${(err as Error)?.name ?? 'Error'}: the cloud could not be reached to verify the credentials`);
         req.log.warn({ account: found.key, code: failure.code }, 'cloud credentials check failed');
         await record('False', reasonOf(failure.code), failure.message);
         throw failure;

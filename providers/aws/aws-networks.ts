@@ -29,7 +29,7 @@ import {
 import { PRODUCTION_RETRY, withCloudRetry, type CloudRetryOptions } from '../cloud-retry.ts';
 import { sleep as timerSleep } from '../support/sleep.ts';
 import { awsCredentialProvider, type AwsCredentials } from './credentials.ts';
-import { awsErrorCode, isAwsNotFound, isAwsRetryable, toAwsHangarError } from './errors.ts';
+import { isAwsRetryable, toAwsHangarError } from './errors.ts';
 
 export interface AwsNetworksOptions {
   /** The 12-digit account id the credentials must belong to. */

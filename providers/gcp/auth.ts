@@ -24,8 +24,10 @@ export function parseServiceAccountKey(raw: unknown, origin: string): GcpService
   if (!k || typeof k !== 'object') throw new HangarError('cloud_credentials_invalid', `${origin}: not a service-account key (a JSON object)`);
   if (k.type !== undefined && k.type !== 'service_account') throw new HangarError('cloud_credentials_invalid', `${origin}: type must be "service_account"`);
   if (typeof k.client_email !== 'string' || !k.client_email) throw new HangarError('cloud_credentials_invalid', `${origin}: client_email is missing`);
-  if (typeof k.private_key !== 'string' || !k.private_key.includes('PRIVATE KEY')) throw new HangarError('cloud_credentials_invalid', `${origin}: private_key is missing or not PEM`);
-  if (k.token_uri !== undefined && !/^https?:\/\//.test(k.token_uri)) throw new HangarError('cloud_credentials_invalid', `${origin}: token_uri must be an http(s) URL`);
+  if (typeof k.private_key !== 'string' || !k.private_key.includes('PRIVATE KEY'))
+    throw new HangarError('cloud_credentials_invalid', `${origin}: private_key is missing or not PEM`);
+  if (k.token_uri !== undefined && !/^https?:\/\//.test(k.token_uri))
+    throw new HangarError('cloud_credentials_invalid', `${origin}: token_uri must be an http(s) URL`);
   return k as GcpServiceAccountKey;
 }
 

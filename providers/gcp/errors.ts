@@ -94,10 +94,16 @@ export function toGcpHangarError(err: unknown, what: string): unknown {
 }
 
 /** An operation that ended DONE with errors: the first error's code leads, every message follows. */
-export function operationError(op: { error?: { errors?: Array<{ code?: string | null; message?: string | null }> | null } | null; name?: string | null }, what: string): HangarError {
+export function operationError(
+  op: { error?: { errors?: Array<{ code?: string | null; message?: string | null }> | null } | null; name?: string | null },
+  what: string,
+): HangarError {
   const errors = op.error?.errors ?? [];
   const code = errors[0]?.code ?? 'OPERATION_FAILED';
-  const message = errors.map((e) => e.message).filter(Boolean).join('; ');
+  const message = errors
+    .map((e) => e.message)
+    .filter(Boolean)
+    .join('; ');
   const hangarCode: ErrorCode = DEPENDENCY.has(code) ? 'cloud_dependency_violation' : 'cloud_operation_failed';
   return new HangarError(hangarCode, `${code}: ${what}: operation ${op.name ?? '?'} failed: ${message}`.slice(0, 800));
 }

@@ -64,7 +64,11 @@ export class GcpNetworks implements CloudNetworks {
   }
 
   async verify(opts: CallOptions = {}): Promise<CloudIdentity> {
-    const [items] = await this.call('networks.list', () => this.networks.list({ project: this.opts.project, maxResults: 5 }, { ...GAX_CALL, autoPaginate: false }), opts);
+    const [items] = await this.call(
+      'networks.list',
+      () => this.networks.list({ project: this.opts.project, maxResults: 5 }, { ...GAX_CALL, autoPaginate: false }),
+      opts,
+    );
     return { principal: this.opts.key.client_email, account: this.opts.project, networks: items.length };
   }
 
@@ -98,7 +102,11 @@ export class GcpNetworks implements CloudNetworks {
 
   async getSubnet(region: string, id: string, opts: CallOptions = {}): Promise<CloudSubnet | null> {
     try {
-      const [s] = await this.call(`subnetworks.get ${region}/${id}`, () => this.subnetworks.get({ project: this.opts.project, region, subnetwork: id }, GAX_CALL), opts);
+      const [s] = await this.call(
+        `subnetworks.get ${region}/${id}`,
+        () => this.subnetworks.get({ project: this.opts.project, region, subnetwork: id }, GAX_CALL),
+        opts,
+      );
       return subnetOf(s);
     } catch (err) {
       if (err instanceof HangarError && err.code === 'not_found') return null;
@@ -127,13 +135,21 @@ export class GcpNetworks implements CloudNetworks {
     );
     await this.waitDone(operationOf(lro), spec.region, `subnetworks.insert ${spec.region}/${name}`, opts);
     const created = await this.getSubnet(spec.region, name, opts);
-    if (!created) throw new HangarError('cloud_operation_failed', `notFound: subnetworks.insert ${spec.region}/${name}: the operation finished but the subnetwork is not there`);
+    if (!created)
+      throw new HangarError(
+        'cloud_operation_failed',
+        `notFound: subnetworks.insert ${spec.region}/${name}: the operation finished but the subnetwork is not there`,
+      );
     return created;
   }
 
   async deleteSubnet(region: string, id: string, opts: CallOptions = {}): Promise<{ deleted: boolean }> {
     try {
-      const [lro] = await this.call(`subnetworks.delete ${region}/${id}`, () => this.subnetworks.delete({ project: this.opts.project, region, subnetwork: id }, GAX_CALL), opts);
+      const [lro] = await this.call(
+        `subnetworks.delete ${region}/${id}`,
+        () => this.subnetworks.delete({ project: this.opts.project, region, subnetwork: id }, GAX_CALL),
+        opts,
+      );
       await this.waitDone(operationOf(lro), region, `subnetworks.delete ${region}/${id}`, opts);
       return { deleted: true };
     } catch (err) {
@@ -274,4 +290,3 @@ function subnetOf(s: ISubnetwork): CloudSubnet {
     tags: tagsFromDescription(s.description),
   };
 }
-

@@ -42,7 +42,15 @@ describe('AWS provider against moto', () => {
   });
 
   const aws = (extra: Partial<ConstructorParameters<typeof AwsNetworks>[0]> = {}) =>
-    new AwsNetworks({ accountId: MOTO_ACCOUNT, regions: ['eu-west-1', 'us-east-1'], credentials: awsKeys, endpoint: moto.url, retry: recordingRetry(), pollMs: 10, ...extra });
+    new AwsNetworks({
+      accountId: MOTO_ACCOUNT,
+      regions: ['eu-west-1', 'us-east-1'],
+      credentials: awsKeys,
+      endpoint: moto.url,
+      retry: recordingRetry(),
+      pollMs: 10,
+      ...extra,
+    });
 
   async function vpc(region: string, cidr: string): Promise<string> {
     const ec2 = new EC2Client({ region, endpoint: moto.url, credentials: awsKeys });
@@ -66,7 +74,12 @@ describe('AWS provider against moto', () => {
     // Both regions were listed: each has its default VPC's subnets.
     expect(new Set(listing.items.map((s) => s.region))).toEqual(new Set(['eu-west-1', 'us-east-1']));
     const networks = await cloud.listNetworks();
-    expect(networks.items.filter((n) => n.isDefault).map((n) => n.region).sort()).toEqual(['eu-west-1', 'us-east-1']);
+    expect(
+      networks.items
+        .filter((n) => n.isDefault)
+        .map((n) => n.region)
+        .sort(),
+    ).toEqual(['eu-west-1', 'us-east-1']);
     expect(await cloud.deleteSubnet('eu-west-1', created.id)).toEqual({ deleted: true });
     expect(await cloud.getSubnet('eu-west-1', created.id)).toBeNull();
     expect(await cloud.deleteSubnet('eu-west-1', created.id)).toEqual({ deleted: false });
@@ -135,7 +148,12 @@ describe('GCP provider against the simulator', () => {
       cidr: '10.30.0.0/24',
       secondaryRanges: [{ name: 'pods', cidr: '10.128.0.0/16' }],
     });
-    expect(created).toMatchObject({ id: 'hangar-sub-9', networkId: 'vpc-main', cidr: '10.30.0.0/24', secondaryRanges: [{ name: 'pods', cidr: '10.128.0.0/16' }] });
+    expect(created).toMatchObject({
+      id: 'hangar-sub-9',
+      networkId: 'vpc-main',
+      cidr: '10.30.0.0/24',
+      secondaryRanges: [{ name: 'pods', cidr: '10.128.0.0/16' }],
+    });
     expect(created.tags[HANGAR_SUBNET_TAG]).toBe('sub-9');
     // The operation was watched until DONE: PENDING/RUNNING polls happened before the read-back.
     expect(sim.requests.filter((r) => r.method === 'RegionOperations.Get').length).toBeGreaterThan(0);
@@ -174,7 +192,9 @@ describe('GCP provider against the simulator', () => {
       expect(d).toBeLessThanOrEqual(2000 * 2 ** i);
     });
     retry.delays.length = 0;
-    const err = (await thrown(cloud.createSubnet({ hangarId: 'bad', region: 'us-central1', networkId: 'vpc-main', cidr: '10.50.0.0/24', name: 'Not_A_Name' }))) as HangarError;
+    const err = (await thrown(
+      cloud.createSubnet({ hangarId: 'bad', region: 'us-central1', networkId: 'vpc-main', cidr: '10.50.0.0/24', name: 'Not_A_Name' }),
+    )) as HangarError;
     expect(err.code).toBe('cloud_rejected');
     expect(err.message).toMatch(/^invalid: subnetworks.insert/);
     expect(retry.delays).toEqual([]);
@@ -259,20 +279,32 @@ describe('GCP simulator request checking', () => {
     const res = await insert({ name: 'x', network: 'vpc-main', ipCidrRange: 24 });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error.message).toMatch(/subnetwork_resource.ip_cidr_range/);
-    const nested = await insert({ name: 'x', network: 'vpc-main', ipCidrRange: '10.0.0.0/24', secondaryIpRanges: [{ rangeName: 'a', ipCidrRange: '10.1.0.0/16', extra: 1 }] });
+    const nested = await insert({
+      name: 'x',
+      network: 'vpc-main',
+      ipCidrRange: '10.0.0.0/24',
+      secondaryIpRanges: [{ rangeName: 'a', ipCidrRange: '10.1.0.0/16', extra: 1 }],
+    });
     expect(nested.status).toBe(400);
   });
 
   it('answers 400 for an unknown query parameter and a malformed number', async () => {
     expect((await insert({ name: 'x', network: 'vpc-main', ipCidrRange: '10.0.0.0/24' }, '?force=true')).status).toBe(400);
-    const list = await fetch(`${sim.url}/compute/v1/projects/${PROJECT}/regions/us-central1/subnetworks?maxResults=many`, { headers: { authorization: token } });
+    const list = await fetch(`${sim.url}/compute/v1/projects/${PROJECT}/regions/us-central1/subnetworks?maxResults=many`, {
+      headers: { authorization: token },
+    });
     expect(list.status).toBe(400);
   });
 
   it('answers 401 without a token and accepts a valid body', async () => {
     const res = await fetch(`${sim.url}/compute/v1/projects/${PROJECT}/global/networks`);
     expect(res.status).toBe(401);
-    const ok = await insert({ name: 'fine', network: 'vpc-main', ipCidrRange: '10.0.0.0/24', secondaryIpRanges: [{ rangeName: 'a', ipCidrRange: '10.1.0.0/16' }] });
+    const ok = await insert({
+      name: 'fine',
+      network: 'vpc-main',
+      ipCidrRange: '10.0.0.0/24',
+      secondaryIpRanges: [{ rangeName: 'a', ipCidrRange: '10.1.0.0/16' }],
+    });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as any).status).toMatch(/^(PENDING|DONE)$/);
   });

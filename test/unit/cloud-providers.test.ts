@@ -53,13 +53,26 @@ describe('backoff', () => {
     ).rejects.toThrow('invalid');
     expect(calls).toBe(1);
     let n = 0;
-    expect(await withCloudRetry(async () => (++n < 3 ? Promise.reject(new Error('busy')) : 'ok'), () => true, opts)).toBe('ok');
+    expect(
+      await withCloudRetry(
+        async () => (++n < 3 ? Promise.reject(new Error('busy')) : 'ok'),
+        () => true,
+        opts,
+      ),
+    ).toBe('ok');
   });
 
   it('stops at once when the signal aborts', async () => {
     const controller = new AbortController();
     controller.abort(new Error('cancelled'));
-    await expect(withCloudRetry(async () => 'never', () => true, { initialMs: 1, maxMs: 1, attempts: 3 }, controller.signal)).rejects.toThrow('cancelled');
+    await expect(
+      withCloudRetry(
+        async () => 'never',
+        () => true,
+        { initialMs: 1, maxMs: 1, attempts: 3 },
+        controller.signal,
+      ),
+    ).rejects.toThrow('cancelled');
   });
 });
 
@@ -108,6 +121,8 @@ describe('AWS paging', () => {
   let server: http.Server;
   let url = '';
   const seen: URLSearchParams[] = [];
+  /** AWS error codes the next DescribeVpcs calls answer with (400 with the code), in order. */
+  const vpcFaults: string[] = [];
   const subnetXml = (i: number) =>
     `<item><subnetId>subnet-${i}</subnetId><vpcId>vpc-1</vpcId><cidrBlock>10.0.${i}.0/24</cidrBlock><state>available</state><availabilityZone>eu-west-1a</availabilityZone></item>`;
 
@@ -122,6 +137,16 @@ describe('AWS paging', () => {
         if ((req.headers.authorization ?? '').includes('/eu-north-1/')) {
           res.writeHead(503, { 'content-type': 'text/xml' });
           res.end('<Response><Errors><Error><Code>Unavailable</Code><Message>down</Message></Error></Errors><RequestID>r</RequestID></Response>');
+          return;
+        }
+        if (form.get('Action') === 'DescribeVpcs') {
+          const fault = vpcFaults.shift();
+          res.writeHead(fault ? (fault === 'RequestLimitExceeded' ? 503 : 400) : 200, { 'content-type': 'text/xml' });
+          res.end(
+            fault
+              ? `<Response><Errors><Error><Code>${fault}</Code><Message>${fault} here</Message></Error></Errors><RequestID>r</RequestID></Response>`
+              : '<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><vpcSet><item><vpcId>vpc-1</vpcId><cidrBlock>10.0.0.0/16</cidrBlock><isDefault>false</isDefault></item></vpcSet></DescribeVpcsResponse>',
+          );
           return;
         }
         const page = Number(form.get('NextToken') ?? 0);
@@ -155,5 +180,27 @@ describe('AWS paging', () => {
     expect(pages).toBe(3);
     expect(seen.filter((f) => f.get('Action') === 'DescribeSubnets').every((f) => f.get('MaxResults') === '2')).toBe(true);
     expect(listing.failures).toEqual([{ region: 'eu-north-1', error: expect.stringMatching(/^Unavailable: DescribeSubnets in eu-north-1/) }]);
+  });
+
+  it('retries RequestLimitExceeded with backoff and never an InvalidParameterValue', async () => {
+    const delays: number[] = [];
+    const aws = new AwsNetworks({
+      accountId: '123456789012',
+      regions: ['eu-west-1'],
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+      endpoint: url,
+      retry: { initialMs: 2000, maxMs: 30_000, attempts: 5, sleep: async (ms) => void delays.push(ms) },
+    });
+    vpcFaults.push('RequestLimitExceeded', 'RequestLimitExceeded');
+    const listing = await aws.listNetworks();
+    expect(listing.items.map((n) => n.id)).toEqual(['vpc-1']);
+    expect(delays.length).toBe(2);
+    expect(delays[1]!).toBeGreaterThanOrEqual(2000);
+    delays.length = 0;
+    vpcFaults.push('InvalidParameterValue');
+    const failed = await aws.listNetworks();
+    aws.close();
+    expect(failed.failures).toEqual([{ region: 'eu-west-1', error: expect.stringMatching(/^InvalidParameterValue: DescribeVpcs in eu-west-1/) }]);
+    expect(delays).toEqual([]);
   });
 });

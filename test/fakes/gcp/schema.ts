@@ -41,7 +41,15 @@ function contractOf(service: string, method: string): MethodContract {
   for (const [name, f] of Object.entries(request.fields ?? {})) {
     if (!pathParams.includes(name) && name !== bodyField) query[name] = f.type;
   }
-  return { id: `${service}.${method}`, verb, template, pattern, pathParams, query, body: bodyField ? { field: bodyField, type: request.fields![bodyField]!.type } : null };
+  return {
+    id: `${service}.${method}`,
+    verb,
+    template,
+    pattern,
+    pathParams,
+    query,
+    body: bodyField ? { field: bodyField, type: request.fields![bodyField]!.type } : null,
+  };
 }
 
 /** The methods the simulator serves, in match order (longer literal paths first where they overlap). */
@@ -83,7 +91,10 @@ export function checkQuery(contract: MethodContract, query: URLSearchParams): vo
   for (const [name, value] of query) {
     if (SYSTEM_PARAMS.has(name)) continue;
     const type = contract.query[name];
-    if (!type) throw new SchemaError(`Invalid JSON payload received. Unknown name "${name}": Cannot bind query parameter. Field '${name}' could not be found in request message.`);
+    if (!type)
+      throw new SchemaError(
+        `Invalid JSON payload received. Unknown name "${name}": Cannot bind query parameter. Field '${name}' could not be found in request message.`,
+      );
     if (!scalarStringOk(type, value)) throw new SchemaError(`Invalid value at '${name}' (TYPE_${type.toUpperCase()}), "${value}"`);
   }
 }
@@ -122,7 +133,7 @@ function checkMessage(type: string, value: unknown, at: string): void {
       for (const [k, item] of Object.entries(v as Record<string, unknown>)) checkValue(field.type, item, `${where}[${k}]`);
     } else if (field.rule === 'repeated') {
       if (!Array.isArray(v)) throw new SchemaError(`Invalid value at '${where}' (repeated ${field.type}), ${JSON.stringify(v)}`);
-      v.forEach((item, i) => checkValue(field.type, item, `${where}[${i}]`));
+      for (const [i, item] of v.entries()) checkValue(field.type, item, `${where}[${i}]`);
     } else checkValue(field.type, v, where);
   }
 }

@@ -100,7 +100,14 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
       };
     },
     addNetwork(project, name) {
-      const n = { kind: 'compute#network', id: String(nextId++), name, selfLink: `${url}/compute/v1/projects/${project}/global/networks/${name}`, autoCreateSubnetworks: false, subnetworks: [] };
+      const n = {
+        kind: 'compute#network',
+        id: String(nextId++),
+        name,
+        selfLink: `${url}/compute/v1/projects/${project}/global/networks/${name}`,
+        autoCreateSubnetworks: false,
+        subnetworks: [],
+      };
       networks.set(`${project}/${name}`, n);
       return n;
     },
@@ -159,7 +166,11 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
     if (p.op.status !== 'DONE') {
       if (elapsed >= sim.operationMs) {
         const error = p.apply();
-        Object.assign(p.op, { status: 'DONE', progress: 100, endTime: new Date().toISOString() }, error ? { error, httpErrorStatusCode: 400, httpErrorMessage: 'BAD REQUEST' } : {});
+        Object.assign(
+          p.op,
+          { status: 'DONE', progress: 100, endTime: new Date().toISOString() },
+          error ? { error, httpErrorStatusCode: 400, httpErrorMessage: 'BAD REQUEST' } : {},
+        );
       } else if (elapsed >= sim.operationMs / 2) Object.assign(p.op, { status: 'RUNNING', progress: 50 });
     }
     return p.op;
@@ -197,7 +208,8 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
   function handle(id: string, p: Record<string, string>, q: URLSearchParams, body: Json): { status: number; json: Json } {
     const project = p.project!;
     const region = p.region;
-    if (region && sim.failingRegions.has(region) && id === 'Subnetworks.List') throw new GcpError(503, 'backendError', `The service is currently unavailable in ${region}.`);
+    if (region && sim.failingRegions.has(region) && id === 'Subnetworks.List')
+      throw new GcpError(503, 'backendError', `The service is currently unavailable in ${region}.`);
     switch (id) {
       case 'Networks.Get': {
         const n = networks.get(`${project}/${p.network}`);
@@ -211,12 +223,25 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
       }
       case 'Networks.Insert': {
         const name = body.name;
-        if (networks.has(`${project}/${name}`)) throw new GcpError(409, 'alreadyExists', `The resource 'projects/${project}/global/networks/${name}' already exists`);
-        return { status: 200, json: startOperation(project, 'global', 'insert', networkLink(project, name), () => (sim.addNetwork(project, name), null)) };
+        if (networks.has(`${project}/${name}`))
+          throw new GcpError(409, 'alreadyExists', `The resource 'projects/${project}/global/networks/${name}' already exists`);
+        return {
+          status: 200,
+          json: startOperation(project, 'global', 'insert', networkLink(project, name), () => {
+            sim.addNetwork(project, name);
+            return null;
+          }),
+        };
       }
       case 'Networks.Delete': {
         if (!networks.has(`${project}/${p.network}`)) throw notFound(`projects/${project}/global/networks/${p.network}`);
-        return { status: 200, json: startOperation(project, 'global', 'delete', networkLink(project, p.network!), () => (networks.delete(`${project}/${p.network}`), null)) };
+        return {
+          status: 200,
+          json: startOperation(project, 'global', 'delete', networkLink(project, p.network!), () => {
+            networks.delete(`${project}/${p.network}`);
+            return null;
+          }),
+        };
       }
       case 'Subnetworks.AggregatedList': {
         const byRegion = new Map<string, Json[]>();
@@ -226,7 +251,9 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
         }
         for (const r of sim.failingRegions) byRegion.set(r, []);
         const entries = [...byRegion.entries()].sort(([a], [b]) => a.localeCompare(b));
-        const rows: Array<[string, Json | null]> = entries.flatMap(([r, list]): Array<[string, Json | null]> => (sim.failingRegions.has(r) ? [[r, null]] : list.map((s) => [r, s])));
+        const rows: Array<[string, Json | null]> = entries.flatMap(
+          ([r, list]): Array<[string, Json | null]> => (sim.failingRegions.has(r) ? [[r, null]] : list.map((s) => [r, s])),
+        );
         const { slice, next } = page(rows as unknown as Json[], q);
         const items: Json = {};
         for (const [r, s] of slice as unknown as Array<[string, Json | null]>) {
@@ -235,7 +262,10 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
           else (scope.subnetworks ??= []).push(s);
         }
         const unreachables = [...sim.failingRegions].map((r) => `regions/${r}`);
-        return { status: 200, json: { kind: 'compute#subnetworkAggregatedList', items, ...(next ? { nextPageToken: next } : {}), ...(unreachables.length ? { unreachables } : {}) } };
+        return {
+          status: 200,
+          json: { kind: 'compute#subnetworkAggregatedList', items, ...(next ? { nextPageToken: next } : {}), ...(unreachables.length ? { unreachables } : {}) },
+        };
       }
       case 'Subnetworks.Get': {
         const s = subnets.get(`${project}/${region}/${p.subnetwork}`);
@@ -252,9 +282,19 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
         const key = `${project}/${region}/${p.subnetwork}`;
         if (!subnets.has(key)) throw notFound(`projects/${project}/regions/${region}/subnetworks/${p.subnetwork}`);
         if (inUse.has(key)) {
-          throw new GcpError(400, 'resourceInUseByAnotherResource', `The subnetwork resource 'projects/${project}/regions/${region}/subnetworks/${p.subnetwork}' is already being used by 'projects/${project}/zones/${region}-a/instances/vm-1'`);
+          throw new GcpError(
+            400,
+            'resourceInUseByAnotherResource',
+            `The subnetwork resource 'projects/${project}/regions/${region}/subnetworks/${p.subnetwork}' is already being used by 'projects/${project}/zones/${region}-a/instances/vm-1'`,
+          );
         }
-        return { status: 200, json: startOperation(project, region!, 'delete', subnets.get(key)!.selfLink, () => (subnets.delete(key), null)) };
+        return {
+          status: 200,
+          json: startOperation(project, region!, 'delete', subnets.get(key)!.selfLink, () => {
+            subnets.delete(key);
+            return null;
+          }),
+        };
       }
       case 'RegionOperations.Get':
       case 'RegionOperations.Wait':
@@ -272,9 +312,15 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
     for (const required of ['name', 'network', 'ipCidrRange']) {
       if (!body[required]) throw new GcpError(400, 'required', `Invalid value for field 'resource.${required}': ''. Must be provided.`);
     }
-    if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(body.name)) throw new GcpError(400, 'invalid', `Invalid value for field 'resource.name': '${body.name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`);
+    if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(body.name))
+      throw new GcpError(
+        400,
+        'invalid',
+        `Invalid value for field 'resource.name': '${body.name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`,
+      );
     const key = `${project}/${region}/${body.name}`;
-    if (subnets.has(key)) throw new GcpError(409, 'alreadyExists', `The resource 'projects/${project}/regions/${region}/subnetworks/${body.name}' already exists`);
+    if (subnets.has(key))
+      throw new GcpError(409, 'alreadyExists', `The resource 'projects/${project}/regions/${region}/subnetworks/${body.name}' already exists`);
     const networkName = String(body.network).split('/').at(-1)!;
     if (!networks.has(`${project}/${networkName}`)) throw notFound(`projects/${project}/global/networks/${networkName}`);
     const link = `${url}/compute/v1/projects/${project}/regions/${region}/subnetworks/${body.name}`;
@@ -282,7 +328,14 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
       // Overlap inside the network is found by the operation, as GCP does: it ends DONE with an error.
       const clash = [...subnets.values()].find((s) => s.network.endsWith(`/networks/${networkName}`) && overlaps(s.ipCidrRange, body.ipCidrRange));
       if (clash) {
-        return { errors: [{ code: 'INVALID_USAGE', message: `Invalid IPCidrRange: ${body.ipCidrRange} conflicts with existing subnetwork '${clash.name}' in region '${region}'.` }] };
+        return {
+          errors: [
+            {
+              code: 'INVALID_USAGE',
+              message: `Invalid IPCidrRange: ${body.ipCidrRange} conflicts with existing subnetwork '${clash.name}' in region '${region}'.`,
+            },
+          ],
+        };
       }
       subnets.set(key, subnetResource(project, region, { ...body, network: networkLink(project, networkName) }));
       return null;
@@ -308,7 +361,8 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
     const now = Date.now() / 1000;
     // google-auth-library signs for Google's token URL whatever token_uri is (as private endpoints accept).
     if (claims.aud !== sim.tokenUri && claims.aud !== GOOGLE_TOKEN_URL) return fail(`Invalid JWT: aud must be ${GOOGLE_TOKEN_URL}`);
-    if (!(claims.exp > now && claims.iat <= now + 60)) return fail('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
+    if (!(claims.exp > now && claims.iat <= now + 60))
+      return fail('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
     if (!claims.scope) return fail('Invalid JWT: no scope');
     const token = `ya29.sim-${randomBytes(16).toString('hex')}`;
     tokens.add(token);
@@ -331,10 +385,17 @@ export async function startGcpSimulator(opts: { operationMs?: number } = {}): Pr
         return send(r.status, r.json);
       }
       const matched = matchMethod(req.method ?? 'GET', u.pathname);
-      sim.requests.push({ method: matched?.contract.id ?? `${req.method} ${u.pathname}`, path: u.pathname, query: u.search, body: raw, authorization: req.headers.authorization ?? '' });
+      sim.requests.push({
+        method: matched?.contract.id ?? `${req.method} ${u.pathname}`,
+        path: u.pathname,
+        query: u.search,
+        body: raw,
+        authorization: req.headers.authorization ?? '',
+      });
       try {
         if (!matched) throw new GcpError(404, 'notFound', `The requested URL ${u.pathname} was not found on this server.`);
-        if (!authorized(req.headers.authorization)) throw new GcpError(401, 'authError', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
+        if (!authorized(req.headers.authorization))
+          throw new GcpError(401, 'authError', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
         let body: Json = {};
         if (raw) {
           try {
@@ -401,4 +462,3 @@ function overlaps(a: string, b: string): boolean {
   const [b0, b1] = parse(b);
   return a0 <= b1 && b0 <= a1;
 }
-
