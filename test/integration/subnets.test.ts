@@ -14,7 +14,7 @@ import { createToken, http, startApi, startInProcessWorker, testConfig, waitForO
 import { unique } from '../support/api-fixture.ts';
 import { startMoto, type MotoServer } from '../support/moto.ts';
 import { startGcpSimulator, type GcpSimulator } from '../fakes/gcp/simulator.ts';
-import { recordHistory } from '../support/histories.ts';
+import { exportHistory, recordHistory } from '../support/histories.ts';
 
 const AWS_ACCOUNT = '123456789012';
 const AWS_REGION = 'eu-west-1';
@@ -29,6 +29,7 @@ let worker: RunningWorker;
 let operator = '';
 let viewer = '';
 let credsDir = '';
+let gcpKey: { private_key: string };
 let ec2: EC2Client;
 const accounts: { aws: string; gcp: string } = { aws: '', gcp: '' };
 
@@ -84,7 +85,8 @@ beforeAll(async () => {
     chmodSync(join(credsDir, name), 0o600);
   };
   write(`aws-${AWS_ACCOUNT}.json`, { access_key_id: awsKeys.accessKeyId, secret_access_key: awsKeys.secretAccessKey });
-  write(`gcp-${GCP_PROJECT}.json`, gcp.serviceAccount(GCP_PROJECT));
+  gcpKey = gcp.serviceAccount(GCP_PROJECT) as { private_key: string };
+  write(`gcp-${GCP_PROJECT}.json`, gcpKey);
   const config = testConfig({
     HANGAR_CLOUD_CREDENTIALS_DIR: credsDir,
     HANGAR_AWS_ENDPOINT: moto.url,
@@ -152,6 +154,10 @@ describe('AWS subnets (moto)', () => {
     expect(await blocksOf(pool.id)).toEqual([]);
     // A deleted subnet cannot be deleted again.
     expect((await del(`/api/v1/subnets/${subnet.id}`)).status).toBe(409);
+    // Workflows carry the subnet id only: the account's secret is nowhere in their histories.
+    for (const workflowId of [op.workflow_id, deleted.body.operation.workflow_id]) {
+      expect(exportHistory(api.config.temporal, workflowId)).not.toContain(awsKeys.secretAccessKey);
+    }
     recordHistory(api.config.temporal, op.workflow_id, 'allocate-subnet-completed');
     recordHistory(api.config.temporal, deleted.body.operation.workflow_id, 'release-subnet-completed');
   });
@@ -248,6 +254,10 @@ describe('GCP subnets (simulator)', () => {
     expect((await waitForOperation(api, viewer, deleted.body.operation.id)).status).toBe('completed');
     expect(gcp.subnetworks(GCP_PROJECT, GCP_REGION)).toEqual([]);
     expect(await blocksOf(pool.id)).toEqual([]);
+    const privateKeyLine = gcpKey.private_key.split('\n')[1]!;
+    for (const workflowId of [op.workflow_id, deleted.body.operation.workflow_id]) {
+      expect(exportHistory(api.config.temporal, workflowId)).not.toContain(privateKeyLine);
+    }
   });
 
   it('a rejected insert leaves nothing behind and records failed; an in-use subnet refuses deletion', async () => {
