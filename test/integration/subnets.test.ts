@@ -146,6 +146,9 @@ describe('AWS subnets (moto)', () => {
     const listed = await get(`/api/v1/subnets?account=aws:${AWS_ACCOUNT}&network=${vpcId}&state=available`);
     expect(listed.body.items.map((s: { id: string }) => s.id)).toEqual([subnet.id]);
 
+    // The pool cannot be deleted from under its subnet, not even with cascade.
+    expect(await del(`/api/v1/pools/${pool.id}?cascade=true`)).toMatchObject({ status: 409, body: { error: 'has_dependents' } });
+
     const deleted = await del(`/api/v1/subnets/${subnet.id}`);
     expect(deleted.status).toBe(202);
     expect((await waitForOperation(api, viewer, deleted.body.operation.id)).status).toBe('completed');
