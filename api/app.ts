@@ -25,6 +25,7 @@ import { cloudAccessFromConfig } from '../keyfiles/cloud-credentials.ts';
 import { poolsRouter } from './routes/pools.ts';
 import { blocksRouter } from './routes/blocks.ts';
 import { scopesRouter } from './routes/scopes.ts';
+import { subnetsRouter } from './routes/subnets.ts';
 import { analyticsRouter } from './routes/analytics.ts';
 import { templatesRouter } from './routes/templates.ts';
 import { hostsRouter } from './routes/hosts.ts';
@@ -141,6 +142,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}): Express {
   v1('/pools', poolsRouter(deps));
   v1('/blocks', blocksRouter(deps));
   v1('/scopes', scopesRouter(deps));
+  v1('/subnets', subnetsRouter(deps));
   v1('/analytics', analyticsRouter(deps));
   v1('/templates', templatesRouter(deps));
   v1('/hosts', hostsRouter(deps));

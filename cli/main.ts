@@ -12,6 +12,7 @@ import * as inv from './inventory-commands.ts';
 import { collect } from './flags.ts';
 import { registerIpamCommands } from './ipam-commands.ts';
 import { registerScopeCommands } from './scope-commands.ts';
+import { registerSubnetCommands } from './subnet-commands.ts';
 import { registerDriftCommands } from './drift-commands.ts';
 import { registerVmCommands } from './vm-commands.ts';
 import { registerHostCommands } from './host-commands.ts';
@@ -147,6 +148,7 @@ export function buildProgram(): Command {
   inv.registerInventoryCommands(program, api);
   registerIpamCommands(program, api);
   registerScopeCommands(program, api);
+  registerSubnetCommands(program, api);
   registerVmCommands(program, api);
   registerHostCommands(program, api);
   registerDriftCommands(program, api);

@@ -13,6 +13,9 @@ import { createDriftActivities } from '../activities/drift-activities.ts';
 import { createRedfishObserverActivities } from '../activities/redfish-observer.ts';
 import { createMachineDriftActivities } from '../activities/machine-drift-activities.ts';
 import { createAdoptActivities } from '../activities/adopt-activities.ts';
+import { createSubnetActivities } from '../activities/subnet-activities.ts';
+import { cloudAccessFromConfig } from '../keyfiles/cloud-credentials.ts';
+import type { CloudAccess } from '../providers/cloud-access.ts';
 import { applySchedules } from './schedules.ts';
 import { hostSecretKey } from '../keyfiles/host-key.ts';
 import type { ProviderName } from '../domain/machine.ts';
@@ -46,6 +49,8 @@ export interface WorkerOptions {
   providers?: Partial<Record<ProviderName, Hypervisor>>;
   /** Extra clone queues to serve (with providers given above). */
   cloneQueues?: string[];
+  /** Cloud clients per account instead of the configured endpoints and credentials. */
+  cloud?: CloudAccess;
 }
 
 export async function startWorker(config: HangarConfig, logger: Logger, options: WorkerOptions = {}): Promise<RunningWorker> {
@@ -89,6 +94,8 @@ export async function startWorker(config: HangarConfig, logger: Logger, options:
       taskQueue: config.temporal.taskQueue,
       shutdownTimeoutSec: config.provision.shutdownTimeoutSec,
     }),
+    // Cloud subnets: a client per account, built from its credentials when an activity needs it.
+    ...createSubnetActivities({ orm, cloud: options.cloud ?? cloudAccessFromConfig(config), pollMs: config.cloud.operationPollMs }),
   };
 
   const worker = await Worker.create({

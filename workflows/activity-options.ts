@@ -8,6 +8,7 @@ import type { MachineDriftActivities } from '../activities/machine-drift-activit
 import type { HostActivities } from '../activities/host-activities.ts';
 import type { MachineActivities } from '../activities/machine-activities.ts';
 import type { RedfishObserverActivities } from '../activities/redfish-observer.ts';
+import type { SubnetActivities } from '../activities/subnet-activities.ts';
 import type { WorkflowControlActivities } from '../activities/workflow-control.ts';
 import { COMPENSATION_RETRY, DEFAULT_RETRY } from '../domain/retry.ts';
 
@@ -35,7 +36,8 @@ export type InventoryActivities = Pick<
     | 'hostFinishDeprovisioning'
     | 'hostFail'
     | 'hostForceRelease'
-  >;
+  > &
+  Pick<SubnetActivities, 'markSubnet' | 'freeSubnetBlock'>;
 
 /** Hypervisor calls. */
 export type VmActivities = Pick<
@@ -188,10 +190,27 @@ export const machineDriftActs = proxyActivities<MachineDriftActivities>({
   cancellationType: WAIT,
 });
 
+/** Cloud subnet calls: each cloud call retries throttling itself; these retries cover the rest. */
+type CloudSubnetCalls = Pick<SubnetActivities, 'findOrCreateCloudSubnet' | 'waitCloudSubnetAvailable' | 'deleteCloudSubnet'>;
+
+export const cloudActs = proxyActivities<CloudSubnetCalls>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: DEFAULT_RETRY,
+  cancellationType: WAIT,
+});
+
 /** Adoption: one provider config write (the marker) and one finding update. */
 export const adoptActs = proxyActivities<AdoptActivities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '10s',
   retry: DEFAULT_RETRY,
   cancellationType: WAIT,
+});
+
+/** Deleting a subnet left by a failed create: the patient preset, in the non-cancellable undo scope. */
+export const cloudCompensationActs = proxyActivities<Pick<SubnetActivities, 'deleteCloudSubnet'>>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: COMPENSATION_RETRY,
 });

@@ -16,6 +16,7 @@ import type { reconcileMachines } from './reconcile-machines.ts';
 import type { createTemplate, deleteTemplate } from './template.ts';
 import type { attachDisk, detachDisk } from './vm-disk.ts';
 import type { vmPower } from './vm-power.ts';
+import type { allocateSubnet, releaseSubnet } from './subnets.ts';
 
 // --- workflow ids: one per resource, which is how operations on one resource are serialised ----
 
@@ -31,6 +32,8 @@ export const hostInspectWorkflowId = (hostId: string) => `host-inspect/${hostId}
 export const hostPowerWorkflowId = (hostId: string) => `host-power/${hostId}`;
 export const hostDeprovisionWorkflowId = (hostId: string) => `deprovision-host/${hostId}`;
 export const hostReleaseWorkflowId = (hostId: string) => `host-release/${hostId}`;
+export const allocateSubnetWorkflowId = (subnetId: string) => `allocate-subnet/${subnetId}`;
+export const releaseSubnetWorkflowId = (subnetId: string) => `release-subnet/${subnetId}`;
 /** One observer per target (`inventory`, `qemu:<host>`, …); its schedule starts runs under this id. */
 export const reconcileWorkflowId = (target: string) => `reconcile/${target}`;
 
@@ -72,6 +75,8 @@ export interface WorkflowTypes {
   reconcileHosts: typeof reconcileHosts;
   reconcileMachines: typeof reconcileMachines;
   adoptVm: typeof adoptVm;
+  allocateSubnet: typeof allocateSubnet;
+  releaseSubnet: typeof releaseSubnet;
 }
 
 export type WorkflowName = keyof WorkflowTypes;

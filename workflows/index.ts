@@ -11,4 +11,5 @@ export { reconcileInventory } from './reconcile-inventory.ts';
 export { reconcileHosts } from './reconcile-hosts.ts';
 export { reconcileMachines } from './reconcile-machines.ts';
 export { adoptVm } from './adopt-vm.ts';
+export { allocateSubnet, releaseSubnet } from './subnets.ts';
 export { phoneHomeSignal, progressQuery } from './contracts.ts';

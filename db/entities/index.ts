@@ -10,6 +10,7 @@ export { IpLease, LEASE_STATES, type IIpLease } from './ip-lease.ts';
 export { Account, TIERS, type IAccount } from './account.ts';
 export { Pool, type IPool } from './pool.ts';
 export { AddressScope, type IAddressScope } from './address-scope.ts';
+export { CloudSubnet, type ICloudSubnet } from './cloud-subnet.ts';
 export { Template, TEMPLATE_STATES, type ITemplate } from './template.ts';
 export { Disk, DISK_STATES, type IDisk } from './disk.ts';
 export { Host, type IHost } from './host.ts';
@@ -27,6 +28,7 @@ import { IpLease } from './ip-lease.ts';
 import { Account } from './account.ts';
 import { Pool } from './pool.ts';
 import { AddressScope } from './address-scope.ts';
+import { CloudSubnet } from './cloud-subnet.ts';
 import { Template } from './template.ts';
 import { Disk } from './disk.ts';
 import { Host } from './host.ts';
@@ -46,6 +48,7 @@ export const ENTITIES = [
   Account,
   Pool,
   AddressScope,
+  CloudSubnet,
   Template,
   Disk,
   Host,

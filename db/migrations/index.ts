@@ -13,6 +13,7 @@ import { Migration20261129030000_host_drift_policy } from './Migration2026112903
 import { Migration20261129050000_address_scopes } from './Migration20261129050000_address_scopes.ts';
 import { Migration20261129060000_account_credentials } from './Migration20261129060000_account_credentials.ts';
 import { Migration20261129070000_allocate_lease_run } from './Migration20261129070000_allocate_lease_run.ts';
+import { Migration20261129080000_cloud_subnets } from './Migration20261129080000_cloud_subnets.ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000000_foundation', class: Migration20261122000000_foundation },
@@ -28,4 +29,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261129050000_address_scopes', class: Migration20261129050000_address_scopes },
   { name: 'Migration20261129060000_account_credentials', class: Migration20261129060000_account_credentials },
   { name: 'Migration20261129070000_allocate_lease_run', class: Migration20261129070000_allocate_lease_run },
+  { name: 'Migration20261129080000_cloud_subnets', class: Migration20261129080000_cloud_subnets },
 ];

@@ -135,6 +135,17 @@ export async function deletePool(em: EntityManager, pool: PoolRow, cascade: bool
     if (dependents && !cascade) {
       throw new HangarError('has_dependents', `pool ${pool.name} has ${dependents} child pool(s) or allocation(s); delete them first or pass ?cascade=true`);
     }
+    // A block held by a cloud subnet goes only with the subnet (releaseSubnet), never under it.
+    const [held] = await sql<{ n: string }[]>(
+      `with recursive subtree as (
+         select id from pool where id = ?
+         union all select p.id from pool p join subtree s on p.parent_id = s.id
+       ) select count(*) as n from cloud_subnet where allocation_id in (select id from subtree)`,
+      [pool.id],
+    );
+    if (Number(held?.n ?? 0)) {
+      throw new HangarError('has_dependents', `pool ${pool.name} holds ${held!.n} cloud subnet(s); delete them first (hangar subnets delete)`);
+    }
     const deleted = await sql<{ id: string }[]>(
       `with recursive subtree as (
          select id from pool where id = ?

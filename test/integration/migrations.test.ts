@@ -41,6 +41,7 @@ describe('migrations', () => {
       'address_scope',
       'api_token',
       'audit_event',
+      'cloud_subnet',
       'cluster',
       'cluster_machine',
       'disk',

@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { findPool } from '../../db/repositories/pools.ts';
+import { insertSubnetWithBlock, setSubnetState } from '../../db/repositories/subnets.ts';
 import type { RunningWorker } from '../../workers/worker.ts';
 import { openOrm, migrateUp } from '../../db/orm.ts';
 import { applyScan } from '../../db/repositories/drift.ts';
@@ -52,6 +54,26 @@ beforeAll(async () => {
   seeded.pool = (await seed('POST', '/api/v1/pools', { name: 'seed-pool', cidr: '10.128.0.0/16', account_id: seeded.account })).id;
   seeded.allocation = (await seed('POST', `/api/v1/pools/${seeded.pool}/allocations`, { prefix_length: 24, name: 'seed-allocation' })).id;
   seeded.scope = (await seed('POST', '/api/v1/scopes', { name: 'seed-scope', account_id: seeded.account, region: 'eu-west-1', network_id: 'vpc-0a1b2c3d' })).id;
+  // A cloud subnet, written as allocateSubnet leaves one (creating it through the API would call AWS).
+  const subnetPool = await seed('POST', '/api/v1/pools', { name: 'seed-subnet-pool', cidr: '10.129.0.0/16', scope: seeded.scope });
+  seeded.subnet = randomUUID();
+  const subnetEm = api.orm.em.fork();
+  await insertSubnetWithBlock(
+    subnetEm,
+    (await findPool(subnetEm, subnetPool.id))!,
+    { prefixLength: 24 },
+    {
+      id: seeded.subnet,
+      name: 'seed-subnet',
+      accountId: seeded.account!,
+      region: 'eu-west-1',
+      zone: null,
+      networkId: 'vpc-0a1b2c3d',
+      secondaryRanges: [],
+      tags: { team: 'seed' },
+    },
+  );
+  await setSubnetState(subnetEm, seeded.subnet, { state: 'available', providerId: 'subnet-0123456789abcdef0', zone: 'eu-west-1a' });
   const template = await seed('POST', '/api/v1/templates', { name: 'seed-template', provider: 'dryrun', image: '/var/lib/images/base.qcow2' });
   seeded.template = template.template.id;
   await waitFor(
@@ -132,6 +154,7 @@ function pins(): PinnedParameters[] {
     { pathRegex: '^/api/v1/accounts/\\{id\\}$', methods: readWrite, parameters: { 'path.id': seeded.account! } },
     { pathRegex: '^/api/v1/pools/\\{id\\}', methods: readWrite, parameters: { 'path.id': seeded.pool! } },
     { pathRegex: '^/api/v1/scopes/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.scope! } },
+    { pathRegex: '^/api/v1/subnets/\\{id\\}$', methods: ['GET'], parameters: { 'path.id': seeded.subnet! } },
     { pathRegex: '^/api/v1/templates/\\{ref\\}$', methods: readWrite, parameters: { 'path.ref': seeded.template! } },
     { pathRegex: '^/api/v1/hosts/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.host! } },
     { pathRegex: '^/api/v1/clusters/\\{ref\\}', methods: readWrite, parameters: { 'path.ref': seeded.cluster! } },

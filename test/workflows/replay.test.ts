@@ -4,7 +4,8 @@
 // test/integration/provision-host.test.ts against sushy-tools, the inventory observer's in
 // test/workflows/reconcile-inventory.test.ts, the hypervisor observer's in
 // test/workflows/reconcile-machines.test.ts, the Redfish observer's in
-// test/integration/drift-redfish.test.ts (see test/support/histories.ts).
+// test/integration/drift-redfish.test.ts, the cloud-subnet ones in
+// test/integration/subnets.test.ts against moto (see test/support/histories.ts).
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,8 @@ const ALL_WORKFLOWS: WorkflowName[] = [
   'reconcileHosts',
   'reconcileMachines',
   'adoptVm',
+  'allocateSubnet',
+  'releaseSubnet',
 ];
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const LAST_EVENT = {
