@@ -70,6 +70,11 @@ export const DESCRIPTIONS: Record<string, string> = {
   'scopes rm': 'delete an address scope that holds no pool',
   'scopes lookup': 'which pools (and allocation) of a scope hold a CIDR or address',
   analytics: 'address usage across pools',
+  subnets: 'cloud subnets allocated from pools bound to an AWS VPC or GCP network',
+  'subnets create': 'allocate a block from a pool and create it as a subnet in the cloud',
+  'subnets list': 'list cloud subnets',
+  'subnets get': 'show a cloud subnet: CIDR, provider id, state, usable addresses',
+  'subnets delete': 'delete a subnet in the cloud and free its block',
   'analytics utilization': 'addresses used per scope, top-level pool or account',
 };
 
@@ -179,6 +184,11 @@ export const EXAMPLES: Record<string, string[]> = {
   'scopes rm': ['hangar scopes rm payments-euc1 --yes'],
   'scopes lookup': ['hangar scopes lookup payments-euc1 172.31.4.7'],
   analytics: ['hangar analytics utilization --group-by scope'],
+  subnets: ['hangar subnets list --account aws:123456789012'],
+  'subnets create': ['hangar subnets create --pool payments-vpc --prefix 24 --zone eu-central-1a --wait'],
+  'subnets list': ['hangar subnets list --account aws:123456789012 --region eu-central-1 --state available'],
+  'subnets get': ['hangar subnets get 7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6'],
+  'subnets delete': ['hangar subnets delete 7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6 --yes --wait'],
   'analytics utilization': ['hangar analytics utilization --group-by account --ip-version 4'],
   version: ['hangar version'],
   status: ['hangar status'],
@@ -211,4 +221,5 @@ export const OPTION_DESCRIPTIONS: Record<string, string> = {
   '--provider': 'only items of this provider',
   '--host': 'host id or name',
   '--scope': 'only this address scope (id or name)',
+  '--region': 'cloud region, e.g. eu-central-1',
 };

@@ -5,7 +5,17 @@ import { safeDescription, safeFilter, safeTags, safeText } from '../../domain/te
 import { containsCidr, formatCidr, maxPrefix, parseCidr, usageSummary, type Cidr } from '../../domain/cidr.ts';
 import { countBlocks, enumerateBlocks } from '../../domain/blocks.ts';
 import { Account } from '../../db/entities/index.ts';
-import { allocateBlock, allocateBlocks, children, deletePool, findPool, insertPool, POOL_COLUMNS, usedRanges, type PoolRow } from '../../db/repositories/pools.ts';
+import {
+  allocateBlock,
+  allocateBlocks,
+  children,
+  deletePool,
+  findPool,
+  insertPool,
+  POOL_COLUMNS,
+  usedRanges,
+  type PoolRow,
+} from '../../db/repositories/pools.ts';
 import { scopeForInput } from '../../db/repositories/scopes.ts';
 import { sqlFor } from '../../db/sql.ts';
 import type { ApiDeps } from '../context.ts';

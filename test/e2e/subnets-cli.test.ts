@@ -9,7 +9,7 @@ import { useCliSuite } from '../support/hangar-cli.ts';
 
 const sfx = Date.now().toString(36);
 const cli = useCliSuite({ beforeAll, afterAll });
-const { ok, json, fails } = cli;
+const { ok, json, fails, items } = cli;
 
 describe('hangar subnets', () => {
   it('plans a create and a delete, lists and gets a subnet, refuses bad flags', async () => {
@@ -65,9 +65,9 @@ describe('hangar subnets', () => {
     );
     await setSubnetState(em, id, { state: 'available', providerId: 'subnet-0fedcba987654321a', zone: 'eu-west-1b' });
 
-    const listed = await json<{ id: string; cidr: string; usable_addresses: string }[]>(['subnets', 'list', '--account', `aws:${aws}`, '--state', 'available']);
+    const listed = await items<{ id: string; cidr: string; usable_addresses: string }>(['subnets', 'list', '--account', `aws:${aws}`, '--state', 'available']);
     expect(listed).toEqual([expect.objectContaining({ id, cidr: '10.140.0.0/26', usable_addresses: '59' })]);
-    expect(await json(['subnets', 'list', '--account', `aws:${aws}`, '--state', 'failed'])).toEqual([]);
+    expect(await items(['subnets', 'list', '--account', `aws:${aws}`, '--state', 'failed'])).toEqual([]);
     const table = (await ok(['subnets', 'list', '--account', `aws:${aws}`])).stdout;
     expect(table).toContain('subnet-0fedcba987654321a');
     expect((await ok(['subnets', 'get', id])).stdout).toContain('eu-west-1b');

@@ -188,7 +188,9 @@ describe('the Proxmox observer', () => {
     await api.orm.em.getConnection().execute(`update machine set state = 'deleted' where id = ?`, [vm.id]);
     const result = await scan('remediate');
     expect(result.complete).toBe(true);
-    const [orphan] = (await findings({ state: 'open', kind: 'orphan' })).filter((f) => f.resource_id.endsWith(`/${vm.vmid}`) || f.observed?.machine_id === vm.id);
+    const [orphan] = (await findings({ state: 'open', kind: 'orphan' })).filter(
+      (f) => f.resource_id.endsWith(`/${vm.vmid}`) || f.observed?.machine_id === vm.id,
+    );
     expect(orphan).toMatchObject({ resource_type: 'instance', action_taken: 'delete_orphan_refused' });
     expect(machineVms(sim, vm.id)).toHaveLength(1);
   }, 180_000);
