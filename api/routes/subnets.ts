@@ -120,6 +120,9 @@ async function placement(deps: ApiDeps, pool: PoolRow, body: CreateSubnetRequest
   return { account: account!, region, networkId: scope.network_id };
 }
 
+// Named schemas are registered once per process (zod's registry refuses a second id), so at module level.
+const createSubnetBody = createSubnetSchema.meta({ id: 'CreateSubnet' });
+
 export function subnetsRouter(deps: ApiDeps): ContractRouter {
   const r = contractRouter({ tags: ['subnets'] });
 
@@ -128,7 +131,7 @@ export function subnetsRouter(deps: ApiDeps): ContractRouter {
     path: '/',
     summary: 'Allocate a block from a pool bound to a cloud network and create it as a subnet there (runs allocateSubnet)',
     query: z.object(dryRun),
-    body: createSubnetSchema.meta({ id: 'CreateSubnet' }),
+    body: createSubnetBody,
     responses: { 202: json(subnetOperation, 'the subnet (creating) and its operation'), 200: json(plan, 'the plan (dry_run)') },
     errors: [409, 422, 503],
     handler: async ({ query, body }, req, res) => {

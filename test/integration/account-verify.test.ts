@@ -13,7 +13,8 @@ import { capturingLogger, createToken, http, startApi, testConfig, type TestApi 
 import { MOTO_PYTHON, startMoto, type MotoServer } from '../support/moto.ts';
 import { startGcpSimulator, type GcpSimulator } from '../fakes/gcp/simulator.ts';
 
-const MOTO_ACCOUNT = '123456789012';
+// Its own moto account (MOTO_ACCOUNT_ID): other suites use moto's default account in the shared database.
+const MOTO_ACCOUNT = '210987654321';
 const PROJECT = `hv-${process.pid}-${Date.now().toString(36)}`.slice(0, 28);
 
 let moto: MotoServer;
@@ -40,7 +41,7 @@ function writeSecret(name: string, content: unknown, mode = 0o600) {
 
 beforeAll(async () => {
   // IAM auth on after three unauthenticated calls: exactly those that make the user and its key.
-  moto = await startMoto({ INITIAL_NO_AUTH_ACTION_COUNT: '3' });
+  moto = await startMoto({ INITIAL_NO_AUTH_ACTION_COUNT: '3', MOTO_ACCOUNT_ID: MOTO_ACCOUNT });
   const made = execFileSync(
     MOTO_PYTHON,
     [
