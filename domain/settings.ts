@@ -2,6 +2,8 @@
 // and whether it is a secret. domain/config.ts parses the layers against it, domain/config-docs.ts
 // renders docs/configuration.md from it.
 import { z } from 'zod';
+import { bool, port, positiveInt } from './setting-schemas.ts';
+import { DRIFT_SETTINGS } from './settings-drift.ts';
 
 export interface SettingDef {
   key: string;
@@ -11,31 +13,6 @@ export interface SettingDef {
   /** Secrets may only come from the environment (or .env) or a 0600 file named by `<ENV>_FILE`. */
   secret?: boolean;
   description: string;
-}
-
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().min(0);
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
-
-/** A hypervisor observer's interval and policy (one schedule per target of the provider). */
-function hypervisorObserver(provider: 'qemu' | 'proxmox' | 'dryrun', label: string, intervalSec: number): SettingDef[] {
-  const env = `HANGAR_DRIFT_${provider.toUpperCase()}`;
-  return [
-    {
-      key: `drift.${provider}IntervalSec`,
-      env: `${env}_INTERVAL_SEC`,
-      schema: z.coerce.number().int().min(10).max(86_400),
-      default: intervalSec,
-      description: `Seconds between the ${label} observer's scans of each target (enabled providers only).`,
-    },
-    {
-      key: `drift.${provider}Policy`,
-      env: `${env}_POLICY`,
-      schema: z.enum(['observe', 'remediate']),
-      default: 'observe',
-      description: `observe: record ${label} drift only; remediate: also start VMs that should run and delete Hangar-made leftovers (a machine's drift_policy overrides it; unmanaged VMs are never touched).`,
-    },
-  ];
 }
 
 export const SETTINGS: SettingDef[] = [
@@ -138,59 +115,7 @@ export const SETTINGS: SettingDef[] = [
     default: 10_000,
     description: 'How long SIGTERM waits for running activities.',
   },
-  {
-    key: 'drift.schedules',
-    env: 'HANGAR_DRIFT_SCHEDULES',
-    schema: bool,
-    default: true,
-    description: "Whether the worker creates or updates the observers' Temporal Schedules at start-up.",
-  },
-  {
-    key: 'drift.inventoryIntervalSec',
-    env: 'HANGAR_DRIFT_INVENTORY_INTERVAL_SEC',
-    schema: z.coerce.number().int().min(10).max(86_400),
-    default: 60,
-    description: "Seconds between the inventory observer's scans (its schedule's interval; catch-up window one interval, jitter a tenth).",
-  },
-  {
-    key: 'drift.inventoryPolicy',
-    env: 'HANGAR_DRIFT_INVENTORY_POLICY',
-    schema: z.enum(['observe', 'remediate']),
-    default: 'observe',
-    description: 'observe: record inventory drift only; remediate: also release leases leaked by failed or deleted machines.',
-  },
-  ...hypervisorObserver('qemu', 'QEMU', 30),
-  ...hypervisorObserver('proxmox', 'Proxmox', 60),
-  ...hypervisorObserver('dryrun', 'dry-run', 60),
-  {
-    key: 'drift.redfishIntervalSec',
-    env: 'HANGAR_DRIFT_REDFISH_INTERVAL_SEC',
-    schema: z.coerce.number().int().min(1).max(86_400),
-    default: 30,
-    description: "Seconds between the Redfish observer's scans of each BMC group (power state and virtual media of every host).",
-  },
-  {
-    key: 'drift.redfishPolicy',
-    env: 'HANGAR_DRIFT_REDFISH_POLICY',
-    schema: z.enum(['observe', 'remediate']),
-    default: 'observe',
-    description: "observe: report hosts' drift only; remediate: also power on a provisioned host found off (a host's drift_policy overrides it).",
-  },
-  {
-    key: 'drift.redfishGroups',
-    env: 'HANGAR_DRIFT_REDFISH_GROUPS',
-    schema: z.string().regex(/^[a-z0-9-]*(,[a-z0-9-]+)*$/, 'must be a comma-separated list of lowercase names'),
-    default: '',
-    description:
-      'BMC groups that get their own Redfish schedule: a host tagged bmc-group:<name> is scanned by that group; every other host by the group "default".',
-  },
-  {
-    key: 'drift.redfishConcurrency',
-    env: 'HANGAR_DRIFT_REDFISH_CONCURRENCY',
-    schema: z.coerce.number().int().min(1).max(256),
-    default: 8,
-    description: 'BMCs one Redfish scan reads at once (each BMC still gets at most redfish.maxConcurrencyPerBmc requests).',
-  },
+  ...DRIFT_SETTINGS,
   {
     key: 'dryrun.stepDelayMs',
     env: 'HANGAR_DRYRUN_STEP_DELAY_MS',

@@ -51,6 +51,7 @@ import {
   type QemuProviderOptions,
   type TemplateRecord,
 } from './instance.ts';
+import { instanceAccess, instanceInfo } from './instance-info.ts';
 import { createRootDisk, launch } from './launch.ts';
 import { instanceFolders, listingFailure, markedRecord, observeInstance } from './inventory.ts';
 import { awaitShutdownEvent, cleanRuntimeFiles, hardStop, livePid, powerState, qmp, waitExit } from './process.ts';
@@ -398,43 +399,12 @@ export class QemuProvider implements Hypervisor {
 
   /** The forwarded SSH port (user networking) and the accelerator with its reason, while the VM runs. */
   async access(providerId: string): Promise<VmAccess | null> {
-    const dir = this.instanceDir(providerId);
-    return this.withLock(providerId, async () => {
-      const rec = await readJson<InstanceRecord>(instancePaths(dir).record);
-      const { pid } = await powerState(dir);
-      if (!rec?.runtime || !pid) return null;
-      const rt = rec.runtime;
-      return {
-        ...(rt.sshPort !== undefined ? { ssh_host: '127.0.0.1', ssh_port: rt.sshPort } : {}),
-        accel: rt.accel,
-        cpu_model: rt.cpuModel,
-        ...(rt.accelReason ? { accel_reason: rt.accelReason } : {}),
-        started_at: rt.startedAt,
-      };
-    });
+    return this.withLock(providerId, () => instanceAccess(this.instanceDir(providerId)));
   }
 
   /** Paths, pid and forwarded SSH port of a VM (for operators and tests); null when absent. */
   async describe(machineId: string): Promise<QemuInstanceInfo | null> {
-    const dir = this.instanceDir(machineId);
-    return this.withLock(machineId, async () => {
-      const rec = await readJson<InstanceRecord>(instancePaths(dir).record);
-      if (!rec) return null;
-      const p = instancePaths(dir);
-      const { pid, state } = await powerState(dir);
-      return {
-        machineId,
-        dir,
-        pid,
-        powerState: state,
-        sshPort: pid ? (rec.runtime?.sshPort ?? null) : null,
-        accel: pid ? (rec.runtime?.accel ?? null) : null,
-        serialLog: p.serialLog,
-        qmpSocket: p.qmpSocket,
-        disk: p.disk,
-        cidataIso: (await exists(p.iso)) ? p.iso : null,
-      };
-    });
+    return this.withLock(machineId, () => instanceInfo(machineId, this.instanceDir(machineId)));
   }
 
   // ---------------------------------------------------------------- disks
