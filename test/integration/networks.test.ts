@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useApi, unique } from '../support/api-fixture.ts';
@@ -10,7 +10,9 @@ const f = useApi({ beforeAll, afterAll });
 function sshKey(type: string, bits?: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'hangar-k-'));
   execFileSync('ssh-keygen', ['-q', '-N', '', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-C', 'it@test', '-f', join(dir, 'k')]);
-  return readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+  const line = readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+  rmSync(dir, { recursive: true, force: true });
+  return line;
 }
 
 async function createNetwork(overrides: Record<string, unknown> = {}) {

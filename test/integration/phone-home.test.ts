@@ -1,7 +1,7 @@
 // Seed → cloud-init's own NoCloud reader → phone-home → the waiting workflow finishes.
 import { describe, expect, it, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningWorker } from '../../workers/worker.ts';
@@ -30,6 +30,7 @@ describe('phone-home', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hangar-ph-'));
     execFileSync('ssh-keygen', ['-q', '-N', '', '-t', 'ed25519', '-C', 'ph@test', '-f', join(dir, 'k')]);
     const publicKey = readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+    rmSync(dir, { recursive: true, force: true });
     const key = await http(api.url, 'POST', '/api/v1/ssh-keys', { token, body: { name: unique('ph'), public_key: publicKey } });
     const net = await http(api.url, 'POST', '/api/v1/networks', {
       token,

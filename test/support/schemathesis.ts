@@ -2,7 +2,7 @@
 // token never appears on a command line: the generated schemathesis.toml refers to it as
 // ${HANGAR_SCHEMATHESIS_TOKEN}, which schemathesis expands from its environment.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from './services.ts';
@@ -89,5 +89,7 @@ export async function runSchemathesis(opts: {
     output += String(d);
   });
   const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { exitCode, output, junit: existsSync(junit) ? readFileSync(junit, 'utf8') : '' };
+  const report = existsSync(junit) ? readFileSync(junit, 'utf8') : '';
+  rmSync(dir, { recursive: true, force: true });
+  return { exitCode, output, junit: report };
 }

@@ -1,5 +1,5 @@
-import { describe, expect, it, beforeEach } from '@jest/globals';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it, beforeEach } from '@jest/globals';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../cli/config.ts';
@@ -11,6 +11,7 @@ let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hangar-config-'));
 });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const load = (env: Record<string, string> = {}) => loadConfig({ env: { HANGAR_DATA_DIR: join(dir, 'data'), ...env }, cwd: dir });
 

@@ -1,7 +1,7 @@
 // Secrets at rest: AES-256-GCM round trip, binding to the owner, key ids, tampering, key parsing
 // and the generated 0600 key file (also under a creation race).
-import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -50,8 +50,18 @@ describe('sealed secrets', () => {
 });
 
 describe('key file', () => {
-  it('is generated 0600 on first use and read back after', () => {
+  const made: string[] = [];
+  const keyDir = (): string => {
     const dir = mkdtempSync(join(tmpdir(), 'hangar-key-'));
+    made.push(dir);
+    return dir;
+  };
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is generated 0600 on first use and read back after', () => {
+    const dir = keyDir();
     const path = join(dir, 'secrets', 'host-key');
     const k1 = loadOrCreateKeyFile(path);
     expect(k1.length).toBe(32);
@@ -64,7 +74,7 @@ describe('key file', () => {
   });
 
   it('refuses a key file others can read', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hangar-key-'));
+    const dir = keyDir();
     const path = join(dir, 'host-key');
     writeFileSync(path, key.toString('base64'));
     chmodSync(path, 0o644);
@@ -72,7 +82,7 @@ describe('key file', () => {
   });
 
   it('gives racing creators the same key', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hangar-key-'));
+    const dir = keyDir();
     const path = join(dir, 'k');
     const keys = await Promise.all(Array.from({ length: 8 }, async () => loadOrCreateKeyFile(path)));
     for (const k of keys) expect(k.equals(keys[0]!)).toBe(true);

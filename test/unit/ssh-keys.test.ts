@@ -1,12 +1,13 @@
-import { describe, expect, it, beforeAll } from '@jest/globals';
+import { afterAll, describe, expect, it, beforeAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HangarError } from '../../domain/errors.ts';
 import { parseSshPublicKey } from '../../domain/ssh-keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-keys-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const keys: Record<string, { line: string; fingerprint: string; bits: number }> = {};
 
 function generate(name: string, args: string[]) {
